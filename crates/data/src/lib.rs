@@ -1,0 +1,18 @@
+//! On-disk data for the model-collapse study: IDX files, the dataset catalogue,
+//! loading a dataset from a folder, and the checksummed downloader.
+//!
+//! This crate has no Burn dependency: it deals in bytes, files and host
+//! vectors. Turning images into tensors is the VAE crate's business.
+
+#![deny(missing_docs)]
+
+pub mod atomic;
+pub mod catalogue;
+pub mod dataset;
+pub mod fetch;
+pub mod idx;
+
+pub use catalogue::{Catalogue, DatasetSpec, FileRole, FileSpec};
+pub use dataset::{Dataset, DatasetError, Split};
+pub use fetch::{FetchError, FetchOutcome, fetch_dataset};
+pub use idx::{IdxArray, IdxData, IdxError, IdxErrorKind, read_idx, write_idx};

@@ -1,0 +1,374 @@
+//! The records of a run folder (`outputs/NAME/`), as written to disk.
+//!
+//! ```text
+//! outputs/NAME/
+//!   manifest.json        Manifest: provenance, resolved config, timings
+//!   metrics.csv          one MetricsRow per generation
+//!   samples.gif          the sample grids of all generations
+//!   plots/*.png          plots redrawn by `collapse report`
+//!   gen-NNN/             one folder per generation:
+//!     samples.png, reconstructions.png, latents.json (LatentStats),
+//!     probe.json (ProbeStats), model.bpk, vae.json, train-images-idx3-*.gz
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use crate::error::ReportError;
+
+/// A quantile of a distribution.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Quantile {
+    /// Level in `[0, 1]`.
+    pub q: f64,
+    /// Value at that level.
+    pub value: f64,
+}
+
+/// A histogram with fixed, equal bins over `[lo, hi)`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Histogram {
+    /// Left edge of the first bin.
+    pub lo: f64,
+    /// Right edge of the last bin.
+    pub hi: f64,
+    /// Count per bin.
+    pub counts: Vec<u64>,
+    /// Values below `lo`.
+    pub below: u64,
+    /// Values at or above `hi`.
+    pub above: u64,
+}
+
+impl Histogram {
+    /// Total number of values counted, outliers included.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().sum::<u64>() + self.below + self.above
+    }
+
+    /// Bin centres.
+    pub fn centres(&self) -> Vec<f64> {
+        let w = (self.hi - self.lo) / self.counts.len() as f64;
+        (0..self.counts.len())
+            .map(|i| self.lo + (i as f64 + 0.5) * w)
+            .collect()
+    }
+
+    /// Density per bin (count / (total × bin width)).
+    pub fn density(&self) -> Vec<f64> {
+        let w = (self.hi - self.lo) / self.counts.len() as f64;
+        let total = self.total().max(1) as f64;
+        self.counts
+            .iter()
+            .map(|&c| c as f64 / (total * w))
+            .collect()
+    }
+}
+
+/// `probe.json`: a generation's samples encoded by the generation-0 encoder
+/// (the tails-vanishing evidence of Shumailov et al.).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProbeStats {
+    /// The generation whose samples were encoded.
+    pub generation: usize,
+    /// Number of samples encoded.
+    pub samples: usize,
+    /// Mean of μ pooled over samples and latent dimensions.
+    pub mu_mean: f64,
+    /// Standard deviation of μ pooled over samples and latent dimensions.
+    pub mu_std: f64,
+    /// Standard deviation of μ per latent dimension.
+    pub per_dim_std: Vec<f64>,
+    /// Pooled quantiles 1/5/25/50/75/95/99 %.
+    pub quantiles: Vec<Quantile>,
+    /// Pooled histogram, fixed bins over [-4, 4] for every generation.
+    pub histogram: Histogram,
+    /// Fraction of pooled μ values with |μ| > 2.
+    pub tail_mass: f64,
+}
+
+/// The aggregate posterior q(z) = mean over x of N(μ(x), σ²(x)).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AggregatePosterior {
+    /// Mean of q(z) per dimension.
+    pub mean: Vec<f64>,
+    /// Trace of its covariance (Cov[μ] + diag(mean σ²)).
+    pub cov_trace: f64,
+    /// Natural log-determinant of its covariance.
+    pub cov_logdet: f64,
+}
+
+/// `latents.json`: this generation's encoder over the real test set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LatentStats {
+    /// The generation.
+    pub generation: usize,
+    /// Number of test images encoded.
+    pub images: usize,
+    /// Mean of μ per dimension.
+    pub mu_mean: Vec<f64>,
+    /// Variance of μ per dimension (the activity of Burda et al. 2015).
+    pub mu_var: Vec<f64>,
+    /// Mean σ² per dimension.
+    pub mean_sigma2: Vec<f64>,
+    /// Mean KL(q(z|x) ‖ N(0, I)) per dimension, nats.
+    pub kl_per_dim: Vec<f64>,
+    /// Threshold on `mu_var` for a unit to count as active.
+    pub active_threshold: f64,
+    /// Number of dimensions whose `mu_var` exceeds the threshold.
+    pub active_units: usize,
+    /// The aggregate posterior.
+    pub aggregate: AggregatePosterior,
+}
+
+/// One row of `metrics.csv`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MetricsRow {
+    /// Generation number (0 = trained on real data).
+    pub generation: usize,
+    /// Images per training epoch.
+    pub train_size: usize,
+    /// Fraction of those that are real images.
+    pub real_fraction: f64,
+    /// Mean training loss per image over the last epoch (nats).
+    pub train_loss: f64,
+    /// Negative ELBO per image on the real test set (nats).
+    pub test_nelbo: f64,
+    /// Its reconstruction part (summed binary cross-entropy).
+    pub test_recon: f64,
+    /// Its KL part.
+    pub test_kl: f64,
+    /// Active latent units on the real test set.
+    pub active_units: usize,
+    /// Probe: pooled mean of the generation-0 encoder's μ on this generation's samples.
+    pub probe_mu_mean: f64,
+    /// Probe: pooled standard deviation of that μ.
+    pub probe_mu_std: f64,
+    /// Probe: fraction of |μ| > 2.
+    pub probe_tail_mass: f64,
+    /// Wall time of the generation, seconds.
+    pub seconds: f64,
+}
+
+impl MetricsRow {
+    /// Column names, in file order.
+    pub const COLUMNS: [&'static str; 12] = [
+        "generation",
+        "train_size",
+        "real_fraction",
+        "train_loss",
+        "test_nelbo",
+        "test_recon",
+        "test_kl",
+        "active_units",
+        "probe_mu_mean",
+        "probe_mu_std",
+        "probe_tail_mass",
+        "seconds",
+    ];
+
+    fn values(&self) -> [String; 12] {
+        [
+            self.generation.to_string(),
+            self.train_size.to_string(),
+            self.real_fraction.to_string(),
+            self.train_loss.to_string(),
+            self.test_nelbo.to_string(),
+            self.test_recon.to_string(),
+            self.test_kl.to_string(),
+            self.active_units.to_string(),
+            self.probe_mu_mean.to_string(),
+            self.probe_mu_std.to_string(),
+            self.probe_tail_mass.to_string(),
+            format!("{:.3}", self.seconds),
+        ]
+    }
+
+    fn parse(header: &[&str], fields: &[&str]) -> Result<Self, String> {
+        let get = |name: &str| -> Result<&str, String> {
+            header
+                .iter()
+                .position(|h| *h == name)
+                .and_then(|i| fields.get(i).copied())
+                .ok_or_else(|| format!("missing column {name}"))
+        };
+        let f = |name: &str| -> Result<f64, String> {
+            get(name)?
+                .parse::<f64>()
+                .map_err(|e| format!("{name}: {e}"))
+        };
+        let u = |name: &str| -> Result<usize, String> {
+            get(name)?
+                .parse::<usize>()
+                .map_err(|e| format!("{name}: {e}"))
+        };
+        Ok(MetricsRow {
+            generation: u("generation")?,
+            train_size: u("train_size")?,
+            real_fraction: f("real_fraction")?,
+            train_loss: f("train_loss")?,
+            test_nelbo: f("test_nelbo")?,
+            test_recon: f("test_recon")?,
+            test_kl: f("test_kl")?,
+            active_units: u("active_units")?,
+            probe_mu_mean: f("probe_mu_mean")?,
+            probe_mu_std: f("probe_mu_std")?,
+            probe_tail_mass: f("probe_tail_mass")?,
+            seconds: f("seconds")?,
+        })
+    }
+}
+
+/// Writes `metrics.csv` atomically (header, then one row per generation).
+pub fn write_metrics_csv(path: &Path, rows: &[MetricsRow]) -> Result<(), ReportError> {
+    let mut text = MetricsRow::COLUMNS.join(",");
+    text.push('\n');
+    for row in rows {
+        text.push_str(&row.values().join(","));
+        text.push('\n');
+    }
+    collapse_data::atomic::write(path, text.as_bytes()).map_err(|e| ReportError::io(path, e))
+}
+
+/// Reads `metrics.csv` back.
+pub fn read_metrics_csv(path: &Path) -> Result<Vec<MetricsRow>, ReportError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ReportError::io(path, e))?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    lines
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, line)| {
+            let fields: Vec<&str> = line.split(',').collect();
+            MetricsRow::parse(&header, &fields).map_err(|message| ReportError::Csv {
+                path: path.to_path_buf(),
+                line: i + 2,
+                message,
+            })
+        })
+        .collect()
+}
+
+/// The device a run used, as recorded in the manifest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeviceRecord {
+    /// Backend name as given to `--device` (`flex`, `ndarray`, `wgpu`).
+    pub backend: String,
+    /// The adapter's name where the backend reports one (wgpu), else a description.
+    pub adapter: String,
+    /// `cpu`, `gpu` or `software` (a software rasterizer such as lavapipe).
+    pub kind: String,
+}
+
+/// The dataset a run used.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DatasetRecord {
+    /// Catalogue name.
+    pub name: String,
+    /// Folder read.
+    pub dir: PathBuf,
+    /// One entry per file read.
+    pub files: Vec<DatasetFileRecord>,
+}
+
+/// One dataset file as read by a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DatasetFileRecord {
+    /// Path read.
+    pub path: PathBuf,
+    /// SHA-256 of the decompressed contents.
+    pub sha256: String,
+    /// Whether it matches the catalogue.
+    pub matches_catalogue: bool,
+}
+
+/// Wall time of one generation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GenerationTiming {
+    /// The generation.
+    pub generation: usize,
+    /// Seconds from its start to its last file.
+    pub seconds: f64,
+}
+
+/// `manifest.json`: what ran, where, on what, and how long it took.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Tool name and version (`collapse 0.1.0`).
+    pub tool: String,
+    /// Start time, RFC 3339 UTC.
+    pub started: String,
+    /// End time, RFC 3339 UTC; `None` while the run is in progress.
+    pub finished: Option<String>,
+    /// The command line as given.
+    pub command_line: Vec<String>,
+    /// The resolved configuration (preset plus flags).
+    pub config: serde_json::Value,
+    /// The seed.
+    pub seed: u64,
+    /// The device actually used.
+    pub device: DeviceRecord,
+    /// Trainable parameters of the VAE.
+    pub parameters: usize,
+    /// The dataset and its checksums.
+    pub dataset: DatasetRecord,
+    /// Per-generation wall time.
+    pub generations: Vec<GenerationTiming>,
+}
+
+/// Writes `value` as pretty JSON, atomically.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), ReportError> {
+    let mut text = serde_json::to_string_pretty(value).map_err(|source| ReportError::Json {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    text.push('\n');
+    collapse_data::atomic::write(path, text.as_bytes()).map_err(|e| ReportError::io(path, e))
+}
+
+/// Reads a JSON record.
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, ReportError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ReportError::io(path, e))?;
+    serde_json::from_str(&text).map_err(|source| ReportError::Json {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The folder of generation `g` inside a run folder (`gen-007`).
+pub fn generation_dir(run: &Path, generation: usize) -> PathBuf {
+    run.join(format!("gen-{generation:03}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_csv_round_trip() {
+        let dir = std::env::temp_dir().join(format!("collapse-csv-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("metrics.csv");
+        let row = MetricsRow {
+            generation: 3,
+            train_size: 512,
+            real_fraction: 0.1,
+            train_loss: 160.25,
+            test_nelbo: 170.5,
+            test_recon: 150.0,
+            test_kl: 20.5,
+            active_units: 12,
+            probe_mu_mean: -0.01,
+            probe_mu_std: 0.75,
+            probe_tail_mass: 0.02,
+            seconds: 1.5,
+        };
+        write_metrics_csv(&path, std::slice::from_ref(&row)).unwrap();
+        assert_eq!(read_metrics_csv(&path).unwrap(), vec![row]);
+        std::fs::write(&path, "generation,train_size\n1,x\n").unwrap();
+        let err = read_metrics_csv(&path).unwrap_err().to_string();
+        assert!(err.contains("line 2"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,61 @@
+//! The report crate's error: what failed, and on which file.
+
+use std::path::PathBuf;
+
+/// An error writing or reading a file of a run folder.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReportError {
+    /// Reading or writing the file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The file holds JSON that does not match the record.
+    #[error("{}: {source}", path.display())]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: serde_json::Error,
+    },
+    /// A CSV file is malformed.
+    #[error("{}: line {line}: {message}", path.display())]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// Encoding or decoding an image failed.
+    #[error("{}: {source}", path.display())]
+    Image {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: image::ImageError,
+    },
+    /// Drawing a plot failed.
+    #[error("{}: drawing failed: {message}", path.display())]
+    Plot {
+        /// The file.
+        path: PathBuf,
+        /// What the plotting library said.
+        message: String,
+    },
+}
+
+impl ReportError {
+    /// Wraps an I/O error with its path.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        ReportError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

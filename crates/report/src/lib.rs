@@ -1,0 +1,22 @@
+//! The output contract of a chain's run folder, and everything that writes or
+//! redraws it from disk: JSON and CSV records, PNG sample grids, the GIF, and
+//! the plots.
+//!
+//! This crate has no Burn dependency. It receives host vectors and plain
+//! records from the chain, so a report can be redrawn without any backend.
+
+#![deny(missing_docs)]
+
+pub mod contract;
+pub mod error;
+pub mod grid;
+pub mod plots;
+pub mod stats;
+pub mod time;
+
+pub use contract::{
+    AggregatePosterior, DatasetFileRecord, DatasetRecord, DeviceRecord, GenerationTiming, Histogram, LatentStats, Manifest, MetricsRow,
+    ProbeStats, Quantile, generation_dir, read_json, read_metrics_csv, write_json,
+    write_metrics_csv,
+};
+pub use error::ReportError;
