@@ -1,1 +1,13 @@
+//! Integration tests of the `collapse` binary. One binary; each module one concern.
 
+// Shared harness: temporary folders, running the binary, MNIST location.
+mod util;
+
+// `collapse run`: whole chains on real MNIST and every file of the output contract.
+mod chain;
+// Bad input on the command line and in data folders: one clear line, exit code 2.
+mod cli;
+// `collapse fetch` against a local HTTP server started by the test.
+mod fetch;
+// `collapse report` redraws plots and the GIF from disk.
+mod report;

@@ -1,1 +1,60 @@
-fn main() {}
+//! `collapse`: the command-line tool of the model-collapse study.
+//!
+//! Subcommands: `run` (a generation chain), `fetch` (download a dataset),
+//! `report` (redraw a run's plots from disk), `bench` (throughput),
+//! `sample` (decode a grid from a saved generation on any backend).
+//! Errors become one line on stderr and a non-zero exit: 2 for bad usage or
+//! input, 1 for a run that failed.
+
+mod args;
+mod backend;
+mod bench;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+
+/// An error with the exit code it deserves.
+pub enum Failure {
+    /// Bad usage or input (exit 2).
+    Input(anyhow::Error),
+    /// A run that failed (exit 1).
+    Run(anyhow::Error),
+}
+
+impl Failure {
+    /// Classifies any error as bad input.
+    pub fn input(e: impl Into<anyhow::Error>) -> Self {
+        Failure::Input(e.into())
+    }
+
+    /// Classifies any error as a failed run.
+    pub fn run(e: impl Into<anyhow::Error>) -> Self {
+        Failure::Run(e.into())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Fetch(args) => run::fetch(args),
+        Command::Report(args) => run::report(args),
+        Command::Bench(args) => bench::bench(args),
+        Command::Sample(args) => run::sample(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Input(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Run(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

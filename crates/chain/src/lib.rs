@@ -1,1 +1,17 @@
-//! placeholder
+//! The generation chain of the model-collapse study: generation 0 trains a VAE
+//! on real data, generation g+1 trains a fresh VAE on data sampled from
+//! generation g, and every generation writes its sample grid, latent statistics,
+//! probe and checkpoint into the run folder.
+//!
+//! The chain owns the science (presets, loop variants, random streams, the
+//! probe); the VAE crate owns the network, and the report crate owns the files.
+
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod latents;
+pub mod run;
+pub mod seeds;
+
+pub use config::{ChainConfig, ConfigError, LoopMode, Preset};
+pub use run::{ChainError, ChainEvent, RunContext, run_chain};

@@ -21,7 +21,10 @@ pub fn temp_path(path: &Path) -> PathBuf {
 /// `fill` writes into a temporary file next to `path`; on success the file is
 /// flushed, synced and renamed over `path`. On failure the temporary file is
 /// removed and `path` is left as it was.
-pub fn write_with(path: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<()> {
+pub fn write_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
     let tmp = temp_path(path);
     let result = (|| {
         let mut file = io::BufWriter::new(File::create(&tmp)?);

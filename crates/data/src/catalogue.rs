@@ -168,7 +168,10 @@ mod tests {
         assert_eq!(Catalogue::get("mnist").unwrap().name, "mnist");
         assert!(Catalogue::get("cifar").is_none());
         let f = Catalogue::get("fashion-mnist").unwrap();
-        assert_eq!(f.file(FileRole::TestLabels).raw_name(), "t10k-labels-idx1-ubyte");
+        assert_eq!(
+            f.file(FileRole::TestLabels).raw_name(),
+            "t10k-labels-idx1-ubyte"
+        );
     }
 
     #[test]

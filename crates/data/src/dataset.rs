@@ -183,7 +183,13 @@ fn load_file(
         array.dims.len() == 1
     };
     let IdxData::U8(data) = array.data else {
-        return Err(wrong_shape(path, images, spec, array.dims, "unsigned bytes"));
+        return Err(wrong_shape(
+            path,
+            images,
+            spec,
+            array.dims,
+            "unsigned bytes",
+        ));
     };
     if !shape_ok {
         return Err(wrong_shape(path, images, spec, array.dims, "dimensions"));

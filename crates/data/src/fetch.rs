@@ -153,7 +153,10 @@ pub fn fetch_dataset(
             path: path.clone(),
             source,
         })?;
-        log(&format!("{}: downloaded from {url}, checksum ok", path.display()));
+        log(&format!(
+            "{}: downloaded from {url}, checksum ok",
+            path.display()
+        ));
         outcomes.push(FetchOutcome::Downloaded { path, url });
     }
     Ok(outcomes)

@@ -251,7 +251,9 @@ pub fn encode_idx(array: &IdxArray) -> Result<Vec<u8>, IdxErrorKind> {
     }
     match &array.data {
         IdxData::U8(v) => out.extend_from_slice(v),
-        IdxData::F32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_be_bytes())),
+        IdxData::F32(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_be_bytes())),
     }
     Ok(out)
 }
@@ -283,7 +285,8 @@ mod tests {
 
     fn bytes_of(code: u8, dims: &[u32], payload: &[u8]) -> Vec<u8> {
         let mut b = vec![0, 0, code, dims.len() as u8];
-        dims.iter().for_each(|d| b.extend_from_slice(&d.to_be_bytes()));
+        dims.iter()
+            .for_each(|d| b.extend_from_slice(&d.to_be_bytes()));
         b.extend_from_slice(payload);
         b
     }

@@ -98,7 +98,10 @@ mod tests {
         // Two 2×2 images: all black, all white.
         let pixels = [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0];
         let img = grid_image(&pixels, [2, 2], 2, 1);
-        assert_eq!((img.width(), img.height()), (2 * (2 + PAD) + PAD, 2 + 2 * PAD));
+        assert_eq!(
+            (img.width(), img.height()),
+            (2 * (2 + PAD) + PAD, 2 + 2 * PAD)
+        );
         assert_eq!(img.get_pixel(PAD, PAD)[0], 0);
         assert_eq!(img.get_pixel(2 * PAD + 2, PAD)[0], 255);
         assert_eq!(img.get_pixel(0, 0)[0], PAD_LEVEL);

@@ -11,12 +11,14 @@ pub mod contract;
 pub mod error;
 pub mod grid;
 pub mod plots;
+pub mod redraw;
 pub mod stats;
 pub mod time;
 
 pub use contract::{
-    AggregatePosterior, DatasetFileRecord, DatasetRecord, DeviceRecord, GenerationTiming, Histogram, LatentStats, Manifest, MetricsRow,
-    ProbeStats, Quantile, generation_dir, read_json, read_metrics_csv, write_json,
-    write_metrics_csv,
+    AggregatePosterior, DatasetFileRecord, DatasetRecord, DeviceRecord, GenerationTiming,
+    Histogram, LatentStats, Manifest, MetricsRow, ProbeStats, Quantile, generation_dir, read_json,
+    read_metrics_csv, write_json, write_metrics_csv,
 };
 pub use error::ReportError;
+pub use redraw::{Redrawn, redraw_run};

@@ -14,6 +14,8 @@ use crate::error::ReportError;
 pub const SIZE: (u32, u32) = (900, 560);
 /// Font family of every label.
 const FONT: &str = "sans-serif";
+/// Lines with at most this many points also get a marker per point.
+const MAX_MARKED_POINTS: usize = 40;
 
 /// A named line of points.
 pub struct Series<'a> {
@@ -25,7 +27,11 @@ pub struct Series<'a> {
 
 /// The colour of item `i` of `n` on a ramp from deep blue (first generation) to red (last).
 pub fn ramp(i: usize, n: usize) -> RGBColor {
-    let t = if n <= 1 { 0.0 } else { i as f64 / (n - 1) as f64 };
+    let t = if n <= 1 {
+        0.0
+    } else {
+        i as f64 / (n - 1) as f64
+    };
     let lerp = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
     RGBColor(lerp(30.0, 220.0), lerp(60.0, 40.0), lerp(200.0, 40.0))
 }
@@ -59,11 +65,14 @@ fn render(
     }
     let img = image::RgbImage::from_raw(w, h, buffer).expect("buffer has the plot's size");
     let mut bytes = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
-        .map_err(|source| ReportError::Image {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    img.write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Png,
+    )
+    .map_err(|source| ReportError::Image {
+        path: path.to_path_buf(),
+        source,
+    })?;
     collapse_data::atomic::write(path, &bytes).map_err(|e| ReportError::io(path, e))
 }
 
@@ -95,13 +104,20 @@ pub fn line_plot(
         for (i, s) in series.iter().enumerate() {
             let color = ramp(i, series.len());
             chart
-                .draw_series(LineSeries::new(s.points.iter().copied(), color.stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    s.points.iter().copied(),
+                    color.stroke_width(2),
+                ))
                 .map_err(|e| e.to_string())?
                 .label(s.label)
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
-            chart
-                .draw_series(s.points.iter().map(|&p| Circle::new(p, 3, color.filled())))
-                .map_err(|e| e.to_string())?;
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+            if s.points.len() <= MAX_MARKED_POINTS {
+                chart
+                    .draw_series(s.points.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                    .map_err(|e| e.to_string())?;
+            }
         }
         if series.len() > 1 {
             chart

@@ -1,1 +1,27 @@
-//! placeholder
+//! The variational autoencoder of the model-collapse study: the two
+//! architectures (the authors' convolutional VAE and the classic MLP VAE), the
+//! loss, a hand-written training loop, sampling, evaluation and checkpoints.
+//!
+//! Library code takes a `&Device` and enables no Burn backend; the binary
+//! chooses the backend at run time. Images are flat rows of `rows × cols`
+//! grey values in `[0, 1]`.
+
+#![deny(missing_docs)]
+
+pub mod checkpoint;
+pub mod config;
+pub mod data;
+pub mod eval;
+pub mod loss;
+pub mod model;
+pub mod sample;
+pub mod train;
+
+pub use checkpoint::{CheckpointError, load_checkpoint, save_checkpoint};
+pub use config::{Architecture, TrainConfig, VaeConfig};
+pub use data::{BatchSource, ShuffledImages, StreamedImages};
+pub use eval::{EvalStats, Posterior, encode_all, evaluate, to_host};
+pub use loss::{LossParts, loss_parts};
+pub use model::Vae;
+pub use sample::{SampleMode, decode_means, sample_images};
+pub use train::{EpochReport, train};

@@ -1,0 +1,279 @@
+//! A chain's resolved configuration: a preset, overridden by flags, checked
+//! before any work, and saved in the manifest.
+
+use std::path::PathBuf;
+
+use collapse_vae::{Architecture, SampleMode, TrainConfig, VaeConfig};
+use serde::{Deserialize, Serialize};
+
+/// How each generation's training set relates to earlier generations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoopMode {
+    /// Train only on the newest synthetic set (plus `real_fraction` real images).
+    Replace,
+    /// Train on the real data plus every earlier synthetic set (Gerstgrasser et al. 2024).
+    Accumulate,
+}
+
+impl std::fmt::Display for LoopMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LoopMode::Replace => "replace",
+            LoopMode::Accumulate => "accumulate",
+        })
+    }
+}
+
+/// Named starting points for a chain's configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// A useful chain on 2 CPU cores in a few minutes: MLP VAE, 10,000 images,
+    /// 5 epochs, batch 128, 10 synthetic generations.
+    Quick,
+    /// The authors' setup: conv VAE, latent 20, batch 256, Adam 1e-3 with weight
+    /// decay 1e-5, 30 epochs, 60,000 freshly streamed samples per epoch.
+    Paper,
+}
+
+impl Preset {
+    /// All presets' names, for messages.
+    pub const NAMES: [&'static str; 2] = ["quick", "paper"];
+
+    /// The preset with this name.
+    pub fn from_name(name: &str) -> Option<Preset> {
+        match name {
+            "quick" => Some(Preset::Quick),
+            "paper" => Some(Preset::Paper),
+            _ => None,
+        }
+    }
+}
+
+/// Everything that defines a chain.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChainConfig {
+    /// The preset the values started from.
+    pub preset: Preset,
+    /// Catalogue name of the dataset.
+    pub dataset: String,
+    /// Folder holding the dataset's IDX files.
+    pub data: PathBuf,
+    /// The run folder.
+    pub out: PathBuf,
+    /// The VAE.
+    pub model: VaeConfig,
+    /// How each generation's VAE is trained (β included).
+    pub train: TrainConfig,
+    /// Synthetic generations after generation 0.
+    pub generations: usize,
+    /// Real training images used (the first N); `None` means all.
+    pub train_size: Option<usize>,
+    /// Images per synthetic training set; `None` means generation 0's size.
+    pub synthetic_size: Option<usize>,
+    /// How images are drawn from the decoder.
+    pub sample: SampleMode,
+    /// Draw every training batch fresh from the previous decoder instead of one regenerated set.
+    pub stream: bool,
+    /// Replace or accumulate.
+    pub mode: LoopMode,
+    /// Fraction of each synthetic generation's training set that is real images.
+    pub real_fraction: f64,
+    /// Standard deviation of the prior the samples are drawn from.
+    pub prior_scale: f64,
+    /// Seed of every random stream.
+    pub seed: u64,
+    /// Backend name (`flex`, `ndarray`, `wgpu`).
+    pub device: String,
+    /// Samples encoded by the probe per generation.
+    pub probe_samples: usize,
+    /// Batch size for sampling and evaluation.
+    pub eval_batch: usize,
+}
+
+/// A configuration value refused before any work.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("--{flag}: {message}")]
+pub struct ConfigError {
+    /// The flag at fault (without dashes).
+    pub flag: &'static str,
+    /// Why.
+    pub message: String,
+}
+
+fn refuse(flag: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        flag,
+        message: message.into(),
+    }
+}
+
+impl ChainConfig {
+    /// The preset's configuration for `dataset`, reading from `data` and writing to `out`.
+    pub fn preset(preset: Preset, dataset: &str, data: PathBuf, out: PathBuf) -> Self {
+        let (model, train, generations, train_size, stream) = match preset {
+            Preset::Quick => (
+                VaeConfig::new(Architecture::Mlp),
+                TrainConfig::new().with_epochs(5).with_batch_size(128),
+                10,
+                Some(10_000),
+                false,
+            ),
+            Preset::Paper => (
+                VaeConfig::new(Architecture::Conv),
+                TrainConfig::new(),
+                10,
+                None,
+                true,
+            ),
+        };
+        ChainConfig {
+            preset,
+            dataset: dataset.to_string(),
+            data,
+            out,
+            model,
+            train,
+            generations,
+            train_size,
+            synthetic_size: None,
+            sample: SampleMode::Mean,
+            stream,
+            mode: LoopMode::Replace,
+            real_fraction: 0.0,
+            prior_scale: 1.0,
+            seed: 0,
+            device: "flex".to_string(),
+            probe_samples: 10_000,
+            eval_batch: 1_000,
+        }
+    }
+
+    /// Checks every value that does not need the data.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let positive = |flag, v: usize| {
+            if v == 0 {
+                Err(refuse(flag, "must be at least 1"))
+            } else {
+                Ok(())
+            }
+        };
+        positive("epochs", self.train.epochs)?;
+        positive("batch-size", self.train.batch_size)?;
+        positive("latent-dim", self.model.latent_dim)?;
+        positive("train-size", self.train_size.unwrap_or(1))?;
+        positive("synthetic-size", self.synthetic_size.unwrap_or(1))?;
+        if self.model.hidden.contains(&0) {
+            return Err(refuse("hidden", "every width must be at least 1"));
+        }
+        let finite_positive = |flag, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(refuse(
+                    flag,
+                    format!("must be a finite number above 0, got {v}"),
+                ))
+            }
+        };
+        finite_positive("lr", self.train.lr)?;
+        finite_positive("prior-scale", self.prior_scale)?;
+        if !(self.train.weight_decay.is_finite() && self.train.weight_decay >= 0.0) {
+            return Err(refuse("weight-decay", "must be 0 or more"));
+        }
+        if !(self.train.beta.is_finite() && self.train.beta >= 0.0) {
+            return Err(refuse("beta", "must be 0 or more"));
+        }
+        if !(0.0..=1.0).contains(&self.real_fraction) {
+            return Err(refuse(
+                "real-fraction",
+                format!("must be within [0, 1], got {}", self.real_fraction),
+            ));
+        }
+        if self.mode == LoopMode::Accumulate && self.real_fraction > 0.0 {
+            return Err(refuse(
+                "real-fraction",
+                "applies to --mode replace; --mode accumulate already keeps all real data",
+            ));
+        }
+        if self.mode == LoopMode::Accumulate && self.stream {
+            return Err(refuse(
+                "stream",
+                "streams fresh samples each batch, so there are no earlier sets to accumulate; use --mode replace",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks the values that depend on the dataset's size, and resolves the sizes.
+    pub fn resolve_sizes(&mut self, available: usize) -> Result<(), ConfigError> {
+        let train = self.train_size.unwrap_or(available);
+        if train > available {
+            return Err(refuse(
+                "train-size",
+                format!(
+                    "{train} is more than the {available} training images of {}",
+                    self.dataset
+                ),
+            ));
+        }
+        self.train_size = Some(train);
+        self.synthetic_size = Some(self.synthetic_size.unwrap_or(train));
+        Ok(())
+    }
+
+    /// Real images used by generation 0 (after [`resolve_sizes`](Self::resolve_sizes)).
+    pub fn real_size(&self) -> usize {
+        self.train_size.unwrap_or(0)
+    }
+
+    /// Images per synthetic training set (after [`resolve_sizes`](Self::resolve_sizes)).
+    pub fn synthetic_count(&self) -> usize {
+        self.synthetic_size.unwrap_or(self.real_size())
+    }
+
+    /// How many real images a synthetic generation keeps (`round(f × size)`).
+    pub fn kept_real(&self) -> usize {
+        ((self.synthetic_count() as f64) * self.real_fraction).round() as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quick() -> ChainConfig {
+        ChainConfig::preset(Preset::Quick, "mnist", "d".into(), "o".into())
+    }
+
+    #[test]
+    fn presets_validate() {
+        quick().validate().unwrap();
+        ChainConfig::preset(Preset::Paper, "mnist", "d".into(), "o".into())
+            .validate()
+            .unwrap();
+    }
+
+    #[test]
+    fn refuses_bad_values_naming_the_flag() {
+        let mut c = quick();
+        c.real_fraction = 1.5;
+        assert_eq!(c.validate().unwrap_err().flag, "real-fraction");
+        let mut c = quick();
+        c.train.epochs = 0;
+        assert_eq!(c.validate().unwrap_err().flag, "epochs");
+        let mut c = quick();
+        c.train_size = Some(70_000);
+        assert_eq!(c.resolve_sizes(60_000).unwrap_err().flag, "train-size");
+    }
+
+    #[test]
+    fn sizes_default_to_generation_zero() {
+        let mut c = quick();
+        c.resolve_sizes(60_000).unwrap();
+        assert_eq!((c.real_size(), c.synthetic_count()), (10_000, 10_000));
+        c.real_fraction = 0.1;
+        assert_eq!(c.kept_real(), 1_000);
+    }
+}

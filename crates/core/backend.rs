@@ -1,0 +1,92 @@
+//! Picking the compute backend at run time, and describing it for the manifest.
+//!
+//! Only the binary enables Burn's backend features; the library crates take a
+//! `&Device`. A backend that cannot start is an error, never a silent fallback.
+
+use anyhow::anyhow;
+use burn::prelude::*;
+use collapse_report::DeviceRecord;
+
+use crate::args::Backend;
+
+/// A started device and its description.
+pub struct Selected {
+    /// The device.
+    pub device: Device,
+    /// What the manifest records.
+    pub record: DeviceRecord,
+}
+
+impl Backend {
+    /// The name given to `--device`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Flex => "flex",
+            Backend::Ndarray => "ndarray",
+            Backend::Wgpu => "wgpu",
+        }
+    }
+}
+
+fn cpu(device: Device, backend: Backend) -> Selected {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Selected {
+        device,
+        record: DeviceRecord {
+            backend: backend.name().to_string(),
+            adapter: format!("host CPU, {threads} threads"),
+            kind: "cpu".to_string(),
+        },
+    }
+}
+
+/// Starts the wgpu device and checks that it runs a kernel; wgpu panics when no
+/// adapter exists, which is turned into an error here.
+fn wgpu() -> anyhow::Result<Selected> {
+    let started = std::panic::catch_unwind(|| {
+        let device = Device::wgpu(DeviceKind::DefaultDevice);
+        let identity = device.identity();
+        let probe: f32 = Tensor::<1>::from_floats([1.0, 2.0], &device)
+            .sum()
+            .into_scalar();
+        (device, identity, probe)
+    });
+    let (device, identity, probe) = started.map_err(|_| {
+        anyhow!("--device wgpu: no usable wgpu adapter (install a Vulkan driver, e.g. Debian's mesa-vulkan-drivers, or use --device flex)")
+    })?;
+    if probe != 3.0 {
+        return Err(anyhow!(
+            "--device wgpu: the adapter computed 1 + 2 = {probe}"
+        ));
+    }
+    let (adapter, kind) = match identity {
+        Some(id) => {
+            let kind = if id.physical.is_some() {
+                "gpu"
+            } else {
+                "software"
+            };
+            (id.name, kind)
+        }
+        None => ("unknown adapter".to_string(), "unknown"),
+    };
+    Ok(Selected {
+        device,
+        record: DeviceRecord {
+            backend: "wgpu".to_string(),
+            adapter,
+            kind: kind.to_string(),
+        },
+    })
+}
+
+/// Starts `backend`.
+pub fn select(backend: Backend) -> anyhow::Result<Selected> {
+    match backend {
+        Backend::Flex => Ok(cpu(Device::flex(), backend)),
+        // Deprecated in Burn 0.22 but kept: the project compares backends.
+        #[allow(deprecated)]
+        Backend::Ndarray => Ok(cpu(Device::ndarray(), backend)),
+        Backend::Wgpu => wgpu(),
+    }
+}

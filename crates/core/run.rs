@@ -1,0 +1,311 @@
+//! `collapse run`, `collapse fetch`, `collapse report` and `collapse sample`.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow};
+use collapse_chain::{ChainConfig, ChainEvent, LoopMode, Preset, RunContext, run_chain};
+use collapse_data::catalogue::DatasetSpec;
+use collapse_data::fetch::default_mirrors;
+use collapse_data::{Catalogue, Dataset, DatasetError, fetch_dataset};
+use collapse_vae::{Architecture, SampleMode};
+
+use crate::Failure;
+use crate::args::{FetchArgs, Mode, Model, ReportArgs, RunArgs, Sample, SampleArgs};
+use crate::backend;
+
+/// The catalogue entry named `name`, or a usage error listing the known ones.
+pub fn dataset_spec(name: &str) -> Result<DatasetSpec, Failure> {
+    Catalogue::get(name).ok_or_else(|| {
+        Failure::input(anyhow!(
+            "--dataset: unknown dataset {name:?}; known: {}",
+            Catalogue::names().join(", ")
+        ))
+    })
+}
+
+/// `datasets/NAME`.
+fn default_data_dir(spec: &DatasetSpec) -> PathBuf {
+    Path::new("datasets").join(spec.name)
+}
+
+/// Applies the preset, then every flag given, then checks the result.
+fn resolve(args: &RunArgs, spec: &DatasetSpec, data: PathBuf) -> Result<ChainConfig, Failure> {
+    let preset = Preset::from_name(&args.preset).ok_or_else(|| {
+        Failure::input(anyhow!(
+            "--preset: unknown preset {:?}; known: {}",
+            args.preset,
+            Preset::NAMES.join(", ")
+        ))
+    })?;
+    let out = args.out.clone().unwrap_or_else(|| {
+        let stamp = collapse_report::time::now_rfc3339()
+            .replace(['-', ':'], "")
+            .replace('T', "-")
+            .trim_end_matches('Z')
+            .to_string();
+        Path::new("outputs").join(format!("{}-{stamp}", args.preset))
+    });
+    let mut c = ChainConfig::preset(preset, spec.name, data, out);
+    if let Some(m) = args.model {
+        c.model.architecture = match m {
+            Model::Mlp => Architecture::Mlp,
+            Model::Conv => Architecture::Conv,
+        };
+    }
+    c.model.image_dims = spec.image_dims;
+    set(&mut c.model.latent_dim, args.latent_dim);
+    set(&mut c.model.hidden, args.hidden.clone());
+    set(&mut c.train.beta, args.beta);
+    set(&mut c.train.epochs, args.epochs);
+    set(&mut c.train.batch_size, args.batch_size);
+    set(&mut c.train.lr, args.lr);
+    set(&mut c.train.weight_decay, args.weight_decay);
+    set(&mut c.generations, args.generations);
+    if args.train_size.is_some() {
+        c.train_size = args.train_size;
+    }
+    if args.synthetic_size.is_some() {
+        c.synthetic_size = args.synthetic_size;
+    }
+    if let Some(s) = args.sample {
+        c.sample = match s {
+            Sample::Mean => SampleMode::Mean,
+            Sample::Bernoulli => SampleMode::Bernoulli,
+        };
+    }
+    if args.stream || args.no_stream {
+        c.stream = args.stream;
+    }
+    if let Some(m) = args.mode {
+        c.mode = match m {
+            Mode::Replace => LoopMode::Replace,
+            Mode::Accumulate => LoopMode::Accumulate,
+        };
+    }
+    set(&mut c.real_fraction, args.real_fraction);
+    set(&mut c.prior_scale, args.prior_scale);
+    set(&mut c.seed, args.seed);
+    set(&mut c.probe_samples, args.probe_samples);
+    c.device = args.device.name().to_string();
+    c.validate().map_err(Failure::input)?;
+    if c.probe_samples == 0 {
+        return Err(Failure::input(anyhow!(
+            "--probe-samples: must be at least 1"
+        )));
+    }
+    Ok(c)
+}
+
+fn set<T>(field: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *field = v;
+    }
+}
+
+/// Loads the dataset; without `--data`, fetches it on first use.
+fn load_dataset(
+    spec: DatasetSpec,
+    data: &Path,
+    explicit: bool,
+    quiet: bool,
+) -> Result<Dataset, Failure> {
+    match Dataset::load(spec, data) {
+        Err(DatasetError::Missing { .. }) if !explicit => {
+            if !quiet {
+                eprintln!(
+                    "{} is not in {}/ yet: fetching it",
+                    spec.name,
+                    data.display()
+                );
+            }
+            fetch_dataset(&spec, data, &default_mirrors(&spec), &mut |line| {
+                if !quiet {
+                    eprintln!("{line}")
+                }
+            })
+            .map_err(|e| {
+                Failure::input(anyhow!(
+                    "no {} data in {}/ and the download failed ({e}); run `collapse fetch {}` when online, or pass --data DIR",
+                    spec.name,
+                    data.display(),
+                    spec.name
+                ))
+            })?;
+            Dataset::load(spec, data).map_err(Failure::input)
+        }
+        other => other.map_err(Failure::input),
+    }
+}
+
+/// Writes progress to stderr: one overwritten line per generation on a terminal,
+/// one line per epoch otherwise.
+struct Progress {
+    quiet: bool,
+    tty: bool,
+    generations: usize,
+}
+
+impl Progress {
+    fn event(&self, event: ChainEvent<'_>) {
+        if self.quiet {
+            return;
+        }
+        let mut err = std::io::stderr().lock();
+        let _ = match event {
+            ChainEvent::GenerationStart {
+                generation,
+                train_size,
+            } => writeln!(
+                err,
+                "generation {generation}/{}: training on {train_size} images",
+                self.generations
+            ),
+            ChainEvent::Epoch { generation, report } => {
+                let line = format!(
+                    "  gen {generation} epoch {}/{} loss {:.2} ({:.0} images/s)",
+                    report.epoch, report.epochs, report.mean_loss, report.images_per_sec
+                );
+                if self.tty {
+                    let end = if report.epoch == report.epochs {
+                        "\n"
+                    } else {
+                        ""
+                    };
+                    write!(err, "\r{line}\x1b[K{end}")
+                } else {
+                    writeln!(err, "{line}")
+                }
+            }
+            ChainEvent::GenerationDone(row) => writeln!(
+                err,
+                "  gen {}: test NELBO {:.2}, probe mu std {:.4}, tail mass {:.4}, active units {}, {:.1} s",
+                row.generation,
+                row.test_nelbo,
+                row.probe_mu_std,
+                row.probe_tail_mass,
+                row.active_units,
+                row.seconds
+            ),
+        };
+    }
+}
+
+/// `collapse run`.
+pub fn run(args: RunArgs) -> Result<(), Failure> {
+    let spec = dataset_spec(&args.dataset)?;
+    let explicit = args.data.is_some();
+    let data = args.data.clone().unwrap_or_else(|| default_data_dir(&spec));
+    let mut config = resolve(&args, &spec, data.clone())?;
+    if config.out.join("manifest.json").exists() {
+        return Err(Failure::input(anyhow!(
+            "--out: {} already holds a run (manifest.json); choose another folder",
+            config.out.display()
+        )));
+    }
+    let dataset = load_dataset(spec, &data, explicit, args.quiet)?;
+    config
+        .resolve_sizes(dataset.train.len())
+        .map_err(Failure::input)?;
+    let selected = backend::select(args.device).map_err(Failure::input)?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&config).expect("config serialises")
+    );
+    let progress = Progress {
+        quiet: args.quiet,
+        tty: std::io::stderr().is_terminal(),
+        generations: config.generations,
+    };
+    let context = RunContext {
+        command_line: std::env::args().collect(),
+        device: selected.record,
+    };
+    let rows = run_chain(&config, &dataset, &selected.device, context, &mut |e| {
+        progress.event(e)
+    })
+    .map_err(Failure::run)?;
+    println!("generation,probe_mu_std,test_nelbo");
+    for r in &rows {
+        println!("{},{:.4},{:.2}", r.generation, r.probe_mu_std, r.test_nelbo);
+    }
+    println!("run folder: {}", config.out.display());
+    Ok(())
+}
+
+/// `collapse fetch`.
+pub fn fetch(args: FetchArgs) -> Result<(), Failure> {
+    let spec = dataset_spec(&args.dataset)?;
+    let dir = args.dir.unwrap_or_else(|| default_data_dir(&spec));
+    let mirrors = if args.mirror.is_empty() {
+        default_mirrors(&spec)
+    } else {
+        args.mirror
+            .iter()
+            .map(|m| {
+                if m.ends_with('/') {
+                    m.clone()
+                } else {
+                    format!("{m}/")
+                }
+            })
+            .collect()
+    };
+    fetch_dataset(&spec, &dir, &mirrors, &mut |line| println!("{line}"))
+        .with_context(|| format!("fetching {} into {}", spec.name, dir.display()))
+        .map_err(Failure::run)?;
+    Dataset::load(spec, &dir)
+        .with_context(|| format!("checking the fetched files in {}", dir.display()))
+        .map_err(Failure::run)?;
+    println!("{} ready in {}", spec.name, dir.display());
+    Ok(())
+}
+
+/// `collapse report`.
+pub fn report(args: ReportArgs) -> Result<(), Failure> {
+    if !args.run.join("metrics.csv").is_file() {
+        return Err(Failure::input(anyhow!(
+            "{}: not a run folder (no metrics.csv)",
+            args.run.display()
+        )));
+    }
+    let redrawn = collapse_report::redraw_run(&args.run).map_err(Failure::run)?;
+    for f in &redrawn.files {
+        println!("{}", args.run.join(f).display());
+    }
+    println!("redrew {} generations", redrawn.generations);
+    Ok(())
+}
+
+/// `collapse sample`.
+pub fn sample(args: SampleArgs) -> Result<(), Failure> {
+    if args.count == 0 {
+        return Err(Failure::input(anyhow!("--count: must be at least 1")));
+    }
+    let selected = backend::select(args.device).map_err(Failure::input)?;
+    let device = &selected.device;
+    let (model, config) =
+        collapse_vae::load_checkpoint(&args.checkpoint, device).map_err(Failure::input)?;
+    device.seed(args.seed);
+    let images = collapse_vae::sample_images(
+        &model,
+        config.latent_dim,
+        args.count,
+        1_000,
+        1.0,
+        SampleMode::Mean,
+        device,
+    );
+    let pixels = collapse_vae::to_host(images);
+    let grid = collapse_report::grid::grid_image(&pixels, config.image_dims, 10, 2);
+    collapse_report::grid::save_png(&args.out, &grid).map_err(Failure::run)?;
+    println!(
+        "{} images from {} on {} ({}) -> {}",
+        args.count,
+        args.checkpoint.display(),
+        selected.record.backend,
+        selected.record.adapter,
+        args.out.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,198 @@
+//! Bad input answered with one clear line and exit code 2, before any work.
+
+use std::path::Path;
+
+use crate::util::{TempDir, assert_fails, collapse, mnist_dir};
+
+fn run_with(tmp: &TempDir, extra: &[&str]) -> std::process::Output {
+    let data = mnist_dir();
+    let out = tmp.join("run");
+    let mut args = vec![
+        "run",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    collapse(&tmp.0, &args)
+}
+
+#[test]
+fn bad_values_name_their_flag() {
+    let tmp = TempDir::new("bad-values");
+    let cases: &[(&[&str], &str)] = &[
+        (&["--real-fraction", "1.5"], "--real-fraction"),
+        (&["--real-fraction", "-0.1"], "--real-fraction"),
+        (&["--epochs", "0"], "--epochs"),
+        (&["--batch-size", "0"], "--batch-size"),
+        (&["--train-size", "0"], "--train-size"),
+        (&["--synthetic-size", "0"], "--synthetic-size"),
+        (&["--latent-dim", "0"], "--latent-dim"),
+        (&["--lr", "-1"], "--lr"),
+        (&["--prior-scale", "0"], "--prior-scale"),
+        (&["--train-size", "70000"], "--train-size"),
+        (&["--preset", "huge"], "--preset"),
+        (&["--dataset", "cifar"], "--dataset"),
+        (&["--batch-size", "-3"], "--batch-size"),
+        (
+            &["--mode", "accumulate", "--real-fraction", "0.1"],
+            "--real-fraction",
+        ),
+    ];
+    for (args, flag) in cases {
+        let out = run_with(&tmp, args);
+        assert_fails(&out, 2, &[flag]);
+        assert!(
+            !tmp.join("run").exists(),
+            "{args:?} did work before refusing"
+        );
+    }
+}
+
+#[test]
+fn missing_data_names_the_folder_and_the_fetch_command() {
+    let tmp = TempDir::new("missing");
+    let out = collapse(&tmp.0, &["run", "--data", "nowhere/mnist", "--quiet"]);
+    assert_fails(&out, 2, &["nowhere/mnist", "collapse fetch mnist"]);
+}
+
+#[test]
+fn unavailable_backend_is_an_error_not_a_fallback() {
+    let tmp = TempDir::new("backend");
+    let out = run_with(&tmp, &["--device", "cuda"]);
+    assert_fails(&out, 2, &["--device"]);
+}
+
+/// Writes an IDX file with the given type code, dims and payload.
+fn idx(path: &Path, code: u8, dims: &[u32], payload: &[u8]) {
+    let mut b = vec![0, 0, code, dims.len() as u8];
+    dims.iter()
+        .for_each(|d| b.extend_from_slice(&d.to_be_bytes()));
+    b.extend_from_slice(payload);
+    std::fs::write(path, b).unwrap();
+}
+
+/// A tiny valid dataset folder (5 train, 3 test images of 28×28).
+fn tiny_dataset(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    idx(
+        &dir.join("train-images-idx3-ubyte"),
+        8,
+        &[5, 28, 28],
+        &[7; 5 * 784],
+    );
+    idx(
+        &dir.join("train-labels-idx1-ubyte"),
+        8,
+        &[5],
+        &[0, 1, 2, 3, 4],
+    );
+    idx(
+        &dir.join("t10k-images-idx3-ubyte"),
+        8,
+        &[3, 28, 28],
+        &[9; 3 * 784],
+    );
+    idx(&dir.join("t10k-labels-idx1-ubyte"), 8, &[3], &[5, 6, 7]);
+}
+
+#[test]
+fn malformed_idx_files_are_refused_naming_the_file() {
+    let tmp = TempDir::new("idx");
+    let images = "train-images-idx3-ubyte";
+    let labels = "train-labels-idx1-ubyte";
+    type Breaker = fn(&Path);
+    let cases: &[(&str, Breaker, &[&str])] = &[
+        (
+            "magic",
+            |d| std::fs::write(d.join("train-images-idx3-ubyte"), b"\x1f\x8b\x08\x00junk").unwrap(),
+            &["not an IDX file"],
+        ),
+        (
+            "type",
+            |d| {
+                idx(
+                    &d.join("train-images-idx3-ubyte"),
+                    0x0B,
+                    &[5, 28, 28],
+                    &[0; 5 * 784 * 2],
+                )
+            },
+            &["type code 0x0b"],
+        ),
+        (
+            "truncated",
+            |d| {
+                idx(
+                    &d.join("train-images-idx3-ubyte"),
+                    8,
+                    &[5, 28, 28],
+                    &[0; 100],
+                )
+            },
+            &["truncated"],
+        ),
+        (
+            "trailing",
+            |d| {
+                idx(
+                    &d.join("train-labels-idx1-ubyte"),
+                    8,
+                    &[5],
+                    &[0, 1, 2, 3, 4, 5],
+                )
+            },
+            &["trailing bytes"],
+        ),
+        (
+            "counts",
+            |d| idx(&d.join("train-labels-idx1-ubyte"), 8, &[4], &[0, 1, 2, 3]),
+            &["5 images", "4 labels"],
+        ),
+        (
+            "dims",
+            |d| {
+                idx(
+                    &d.join("train-images-idx3-ubyte"),
+                    8,
+                    &[5, 32, 32],
+                    &[0; 5 * 1024],
+                )
+            },
+            &["[5, 32, 32]", "28, 28"],
+        ),
+        (
+            "label",
+            |d| {
+                idx(
+                    &d.join("train-labels-idx1-ubyte"),
+                    8,
+                    &[5],
+                    &[0, 1, 2, 3, 12],
+                )
+            },
+            &["label 4 is 12"],
+        ),
+        (
+            "float",
+            |d| idx(&d.join("train-labels-idx1-ubyte"), 0x0D, &[5], &[0; 20]),
+            &["unsigned bytes"],
+        ),
+    ];
+    for (name, breaker, needles) in cases {
+        let dir = tmp.join(name);
+        tiny_dataset(&dir);
+        breaker(&dir);
+        let out = collapse(&tmp.0, &["run", "--data", dir.to_str().unwrap(), "--quiet"]);
+        let file = if ["trailing", "label", "float"].contains(name) {
+            labels
+        } else {
+            images
+        };
+        let mut all = needles.to_vec();
+        all.push(file);
+        assert_fails(&out, 2, &all);
+    }
+}

@@ -1,0 +1,99 @@
+//! Test harness: unique temporary folders, a wrapper over the built binary,
+//! and assertions that print the command's output when they fail.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// A temporary folder removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// A new empty folder named after the test.
+    pub fn new(name: &str) -> TempDir {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let dir =
+            std::env::temp_dir().join(format!("collapse-it-{}-{name}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    /// A path inside the folder.
+    pub fn join(&self, p: &str) -> PathBuf {
+        self.0.join(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::env::var_os("COLLAPSE_KEEP_TEST_DIRS").is_none() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// The real MNIST files: `$MNIST_DIR`, else `datasets/mnist` of the checkout.
+pub fn mnist_dir() -> PathBuf {
+    let dir = std::env::var_os("MNIST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/mnist"));
+    assert!(
+        dir.join("train-images-idx3-ubyte.gz").is_file(),
+        "the tests need real MNIST in {} (set MNIST_DIR, or link the four .gz files there)",
+        dir.display()
+    );
+    dir
+}
+
+/// The `collapse` binary with `args`, run in `cwd`.
+pub fn collapse(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_collapse"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run collapse")
+}
+
+fn describe(out: &Output) -> String {
+    format!(
+        "status: {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Asserts success and returns stdout.
+pub fn assert_ok(out: &Output) -> String {
+    assert!(out.status.success(), "expected success\n{}", describe(out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Asserts exit code `code` with a one-line error on stderr containing every one of `needles`.
+pub fn assert_fails(out: &Output, code: i32, needles: &[&str]) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "wrong exit code\n{}",
+        describe(out)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let error_lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error")).collect();
+    assert_eq!(
+        error_lines.len(),
+        1,
+        "expected one error line\n{}",
+        describe(out)
+    );
+    for n in needles {
+        assert!(
+            error_lines[0].contains(n),
+            "error line lacks {n:?}\n{}",
+            describe(out)
+        );
+    }
+    assert!(!stderr.contains("panicked"), "panic\n{}", describe(out));
+}
