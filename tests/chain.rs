@@ -199,7 +199,8 @@ fn same_seed_gives_identical_metrics_on_flex() {
     assert_eq!(metrics_without_seconds(&ra), metrics_without_seconds(&rb));
     let c = TempDir::new("seed-c");
     let mut other = args.to_vec();
-    other[other.len() - 1] = "12";
+    let last = other.len() - 1;
+    other[last] = "12";
     let rc = short_chain(&c, &other);
     assert_ne!(metrics_without_seconds(&ra), metrics_without_seconds(&rc));
 }
