@@ -1,5 +1,7 @@
 //! Integration tests of the `collapse` binary. One binary; each module one concern.
 
+#![allow(clippy::unwrap_used)]
+
 // Shared harness: temporary folders, running the binary, MNIST location.
 mod util;
 

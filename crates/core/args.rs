@@ -18,7 +18,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run a generation chain and write its run folder.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Download a dataset into datasets/NAME/ and verify its checksums.
     Fetch(FetchArgs),
     /// Redraw the plots and the GIF of a run folder from the files on disk.

@@ -40,7 +40,7 @@ impl Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Fetch(args) => run::fetch(args),
         Command::Report(args) => run::report(args),
         Command::Bench(args) => bench::bench(args),
