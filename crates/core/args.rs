@@ -72,7 +72,7 @@ pub enum Mode {
 #[derive(Args, Debug)]
 #[command(allow_negative_numbers = true)]
 pub struct RunArgs {
-    /// Starting configuration: quick (MLP, 10,000 images, 5 epochs, 10 generations; a few
+    /// Starting configuration: quick (MLP, 20,000 images, 10 epochs, 10 generations; a few
     /// minutes on 2 CPU cores) or paper (the authors' conv VAE, 30 epochs, streamed samples).
     #[arg(long, default_value = "quick")]
     pub preset: String,
