@@ -279,6 +279,22 @@ fn checkpoint_samples_on_every_cpu_backend() {
             "100",
         ],
     );
+    // A second run into the same folder is refused and leaves it alone.
+    let metrics = std::fs::read(out.join("metrics.csv")).unwrap();
+    let data = mnist_dir();
+    let again = collapse(
+        &tmp.0,
+        &[
+            "run",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ],
+    );
+    crate::util::assert_fails(&again, 2, &["already holds a run"]);
+    assert_eq!(std::fs::read(out.join("metrics.csv")).unwrap(), metrics);
     for device in ["flex", "ndarray"] {
         let png = tmp.join(&format!("{device}.png"));
         let gen0 = out.join("gen-000");

@@ -30,6 +30,8 @@ fn bad_values_name_their_flag() {
         (&["--train-size", "0"], "--train-size"),
         (&["--synthetic-size", "0"], "--synthetic-size"),
         (&["--latent-dim", "0"], "--latent-dim"),
+        (&["--probe-samples", "0"], "--probe-samples"),
+        (&["--eval-batch", "0"], "--eval-batch"),
         (&["--lr", "-1"], "--lr"),
         (&["--prior-scale", "0"], "--prior-scale"),
         (&["--train-size", "70000"], "--train-size"),

@@ -145,6 +145,9 @@ pub struct RunArgs {
     /// Samples encoded by the generation-0 encoder (the probe) per generation.
     #[arg(long)]
     pub probe_samples: Option<usize>,
+    /// Images per batch when sampling and evaluating (memory against speed).
+    #[arg(long)]
+    pub eval_batch: Option<usize>,
     /// No progress output on stderr.
     #[arg(long, short)]
     pub quiet: bool,

@@ -11,7 +11,8 @@ use burn::module::Module;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use collapse_vae::{
-    Architecture, SampleMode, ShuffledImages, TrainConfig, VaeConfig, sample_images, train,
+    Architecture, SampleMode, ShuffledImages, TrainConfig, TrainEvent, VaeConfig, sample_images,
+    train,
 };
 
 use crate::Failure;
@@ -68,8 +69,10 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
             vae,
             &mut ShuffledImages::new(images),
             &train_config,
-            &mut |r| {
-                if r.epoch > 1 {
+            &mut |e| {
+                if let TrainEvent::Epoch(r) = e
+                    && r.epoch > 1
+                {
                     rates.push(r.images_per_sec)
                 }
             },

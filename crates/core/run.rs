@@ -1,14 +1,18 @@
 //! `collapse run`, `collapse fetch`, `collapse report` and `collapse sample`.
 
+use std::cell::Cell;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
-use collapse_chain::{ChainConfig, ChainEvent, LoopMode, Preset, RunContext, run_chain};
+use collapse_chain::{
+    ChainConfig, ChainError, ChainEvent, LoopMode, Preset, RunContext, run_chain,
+};
 use collapse_data::catalogue::DatasetSpec;
 use collapse_data::fetch::default_mirrors;
 use collapse_data::{Catalogue, Dataset, DatasetError, fetch_dataset};
-use collapse_vae::{Architecture, SampleMode};
+use collapse_vae::{Architecture, SampleMode, TrainEvent};
 
 use crate::Failure;
 use crate::args::{FetchArgs, Mode, Model, ReportArgs, RunArgs, Sample, SampleArgs};
@@ -87,13 +91,9 @@ fn resolve(args: &RunArgs, spec: &DatasetSpec, data: PathBuf) -> Result<ChainCon
     set(&mut c.prior_scale, args.prior_scale);
     set(&mut c.seed, args.seed);
     set(&mut c.probe_samples, args.probe_samples);
+    set(&mut c.eval_batch, args.eval_batch);
     c.device = args.device.name().to_string();
     c.validate().map_err(Failure::input)?;
-    if c.probe_samples == 0 {
-        return Err(Failure::input(anyhow!(
-            "--probe-samples: must be at least 1"
-        )));
-    }
     Ok(c)
 }
 
@@ -138,13 +138,17 @@ fn load_dataset(
     }
 }
 
-/// Writes progress to stderr: one overwritten line per generation on a terminal,
-/// one line per epoch otherwise.
+/// Writes progress to stderr: one line per epoch, and on a terminal a line
+/// redrawn within each epoch with the images done so far.
 struct Progress {
     quiet: bool,
     tty: bool,
     generations: usize,
+    last_batch_line: Cell<Instant>,
 }
+
+/// How often the in-epoch progress line is redrawn on a terminal.
+const BATCH_LINE_EVERY: Duration = Duration::from_millis(200);
 
 impl Progress {
     fn event(&self, event: ChainEvent<'_>) {
@@ -161,18 +165,29 @@ impl Progress {
                 "generation {generation}/{}: training on {train_size} images",
                 self.generations
             ),
-            ChainEvent::Epoch { generation, report } => {
+            ChainEvent::Training {
+                generation,
+                event: TrainEvent::Batch { epoch, done, total },
+            } => {
+                if !self.tty || self.last_batch_line.get().elapsed() < BATCH_LINE_EVERY {
+                    return;
+                }
+                self.last_batch_line.set(Instant::now());
+                write!(
+                    err,
+                    "\r  gen {generation} epoch {epoch}: {done}/{total} images\x1b[K"
+                )
+            }
+            ChainEvent::Training {
+                generation,
+                event: TrainEvent::Epoch(report),
+            } => {
                 let line = format!(
                     "  gen {generation} epoch {}/{} loss {:.2} ({:.0} images/s)",
                     report.epoch, report.epochs, report.mean_loss, report.images_per_sec
                 );
                 if self.tty {
-                    let end = if report.epoch == report.epochs {
-                        "\n"
-                    } else {
-                        ""
-                    };
-                    write!(err, "\r{line}\x1b[K{end}")
+                    writeln!(err, "\r{line}\x1b[K")
                 } else {
                     writeln!(err, "{line}")
                 }
@@ -197,12 +212,6 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     let explicit = args.data.is_some();
     let data = args.data.clone().unwrap_or_else(|| default_data_dir(&spec));
     let mut config = resolve(&args, &spec, data.clone())?;
-    if config.out.join("manifest.json").exists() {
-        return Err(Failure::input(anyhow!(
-            "--out: {} already holds a run (manifest.json); choose another folder",
-            config.out.display()
-        )));
-    }
     let dataset = load_dataset(spec, &data, explicit, args.quiet)?;
     config
         .resolve_sizes(dataset.train.len())
@@ -216,6 +225,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         quiet: args.quiet,
         tty: std::io::stderr().is_terminal(),
         generations: config.generations,
+        last_batch_line: Cell::new(Instant::now()),
     };
     let context = RunContext {
         command_line: std::env::args().collect(),
@@ -224,7 +234,10 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     let rows = run_chain(&config, &dataset, &selected.device, context, &mut |e| {
         progress.event(e)
     })
-    .map_err(Failure::run)?;
+    .map_err(|e| match e {
+        ChainError::Exists(_) => Failure::input(e),
+        e => Failure::run(e),
+    })?;
     println!("generation,probe_mu_std,test_nelbo");
     for r in &rows {
         println!("{},{:.4},{:.2}", r.generation, r.probe_mu_std, r.test_nelbo);

@@ -164,6 +164,8 @@ impl ChainConfig {
         positive("latent-dim", self.model.latent_dim)?;
         positive("train-size", self.train_size.unwrap_or(1))?;
         positive("synthetic-size", self.synthetic_size.unwrap_or(1))?;
+        positive("probe-samples", self.probe_samples)?;
+        positive("eval-batch", self.eval_batch)?;
         if self.model.hidden.contains(&0) {
             return Err(refuse("hidden", "every width must be at least 1"));
         }

@@ -13,7 +13,7 @@ use collapse_report::{
 };
 use collapse_vae::data::permutation;
 use collapse_vae::{
-    BatchSource, CheckpointError, EpochReport, SampleMode, ShuffledImages, StreamedImages, Vae,
+    BatchSource, CheckpointError, SampleMode, ShuffledImages, StreamedImages, TrainEvent, Vae,
     decode_means, encode_all, evaluate, sample_images, save_checkpoint, to_host, train,
 };
 
@@ -36,12 +36,12 @@ pub enum ChainEvent<'a> {
         /// Images per epoch.
         train_size: usize,
     },
-    /// An epoch ended.
-    Epoch {
+    /// Training progressed (a batch was submitted or an epoch ended).
+    Training {
         /// The generation.
         generation: usize,
-        /// Its progress.
-        report: &'a EpochReport,
+        /// What happened.
+        event: TrainEvent,
     },
     /// A generation's files are all written.
     GenerationDone(&'a MetricsRow),
@@ -278,10 +278,10 @@ pub fn run_chain(
         fixed.seed(g, Purpose::Init);
         let model = config.model.init(&autodiff);
         fixed.seed(g, Purpose::Train);
-        let (model, train_loss) = train(model, source.as_mut(), &config.train, &mut |report| {
-            on_event(ChainEvent::Epoch {
+        let (model, train_loss) = train(model, source.as_mut(), &config.train, &mut |event| {
+            on_event(ChainEvent::Training {
                 generation: g,
-                report,
+                event,
             })
         });
         drop(source);

@@ -16,6 +16,22 @@ use crate::data::BatchSource;
 use crate::loss::loss_parts;
 use crate::model::Vae;
 
+/// What the training loop reports while it runs.
+#[derive(Clone, Copy, Debug)]
+pub enum TrainEvent {
+    /// A batch was submitted: `done` of `total` images of epoch `epoch` (no device read).
+    Batch {
+        /// 1-based epoch number.
+        epoch: usize,
+        /// Images of this epoch submitted so far.
+        done: usize,
+        /// Images per epoch.
+        total: usize,
+    },
+    /// An epoch ended.
+    Epoch(EpochReport),
+}
+
 /// Progress after one epoch.
 #[derive(Clone, Copy, Debug)]
 pub struct EpochReport {
@@ -30,13 +46,13 @@ pub struct EpochReport {
 }
 
 /// Trains `model` (on an autodiff device) on `source` for `config.epochs`
-/// epochs, calling `on_epoch` after each. Returns the trained model and the
-/// last epoch's mean loss per image.
+/// epochs, calling `on_event` after each batch and each epoch. Returns the
+/// trained model and the last epoch's mean loss per image.
 pub fn train(
     mut model: Vae,
     source: &mut dyn BatchSource,
     config: &TrainConfig,
-    on_epoch: &mut dyn FnMut(&EpochReport),
+    on_event: &mut dyn FnMut(TrainEvent),
 ) -> (Vae, f64) {
     let mut optim = AdamConfig::new()
         .with_epsilon(1e-8)
@@ -63,15 +79,20 @@ pub fn train(
                 None => value,
             });
             model = optim.step(config.lr, model, grads);
+            on_event(TrainEvent::Batch {
+                epoch,
+                done: (start + bs).min(n),
+                total: n,
+            });
         }
         let sum: f32 = total.map(|t| t.into_scalar()).unwrap_or(f32::NAN);
         last = f64::from(sum) / n as f64;
-        on_epoch(&EpochReport {
+        on_event(TrainEvent::Epoch(EpochReport {
             epoch,
             epochs: config.epochs,
             mean_loss: last,
             images_per_sec: n as f64 / started.elapsed().as_secs_f64(),
-        });
+        }));
     }
     (model, last)
 }
