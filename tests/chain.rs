@@ -6,22 +6,24 @@ use std::path::Path;
 use collapse_data::{IdxData, read_idx};
 use collapse_report::{LatentStats, Manifest, ProbeStats, read_json, read_metrics_csv};
 
-use crate::util::{TempDir, assert_ok, collapse, mnist_dir};
+use crate::util::{TempDir, assert_fails, assert_ok, collapse, run_into};
 
-/// Runs a short chain of `model` on `n` real images and returns its run folder.
+/// Flags of the smallest useful chain: 256 images, one epoch, generation 0 and 1.
+pub const TINY: [&str; 8] = [
+    "--train-size",
+    "256",
+    "--generations",
+    "1",
+    "--epochs",
+    "1",
+    "--probe-samples",
+    "100",
+];
+
+/// Runs a chain with `extra` flags into `tmp/run` and returns that folder.
 pub fn short_chain(tmp: &TempDir, extra: &[&str]) -> std::path::PathBuf {
     let out = tmp.join("run");
-    let data = mnist_dir();
-    let mut args = vec![
-        "run",
-        "--data",
-        data.to_str().expect("utf-8 path"),
-        "--out",
-        out.to_str().expect("utf-8 path"),
-        "--quiet",
-    ];
-    args.extend_from_slice(extra);
-    assert_ok(&collapse(&tmp.0, &args));
+    assert_ok(&run_into(tmp, &out, extra));
     out
 }
 
@@ -266,41 +268,17 @@ fn real_fraction_bernoulli_and_accumulate_variants_run() {
 #[test]
 fn checkpoint_samples_on_every_cpu_backend() {
     let tmp = TempDir::new("checkpoint");
-    let out = short_chain(
-        &tmp,
-        &[
-            "--train-size",
-            "256",
-            "--generations",
-            "0",
-            "--epochs",
-            "1",
-            "--probe-samples",
-            "100",
-        ],
-    );
+    let out = short_chain(&tmp, &TINY);
     // A second run into the same folder is refused and leaves it alone.
     let metrics = std::fs::read(out.join("metrics.csv")).unwrap();
-    let data = mnist_dir();
-    let again = collapse(
-        &tmp.0,
-        &[
-            "run",
-            "--data",
-            data.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-        ],
-    );
-    crate::util::assert_fails(&again, 2, &["already holds a run"]);
+    assert_fails(&run_into(&tmp, &out, &[]), 2, &["already holds a run"]);
     assert_eq!(std::fs::read(out.join("metrics.csv")).unwrap(), metrics);
     for device in ["flex", "ndarray"] {
         let png = tmp.join(&format!("{device}.png"));
-        let gen0 = out.join("gen-000");
+        let gen1 = out.join("gen-001");
         let args = [
             "sample",
-            gen0.to_str().unwrap(),
+            gen1.to_str().unwrap(),
             "--device",
             device,
             "--out",

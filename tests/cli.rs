@@ -2,21 +2,10 @@
 
 use std::path::Path;
 
-use crate::util::{TempDir, assert_fails, collapse, mnist_dir};
+use crate::util::{TempDir, assert_fails, collapse, run_into};
 
 fn run_with(tmp: &TempDir, extra: &[&str]) -> std::process::Output {
-    let data = mnist_dir();
-    let out = tmp.join("run");
-    let mut args = vec![
-        "run",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ];
-    args.extend_from_slice(extra);
-    collapse(&tmp.0, &args)
+    run_into(tmp, &tmp.join("run"), extra)
 }
 
 #[test]

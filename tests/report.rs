@@ -1,24 +1,12 @@
 //! `collapse report` redraws every plot and the GIF from the files on disk.
 
-use crate::chain::short_chain;
+use crate::chain::{TINY, short_chain};
 use crate::util::{TempDir, assert_fails, assert_ok, collapse};
 
 #[test]
 fn report_redraws_plots_and_gif_from_disk() {
     let tmp = TempDir::new("report");
-    let out = short_chain(
-        &tmp,
-        &[
-            "--train-size",
-            "256",
-            "--generations",
-            "1",
-            "--epochs",
-            "1",
-            "--probe-samples",
-            "100",
-        ],
-    );
+    let out = short_chain(&tmp, &TINY);
     let plots = out.join("plots");
     let before = std::fs::read(plots.join("probe_histograms.png")).unwrap();
     std::fs::remove_dir_all(&plots).unwrap();

@@ -66,6 +66,21 @@ fn describe(out: &Output) -> String {
     )
 }
 
+/// `collapse run` on real MNIST writing `out`, quietly, with `extra` flags.
+pub fn run_into(tmp: &TempDir, out: &Path, extra: &[&str]) -> Output {
+    let data = mnist_dir();
+    let mut args = vec![
+        "run",
+        "--data",
+        data.to_str().expect("utf-8 path"),
+        "--out",
+        out.to_str().expect("utf-8 path"),
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    collapse(&tmp.0, &args)
+}
+
 /// Asserts success and returns stdout.
 pub fn assert_ok(out: &Output) -> String {
     assert!(out.status.success(), "expected success\n{}", describe(out));

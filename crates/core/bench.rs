@@ -88,7 +88,9 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
             device,
         )
         .into_data();
-        device.sync().map_err(|e| Failure::run(anyhow::anyhow!("{e:?}")))?;
+        device
+            .sync()
+            .map_err(|e| Failure::run(anyhow::anyhow!("{e:?}")))?;
         let started = Instant::now();
         let samples = sample_images(
             &decoder,
