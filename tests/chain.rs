@@ -266,14 +266,14 @@ fn real_fraction_bernoulli_and_accumulate_variants_run() {
 }
 
 #[test]
-fn checkpoint_samples_on_every_cpu_backend() {
+fn checkpoint_samples_on_every_backend() {
     let tmp = TempDir::new("checkpoint");
     let out = short_chain(&tmp, &TINY);
     // A second run into the same folder is refused and leaves it alone.
     let metrics = std::fs::read(out.join("metrics.csv")).unwrap();
     assert_fails(&run_into(&tmp, &out, &[]), 2, &["already holds a run"]);
     assert_eq!(std::fs::read(out.join("metrics.csv")).unwrap(), metrics);
-    for device in ["flex", "ndarray"] {
+    for device in ["flex", "ndarray", "wgpu"] {
         let png = tmp.join(&format!("{device}.png"));
         let gen1 = out.join("gen-001");
         let args = [

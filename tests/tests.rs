@@ -5,6 +5,8 @@
 // Shared harness: temporary folders, running the binary, MNIST location.
 mod util;
 
+// Backends: wgpu chains, checkpoints across backends, `collapse devices`.
+mod backends;
 // `collapse run`: whole chains on real MNIST and every file of the output contract.
 mod chain;
 // Bad input on the command line and in data folders: one clear line, exit code 2.

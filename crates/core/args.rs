@@ -27,6 +27,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Decode a sample grid from a saved generation, on any backend.
     Sample(SampleArgs),
+    /// List the backends compiled in and the adapters each can see.
+    Devices,
 }
 
 /// A compute backend.

@@ -5,6 +5,7 @@
 
 use anyhow::anyhow;
 use burn::prelude::*;
+use burn::tensor::DeviceType;
 use collapse_report::DeviceRecord;
 
 use crate::args::Backend;
@@ -40,11 +41,15 @@ fn cpu(device: Device, backend: Backend) -> Selected {
     }
 }
 
-/// Starts the wgpu device and checks that it runs a kernel; wgpu panics when no
-/// adapter exists, which is turned into an error here.
+/// Starts the default wgpu device and checks that it runs a kernel.
 fn wgpu() -> anyhow::Result<Selected> {
-    let started = std::panic::catch_unwind(|| {
-        let device = Device::wgpu(DeviceKind::DefaultDevice);
+    open_wgpu(Device::wgpu(DeviceKind::DefaultDevice))
+}
+
+/// Opens a wgpu device and checks that it runs a kernel; wgpu panics when no
+/// adapter exists, which is turned into an error here.
+fn open_wgpu(device: Device) -> anyhow::Result<Selected> {
+    let started = std::panic::catch_unwind(move || {
         let identity = device.identity();
         let probe: f32 = Tensor::<1>::from_floats([1.0, 2.0], &device)
             .sum()
@@ -89,4 +94,37 @@ pub fn select(backend: Backend) -> anyhow::Result<Selected> {
         Backend::Ndarray => Ok(cpu(Device::ndarray(), backend)),
         Backend::Wgpu => wgpu(),
     }
+}
+
+/// `collapse devices`: every backend compiled in, and what each can run on.
+pub fn devices() -> Result<(), crate::Failure> {
+    println!("{:<8} {:<10} {:<40} kind", "backend", "status", "adapter");
+    for backend in [Backend::Flex, Backend::Ndarray] {
+        let s = select(backend).map_err(crate::Failure::run)?;
+        println!(
+            "{:<8} {:<10} {:<40} {}",
+            backend.name(),
+            "available",
+            s.record.adapter,
+            s.record.kind
+        );
+    }
+    let adapters = std::panic::catch_unwind(|| Device::enumerate(DeviceType::Wgpu).into_vec())
+        .unwrap_or_default();
+    if adapters.is_empty() {
+        println!(
+            "{:<8} {:<10} no adapter found (install a Vulkan driver such as mesa-vulkan-drivers)",
+            "wgpu", "missing"
+        );
+    }
+    for device in adapters {
+        match open_wgpu(device) {
+            Ok(s) => println!(
+                "{:<8} {:<10} {:<40} {}",
+                "wgpu", "available", s.record.adapter, s.record.kind
+            ),
+            Err(e) => println!("{:<8} {:<10} {e}", "wgpu", "failing"),
+        }
+    }
+    Ok(())
 }

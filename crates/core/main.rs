@@ -2,7 +2,8 @@
 //!
 //! Subcommands: `run` (a generation chain), `fetch` (download a dataset),
 //! `report` (redraw a run's plots from disk), `bench` (throughput),
-//! `sample` (decode a grid from a saved generation on any backend).
+//! `sample` (decode a grid from a saved generation on any backend),
+//! `devices` (the backends and adapters available).
 //! Errors become one line on stderr and a non-zero exit: 2 for bad usage or
 //! input, 1 for a run that failed.
 
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
         Command::Report(args) => run::report(args),
         Command::Bench(args) => bench::bench(args),
         Command::Sample(args) => run::sample(args),
+        Command::Devices => backend::devices(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

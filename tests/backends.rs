@@ -1,0 +1,53 @@
+//! Every backend for real: a chain on wgpu (a software Vulkan adapter in CI),
+//! checkpoints that load on any backend, and the device listing.
+
+use collapse_report::{Manifest, read_json, read_metrics_csv};
+
+use crate::chain::{TINY, short_chain};
+use crate::util::{TempDir, assert_ok, collapse};
+
+#[test]
+fn wgpu_chain_records_its_adapter_and_its_checkpoint_loads_on_the_cpu() {
+    let tmp = TempDir::new("wgpu");
+    let mut args = TINY.to_vec();
+    args.extend(["--device", "wgpu"]);
+    let out = short_chain(&tmp, &args);
+    let manifest: Manifest = read_json(&out.join("manifest.json")).unwrap();
+    assert_eq!(manifest.device.backend, "wgpu");
+    assert!(!manifest.device.adapter.is_empty());
+    assert!(["gpu", "software"].contains(&manifest.device.kind.as_str()));
+    let rows = read_metrics_csv(&out.join("metrics.csv")).unwrap();
+    assert!(
+        rows.iter()
+            .all(|r| r.test_nelbo.is_finite() && r.probe_mu_std > 0.0)
+    );
+    for device in ["flex", "ndarray"] {
+        let png = tmp.join(&format!("{device}.png"));
+        let gen1 = out.join("gen-001");
+        let args = [
+            "sample",
+            gen1.to_str().unwrap(),
+            "--device",
+            device,
+            "--out",
+            png.to_str().unwrap(),
+        ];
+        let stdout = assert_ok(&collapse(&tmp.0, &args));
+        assert!(stdout.contains(&format!("on {device}")), "{stdout}");
+        assert!(png.is_file());
+    }
+}
+
+#[test]
+fn devices_lists_every_backend_compiled_in() {
+    let tmp = TempDir::new("devices");
+    let stdout = assert_ok(&collapse(&tmp.0, &["devices"]));
+    for backend in ["flex", "ndarray", "wgpu"] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with(backend) && l.contains("available")),
+            "{backend} missing\n{stdout}"
+        );
+    }
+}
