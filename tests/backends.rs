@@ -51,3 +51,46 @@ fn devices_lists_every_backend_compiled_in() {
         );
     }
 }
+
+#[test]
+fn parity_holds_across_flex_ndarray_and_wgpu_for_both_architectures() {
+    let tmp = TempDir::new("parity");
+    for model in ["mlp", "conv"] {
+        let json = tmp.join(&format!("{model}.json"));
+        let args = [
+            "parity",
+            "--model",
+            model,
+            "--batch",
+            "16",
+            "--json",
+            json.to_str().unwrap(),
+        ];
+        let stdout = assert_ok(&collapse(&tmp.0, &args));
+        assert!(
+            stdout.contains("grad.") && stdout.contains("adam_step."),
+            "{stdout}"
+        );
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let backends = doc["backends"].as_array().unwrap();
+        assert_eq!(backends.len(), 2, "ndarray and wgpu against flex");
+        for b in backends {
+            let tensors = b["tensors"].as_array().unwrap();
+            // 6 forward/loss tensors, then one gradient and one stepped weight per parameter tensor.
+            let params = if model == "mlp" { 10 } else { 14 };
+            assert_eq!(tensors.len(), 6 + 2 * params, "{b}");
+            assert!(b["worst_rel"].as_f64().unwrap() < 1e-4, "{b}");
+        }
+    }
+}
+
+#[test]
+fn parity_fails_when_the_tolerance_is_not_met() {
+    let tmp = TempDir::new("parity-strict");
+    let out = collapse(
+        &tmp.0,
+        &["parity", "--backends", "ndarray", "--tolerance", "0"],
+    );
+    crate::util::assert_fails(&out, 1, &["exceeds", "tolerance"]);
+}

@@ -29,6 +29,8 @@ pub enum Command {
     Sample(SampleArgs),
     /// List the backends compiled in and the adapters each can see.
     Devices,
+    /// Run one training step on every backend with identical weights and compare each tensor.
+    Parity(ParityArgs),
 }
 
 /// A compute backend.
@@ -215,4 +217,43 @@ pub struct SampleArgs {
     /// Seed of the latent noise.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+}
+
+/// Arguments of `collapse parity`.
+#[derive(Args, Debug)]
+pub struct ParityArgs {
+    /// A generation folder to take the weights from [default: a fresh model seeded by --seed].
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// Architecture of the fresh model (ignored with --checkpoint).
+    #[arg(long, value_enum, default_value = "mlp")]
+    pub model: Model,
+    /// Backends to compare with the reference.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "flex,ndarray,wgpu"
+    )]
+    pub backends: Vec<Backend>,
+    /// The backend every other one is compared with.
+    #[arg(long, value_enum, default_value = "flex")]
+    pub reference: Backend,
+    /// Images in the batch.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// Largest relative difference accepted for the forward pass, the loss and the gradients
+    /// (max |a-b| over max |reference|, per tensor).
+    #[arg(long, default_value_t = 1e-4)]
+    pub tolerance: f64,
+    /// Largest relative difference accepted for the weights after one Adam step, whose
+    /// first update lr*g/(|g|+eps) amplifies rounding where a gradient is near eps.
+    #[arg(long, default_value_t = 5e-3)]
+    pub step_tolerance: f64,
+    /// Seed of the weights, images and noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Also write the comparison as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }

@@ -3,13 +3,15 @@
 //! Subcommands: `run` (a generation chain), `fetch` (download a dataset),
 //! `report` (redraw a run's plots from disk), `bench` (throughput),
 //! `sample` (decode a grid from a saved generation on any backend),
-//! `devices` (the backends and adapters available).
+//! `devices` (the backends and adapters available), `parity` (one training
+//! step compared across backends on identical weights).
 //! Errors become one line on stderr and a non-zero exit: 2 for bad usage or
 //! input, 1 for a run that failed.
 
 mod args;
 mod backend;
 mod bench;
+mod parity;
 mod run;
 
 use std::process::ExitCode;
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::bench(args),
         Command::Sample(args) => run::sample(args),
         Command::Devices => backend::devices(),
+        Command::Parity(args) => parity::parity(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

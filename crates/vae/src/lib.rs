@@ -14,6 +14,7 @@ pub mod data;
 pub mod eval;
 pub mod loss;
 pub mod model;
+pub mod parity;
 pub mod sample;
 pub mod train;
 

@@ -173,8 +173,21 @@ impl Vae {
     /// - `x`: `[batch, pixels]`
     /// - returns `(logits [batch, pixels], μ [batch, latent], log σ² [batch, latent])`
     pub fn forward(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<2>, Tensor<2>) {
+        self.forward_with_noise(x, |mu| {
+            mu.random_like(burn::tensor::Distribution::Normal(0.0, 1.0))
+        })
+    }
+
+    /// [`forward`](Self::forward) with the standard-normal noise ε of
+    /// z = μ + ε·σ given by `noise` (called with μ, returns ε of μ's shape),
+    /// so that backends can be compared on identical noise.
+    pub fn forward_with_noise(
+        &self,
+        x: Tensor<2>,
+        noise: impl FnOnce(&Tensor<2>) -> Tensor<2>,
+    ) -> (Tensor<2>, Tensor<2>, Tensor<2>) {
         let (mu, logvar) = self.encode(x);
-        let eps = mu.random_like(burn::tensor::Distribution::Normal(0.0, 1.0));
+        let eps = noise(&mu);
         let z = mu.clone() + eps * (logvar.clone() * 0.5).exp();
         (self.decode(z), mu, logvar)
     }

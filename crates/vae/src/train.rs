@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
 use crate::config::TrainConfig;
@@ -45,6 +45,17 @@ pub struct EpochReport {
     pub images_per_sec: f64,
 }
 
+/// Adam as the authors use it: PyTorch's epsilon (1e-8) and L2 weight decay
+/// added to the gradient.
+pub fn optimizer(config: &TrainConfig) -> ModuleOptimizer {
+    AdamConfig::new()
+        .with_epsilon(1e-8)
+        .with_weight_decay(
+            (config.weight_decay > 0.0).then(|| WeightDecayConfig::new(config.weight_decay as f32)),
+        )
+        .init()
+}
+
 /// Trains `model` (on an autodiff device) on `source` for `config.epochs`
 /// epochs, calling `on_event` after each batch and each epoch. Returns the
 /// trained model and the last epoch's mean loss per image.
@@ -54,12 +65,7 @@ pub fn train(
     config: &TrainConfig,
     on_event: &mut dyn FnMut(TrainEvent),
 ) -> (Vae, f64) {
-    let mut optim = AdamConfig::new()
-        .with_epsilon(1e-8)
-        .with_weight_decay(
-            (config.weight_decay > 0.0).then(|| WeightDecayConfig::new(config.weight_decay as f32)),
-        )
-        .init();
+    let mut optim = optimizer(config);
     let n = source.epoch_len();
     let bs = config.batch_size.max(1);
     let mut last = f64::NAN;
