@@ -7,6 +7,7 @@ use anyhow::anyhow;
 use burn::prelude::*;
 use burn::tensor::DeviceType;
 use collapse_report::DeviceRecord;
+use collapse_vae::ConvImpl;
 
 use crate::args::Backend;
 
@@ -19,6 +20,16 @@ pub struct Selected {
 }
 
 impl Backend {
+    /// How the conv VAE computes convolutions on this backend: ndarray's own
+    /// convolutions are ~30× slower than its matrix multiply, so it gets the
+    /// project's lowering; the others use Burn's.
+    pub fn conv_impl(self) -> ConvImpl {
+        match self {
+            Backend::Ndarray => ConvImpl::Matmul,
+            Backend::Flex | Backend::Wgpu => ConvImpl::Burn,
+        }
+    }
+
     /// The name given to `--device`.
     pub fn name(self) -> &'static str {
         match self {

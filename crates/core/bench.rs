@@ -52,7 +52,7 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
             Model::Mlp => Architecture::Mlp,
             Model::Conv => Architecture::Conv,
         };
-        let config = VaeConfig::new(architecture);
+        let config = VaeConfig::new(architecture).with_conv_impl(args.device.conv_impl());
         device.seed(0);
         let images = Tensor::<2>::random(
             [args.batch_size * args.steps, config.pixels()],

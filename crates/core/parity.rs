@@ -22,7 +22,8 @@ pub fn parity(args: ParityArgs) -> Result<(), Failure> {
     }
     let reference = backend::select(args.reference).map_err(Failure::input)?;
     let (model, config) = match &args.checkpoint {
-        Some(dir) => load_checkpoint(dir, &reference.device).map_err(Failure::input)?,
+        Some(dir) => load_checkpoint(dir, &reference.device, args.reference.conv_impl())
+            .map_err(Failure::input)?,
         None => {
             let architecture = match args.model {
                 Model::Mlp => Architecture::Mlp,
@@ -43,7 +44,7 @@ pub fn parity(args: ParityArgs) -> Result<(), Failure> {
     )
     .map_err(|e| Failure::run(anyhow!(e)))?;
     let base = inputs
-        .run(&reference.device)
+        .run(&reference.device, args.reference.conv_impl())
         .map_err(|e| Failure::run(anyhow!(e)))?;
     println!(
         "{} VAE, {} parameters, batch {}; reference {} ({}); tolerance {:e} relative, {:e} after the Adam step",
@@ -61,7 +62,7 @@ pub fn parity(args: ParityArgs) -> Result<(), Failure> {
     for backend in args.backends.iter().filter(|b| **b != args.reference) {
         let selected = backend::select(*backend).map_err(Failure::input)?;
         let snapshot = inputs
-            .run(&selected.device)
+            .run(&selected.device, backend.conv_impl())
             .map_err(|e| Failure::run(anyhow!(e)))?;
         let diffs = compare(&base, &snapshot);
         print_table(backend.name(), &selected.record.adapter, &diffs);

@@ -58,6 +58,7 @@ fn resolve(args: &RunArgs, spec: &DatasetSpec, data: PathBuf) -> Result<ChainCon
         };
     }
     c.model.image_dims = spec.image_dims;
+    c.model.conv_impl = args.device.conv_impl();
     set(&mut c.model.latent_dim, args.latent_dim);
     set(&mut c.model.hidden, args.hidden.clone());
     set(&mut c.train.beta, args.beta);
@@ -298,7 +299,8 @@ pub fn sample(args: SampleArgs) -> Result<(), Failure> {
     let selected = backend::select(args.device).map_err(Failure::input)?;
     let device = &selected.device;
     let (model, config) =
-        collapse_vae::load_checkpoint(&args.checkpoint, device).map_err(Failure::input)?;
+        collapse_vae::load_checkpoint(&args.checkpoint, device, args.device.conv_impl())
+            .map_err(Failure::input)?;
     device.seed(args.seed);
     let images = collapse_vae::sample_images(
         &model,

@@ -7,7 +7,7 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::prelude::*;
 
-use crate::config::VaeConfig;
+use crate::config::{ConvImpl, VaeConfig};
 use crate::model::Vae;
 
 /// File name of the weights inside a checkpoint folder.
@@ -57,14 +57,20 @@ pub fn save_checkpoint(dir: &Path, model: &Vae, config: &VaeConfig) -> Result<()
         .map_err(|e| write_err(cfg.clone())(&e))
 }
 
-/// Loads the checkpoint in `dir` onto `device`.
-pub fn load_checkpoint(dir: &Path, device: &Device) -> Result<(Vae, VaeConfig), CheckpointError> {
+/// Loads the checkpoint in `dir` onto `device`, computing convolutions with `conv_impl`.
+pub fn load_checkpoint(
+    dir: &Path,
+    device: &Device,
+    conv_impl: ConvImpl,
+) -> Result<(Vae, VaeConfig), CheckpointError> {
     let cfg_path = dir.join(CONFIG);
     let read_err = |path: &Path, e: &dyn std::fmt::Display| CheckpointError::Read {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
-    let config = VaeConfig::load(&cfg_path).map_err(|e| read_err(&cfg_path, &e))?;
+    let config = VaeConfig::load(&cfg_path)
+        .map_err(|e| read_err(&cfg_path, &e))?
+        .with_conv_impl(conv_impl);
     let weights = dir.join(WEIGHTS);
     let model = config
         .init(device)

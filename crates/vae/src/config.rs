@@ -24,6 +24,17 @@ impl std::fmt::Display for Architecture {
     }
 }
 
+/// How the conv VAE computes its convolutions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConvImpl {
+    /// Burn's `conv2d` / `conv_transpose2d`.
+    Burn,
+    /// The project's lowering to slices and one matrix multiply
+    /// ([`crate::lowered`]); much faster on the ndarray backend.
+    Matmul,
+}
+
 /// The VAE's shape.
 #[derive(Config, Debug, PartialEq)]
 pub struct VaeConfig {
@@ -41,6 +52,9 @@ pub struct VaeConfig {
     /// Image height and width (the conv net needs both divisible by 4).
     #[config(default = "[28, 28]")]
     pub image_dims: [usize; 2],
+    /// How the conv net computes its convolutions (same weights either way).
+    #[config(default = "ConvImpl::Burn")]
+    pub conv_impl: ConvImpl,
 }
 
 impl VaeConfig {

@@ -13,13 +13,14 @@ pub mod config;
 pub mod data;
 pub mod eval;
 pub mod loss;
+pub mod lowered;
 pub mod model;
 pub mod parity;
 pub mod sample;
 pub mod train;
 
 pub use checkpoint::{CheckpointError, load_checkpoint, save_checkpoint};
-pub use config::{Architecture, TrainConfig, VaeConfig};
+pub use config::{Architecture, ConvImpl, TrainConfig, VaeConfig};
 pub use data::{BatchSource, ShuffledImages, StreamedImages};
 pub use eval::{EvalStats, Posterior, encode_all, evaluate, to_host};
 pub use loss::{LossParts, loss_parts};

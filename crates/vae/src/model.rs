@@ -6,7 +6,13 @@ use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
-use crate::config::{Architecture, VaeConfig};
+use crate::config::{Architecture, ConvImpl, VaeConfig};
+use crate::lowered;
+
+/// Stride of every convolution of the conv VAE.
+const STRIDE: usize = 2;
+/// Padding of every convolution of the conv VAE.
+const PADDING: usize = 1;
 
 /// Fully connected VAE: `pixels → hidden… → (μ, log σ²)`, `latent → …hidden → pixels`.
 #[derive(Module, Debug)]
@@ -35,6 +41,9 @@ pub struct ConvVae {
     deconv2: ConvTranspose2d,
     /// `[channels of conv2, height / 4, width / 4]`.
     feature_shape: [usize; 3],
+    /// Burn's convolutions or the project's matmul lowering.
+    #[module(skip)]
+    conv_impl: ConvImpl,
 }
 
 /// A VAE of either architecture.
@@ -80,14 +89,14 @@ impl VaeConfig {
                 let flat = c2 * (h / 4) * (w / 4);
                 let conv = |i, o| {
                     Conv2dConfig::new([i, o], [4, 4])
-                        .with_stride([2, 2])
-                        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                        .with_stride([STRIDE, STRIDE])
+                        .with_padding(PaddingConfig2d::Explicit(PADDING, PADDING, PADDING, PADDING))
                         .init(device)
                 };
                 let deconv = |i, o| {
                     ConvTranspose2dConfig::new([i, o], [4, 4])
-                        .with_stride([2, 2])
-                        .with_padding([1, 1])
+                        .with_stride([STRIDE, STRIDE])
+                        .with_padding([PADDING, PADDING])
                         .init(device)
                 };
                 Vae::Conv(ConvVae {
@@ -99,6 +108,7 @@ impl VaeConfig {
                     deconv1: deconv(c2, c1),
                     deconv2: deconv(c1, 1),
                     feature_shape: [c2, h / 4, w / 4],
+                    conv_impl: self.conv_impl,
                 })
             }
         }
@@ -124,11 +134,37 @@ impl MlpVae {
 }
 
 impl ConvVae {
+    fn conv(&self, layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+        match self.conv_impl {
+            ConvImpl::Burn => layer.forward(x),
+            ConvImpl::Matmul => lowered::conv2d(
+                x,
+                layer.weight.val(),
+                layer.bias.as_ref().map(|b| b.val()),
+                STRIDE,
+                PADDING,
+            ),
+        }
+    }
+
+    fn deconv(&self, layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
+        match self.conv_impl {
+            ConvImpl::Burn => layer.forward(x),
+            ConvImpl::Matmul => lowered::conv_transpose2d(
+                x,
+                layer.weight.val(),
+                layer.bias.as_ref().map(|b| b.val()),
+                STRIDE,
+                PADDING,
+            ),
+        }
+    }
+
     fn encode(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
         let [b, _] = x.dims();
         let [_, fh, fw] = self.feature_shape;
         let x = x.reshape([b, 1, fh * 4, fw * 4]);
-        let h = relu(self.conv2.forward(relu(self.conv1.forward(x))));
+        let h = relu(self.conv(&self.conv2, relu(self.conv(&self.conv1, x))));
         let h: Tensor<2> = h.flatten(1, 3);
         (self.mu.forward(h.clone()), self.logvar.forward(h))
     }
@@ -137,7 +173,7 @@ impl ConvVae {
         let [b, _] = z.dims();
         let [c, fh, fw] = self.feature_shape;
         let h = self.expand.forward(z).reshape([b, c, fh, fw]);
-        let h = self.deconv2.forward(relu(self.deconv1.forward(h)));
+        let h = self.deconv(&self.deconv2, relu(self.deconv(&self.deconv1, h)));
         h.flatten(1, 3)
     }
 }

@@ -11,7 +11,7 @@ use burn::prelude::*;
 use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Gradients};
 
-use crate::config::{TrainConfig, VaeConfig};
+use crate::config::{ConvImpl, TrainConfig, VaeConfig};
 use crate::eval::to_host;
 use crate::loss::loss_parts;
 use crate::model::Vae;
@@ -128,12 +128,15 @@ impl StepInputs {
         })
     }
 
-    /// Runs the step on `device` (autodiff is enabled here) and captures it.
-    pub fn run(&self, device: &Device) -> Result<StepSnapshot, String> {
+    /// Runs the step on `device` (autodiff is enabled here), computing
+    /// convolutions with `conv_impl`, and captures it.
+    pub fn run(&self, device: &Device, conv_impl: ConvImpl) -> Result<StepSnapshot, String> {
         let ad = device.clone().autodiff();
         let record = ModuleRecord::from_bytes(self.weights.clone()).map_err(|e| e.to_string())?;
         let model = self
             .config
+            .clone()
+            .with_conv_impl(conv_impl)
             .init(&ad)
             .try_load_record(record)
             .map_err(|e| e.to_string())?;
