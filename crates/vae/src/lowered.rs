@@ -1,27 +1,32 @@
-//! Stride-s convolutions lowered to slices, padding and one matrix multiply,
-//! built only from Burn's tensor operations (and so differentiable on every
-//! backend).
+//! Convolutions lowered to gathers, slices and one matrix multiply, built only
+//! from Burn's tensor operations (so differentiable on every backend).
 //!
 //! Burn's ndarray backend computes `conv2d` and `conv_transpose2d` about 30×
 //! slower than its matrix multiply would allow, which makes the authors' conv
-//! VAE unusable there; this path gives ndarray the speed of its matmul. It uses
-//! the weight layouts of Burn's `Conv2d` (`[out, in, k, k]`) and
+//! VAE unusable there; this path gives ndarray the speed of its matmul. It
+//! uses the weight layouts of Burn's `Conv2d` (`[out, in, k, k]`) and
 //! `ConvTranspose2d` (`[in, out, k, k]`), so a checkpoint is the same whichever
 //! path computed it, and `collapse parity` checks it against Burn's own.
 //!
-//! Both functions need `kernel` to be a multiple of `stride`, and the padded
-//! input (convolution) to be a multiple of `stride`: the spatial axes are then
-//! split as `(position, phase)` by a reshape, and every kernel offset becomes
-//! a plain slice.
+//! Gather indices depend only on the layer's geometry; positions that fall in
+//! the padding point at one extra zero element appended to the gathered axis.
+//! The convolution gathers its columns, then multiplies; the transposed
+//! convolution multiplies first, then gathers each output pixel's ⌈k/s⌉²
+//! contributions and adds them.
 
 use burn::prelude::*;
-use burn::tensor::ops::PadMode;
 
-fn check(kernel: usize, stride: usize) {
-    assert!(
-        kernel % stride == 0,
-        "lowered convolution needs the kernel ({kernel}) to be a multiple of the stride ({stride})"
-    );
+/// Index tensor on `device` from host indices.
+fn indices(values: Vec<i64>, device: &Device) -> Tensor<1, Int> {
+    let n = values.len();
+    Tensor::from_data(TensorData::new(values, [n]), device)
+}
+
+/// Appends one zero along the last axis: `[b, c, n]` → `[b, c, n + 1]`.
+fn with_zero_slot(t: Tensor<3>) -> Tensor<3> {
+    let [b, c, _] = t.dims();
+    let zero = Tensor::zeros([b, c, 1], &t.device());
+    Tensor::cat(vec![t, zero], 2)
 }
 
 /// 2-D convolution with a square kernel, equal strides and symmetric padding.
@@ -38,27 +43,35 @@ pub fn conv2d(
 ) -> Tensor<4> {
     let [b, c, h, w] = x.dims();
     let [o, _, k, _] = weight.dims();
-    check(k, stride);
-    let (hp, wp) = (h + 2 * padding, w + 2 * padding);
-    assert!(hp % stride == 0 && wp % stride == 0, "padded input must be a multiple of the stride");
-    let (ho, wo) = ((hp - k) / stride + 1, (wp - k) / stride + 1);
-    let s = stride;
-    let phased = x
-        .pad([(padding, padding), (padding, padding)], PadMode::Constant(0.0))
-        .reshape([b, c, hp / s, s, wp / s, s]);
-    // One [b, c, ho, wo] slice per kernel offset (ki, kj) = (s·a + r, s·bb + q).
-    let patches: Vec<Tensor<4>> = (0..k * k)
-        .map(|offset| {
-            let (ki, kj) = (offset / k, offset % k);
-            let (a, r, bb, q) = (ki / s, ki % s, kj / s, kj % s);
-            phased
-                .clone()
-                .slice([0..b, 0..c, a..a + ho, r..r + 1, bb..bb + wo, q..q + 1])
-                .reshape([b, c, ho, wo])
-        })
-        .collect();
-    let columns: Tensor<5> = Tensor::stack(patches, 2);
-    let columns = columns.reshape([b, c * k * k, ho * wo]);
+    let (ho, wo) = (
+        (h + 2 * padding - k) / stride + 1,
+        (w + 2 * padding - k) / stride + 1,
+    );
+    let zero_slot = (h * w) as i64;
+    // Column (c, ki, kj, oy, ox) reads input pixel (oy·s + ki − p, ox·s + kj − p).
+    let mut idx = Vec::with_capacity(k * k * ho * wo);
+    for ki in 0..k {
+        for kj in 0..k {
+            for oy in 0..ho {
+                for ox in 0..wo {
+                    let (iy, ix) = (
+                        (oy * stride + ki) as i64 - padding as i64,
+                        (ox * stride + kj) as i64 - padding as i64,
+                    );
+                    let inside = (0..h as i64).contains(&iy) && (0..w as i64).contains(&ix);
+                    idx.push(if inside {
+                        iy * w as i64 + ix
+                    } else {
+                        zero_slot
+                    });
+                }
+            }
+        }
+    }
+    let device = x.device();
+    let columns = with_zero_slot(x.reshape([b, c, h * w]))
+        .select(2, indices(idx, &device))
+        .reshape([b, c * k * k, ho * wo]);
     let out = weight.reshape([1, o, c * k * k]).matmul(columns);
     let out = match bias {
         Some(bias) => out + bias.reshape([1, o, 1]),
@@ -82,45 +95,105 @@ pub fn conv_transpose2d(
 ) -> Tensor<4> {
     let [b, c, h, w] = x.dims();
     let [_, o, k, _] = weight.dims();
-    check(k, stride);
-    let s = stride;
-    let span = k / s;
-    // Every input pixel times every kernel tap: [b, o·k·k, h·w].
+    let (ho, wo) = (
+        (h - 1) * stride + k - 2 * padding,
+        (w - 1) * stride + k - 2 * padding,
+    );
+    let device = x.device();
+    // Every input pixel times every kernel tap: [b, o, k·k·h·w] (+ a zero slot).
     let taps = weight
         .reshape([c, o * k * k])
         .transpose()
         .reshape([1, o * k * k, c])
         .matmul(x.reshape([b, c, h * w]))
-        .reshape([b, o, k, k, h, w]);
-    // Tap (ki, kj) of pixel (i, j) lands on output row s·i + ki = s·(i + a) + r.
-    let phase = |r: usize, q: usize| -> Tensor<4> {
-        let mut sum: Option<Tensor<4>> = None;
-        for a in 0..span {
-            for bb in 0..span {
-                let (ki, kj) = (s * a + r, s * bb + q);
-                let tap = taps
-                    .clone()
-                    .slice([0..b, 0..o, ki..ki + 1, kj..kj + 1, 0..h, 0..w])
-                    .reshape([b, o, h, w])
-                    .pad([(a, span - 1 - a), (bb, span - 1 - bb)], PadMode::Constant(0.0));
-                sum = Some(match sum {
-                    Some(t) => t + tap,
-                    None => tap,
-                });
-            }
-        }
-        sum.expect("kernel has at least one tap")
+        .reshape([b, o, k * k * h * w]);
+    let taps = with_zero_slot(taps);
+    let zero_slot = (k * k * h * w) as i64;
+    // Output row y receives tap ki of input row i where i·s + ki = y + p; there
+    // are at most ⌈k/s⌉ such (i, ki) per axis, one gather per pair of them.
+    let per_axis = k.div_ceil(stride);
+    let source = |full: usize, slot: usize, size: usize| -> Option<(usize, usize)> {
+        let tap = full % stride + slot * stride;
+        (tap < k && tap <= full && (full - tap) / stride < size)
+            .then(|| (tap, (full - tap) / stride))
     };
-    let rows: Vec<Tensor<5>> = (0..s)
-        .map(|r| Tensor::stack((0..s).map(|q| phase(r, q)).collect(), 4))
-        .collect();
-    let (hf, wf) = ((h + span - 1) * s, (w + span - 1) * s);
-    let full: Tensor<6> = Tensor::stack(rows, 3);
-    let full = full.reshape([b, o, hf, wf]);
-    let (ho, wo) = ((h - 1) * s + k - 2 * padding, (w - 1) * s + k - 2 * padding);
-    let out = full.slice([0..b, 0..o, padding..padding + ho, padding..padding + wo]);
-    match bias {
-        Some(bias) => out + bias.reshape([1, o, 1, 1]),
+    let mut out: Option<Tensor<3>> = None;
+    for sy in 0..per_axis {
+        for sx in 0..per_axis {
+            let mut idx = Vec::with_capacity(ho * wo);
+            for y in 0..ho {
+                for xo in 0..wo {
+                    let from = source(y + padding, sy, h).zip(source(xo + padding, sx, w));
+                    idx.push(match from {
+                        Some(((ki, i), (kj, j))) => (((ki * k + kj) * h + i) * w + j) as i64,
+                        None => zero_slot,
+                    });
+                }
+            }
+            let part = taps.clone().select(2, indices(idx, &device));
+            out = Some(match out {
+                Some(t) => t + part,
+                None => part,
+            });
+        }
+    }
+    let out = out.expect("a kernel has at least one tap");
+    let out = match bias {
+        Some(bias) => out + bias.reshape([1, o, 1]),
         None => out,
+    };
+    out.reshape([b, o, ho, wo])
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::nn::PaddingConfig2d;
+    use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
+    use burn::prelude::*;
+    use burn::tensor::Distribution;
+
+    fn max_diff(a: Tensor<4>, b: Tensor<4>) -> f32 {
+        assert_eq!(a.dims(), b.dims());
+        (a - b).abs().max().into_scalar()
+    }
+
+    #[test]
+    fn matches_burn_convolutions_for_several_geometries() {
+        let device = Device::flex();
+        device.seed(1);
+        for (k, s, p, size) in [(4, 2, 1, 14), (3, 1, 1, 9), (4, 2, 0, 10), (2, 2, 0, 8)] {
+            let x =
+                Tensor::<4>::random([3, 5, size, size], Distribution::Normal(0.0, 1.0), &device);
+            let conv = Conv2dConfig::new([5, 7], [k, k])
+                .with_stride([s, s])
+                .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+                .init(&device);
+            let ours = super::conv2d(
+                x.clone(),
+                conv.weight.val(),
+                conv.bias.as_ref().map(|b| b.val()),
+                s,
+                p,
+            );
+            assert!(
+                max_diff(ours, conv.forward(x.clone())) < 1e-4,
+                "conv k{k} s{s} p{p}"
+            );
+            let deconv = ConvTranspose2dConfig::new([5, 7], [k, k])
+                .with_stride([s, s])
+                .with_padding([p, p])
+                .init(&device);
+            let ours = super::conv_transpose2d(
+                x.clone(),
+                deconv.weight.val(),
+                deconv.bias.as_ref().map(|b| b.val()),
+                s,
+                p,
+            );
+            assert!(
+                max_diff(ours, deconv.forward(x)) < 1e-4,
+                "deconv k{k} s{s} p{p}"
+            );
+        }
     }
 }

@@ -90,7 +90,9 @@ impl VaeConfig {
                 let conv = |i, o| {
                     Conv2dConfig::new([i, o], [4, 4])
                         .with_stride([STRIDE, STRIDE])
-                        .with_padding(PaddingConfig2d::Explicit(PADDING, PADDING, PADDING, PADDING))
+                        .with_padding(PaddingConfig2d::Explicit(
+                            PADDING, PADDING, PADDING, PADDING,
+                        ))
                         .init(device)
                 };
                 let deconv = |i, o| {
