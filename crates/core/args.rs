@@ -39,7 +39,8 @@ pub enum Backend {
     /// Burn's own CPU backend (the default).
     Flex,
     /// Burn's ndarray CPU backend: deprecated in Burn 0.22 and very slow on
-    /// convolutions (about 30x slower than flex for the conv VAE).
+    /// convolutions (the conv VAE uses the project's matmul lowering there and
+    /// still trains about 3x slower than on flex).
     Ndarray,
     /// GPU through wgpu (Vulkan, Metal, DX12); a software Vulkan driver such as lavapipe also works.
     Wgpu,

@@ -20,9 +20,9 @@ pub struct Selected {
 }
 
 impl Backend {
-    /// How the conv VAE computes convolutions on this backend: ndarray's own
-    /// convolutions are ~30× slower than its matrix multiply, so it gets the
-    /// project's lowering; the others use Burn's.
+    /// How the conv VAE computes convolutions on this backend: Burn's ndarray
+    /// convolutions are ~50× slower than flex's, so ndarray gets the project's
+    /// lowering to a gather and a matrix multiply; the others use Burn's.
     pub fn conv_impl(self) -> ConvImpl {
         match self {
             Backend::Ndarray => ConvImpl::Matmul,
