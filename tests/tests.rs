@@ -15,3 +15,5 @@ mod cli;
 mod fetch;
 // `collapse report` redraws plots and the GIF from disk.
 mod report;
+// Interrupted chains: kill at random moments, resume, same result.
+mod resume;

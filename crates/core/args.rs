@@ -78,12 +78,13 @@ pub enum Mode {
 #[command(allow_negative_numbers = true)]
 pub struct RunArgs {
     /// Starting configuration: quick (MLP, 20,000 images, 10 epochs, 10 generations; a few
-    /// minutes on 2 CPU cores) or paper (the authors' conv VAE, 30 epochs, streamed samples).
-    #[arg(long, default_value = "quick")]
-    pub preset: String,
-    /// Dataset name: mnist or fashion-mnist.
-    #[arg(long, default_value = "mnist")]
-    pub dataset: String,
+    /// minutes on 2 CPU cores) or paper (the authors' conv VAE, 30 epochs, streamed samples)
+    /// [default: quick].
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// Dataset name: mnist or fashion-mnist [default: mnist].
+    #[arg(long)]
+    pub dataset: Option<String>,
     /// Folder of the dataset's IDX files [default: datasets/DATASET, fetched on first use].
     #[arg(long)]
     pub data: Option<PathBuf>,
@@ -144,9 +145,9 @@ pub struct RunArgs {
     /// Seed of every random stream; the same seed on a CPU backend gives the same run.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Compute backend.
-    #[arg(long, value_enum, default_value = "flex")]
-    pub device: Backend,
+    /// Compute backend [default: flex].
+    #[arg(long, value_enum)]
+    pub device: Option<Backend>,
     /// Samples encoded by the generation-0 encoder (the probe) per generation.
     #[arg(long)]
     pub probe_samples: Option<usize>,
@@ -156,6 +157,10 @@ pub struct RunArgs {
     /// No progress output on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Continue the interrupted run in this folder from its last complete generation, with
+    /// its recorded config (only --generations, to extend it, and --data may be given).
+    #[arg(long, value_name = "RUN")]
+    pub resume: Option<PathBuf>,
 }
 
 /// Arguments of `collapse fetch`.

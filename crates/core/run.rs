@@ -6,16 +6,18 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
+use clap::ValueEnum;
 use collapse_chain::{
-    ChainConfig, ChainError, ChainEvent, LoopMode, Preset, RunContext, run_chain,
+    ChainConfig, ChainError, ChainEvent, LoopMode, Preset, RunContext, resume_chain, run_chain,
 };
 use collapse_data::catalogue::DatasetSpec;
 use collapse_data::fetch::default_mirrors;
 use collapse_data::{Catalogue, Dataset, DatasetError, fetch_dataset};
+use collapse_report::{Manifest, MetricsRow, read_json};
 use collapse_vae::{Architecture, SampleMode, TrainEvent};
 
 use crate::Failure;
-use crate::args::{FetchArgs, Mode, Model, ReportArgs, RunArgs, Sample, SampleArgs};
+use crate::args::{Backend, FetchArgs, Mode, Model, ReportArgs, RunArgs, Sample, SampleArgs};
 use crate::backend;
 
 /// The catalogue entry named `name`, or a usage error listing the known ones.
@@ -35,10 +37,10 @@ fn default_data_dir(spec: &DatasetSpec) -> PathBuf {
 
 /// Applies the preset, then every flag given, then checks the result.
 fn resolve(args: &RunArgs, spec: &DatasetSpec, data: PathBuf) -> Result<ChainConfig, Failure> {
-    let preset = Preset::from_name(&args.preset).ok_or_else(|| {
+    let name = args.preset.as_deref().unwrap_or("quick");
+    let preset = Preset::from_name(name).ok_or_else(|| {
         Failure::input(anyhow!(
-            "--preset: unknown preset {:?}; known: {}",
-            args.preset,
+            "--preset: unknown preset {name:?}; known: {}",
             Preset::NAMES.join(", ")
         ))
     })?;
@@ -48,7 +50,7 @@ fn resolve(args: &RunArgs, spec: &DatasetSpec, data: PathBuf) -> Result<ChainCon
             .replace('T', "-")
             .trim_end_matches('Z')
             .to_string();
-        Path::new("outputs").join(format!("{}-{stamp}", args.preset))
+        Path::new("outputs").join(format!("{name}-{stamp}"))
     });
     let mut c = ChainConfig::preset(preset, spec.name, data, out);
     if let Some(m) = args.model {
@@ -58,7 +60,7 @@ fn resolve(args: &RunArgs, spec: &DatasetSpec, data: PathBuf) -> Result<ChainCon
         };
     }
     c.model.image_dims = spec.image_dims;
-    c.model.conv_impl = args.device.conv_impl();
+    c.model.conv_impl = device_of(args).conv_impl();
     set(&mut c.model.latent_dim, args.latent_dim);
     set(&mut c.model.hidden, args.hidden.clone());
     set(&mut c.train.beta, args.beta);
@@ -93,7 +95,7 @@ fn resolve(args: &RunArgs, spec: &DatasetSpec, data: PathBuf) -> Result<ChainCon
     set(&mut c.seed, args.seed);
     set(&mut c.probe_samples, args.probe_samples);
     set(&mut c.eval_batch, args.eval_batch);
-    c.device = args.device.name().to_string();
+    c.device = device_of(args).name().to_string();
     c.validate().map_err(Failure::input)?;
     Ok(c)
 }
@@ -209,7 +211,10 @@ impl Progress {
 
 /// `collapse run`.
 pub fn run(args: RunArgs) -> Result<(), Failure> {
-    let spec = dataset_spec(&args.dataset)?;
+    if let Some(run) = args.resume.clone() {
+        return resume(args, run);
+    }
+    let spec = dataset_spec(args.dataset.as_deref().unwrap_or("mnist"))?;
     let explicit = args.data.is_some();
     let data = args.data.clone().unwrap_or_else(|| default_data_dir(&spec));
     let mut config = resolve(&args, &spec, data.clone())?;
@@ -217,25 +222,37 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     config
         .resolve_sizes(dataset.train.len())
         .map_err(Failure::input)?;
-    let selected = backend::select(args.device).map_err(Failure::input)?;
+    let selected = backend::select(device_of(&args)).map_err(Failure::input)?;
+    execute(&config, args.quiet, |on_event| {
+        let context = RunContext {
+            command_line: std::env::args().collect(),
+            device: selected.record.clone(),
+        };
+        run_chain(&config, &dataset, &selected.device, context, on_event)
+    })
+}
+
+fn device_of(args: &RunArgs) -> Backend {
+    args.device.unwrap_or(Backend::Flex)
+}
+
+/// Prints the config, runs `chain` with progress on stderr, prints the summary.
+fn execute(
+    config: &ChainConfig,
+    quiet: bool,
+    chain: impl FnOnce(&mut dyn FnMut(ChainEvent<'_>)) -> Result<Vec<MetricsRow>, ChainError>,
+) -> Result<(), Failure> {
     println!(
         "{}",
-        serde_json::to_string_pretty(&config).expect("config serialises")
+        serde_json::to_string_pretty(config).expect("config serialises")
     );
     let progress = Progress {
-        quiet: args.quiet,
+        quiet,
         tty: std::io::stderr().is_terminal(),
         generations: config.generations,
         last_batch_line: Cell::new(Instant::now()),
     };
-    let context = RunContext {
-        command_line: std::env::args().collect(),
-        device: selected.record,
-    };
-    let rows = run_chain(&config, &dataset, &selected.device, context, &mut |e| {
-        progress.event(e)
-    })
-    .map_err(|e| match e {
+    let rows = chain(&mut |e| progress.event(e)).map_err(|e| match e {
         ChainError::Exists(_) => Failure::input(e),
         e => Failure::run(e),
     })?;
@@ -245,6 +262,82 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     }
     println!("run folder: {}", config.out.display());
     Ok(())
+}
+
+/// The flags that would change a recorded run's science, as given.
+fn science_flags(args: &RunArgs) -> Vec<&'static str> {
+    let given = [
+        ("--preset", args.preset.is_some()),
+        ("--dataset", args.dataset.is_some()),
+        ("--out", args.out.is_some()),
+        ("--model", args.model.is_some()),
+        ("--latent-dim", args.latent_dim.is_some()),
+        ("--hidden", args.hidden.is_some()),
+        ("--beta", args.beta.is_some()),
+        ("--epochs", args.epochs.is_some()),
+        ("--batch-size", args.batch_size.is_some()),
+        ("--lr", args.lr.is_some()),
+        ("--weight-decay", args.weight_decay.is_some()),
+        ("--train-size", args.train_size.is_some()),
+        ("--synthetic-size", args.synthetic_size.is_some()),
+        ("--sample", args.sample.is_some()),
+        ("--stream", args.stream),
+        ("--no-stream", args.no_stream),
+        ("--mode", args.mode.is_some()),
+        ("--real-fraction", args.real_fraction.is_some()),
+        ("--prior-scale", args.prior_scale.is_some()),
+        ("--seed", args.seed.is_some()),
+        ("--device", args.device.is_some()),
+        ("--probe-samples", args.probe_samples.is_some()),
+        ("--eval-batch", args.eval_batch.is_some()),
+    ];
+    given.iter().filter(|(_, g)| *g).map(|(f, _)| *f).collect()
+}
+
+/// `collapse run --resume RUN`.
+fn resume(args: RunArgs, run: PathBuf) -> Result<(), Failure> {
+    let refused = science_flags(&args);
+    if !refused.is_empty() {
+        return Err(Failure::input(anyhow!(
+            "--resume continues {} with its recorded config; {} would change it (only --generations and --data may be given)",
+            run.display(),
+            refused.join(", ")
+        )));
+    }
+    let manifest: Manifest = read_json(&run.join("manifest.json"))
+        .map_err(|e| Failure::input(anyhow!("--resume: not a run folder: {e}")))?;
+    let mut config: ChainConfig = serde_json::from_value(manifest.config.clone()).map_err(|e| {
+        Failure::input(anyhow!(
+            "--resume: {}: the recorded config is not valid: {e}",
+            run.join("manifest.json").display()
+        ))
+    })?;
+    config.out = run.clone();
+    if let Some(g) = args.generations {
+        if g < config.generations {
+            return Err(Failure::input(anyhow!(
+                "--generations: the run was started with {}; resuming may only raise it",
+                config.generations
+            )));
+        }
+        config.generations = g;
+    }
+    if let Some(data) = args.data {
+        config.data = data;
+    }
+    config.validate().map_err(Failure::input)?;
+    let backend = Backend::from_str(&config.device, false).map_err(|_| {
+        Failure::input(anyhow!(
+            "--resume: the recorded device {:?} is not compiled into this build",
+            config.device
+        ))
+    })?;
+    let spec = dataset_spec(&config.dataset)?;
+    let dataset = load_dataset(spec, &config.data, true, args.quiet)?;
+    let selected = backend::select(backend).map_err(Failure::input)?;
+    execute(&config, args.quiet, |on_event| {
+        resume_chain(&config, manifest, &dataset, &selected.device, on_event)
+    })
 }
 
 /// `collapse fetch`.

@@ -14,4 +14,4 @@ pub mod run;
 pub mod seeds;
 
 pub use config::{ChainConfig, ConfigError, LoopMode, Preset};
-pub use run::{ChainError, ChainEvent, RunContext, run_chain};
+pub use run::{ChainError, ChainEvent, RunContext, resume_chain, run_chain};

@@ -5,21 +5,27 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::prelude::*;
-use collapse_data::{Dataset, IdxArray, IdxData, IdxError, write_idx};
+use collapse_data::{Dataset, IdxArray, IdxData, IdxError, read_idx, write_idx};
 use collapse_report::grid::{grid_image, save_png};
 use collapse_report::{
     DatasetFileRecord, DatasetRecord, DeviceRecord, GenerationTiming, Manifest, MetricsRow,
-    ReportError, generation_dir, redraw_run, write_json, write_metrics_csv,
+    ReportError, generation_dir, read_json, redraw_run, write_json, write_metrics_csv,
 };
 use collapse_vae::data::permutation;
 use collapse_vae::{
     BatchSource, CheckpointError, SampleMode, ShuffledImages, StreamedImages, TrainEvent, Vae,
-    decode_means, encode_all, evaluate, sample_images, save_checkpoint, to_host, train,
+    decode_means, encode_all, evaluate, load_checkpoint, sample_images, save_checkpoint, to_host,
+    train,
 };
 
 use crate::config::{ChainConfig, LoopMode};
 use crate::latents::{latent_stats, probe_stats};
 use crate::seeds::{Purpose, stream_seed};
+
+/// File name of a generated training set of decoder means (float32 IDX).
+pub const TRAINING_SET_FLOAT: &str = "train-images-idx3-float.gz";
+/// File name of a generated training set of Bernoulli draws (unsigned-byte IDX).
+pub const TRAINING_SET_BYTES: &str = "train-images-idx3-ubyte.gz";
 
 /// Rows and columns of the sample grid.
 const GRID_SIDE: usize = 10;
@@ -110,10 +116,10 @@ fn write_training_set(
     let count = values.len() / (dims[0] * dims[1]);
     let (name, data) = match mode {
         SampleMode::Bernoulli => (
-            "train-images-idx3-ubyte.gz",
+            TRAINING_SET_BYTES,
             IdxData::U8(values.iter().map(|&v| (v * 255.0).round() as u8).collect()),
         ),
-        SampleMode::Mean => ("train-images-idx3-float.gz", IdxData::F32(values)),
+        SampleMode::Mean => (TRAINING_SET_FLOAT, IdxData::F32(values)),
     };
     let array = IdxArray {
         dims: vec![count, dims[0], dims[1]],
@@ -193,8 +199,49 @@ fn first_of_each_class(labels: &[u8], classes: usize) -> Vec<i64> {
 /// The synthetic sets drawn so far, for `--mode accumulate`.
 type History = Vec<Tensor<2>>;
 
+/// Name of the marker written last into a generation's folder.
+pub const COMPLETE: &str = "COMPLETE";
+
+/// What the loop carries from one generation to the next.
+#[derive(Default)]
+struct ChainState {
+    rows: Vec<MetricsRow>,
+    history: History,
+    previous: Option<Vae>,
+    gen0: Option<Vae>,
+}
+
+/// Everything fixed for the whole chain, built from the config and the data.
+fn fixed_inputs<'a>(config: &'a ChainConfig, dataset: &Dataset, device: &Device) -> Fixed<'a> {
+    let pixels = dataset.pixels();
+    device.seed(stream_seed(config.seed, 0, Purpose::Grid));
+    let grid_z = Tensor::<2>::random(
+        [GRID_SIDE * GRID_SIDE, config.model.latent_dim],
+        burn::tensor::Distribution::Normal(0.0, 1.0),
+        device,
+    );
+    let test = images_tensor(&dataset.test.images, pixels, device);
+    let recon_idx = first_of_each_class(&dataset.test.labels, dataset.spec.classes);
+    let recon_idx = Tensor::<1, Int>::from_data(
+        TensorData::new(recon_idx.clone(), [recon_idx.len()]),
+        device,
+    );
+    Fixed {
+        config,
+        device: device.clone(),
+        real_train: images_tensor(
+            &dataset.train.images[..config.real_size() * pixels],
+            pixels,
+            device,
+        ),
+        recon_originals: test.clone().select(0, recon_idx),
+        test,
+        grid_z,
+    }
+}
+
 /// Runs the chain described by `config` on `dataset` and `device`, writing the
-/// run folder `config.out`. Returns the metrics of every generation.
+/// new run folder `config.out`. Returns the metrics of every generation.
 pub fn run_chain(
     config: &ChainConfig,
     dataset: &Dataset,
@@ -207,34 +254,7 @@ pub fn run_chain(
         return Err(ChainError::Exists(out.clone()));
     }
     create_dir(out)?;
-    let pixels = dataset.pixels();
-    let real_count = config.real_size();
-    let latent = config.model.latent_dim;
-    device.seed(stream_seed(config.seed, 0, Purpose::Grid));
-    let grid_z = Tensor::<2>::random(
-        [GRID_SIDE * GRID_SIDE, latent],
-        burn::tensor::Distribution::Normal(0.0, 1.0),
-        device,
-    );
-    let test = images_tensor(&dataset.test.images, pixels, device);
-    let recon_idx = first_of_each_class(&dataset.test.labels, dataset.spec.classes);
-    let recon_originals = test.clone().select(
-        0,
-        Tensor::<1, Int>::from_data(
-            TensorData::new(recon_idx.clone(), [recon_idx.len()]),
-            device,
-        ),
-    );
-    let fixed = Fixed {
-        config,
-        device: device.clone(),
-        real_train: images_tensor(&dataset.train.images[..real_count * pixels], pixels, device),
-        test,
-        grid_z,
-        recon_originals,
-    };
-    let autodiff = device.clone().autodiff();
-    let mut manifest = Manifest {
+    let manifest = Manifest {
         tool: format!("collapse {}", env!("CARGO_PKG_VERSION")),
         started: collapse_report::time::now_rfc3339(),
         finished: None,
@@ -257,19 +277,109 @@ pub fn run_chain(
                 .collect(),
         },
         generations: Vec::new(),
+        resumed: Vec::new(),
     };
     write_json(&out.join("manifest.json"), &manifest)?;
+    let fixed = fixed_inputs(config, dataset, device);
+    drive(&fixed, manifest, ChainState::default(), on_event)
+}
 
-    let mut rows: Vec<MetricsRow> = Vec::new();
-    let mut history: History = Vec::new();
-    let mut previous: Option<Vae> = None;
-    let mut gen0: Option<Vae> = None;
-    for g in 0..=config.generations {
+/// Continues the interrupted chain in `config.out` (whose `manifest.json` is
+/// `manifest`) from its last complete generation, up to `config.generations`.
+/// Incomplete generation folders are removed and redone; every random stream
+/// depends only on (seed, generation, purpose), so on a CPU backend the result
+/// is bitwise the one an uninterrupted run gives.
+pub fn resume_chain(
+    config: &ChainConfig,
+    mut manifest: Manifest,
+    dataset: &Dataset,
+    device: &Device,
+    on_event: &mut dyn FnMut(ChainEvent<'_>),
+) -> Result<Vec<MetricsRow>, ChainError> {
+    let out = &config.out;
+    let complete = (0..)
+        .take_while(|&g| generation_dir(out, g).join(COMPLETE).is_file())
+        .count();
+    discard_incomplete(out, complete)?;
+    let mut state = ChainState::default();
+    for g in 0..complete {
+        let dir = generation_dir(out, g);
+        state.rows.push(read_json(&dir.join("metrics.json"))?);
+        if g > 0 && config.mode == LoopMode::Accumulate {
+            state.history.push(read_training_set(&dir, device)?);
+        }
+    }
+    if complete > 0 {
+        let conv = config.model.conv_impl;
+        state.gen0 = Some(load_checkpoint(&generation_dir(out, 0), device, conv)?.0);
+        state.previous = Some(load_checkpoint(&generation_dir(out, complete - 1), device, conv)?.0);
+    }
+    manifest.config = serde_json::to_value(config).expect("config serialises");
+    manifest.generations.retain(|t| t.generation < complete);
+    manifest.finished = None;
+    manifest.resumed.push(collapse_report::time::now_rfc3339());
+    write_json(&out.join("manifest.json"), &manifest)?;
+    let fixed = fixed_inputs(config, dataset, device);
+    drive(&fixed, manifest, state, on_event)
+}
+
+/// Removes every `gen-NNN` folder of `out` numbered `first` or above, and the
+/// temporary files that a killed atomic write left in `out`.
+fn discard_incomplete(out: &Path, first: usize) -> Result<(), ChainError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ChainError::Io { path, source }
+    };
+    for entry in std::fs::read_dir(out).map_err(io(out))? {
+        let path = entry.map_err(io(out))?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let number = name
+            .strip_prefix("gen-")
+            .and_then(|n| n.parse::<usize>().ok());
+        if number.is_some_and(|n| n >= first) && path.is_dir() {
+            std::fs::remove_dir_all(&path).map_err(io(&path))?;
+        } else if name.contains(collapse_data::atomic::TEMP_MARK) && path.is_file() {
+            std::fs::remove_file(&path).map_err(io(&path))?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads back the synthetic training set written into a generation's folder.
+fn read_training_set(dir: &Path, device: &Device) -> Result<Tensor<2>, ChainError> {
+    let path = [TRAINING_SET_FLOAT, TRAINING_SET_BYTES]
+        .iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| dir.join(TRAINING_SET_FLOAT));
+    let array = read_idx(&path)?;
+    let count = array.dims.first().copied().unwrap_or(0);
+    let values = array.data.to_unit_f32();
+    let pixels = values.len() / count.max(1);
+    Ok(Tensor::from_data(
+        TensorData::new(values, [count, pixels]),
+        device,
+    ))
+}
+
+/// The generation loop from the state's next generation to `config.generations`.
+fn drive(
+    fixed: &Fixed<'_>,
+    mut manifest: Manifest,
+    mut state: ChainState,
+    on_event: &mut dyn FnMut(ChainEvent<'_>),
+) -> Result<Vec<MetricsRow>, ChainError> {
+    let config = fixed.config;
+    let out = &config.out;
+    let device = &fixed.device;
+    let latent = config.model.latent_dim;
+    let autodiff = device.clone().autodiff();
+    for g in state.rows.len()..=config.generations {
         let started = Instant::now();
         let dir = generation_dir(out, g);
         create_dir(&dir)?;
         let (mut source, real_fraction) =
-            training_source(&fixed, g, previous.as_ref(), &mut history, &dir)?;
+            training_source(fixed, g, state.previous.as_ref(), &mut state.history, &dir)?;
         let train_size = source.epoch_len();
         on_event(ChainEvent::GenerationStart {
             generation: g,
@@ -289,7 +399,7 @@ pub fn run_chain(
         fixed.seed(g, Purpose::Eval);
         let eval = evaluate(&model, &fixed.test, config.eval_batch);
         let latents = latent_stats(g, &encode_all(&model, &fixed.test, config.eval_batch));
-        let reference = gen0.get_or_insert_with(|| model.clone());
+        let reference = state.gen0.get_or_insert_with(|| model.clone());
         fixed.seed(g, Purpose::Probe);
         let probe_images = sample_images(
             &model,
@@ -322,8 +432,17 @@ pub fn run_chain(
             probe_tail_mass: probe.tail_mass,
             seconds: started.elapsed().as_secs_f64(),
         };
-        rows.push(row.clone());
-        write_metrics_csv(&out.join("metrics.csv"), &rows)?;
+        write_json(&dir.join("metrics.json"), &row)?;
+        collapse_data::atomic::write(
+            &dir.join(COMPLETE),
+            collapse_report::time::now_rfc3339().as_bytes(),
+        )
+        .map_err(|source| ChainError::Io {
+            path: dir.join(COMPLETE),
+            source,
+        })?;
+        state.rows.push(row.clone());
+        write_metrics_csv(&out.join("metrics.csv"), &state.rows)?;
         manifest.generations.push(GenerationTiming {
             generation: g,
             seconds: row.seconds,
@@ -331,11 +450,13 @@ pub fn run_chain(
         write_json(&out.join("manifest.json"), &manifest)?;
         redraw_run(out)?;
         on_event(ChainEvent::GenerationDone(&row));
-        previous = Some(model);
+        state.previous = Some(model);
     }
+    write_metrics_csv(&out.join("metrics.csv"), &state.rows)?;
+    redraw_run(out)?;
     manifest.finished = Some(collapse_report::time::now_rfc3339());
     write_json(&out.join("manifest.json"), &manifest)?;
-    Ok(rows)
+    Ok(state.rows)
 }
 
 /// Generation `g`'s source of training batches and its real fraction.

@@ -6,13 +6,16 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+/// What the name of a temporary file holds (`NAME.tmp-PID`).
+pub const TEMP_MARK: &str = ".tmp-";
+
 /// The temporary path used while `path` is being written.
 pub fn temp_path(path: &Path) -> PathBuf {
     let mut name = path
         .file_name()
         .map(|n| n.to_os_string())
         .unwrap_or_default();
-    name.push(format!(".tmp-{}", std::process::id()));
+    name.push(format!("{TEMP_MARK}{}", std::process::id()));
     path.with_file_name(name)
 }
 

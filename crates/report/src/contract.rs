@@ -8,7 +8,8 @@
 //!   plots/*.png          plots redrawn by `collapse report`
 //!   gen-NNN/             one folder per generation:
 //!     samples.png, reconstructions.png, latents.json (LatentStats),
-//!     probe.json (ProbeStats), model.bpk, vae.json, train-images-idx3-*.gz
+//!     probe.json (ProbeStats), metrics.json (its MetricsRow), model.bpk,
+//!     vae.json, train-images-idx3-*.gz, and COMPLETE, written last
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -315,6 +316,9 @@ pub struct Manifest {
     pub dataset: DatasetRecord,
     /// Per-generation wall time.
     pub generations: Vec<GenerationTiming>,
+    /// When the run was resumed after an interruption, RFC 3339 UTC, one entry per resume.
+    #[serde(default)]
+    pub resumed: Vec<String>,
 }
 
 /// Writes `value` as pretty JSON, atomically.

@@ -1,0 +1,188 @@
+//! Interrupted chains: SIGKILL at arbitrary moments, `--resume`, and the
+//! result must equal an uninterrupted run of the same seed.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::util::{TempDir, assert_fails, assert_ok, collapse, mnist_dir, run_into};
+
+/// A chain of four generations that takes a few seconds.
+const CHAIN: [&str; 10] = [
+    "--train-size",
+    "1000",
+    "--generations",
+    "3",
+    "--epochs",
+    "2",
+    "--probe-samples",
+    "500",
+    "--seed",
+    "9",
+];
+
+/// Starts `collapse args` and kills it with SIGKILL after `delay`; true if it
+/// finished by itself first (successfully).
+fn run_and_kill(cwd: &Path, args: &[&str], delay: Duration) -> bool {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_collapse"))
+        .args(args)
+        .current_dir(cwd)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + delay;
+    while std::time::Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "{args:?} failed by itself: {status}");
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    false
+}
+
+/// Files whose bytes must equal the uninterrupted run's (weights are checked
+/// through everything computed from them; burnpack files carry random parameter ids).
+fn compare_runs(reference: &Path, resumed: &Path) {
+    let strip = |p: &Path| -> Vec<String> {
+        std::fs::read_to_string(p.join("metrics.csv"))
+            .unwrap()
+            .lines()
+            .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+            .collect()
+    };
+    assert_eq!(strip(reference), strip(resumed));
+    for g in 0..=3 {
+        let gen_dir = format!("gen-{g:03}");
+        for f in [
+            "probe.json",
+            "latents.json",
+            "samples.png",
+            "reconstructions.png",
+            "vae.json",
+        ] {
+            let (a, b) = (
+                reference.join(&gen_dir).join(f),
+                resumed.join(&gen_dir).join(f),
+            );
+            assert!(
+                std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
+                "{} differs",
+                b.display()
+            );
+        }
+        if g > 0 {
+            let set = Path::new(&gen_dir).join("train-images-idx3-float.gz");
+            let (a, b) = (
+                collapse_data::read_idx(&reference.join(&set)),
+                collapse_data::read_idx(&resumed.join(&set)),
+            );
+            assert!(a.unwrap() == b.unwrap(), "{} differs", set.display());
+        }
+    }
+}
+
+/// Kills the chain at `delays` (one per attempt), resuming after each, until
+/// it finishes; returns its folder and how many times it was killed.
+fn interrupted_run(tmp: &TempDir, name: &str, delays: &[u64]) -> (std::path::PathBuf, usize) {
+    let out = tmp.join(name);
+    let data = mnist_dir();
+    let mut fresh = vec![
+        "run",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ];
+    fresh.extend(CHAIN);
+    let resume = ["run", "--resume", out.to_str().unwrap(), "--quiet"];
+    let mut kills = 0;
+    for &ms in delays.iter().chain(std::iter::repeat(&600_000)) {
+        let args: &[&str] = if out.join("manifest.json").is_file() {
+            &resume
+        } else {
+            &fresh
+        };
+        if run_and_kill(&tmp.0, args, Duration::from_millis(ms)) {
+            break;
+        }
+        kills += 1;
+    }
+    (out, kills)
+}
+
+/// Deterministic "random" delays in [50, 3000) ms.
+fn delays(seed: u64, n: usize) -> Vec<u64> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            50 + (x >> 33) % 2950
+        })
+        .collect()
+}
+
+/// Interrupts chains until `points` kills have happened, checking each result.
+fn kill_and_resume(points: usize) {
+    let tmp = TempDir::new("kill");
+    let reference = tmp.join("reference");
+    assert_ok(&run_into(&tmp, &reference, &CHAIN));
+    let mut kills = 0;
+    for trial in 0.. {
+        if kills >= points {
+            break;
+        }
+        let (resumed, n) = interrupted_run(&tmp, &format!("killed-{trial}"), &delays(trial, 3));
+        compare_runs(&reference, &resumed);
+        std::fs::remove_dir_all(&resumed).unwrap();
+        kills += n;
+        eprintln!("trial {trial}: killed {n} times, result identical ({kills} kills so far)");
+    }
+}
+
+#[test]
+fn killed_chains_resume_to_the_uninterrupted_result() {
+    kill_and_resume(3);
+}
+
+/// The stress version (CI runs it with `--ignored`): at least 20 kill points.
+#[test]
+#[ignore]
+fn killed_chains_resume_to_the_uninterrupted_result_20_times() {
+    kill_and_resume(20);
+}
+
+#[test]
+fn resume_refuses_science_flags_and_extends_generations() {
+    let tmp = TempDir::new("resume-flags");
+    let out = tmp.join("run");
+    assert_ok(&run_into(&tmp, &out, &crate::chain::TINY));
+    let dir = out.to_str().unwrap();
+    let refused = collapse(
+        &tmp.0,
+        &["run", "--resume", dir, "--epochs", "3", "--seed", "2"],
+    );
+    assert_fails(&refused, 2, &["--epochs", "--seed", "recorded config"]);
+    let lower = collapse(&tmp.0, &["run", "--resume", dir, "--generations", "0"]);
+    assert_fails(&lower, 2, &["--generations"]);
+    assert_ok(&collapse(
+        &tmp.0,
+        &["run", "--resume", dir, "--generations", "2", "--quiet"],
+    ));
+    let rows = collapse_report::read_metrics_csv(&out.join("metrics.csv")).unwrap();
+    assert_eq!(rows.len(), 3);
+    assert!(out.join("gen-002/COMPLETE").is_file());
+    let nowhere = collapse(
+        &tmp.0,
+        &["run", "--resume", tmp.join("nothing").to_str().unwrap()],
+    );
+    assert_fails(&nowhere, 2, &["not a run folder"]);
+}
