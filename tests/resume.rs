@@ -186,3 +186,61 @@ fn resume_refuses_science_flags_and_extends_generations() {
     );
     assert_fails(&nowhere, 2, &["not a run folder"]);
 }
+
+#[test]
+fn one_writer_per_run_folder_and_force_replaces_a_finished_run() {
+    let tmp = TempDir::new("lock");
+    let out = tmp.join("run");
+    let data = mnist_dir();
+    let mut args = vec![
+        "run",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ];
+    args.extend([
+        "--train-size",
+        "4000",
+        "--generations",
+        "5",
+        "--epochs",
+        "3",
+    ]);
+    let mut first = Command::new(env!("CARGO_BIN_EXE_collapse"))
+        .args(&args)
+        .current_dir(&tmp.0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    while !out.join("manifest.json").is_file() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = format!("process {}", first.id());
+    let dir = out.to_str().unwrap();
+    assert_fails(
+        &collapse(&tmp.0, &["run", "--resume", dir]),
+        2,
+        &["in use by", &pid],
+    );
+    let forced = run_into(&tmp, &out, &["--force"]);
+    assert_fails(&forced, 2, &["in use by", &pid]);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    // The dead writer's lock is taken over; a plain run is refused, --force replaces.
+    assert_fails(
+        &run_into(&tmp, &out, &crate::chain::TINY),
+        2,
+        &["--resume", "--force"],
+    );
+    let mut replace = crate::chain::TINY.to_vec();
+    replace.push("--force");
+    assert_ok(&run_into(&tmp, &out, &replace));
+    assert!(out.join("gen-001/COMPLETE").is_file() && !out.join("gen-002").exists());
+    assert!(
+        !out.join(".lock").exists(),
+        "the lock is released at the end"
+    );
+}

@@ -157,6 +157,9 @@ pub struct RunArgs {
     /// No progress output on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Replace what --out holds (refused while another process writes it).
+    #[arg(long, conflicts_with = "resume")]
+    pub force: bool,
     /// Continue the interrupted run in this folder from its last complete generation, with
     /// its recorded config (only --generations, to extend it, and --data may be given).
     #[arg(long, value_name = "RUN")]

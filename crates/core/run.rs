@@ -218,6 +218,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     let explicit = args.data.is_some();
     let data = args.data.clone().unwrap_or_else(|| default_data_dir(&spec));
     let mut config = resolve(&args, &spec, data.clone())?;
+    clear_out(&config.out, args.force)?;
     let dataset = load_dataset(spec, &data, explicit, args.quiet)?;
     config
         .resolve_sizes(dataset.train.len())
@@ -230,6 +231,33 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         };
         run_chain(&config, &dataset, &selected.device, context, on_event)
     })
+}
+
+/// Refuses a non-empty `--out` folder, or with `--force` empties it (unless a
+/// live process writes it).
+fn clear_out(out: &Path, force: bool) -> Result<(), Failure> {
+    let Ok(mut entries) = std::fs::read_dir(out) else {
+        return Ok(());
+    };
+    if entries.next().is_none() {
+        return Ok(());
+    }
+    if let Some(holder) = collapse_chain::lock::holder(out) {
+        return Err(Failure::input(anyhow!(
+            "--out: {} is in use by {holder}",
+            out.display()
+        )));
+    }
+    if !force {
+        return Err(Failure::input(anyhow!(
+            "--out: {} already holds a run; continue it with --resume {}, or replace it with --force",
+            out.display(),
+            out.display()
+        )));
+    }
+    std::fs::remove_dir_all(out)
+        .with_context(|| format!("--force: removing {}", out.display()))
+        .map_err(Failure::run)
 }
 
 fn device_of(args: &RunArgs) -> Backend {
@@ -253,7 +281,7 @@ fn execute(
         last_batch_line: Cell::new(Instant::now()),
     };
     let rows = chain(&mut |e| progress.event(e)).map_err(|e| match e {
-        ChainError::Exists(_) => Failure::input(e),
+        ChainError::Exists(_) | ChainError::Lock(_) => Failure::input(e),
         e => Failure::run(e),
     })?;
     println!("generation,probe_mu_std,test_nelbo");

@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod latents;
+pub mod lock;
 pub mod run;
 pub mod seeds;
 

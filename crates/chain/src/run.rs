@@ -20,6 +20,7 @@ use collapse_vae::{
 
 use crate::config::{ChainConfig, LoopMode};
 use crate::latents::{latent_stats, probe_stats};
+use crate::lock::{LockError, RunLock};
 use crate::seeds::{Purpose, stream_seed};
 
 /// File name of a generated training set of decoder means (float32 IDX).
@@ -77,6 +78,9 @@ pub enum ChainError {
     /// Writing a generated training set failed.
     #[error(transparent)]
     Idx(#[from] IdxError),
+    /// Another process writes this run folder.
+    #[error(transparent)]
+    Lock(#[from] LockError),
 }
 
 /// Facts about the invocation that the chain records but does not decide.
@@ -250,10 +254,11 @@ pub fn run_chain(
     on_event: &mut dyn FnMut(ChainEvent<'_>),
 ) -> Result<Vec<MetricsRow>, ChainError> {
     let out = &config.out;
+    create_dir(out)?;
+    let _lock = RunLock::acquire(out)?;
     if out.join("manifest.json").exists() {
         return Err(ChainError::Exists(out.clone()));
     }
-    create_dir(out)?;
     let manifest = Manifest {
         tool: format!("collapse {}", env!("CARGO_PKG_VERSION")),
         started: collapse_report::time::now_rfc3339(),
@@ -297,6 +302,7 @@ pub fn resume_chain(
     on_event: &mut dyn FnMut(ChainEvent<'_>),
 ) -> Result<Vec<MetricsRow>, ChainError> {
     let out = &config.out;
+    let _lock = RunLock::acquire(out)?;
     let complete = (0..)
         .take_while(|&g| generation_dir(out, g).join(COMPLETE).is_file())
         .count();
