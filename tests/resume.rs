@@ -244,3 +244,36 @@ fn one_writer_per_run_folder_and_force_replaces_a_finished_run() {
         "the lock is released at the end"
     );
 }
+
+#[test]
+fn a_diverging_loss_stops_with_where_it_happened_or_is_retried_once() {
+    let tmp = TempDir::new("diverge");
+    let args = [
+        "--train-size",
+        "1000",
+        "--generations",
+        "1",
+        "--epochs",
+        "2",
+        "--lr",
+        "100",
+    ];
+    let out = tmp.join("stop");
+    assert_fails(
+        &run_into(&tmp, &out, &args),
+        1,
+        &["generation 0", "epoch 1, step", "diverged"],
+    );
+    assert!(!out.join("gen-000/COMPLETE").exists());
+    let out = tmp.join("retry");
+    let mut retry = args.to_vec();
+    retry.extend(["--on-divergence", "retry"]);
+    assert_fails(&run_into(&tmp, &out, &retry), 1, &["again after a retry"]);
+    let manifest: collapse_report::Manifest =
+        collapse_report::read_json(&out.join("manifest.json")).unwrap();
+    assert_eq!(manifest.retries.len(), 1);
+    assert_eq!(
+        (manifest.retries[0].generation, manifest.retries[0].lr),
+        (0, 50.0)
+    );
+}

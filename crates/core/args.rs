@@ -157,6 +157,10 @@ pub struct RunArgs {
     /// No progress output on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// When a generation's loss becomes non-finite or explodes: stop (keeping completed
+    /// generations), or retry it once with a new seed stream and half the learning rate.
+    #[arg(long, value_enum)]
+    pub on_divergence: Option<OnDivergenceArg>,
     /// Replace what --out holds (refused while another process writes it).
     #[arg(long, conflicts_with = "resume")]
     pub force: bool,
@@ -164,6 +168,15 @@ pub struct RunArgs {
     /// its recorded config (only --generations, to extend it, and --data may be given).
     #[arg(long, value_name = "RUN")]
     pub resume: Option<PathBuf>,
+}
+
+/// What a chain does when a generation's loss diverges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OnDivergenceArg {
+    /// Stop with an error.
+    Stop,
+    /// Retry the generation once at half the learning rate.
+    Retry,
 }
 
 /// Arguments of `collapse fetch`.

@@ -76,7 +76,8 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
                     rates.push(r.images_per_sec)
                 }
             },
-        );
+        )
+        .map_err(Failure::run)?;
         let decoder = vae.valid();
         let _ = sample_images(
             &decoder,

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow};
 use clap::ValueEnum;
 use collapse_chain::{
-    ChainConfig, ChainError, ChainEvent, LoopMode, Preset, RunContext, resume_chain, run_chain,
+    ChainConfig, ChainError, ChainEvent, LoopMode, OnDivergence, Preset, RunContext, resume_chain,
+    run_chain,
 };
 use collapse_data::catalogue::DatasetSpec;
 use collapse_data::fetch::default_mirrors;
@@ -17,7 +18,9 @@ use collapse_report::{Manifest, MetricsRow, read_json};
 use collapse_vae::{Architecture, SampleMode, TrainEvent};
 
 use crate::Failure;
-use crate::args::{Backend, FetchArgs, Mode, Model, ReportArgs, RunArgs, Sample, SampleArgs};
+use crate::args::{
+    Backend, FetchArgs, Mode, Model, OnDivergenceArg, ReportArgs, RunArgs, Sample, SampleArgs,
+};
 use crate::backend;
 
 /// The catalogue entry named `name`, or a usage error listing the known ones.
@@ -95,6 +98,12 @@ fn resolve(args: &RunArgs, spec: &DatasetSpec, data: PathBuf) -> Result<ChainCon
     set(&mut c.seed, args.seed);
     set(&mut c.probe_samples, args.probe_samples);
     set(&mut c.eval_batch, args.eval_batch);
+    if let Some(d) = args.on_divergence {
+        c.on_divergence = match d {
+            OnDivergenceArg::Stop => OnDivergence::Stop,
+            OnDivergenceArg::Retry => OnDivergence::Retry,
+        };
+    }
     c.device = device_of(args).name().to_string();
     c.validate().map_err(Failure::input)?;
     Ok(c)
@@ -318,6 +327,7 @@ fn science_flags(args: &RunArgs) -> Vec<&'static str> {
         ("--device", args.device.is_some()),
         ("--probe-samples", args.probe_samples.is_some()),
         ("--eval-batch", args.eval_batch.is_some()),
+        ("--on-divergence", args.on_divergence.is_some()),
     ];
     given.iter().filter(|(_, g)| *g).map(|(f, _)| *f).collect()
 }

@@ -25,6 +25,17 @@ impl std::fmt::Display for LoopMode {
     }
 }
 
+/// What a chain does when a generation's loss diverges.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnDivergence {
+    /// Stop with an error, keeping every completed generation.
+    #[default]
+    Stop,
+    /// Restart the generation once with a new seed stream and half the learning rate.
+    Retry,
+}
+
 /// Named starting points for a chain's configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -90,6 +101,9 @@ pub struct ChainConfig {
     pub probe_samples: usize,
     /// Batch size for sampling and evaluation.
     pub eval_batch: usize,
+    /// What to do when a generation's loss diverges.
+    #[serde(default)]
+    pub on_divergence: OnDivergence,
 }
 
 /// A configuration value refused before any work.
@@ -147,6 +161,7 @@ impl ChainConfig {
             device: "flex".to_string(),
             probe_samples: 10_000,
             eval_batch: 1_000,
+            on_divergence: OnDivergence::Stop,
         }
     }
 

@@ -14,5 +14,5 @@ pub mod lock;
 pub mod run;
 pub mod seeds;
 
-pub use config::{ChainConfig, ConfigError, LoopMode, Preset};
+pub use config::{ChainConfig, ConfigError, LoopMode, OnDivergence, Preset};
 pub use run::{ChainError, ChainEvent, RunContext, resume_chain, run_chain};

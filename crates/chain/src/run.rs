@@ -9,16 +9,16 @@ use collapse_data::{Dataset, IdxArray, IdxData, IdxError, read_idx, write_idx};
 use collapse_report::grid::{grid_image, save_png};
 use collapse_report::{
     DatasetFileRecord, DatasetRecord, DeviceRecord, GenerationTiming, Manifest, MetricsRow,
-    ReportError, generation_dir, read_json, redraw_run, write_json, write_metrics_csv,
+    ReportError, RetryRecord, generation_dir, read_json, redraw_run, write_json, write_metrics_csv,
 };
 use collapse_vae::data::permutation;
 use collapse_vae::{
-    BatchSource, CheckpointError, SampleMode, ShuffledImages, StreamedImages, TrainEvent, Vae,
-    decode_means, encode_all, evaluate, load_checkpoint, sample_images, save_checkpoint, to_host,
-    train,
+    BatchSource, CheckpointError, Divergence, SampleMode, ShuffledImages, StreamedImages,
+    TrainConfig, TrainEvent, Vae, decode_means, encode_all, evaluate, load_checkpoint,
+    sample_images, save_checkpoint, to_host, train,
 };
 
-use crate::config::{ChainConfig, LoopMode};
+use crate::config::{ChainConfig, LoopMode, OnDivergence};
 use crate::latents::{latent_stats, probe_stats};
 use crate::lock::{LockError, RunLock};
 use crate::seeds::{Purpose, stream_seed};
@@ -81,6 +81,16 @@ pub enum ChainError {
     /// Another process writes this run folder.
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// A generation's loss diverged (after its retry, if one was allowed).
+    #[error("generation {generation}: {divergence}{}; completed generations are kept; start a new run with a lower --lr, or use --on-divergence retry", if *retried { " again after a retry at half the learning rate" } else { "" })]
+    Diverged {
+        /// The generation.
+        generation: usize,
+        /// Where and how.
+        divergence: Divergence,
+        /// Whether it already was the retry.
+        retried: bool,
+    },
 }
 
 /// Facts about the invocation that the chain records but does not decide.
@@ -283,6 +293,7 @@ pub fn run_chain(
         },
         generations: Vec::new(),
         resumed: Vec::new(),
+        retries: Vec::new(),
     };
     write_json(&out.join("manifest.json"), &manifest)?;
     let fixed = fixed_inputs(config, dataset, device);
@@ -391,16 +402,38 @@ fn drive(
             generation: g,
             train_size,
         });
-        fixed.seed(g, Purpose::Init);
-        let model = config.model.init(&autodiff);
-        fixed.seed(g, Purpose::Train);
-        let (model, train_loss) = train(model, source.as_mut(), &config.train, &mut |event| {
-            on_event(ChainEvent::Training {
-                generation: g,
-                event,
+        let mut attempt = |purposes: (Purpose, Purpose), train_config: &TrainConfig| {
+            fixed.seed(g, purposes.0);
+            let model = config.model.init(&autodiff);
+            fixed.seed(g, purposes.1);
+            train(model, source.as_mut(), train_config, &mut |event| {
+                on_event(ChainEvent::Training {
+                    generation: g,
+                    event,
+                })
             })
-        });
+        };
+        let trained = match attempt((Purpose::Init, Purpose::Train), &config.train) {
+            Err(divergence) if config.on_divergence == OnDivergence::Retry => {
+                let retry = config.train.clone().with_lr(config.train.lr / 2.0);
+                manifest.retries.push(RetryRecord {
+                    generation: g,
+                    reason: divergence.to_string(),
+                    lr: retry.lr,
+                });
+                write_json(&out.join("manifest.json"), &manifest)?;
+                attempt((Purpose::RetryInit, Purpose::RetryTrain), &retry)
+                    .map_err(|divergence| (divergence, true))
+            }
+            other => other.map_err(|divergence| (divergence, false)),
+        };
         drop(source);
+        let (model, train_loss) =
+            trained.map_err(|(divergence, retried)| ChainError::Diverged {
+                generation: g,
+                divergence,
+                retried,
+            })?;
         let model = model.valid();
         fixed.seed(g, Purpose::Eval);
         let eval = evaluate(&model, &fixed.test, config.eval_batch);

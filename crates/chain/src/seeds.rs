@@ -22,6 +22,10 @@ pub enum Purpose {
     Grid = 6,
     /// Which real images a generation keeps (`--real-fraction`).
     RealSubset = 7,
+    /// Initial weights of a generation retried after its loss diverged.
+    RetryInit = 8,
+    /// Training randomness of a retried generation.
+    RetryTrain = 9,
 }
 
 /// splitmix64's finaliser: a bijective 64-bit mix.

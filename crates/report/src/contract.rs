@@ -319,6 +319,20 @@ pub struct Manifest {
     /// When the run was resumed after an interruption, RFC 3339 UTC, one entry per resume.
     #[serde(default)]
     pub resumed: Vec<String>,
+    /// Generations restarted after their loss diverged (`--on-divergence retry`).
+    #[serde(default)]
+    pub retries: Vec<RetryRecord>,
+}
+
+/// A generation restarted after its loss diverged.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RetryRecord {
+    /// The generation.
+    pub generation: usize,
+    /// What diverged, in words.
+    pub reason: String,
+    /// The learning rate of the retry.
+    pub lr: f64,
 }
 
 /// Writes `value` as pretty JSON, atomically.

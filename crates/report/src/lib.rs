@@ -17,8 +17,8 @@ pub mod time;
 
 pub use contract::{
     AggregatePosterior, DatasetFileRecord, DatasetRecord, DeviceRecord, GenerationTiming,
-    Histogram, LatentStats, Manifest, MetricsRow, ProbeStats, Quantile, generation_dir, read_json,
-    read_metrics_csv, write_json, write_metrics_csv,
+    Histogram, LatentStats, Manifest, MetricsRow, ProbeStats, Quantile, RetryRecord,
+    generation_dir, read_json, read_metrics_csv, write_json, write_metrics_csv,
 };
 pub use error::ReportError;
 pub use redraw::{Redrawn, redraw_run};

@@ -26,4 +26,4 @@ pub use eval::{EvalStats, Posterior, encode_all, evaluate, to_host};
 pub use loss::{LossParts, loss_parts};
 pub use model::Vae;
 pub use sample::{SampleMode, decode_means, sample_images};
-pub use train::{EpochReport, TrainEvent, train};
+pub use train::{Divergence, EpochReport, TrainEvent, train};

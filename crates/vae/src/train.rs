@@ -58,13 +58,17 @@ pub fn optimizer(config: &TrainConfig) -> ModuleOptimizer {
 
 /// Trains `model` (on an autodiff device) on `source` for `config.epochs`
 /// epochs, calling `on_event` after each batch and each epoch. Returns the
-/// trained model and the last epoch's mean loss per image.
+/// trained model and the last epoch's mean loss per image, or the
+/// [`Divergence`] that stopped it: the batch loss is read every
+/// [`CHECK_EVERY`] steps and at the end of each epoch (the only reads from the
+/// device inside the loop).
 pub fn train(
     mut model: Vae,
     source: &mut dyn BatchSource,
     config: &TrainConfig,
     on_event: &mut dyn FnMut(TrainEvent),
-) -> (Vae, f64) {
+) -> Result<(Vae, f64), Divergence> {
+    let mut watch = Watch::default();
     let mut optim = optimizer(config);
     let n = source.epoch_len();
     let bs = config.batch_size.max(1);
@@ -80,6 +84,12 @@ pub fn train(
             let loss = (parts.recon + parts.kl * config.beta).sum();
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             let value = loss.without_autodiff();
+            let step = start / bs + 1;
+            if step.is_multiple_of(CHECK_EVERY) || start + bs >= n {
+                let per_image =
+                    f64::from(value.clone().into_scalar::<f32>()) / bs.min(n - start) as f64;
+                watch.check(per_image, epoch, step)?;
+            }
             total = Some(match total {
                 Some(t) => t + value,
                 None => value,
@@ -100,5 +110,50 @@ pub fn train(
             images_per_sec: n as f64 / started.elapsed().as_secs_f64(),
         }));
     }
-    (model, last)
+    Ok((model, last))
+}
+
+/// Steps between two reads of the batch loss for the divergence check.
+pub const CHECK_EVERY: usize = 25;
+/// A per-image loss this many times the lowest seen so far counts as an explosion.
+pub const EXPLOSION_FACTOR: f64 = 100.0;
+
+/// Training stopped because the loss became non-finite or exploded.
+#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
+#[error("the loss diverged at epoch {epoch}, step {step}: {loss} per image (last finite: {})", last_finite.map_or("none".to_string(), |l| format!("{l:.3}")))]
+pub struct Divergence {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// 1-based step within the epoch.
+    pub step: usize,
+    /// The loss per image that was refused.
+    pub loss: f64,
+    /// The last finite loss per image read before it.
+    pub last_finite: Option<f64>,
+}
+
+/// Follows the batch losses read during training.
+#[derive(Default)]
+struct Watch {
+    lowest: Option<f64>,
+    last_finite: Option<f64>,
+}
+
+impl Watch {
+    fn check(&mut self, loss: f64, epoch: usize, step: usize) -> Result<(), Divergence> {
+        let exploded = self
+            .lowest
+            .is_some_and(|low| loss > EXPLOSION_FACTOR * low.max(1e-3));
+        if !loss.is_finite() || exploded {
+            return Err(Divergence {
+                epoch,
+                step,
+                loss,
+                last_finite: self.last_finite,
+            });
+        }
+        self.lowest = Some(self.lowest.map_or(loss, |low| low.min(loss)));
+        self.last_finite = Some(loss);
+        Ok(())
+    }
 }
