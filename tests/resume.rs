@@ -184,7 +184,7 @@ fn resume_refuses_science_flags_and_extends_generations() {
         &tmp.0,
         &["run", "--resume", tmp.join("nothing").to_str().unwrap()],
     );
-    assert_fails(&nowhere, 2, &["not a run folder"]);
+    assert_fails(&nowhere, 2, &["cannot read the run's manifest"]);
 }
 
 #[test]
@@ -275,5 +275,84 @@ fn a_diverging_loss_stops_with_where_it_happened_or_is_retried_once() {
     assert_eq!(
         (manifest.retries[0].generation, manifest.retries[0].lr),
         (0, 50.0)
+    );
+}
+
+#[test]
+fn broken_run_folders_and_data_are_answered_in_one_line_and_lose_nothing() {
+    let tmp = TempDir::new("broken");
+    let out = tmp.join("run");
+    assert_ok(&run_into(&tmp, &out, &crate::chain::TINY));
+    let dir = out.to_str().unwrap();
+    // A truncated checkpoint of a complete generation.
+    let weights = out.join("gen-001/model.bpk");
+    let bytes = std::fs::read(&weights).unwrap();
+    std::fs::write(&weights, &bytes[..bytes.len() / 2]).unwrap();
+    let resumed = collapse(
+        &tmp.0,
+        &["run", "--resume", dir, "--generations", "2", "--quiet"],
+    );
+    assert_fails(&resumed, 2, &["model.bpk", "cannot read checkpoint"]);
+    assert!(out.join("gen-000/COMPLETE").is_file() && out.join("gen-001/COMPLETE").is_file());
+    // A manifest edited into nonsense.
+    std::fs::write(out.join("manifest.json"), "{\"tool\": 42").unwrap();
+    let resumed = collapse(&tmp.0, &["run", "--resume", dir]);
+    assert_fails(&resumed, 2, &["manifest.json"]);
+    assert!(out.join("gen-001/probe.json").is_file());
+    // An output folder that cannot be created.
+    std::fs::write(tmp.join("blocker"), "a file").unwrap();
+    let blocked = run_into(&tmp, &tmp.join("blocker/run"), &crate::chain::TINY);
+    assert_fails(&blocked, 1, &["blocker/run"]);
+    // A dataset file whose contents are not the catalogue's.
+    let data = tmp.join("altered");
+    std::fs::create_dir_all(&data).unwrap();
+    for f in [
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+    ] {
+        std::fs::copy(mnist_dir().join(f), data.join(f)).unwrap();
+    }
+    let mut labels = Vec::new();
+    use std::io::Read;
+    flate2::read::GzDecoder::new(
+        std::fs::File::open(mnist_dir().join("t10k-labels-idx1-ubyte.gz")).unwrap(),
+    )
+    .read_to_end(&mut labels)
+    .unwrap();
+    labels[8] = (labels[8] + 1) % 10;
+    std::fs::write(data.join("t10k-labels-idx1-ubyte"), &labels).unwrap();
+    let d = data.to_str().unwrap();
+    let altered = collapse(&tmp.0, &["run", "--data", d, "--out", "x", "--quiet"]);
+    assert_fails(
+        &altered,
+        2,
+        &[
+            "t10k-labels-idx1-ubyte",
+            "not the catalogue's",
+            "--no-verify",
+        ],
+    );
+    let mut accepted = vec![
+        "run",
+        "--data",
+        d,
+        "--out",
+        "accepted",
+        "--quiet",
+        "--no-verify",
+    ];
+    accepted.extend(crate::chain::TINY);
+    assert_ok(&collapse(&tmp.0, &accepted));
+    let manifest: collapse_report::Manifest =
+        collapse_report::read_json(&tmp.join("accepted/manifest.json")).unwrap();
+    assert_eq!(
+        manifest
+            .dataset
+            .files
+            .iter()
+            .filter(|f| !f.matches_catalogue)
+            .count(),
+        1
     );
 }

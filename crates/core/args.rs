@@ -161,6 +161,9 @@ pub struct RunArgs {
     /// generations), or retry it once with a new seed stream and half the learning rate.
     #[arg(long, value_enum)]
     pub on_divergence: Option<OnDivergenceArg>,
+    /// Use dataset files whose checksums differ from the catalogue's (recorded in the manifest).
+    #[arg(long)]
+    pub no_verify: bool,
     /// Replace what --out holds (refused while another process writes it).
     #[arg(long, conflicts_with = "resume")]
     pub force: bool,

@@ -15,7 +15,7 @@ use collapse_data::catalogue::DatasetSpec;
 use collapse_data::fetch::default_mirrors;
 use collapse_data::{Catalogue, Dataset, DatasetError, fetch_dataset};
 use collapse_report::{Manifest, MetricsRow, read_json};
-use collapse_vae::{Architecture, SampleMode, TrainEvent};
+use collapse_vae::{Architecture, CheckpointError, SampleMode, TrainEvent};
 
 use crate::Failure;
 use crate::args::{
@@ -112,6 +112,19 @@ fn resolve(args: &RunArgs, spec: &DatasetSpec, data: PathBuf) -> Result<ChainCon
 fn set<T>(field: &mut T, value: Option<T>) {
     if let Some(v) = value {
         *field = v;
+    }
+}
+
+/// Refuses a dataset whose files are not the catalogue's, unless `accept`.
+fn verified(dataset: Dataset, accept: bool) -> Result<Dataset, Failure> {
+    match dataset.provenance.iter().find(|p| !p.matches_catalogue) {
+        Some(p) if !accept => Err(Failure::input(anyhow!(
+            "{}: contents have SHA-256 {}, not the catalogue's for {}; pass --no-verify to use it anyway",
+            p.path.display(),
+            p.sha256,
+            dataset.spec.name
+        ))),
+        _ => Ok(dataset),
     }
 }
 
@@ -228,7 +241,10 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     let data = args.data.clone().unwrap_or_else(|| default_data_dir(&spec));
     let mut config = resolve(&args, &spec, data.clone())?;
     clear_out(&config.out, args.force)?;
-    let dataset = load_dataset(spec, &data, explicit, args.quiet)?;
+    let dataset = verified(
+        load_dataset(spec, &data, explicit, args.quiet)?,
+        args.no_verify,
+    )?;
     config
         .resolve_sizes(dataset.train.len())
         .map_err(Failure::input)?;
@@ -290,7 +306,9 @@ fn execute(
         last_batch_line: Cell::new(Instant::now()),
     };
     let rows = chain(&mut |e| progress.event(e)).map_err(|e| match e {
-        ChainError::Exists(_) | ChainError::Lock(_) => Failure::input(e),
+        ChainError::Exists(_)
+        | ChainError::Lock(_)
+        | ChainError::Checkpoint(CheckpointError::Read { .. }) => Failure::input(e),
         e => Failure::run(e),
     })?;
     println!("generation,probe_mu_std,test_nelbo");
@@ -343,7 +361,7 @@ fn resume(args: RunArgs, run: PathBuf) -> Result<(), Failure> {
         )));
     }
     let manifest: Manifest = read_json(&run.join("manifest.json"))
-        .map_err(|e| Failure::input(anyhow!("--resume: not a run folder: {e}")))?;
+        .map_err(|e| Failure::input(anyhow!("--resume: cannot read the run's manifest: {e}")))?;
     let mut config: ChainConfig = serde_json::from_value(manifest.config.clone()).map_err(|e| {
         Failure::input(anyhow!(
             "--resume: {}: the recorded config is not valid: {e}",
@@ -371,7 +389,10 @@ fn resume(args: RunArgs, run: PathBuf) -> Result<(), Failure> {
         ))
     })?;
     let spec = dataset_spec(&config.dataset)?;
-    let dataset = load_dataset(spec, &config.data, true, args.quiet)?;
+    let dataset = verified(
+        load_dataset(spec, &config.data, true, args.quiet)?,
+        args.no_verify,
+    )?;
     let selected = backend::select(backend).map_err(Failure::input)?;
     execute(&config, args.quiet, |on_event| {
         resume_chain(&config, manifest, &dataset, &selected.device, on_event)
