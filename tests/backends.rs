@@ -4,7 +4,7 @@
 use collapse_report::{Manifest, read_json, read_metrics_csv};
 
 use crate::chain::{TINY, short_chain};
-use crate::util::{TempDir, assert_ok, collapse};
+use crate::util::{TempDir, assert_ok, collapse, sample_checkpoint};
 
 #[test]
 fn wgpu_chain_records_its_adapter_and_its_checkpoint_loads_on_the_cpu() {
@@ -22,17 +22,7 @@ fn wgpu_chain_records_its_adapter_and_its_checkpoint_loads_on_the_cpu() {
             .all(|r| r.test_nelbo.is_finite() && r.probe_mu_std > 0.0)
     );
     for device in ["flex", "ndarray"] {
-        let png = tmp.join(&format!("{device}.png"));
-        let gen1 = out.join("gen-001");
-        let args = [
-            "sample",
-            gen1.to_str().unwrap(),
-            "--device",
-            device,
-            "--out",
-            png.to_str().unwrap(),
-        ];
-        let stdout = assert_ok(&collapse(&tmp.0, &args));
+        let (png, stdout) = sample_checkpoint(&tmp, &out.join("gen-001"), device);
         assert!(stdout.contains(&format!("on {device}")), "{stdout}");
         assert!(png.is_file());
     }

@@ -6,7 +6,7 @@ use std::path::Path;
 use collapse_data::{IdxData, read_idx};
 use collapse_report::{LatentStats, Manifest, ProbeStats, read_json, read_metrics_csv};
 
-use crate::util::{TempDir, assert_fails, assert_ok, collapse, run_into};
+use crate::util::{TempDir, assert_fails, assert_ok, run_into, sample_checkpoint};
 
 /// Flags of the smallest useful chain: 256 images, one epoch, generation 0 and 1.
 pub const TINY: [&str; 8] = [
@@ -274,17 +274,7 @@ fn checkpoint_samples_on_every_backend() {
     assert_fails(&run_into(&tmp, &out, &[]), 2, &["already holds a run"]);
     assert_eq!(std::fs::read(out.join("metrics.csv")).unwrap(), metrics);
     for device in ["flex", "ndarray", "wgpu"] {
-        let png = tmp.join(&format!("{device}.png"));
-        let gen1 = out.join("gen-001");
-        let args = [
-            "sample",
-            gen1.to_str().unwrap(),
-            "--device",
-            device,
-            "--out",
-            png.to_str().unwrap(),
-        ];
-        assert_ok(&collapse(&tmp.0, &args));
+        let (png, _) = sample_checkpoint(&tmp, &out.join("gen-001"), device);
         check_png(&png, 582, 582);
     }
 }

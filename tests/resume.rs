@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::util::{TempDir, assert_fails, assert_ok, collapse, mnist_dir, run_into};
+use crate::util::{TempDir, assert_fails, assert_ok, collapse, mnist_dir, run_args, run_into};
 
 /// A chain of four generations that takes a few seconds.
 const CHAIN: [&str; 10] = [
@@ -89,16 +89,8 @@ fn compare_runs(reference: &Path, resumed: &Path) {
 /// it finishes; returns its folder and how many times it was killed.
 fn interrupted_run(tmp: &TempDir, name: &str, delays: &[u64]) -> (std::path::PathBuf, usize) {
     let out = tmp.join(name);
-    let data = mnist_dir();
-    let mut fresh = vec![
-        "run",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ];
-    fresh.extend(CHAIN);
+    let fresh = run_args(&out, &CHAIN);
+    let fresh: Vec<&str> = fresh.iter().map(String::as_str).collect();
     let resume = ["run", "--resume", out.to_str().unwrap(), "--quiet"];
     let mut kills = 0;
     for &ms in delays.iter().chain(std::iter::repeat(&600_000)) {
@@ -191,23 +183,17 @@ fn resume_refuses_science_flags_and_extends_generations() {
 fn one_writer_per_run_folder_and_force_replaces_a_finished_run() {
     let tmp = TempDir::new("lock");
     let out = tmp.join("run");
-    let data = mnist_dir();
-    let mut args = vec![
-        "run",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ];
-    args.extend([
-        "--train-size",
-        "4000",
-        "--generations",
-        "5",
-        "--epochs",
-        "3",
-    ]);
+    let args = run_args(
+        &out,
+        &[
+            "--train-size",
+            "4000",
+            "--generations",
+            "5",
+            "--epochs",
+            "3",
+        ],
+    );
     let mut first = Command::new(env!("CARGO_BIN_EXE_collapse"))
         .args(&args)
         .current_dir(&tmp.0)

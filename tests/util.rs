@@ -68,6 +68,13 @@ fn describe(out: &Output) -> String {
 
 /// `collapse run` on real MNIST writing `out`, quietly, with `extra` flags.
 pub fn run_into(tmp: &TempDir, out: &Path, extra: &[&str]) -> Output {
+    let args = run_args(out, extra);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    collapse(&tmp.0, &args)
+}
+
+/// The arguments of `collapse run` on real MNIST writing `out`, quietly, with `extra` flags.
+pub fn run_args(out: &Path, extra: &[&str]) -> Vec<String> {
     let data = mnist_dir();
     let mut args = vec![
         "run",
@@ -78,7 +85,23 @@ pub fn run_into(tmp: &TempDir, out: &Path, extra: &[&str]) -> Output {
         "--quiet",
     ];
     args.extend_from_slice(extra);
-    collapse(&tmp.0, &args)
+    args.into_iter().map(String::from).collect()
+}
+
+/// `collapse sample` of the checkpoint in `generation` on `device` into
+/// `tmp/DEVICE.png`; returns the PNG's path and stdout.
+pub fn sample_checkpoint(tmp: &TempDir, generation: &Path, device: &str) -> (PathBuf, String) {
+    let png = tmp.join(&format!("{device}.png"));
+    let args = [
+        "sample",
+        generation.to_str().expect("utf-8 path"),
+        "--device",
+        device,
+        "--out",
+        png.to_str().expect("utf-8 path"),
+    ];
+    let stdout = assert_ok(&collapse(&tmp.0, &args));
+    (png, stdout)
 }
 
 /// Asserts success and returns stdout.
