@@ -210,8 +210,12 @@ pub fn parse_idx(bytes: &[u8]) -> Result<IdxArray, IdxErrorKind> {
         .chunks_exact(4)
         .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
         .collect();
-    let count: u64 = dims.iter().map(|&d| d as u64).product();
-    let expected = header + count * width;
+    // Checked: a lying header may claim more than u64 can count.
+    let expected = dims
+        .iter()
+        .try_fold(width, |acc, &d| acc.checked_mul(d as u64))
+        .and_then(|payload| payload.checked_add(header))
+        .unwrap_or(u64::MAX);
     if found < expected {
         return Err(IdxErrorKind::Truncated { expected, found });
     }
@@ -343,6 +347,43 @@ mod tests {
             parse_idx(&[0, 0, 8, 3, 0]),
             Err(IdxErrorKind::Truncated { expected: 16, .. })
         ));
+    }
+
+    #[test]
+    fn a_lying_header_is_truncated_not_allocated() {
+        let huge = bytes_of(TYPE_F32, &[u32::MAX, u32::MAX, u32::MAX], &[1, 2, 3]);
+        assert!(matches!(
+            parse_idx(&huge),
+            Err(IdxErrorKind::Truncated {
+                expected: u64::MAX,
+                ..
+            })
+        ));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+            let _ = parse_idx(&bytes);
+        }
+
+        #[test]
+        fn arrays_round_trip_through_bytes(
+            dims in proptest::collection::vec(1usize..6, 1..4),
+            floats in proptest::prelude::any::<bool>(),
+            seed in proptest::prelude::any::<u64>(),
+        ) {
+            let n: usize = dims.iter().product();
+            let bytes: Vec<u8> = (0..n).map(|i| (seed.wrapping_mul(i as u64 + 1) >> 7) as u8).collect();
+            let data = if floats {
+                IdxData::F32(bytes.iter().map(|&b| f32::from(b) / 7.0 - 3.0).collect())
+            } else {
+                IdxData::U8(bytes)
+            };
+            let array = IdxArray { dims, data };
+            let encoded = encode_idx(&array).unwrap();
+            proptest::prop_assert_eq!(parse_idx(&encoded).unwrap(), array);
+        }
     }
 
     #[test]
