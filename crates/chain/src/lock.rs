@@ -7,8 +7,7 @@
 //! alive. Where `/proc` is missing, a lock is taken as held; remove the file by
 //! hand once you know its writer is gone.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 /// File name of the lock inside a run folder.
@@ -116,8 +115,14 @@ impl RunLock {
             source,
         };
         let me = Holder::me();
-        match OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(mut file) => file.write_all(me.line().as_bytes()).map_err(io)?,
+        // Written whole under a temporary name, then linked into place: the
+        // link fails if a lock exists, and a reader never sees a partial one.
+        let tmp = collapse_data::atomic::temp_path(&path);
+        fs::write(&tmp, me.line()).map_err(io)?;
+        let linked = fs::hard_link(&tmp, &path);
+        let _ = fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 if let Some(holder) = holder(dir) {
                     return Err(LockError::Held {
