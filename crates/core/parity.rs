@@ -42,10 +42,10 @@ pub fn parity(args: ParityArgs) -> Result<(), Failure> {
         args.seed,
         &reference.device,
     )
-    .map_err(|e| Failure::run(anyhow!(e)))?;
+    .map_err(|e| Failure::run(anyhow!("{e}")))?;
     let base = inputs
         .run(&reference.device, args.reference.conv_impl())
-        .map_err(|e| Failure::run(anyhow!(e)))?;
+        .map_err(|e| Failure::run(anyhow!("{e}")))?;
     println!(
         "{} VAE, {} parameters, batch {}; reference {} ({}); tolerance {:e} relative, {:e} after the Adam step",
         config.architecture,
@@ -63,7 +63,7 @@ pub fn parity(args: ParityArgs) -> Result<(), Failure> {
         let selected = backend::select(*backend).map_err(Failure::input)?;
         let snapshot = inputs
             .run(&selected.device, backend.conv_impl())
-            .map_err(|e| Failure::run(anyhow!(e)))?;
+            .map_err(|e| Failure::run(anyhow!("{e}")))?;
         let diffs = compare(&base, &snapshot);
         print_table(backend.name(), &selected.record.adapter, &diffs);
         let worst = worst_of(&diffs, false);

@@ -104,7 +104,7 @@ pub struct RunContext {
 
 /// Uploads `count` images of unsigned bytes as a `[count, pixels]` tensor in `[0, 1]`.
 pub fn images_tensor(bytes: &[u8], pixels: usize, device: &Device) -> Tensor<2> {
-    let values: Vec<f32> = bytes.iter().map(|&b| f32::from(b) / 255.0).collect();
+    let values = collapse_data::idx::unit_f32(bytes);
     Tensor::from_data(
         TensorData::new(values, [bytes.len() / pixels, pixels]),
         device,
@@ -391,7 +391,8 @@ fn drive(
     let device = &fixed.device;
     let latent = config.model.latent_dim;
     let autodiff = device.clone().autodiff();
-    for g in state.rows.len()..=config.generations {
+    let first = state.rows.len();
+    for g in first..=config.generations {
         let started = Instant::now();
         let dir = generation_dir(out, g);
         create_dir(&dir)?;
@@ -491,8 +492,11 @@ fn drive(
         on_event(ChainEvent::GenerationDone(&row));
         state.previous = Some(model);
     }
-    write_metrics_csv(&out.join("metrics.csv"), &state.rows)?;
-    redraw_run(out)?;
+    if first > config.generations {
+        // A resumed run that was already complete: its files only need redrawing.
+        write_metrics_csv(&out.join("metrics.csv"), &state.rows)?;
+        redraw_run(out)?;
+    }
     manifest.finished = Some(collapse_report::time::now_rfc3339());
     write_json(&out.join("manifest.json"), &manifest)?;
     Ok(state.rows)

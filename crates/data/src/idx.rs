@@ -54,10 +54,15 @@ impl IdxData {
     /// The values as `f32` in `[0, 1]` for bytes (divided by 255), as stored for floats.
     pub fn to_unit_f32(&self) -> Vec<f32> {
         match self {
-            IdxData::U8(v) => v.iter().map(|&b| f32::from(b) / 255.0).collect(),
+            IdxData::U8(v) => unit_f32(v),
             IdxData::F32(v) => v.clone(),
         }
     }
+}
+
+/// Grey levels 0–255 as `f32` in `[0, 1]`.
+pub fn unit_f32(bytes: &[u8]) -> Vec<f32> {
+    bytes.iter().map(|&b| f32::from(b) / 255.0).collect()
 }
 
 /// An n-dimensional array read from or written to an IDX file.

@@ -39,22 +39,20 @@ pub enum CheckpointError {
 
 /// Saves `model` and its `config` into `dir` (atomically, file by file).
 pub fn save_checkpoint(dir: &Path, model: &Vae, config: &VaeConfig) -> Result<(), CheckpointError> {
-    let write_err = |path: PathBuf| {
-        move |e: &dyn std::fmt::Display| CheckpointError::Write {
-            path,
-            message: e.to_string(),
-        }
+    let write_err = |path: &Path, e: &dyn std::fmt::Display| CheckpointError::Write {
+        path: path.to_path_buf(),
+        message: e.to_string(),
     };
     let weights = dir.join(WEIGHTS);
     let bytes = model
         .clone()
         .into_record()
         .into_bytes()
-        .map_err(|e| write_err(weights.clone())(&e))?;
-    collapse_data::atomic::write(&weights, &bytes).map_err(|e| write_err(weights.clone())(&e))?;
+        .map_err(|e| write_err(&weights, &e))?;
+    collapse_data::atomic::write(&weights, &bytes).map_err(|e| write_err(&weights, &e))?;
     let cfg = dir.join(CONFIG);
     collapse_data::atomic::write(&cfg, config.to_string().as_bytes())
-        .map_err(|e| write_err(cfg.clone())(&e))
+        .map_err(|e| write_err(&cfg, &e))
 }
 
 /// Loads the checkpoint in `dir` onto `device`, computing convolutions with `conv_impl`.

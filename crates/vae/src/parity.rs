@@ -8,7 +8,7 @@
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
-use burn::store::ModuleRecord;
+use burn::store::{ModuleRecord, RecordError};
 use burn::tensor::{Bytes, Gradients};
 
 use crate::config::{ConvImpl, TrainConfig, VaeConfig};
@@ -101,7 +101,7 @@ impl StepInputs {
         batch: usize,
         seed: u64,
         device: &Device,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, RecordError> {
         device.seed(seed);
         let images = to_host(Tensor::<2>::random(
             [batch, config.pixels()],
@@ -113,11 +113,7 @@ impl StepInputs {
             burn::tensor::Distribution::Normal(0.0, 1.0),
             device,
         ));
-        let weights = model
-            .clone()
-            .into_record()
-            .into_bytes()
-            .map_err(|e| e.to_string())?;
+        let weights = model.clone().into_record().into_bytes()?;
         Ok(StepInputs {
             config,
             train,
@@ -130,16 +126,15 @@ impl StepInputs {
 
     /// Runs the step on `device` (autodiff is enabled here), computing
     /// convolutions with `conv_impl`, and captures it.
-    pub fn run(&self, device: &Device, conv_impl: ConvImpl) -> Result<StepSnapshot, String> {
+    pub fn run(&self, device: &Device, conv_impl: ConvImpl) -> Result<StepSnapshot, RecordError> {
         let ad = device.clone().autodiff();
-        let record = ModuleRecord::from_bytes(self.weights.clone()).map_err(|e| e.to_string())?;
+        let record = ModuleRecord::from_bytes(self.weights.clone())?;
         let model = self
             .config
             .clone()
             .with_conv_impl(conv_impl)
             .init(&ad)
-            .try_load_record(record)
-            .map_err(|e| e.to_string())?;
+            .try_load_record(record)?;
         let x = Tensor::<2>::from_data(
             TensorData::new(self.images.clone(), [self.batch, self.config.pixels()]),
             &ad,
