@@ -471,6 +471,7 @@ fn drive(
             probe_mu_std: probe.mu_std,
             probe_tail_mass: probe.tail_mass,
             seconds: started.elapsed().as_secs_f64(),
+            eval: None,
         };
         write_json(&dir.join("metrics.json"), &row)?;
         collapse_data::atomic::write(

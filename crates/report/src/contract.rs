@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::error::ReportError;
+use crate::evaluation::EvalSummary;
 
 /// A quantile of a distribution.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -150,6 +151,9 @@ pub struct MetricsRow {
     pub probe_tail_mass: f64,
     /// Wall time of the generation, seconds.
     pub seconds: f64,
+    /// The frozen evaluators' headline figures for this generation's samples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval: Option<EvalSummary>,
 }
 
 impl MetricsRow {
@@ -169,8 +173,17 @@ impl MetricsRow {
         "seconds",
     ];
 
-    fn values(&self) -> [String; 12] {
-        [
+    /// Every column of `metrics.csv`: [`Self::COLUMNS`], then [`EvalSummary::COLUMNS`].
+    pub fn header() -> Vec<&'static str> {
+        Self::COLUMNS
+            .iter()
+            .chain(EvalSummary::COLUMNS.iter())
+            .copied()
+            .collect()
+    }
+
+    fn values(&self) -> Vec<String> {
+        let mut values = vec![
             self.generation.to_string(),
             self.train_size.to_string(),
             self.real_fraction.to_string(),
@@ -183,7 +196,12 @@ impl MetricsRow {
             self.probe_mu_std.to_string(),
             self.probe_tail_mass.to_string(),
             format!("{:.3}", self.seconds),
-        ]
+        ];
+        match &self.eval {
+            Some(e) => values.extend(e.values().iter().map(f64::to_string)),
+            None => values.extend(EvalSummary::COLUMNS.iter().map(|_| String::new())),
+        }
+        values
     }
 
     fn parse(header: &[&str], fields: &[&str]) -> Result<Self, String> {
@@ -204,6 +222,20 @@ impl MetricsRow {
                 .parse::<usize>()
                 .map_err(|e| format!("{name}: {e}"))
         };
+        // The evaluation columns are absent in files of runs made without
+        // them, and empty in rows that were not evaluated.
+        let has_eval = EvalSummary::COLUMNS
+            .iter()
+            .all(|c| get(c).is_ok_and(|v| !v.is_empty()));
+        let eval = if has_eval {
+            let mut v = [0.0; 17];
+            for (slot, name) in v.iter_mut().zip(EvalSummary::COLUMNS) {
+                *slot = f(name)?;
+            }
+            Some(EvalSummary::from_values(v))
+        } else {
+            None
+        };
         Ok(MetricsRow {
             generation: u("generation")?,
             train_size: u("train_size")?,
@@ -217,13 +249,14 @@ impl MetricsRow {
             probe_mu_std: f("probe_mu_std")?,
             probe_tail_mass: f("probe_tail_mass")?,
             seconds: f("seconds")?,
+            eval,
         })
     }
 }
 
 /// Writes `metrics.csv` atomically (header, then one row per generation).
 pub fn write_metrics_csv(path: &Path, rows: &[MetricsRow]) -> Result<(), ReportError> {
-    let mut text = MetricsRow::COLUMNS.join(",");
+    let mut text = MetricsRow::header().join(",");
     text.push('\n');
     for row in rows {
         text.push_str(&row.values().join(","));
@@ -381,9 +414,16 @@ mod tests {
             probe_mu_std: 0.75,
             probe_tail_mass: 0.02,
             seconds: 1.5,
+            eval: None,
         };
-        write_metrics_csv(&path, std::slice::from_ref(&row)).unwrap();
-        assert_eq!(read_metrics_csv(&path).unwrap(), vec![row]);
+        let mut evaluated = row.clone();
+        evaluated.generation = 4;
+        evaluated.eval = Some(EvalSummary::from_values(std::array::from_fn(|i| {
+            i as f64 * 0.25 - 1.0
+        })));
+        let rows = vec![row, evaluated];
+        write_metrics_csv(&path, &rows).unwrap();
+        assert_eq!(read_metrics_csv(&path).unwrap(), rows);
         std::fs::write(&path, "generation,train_size\n1,x\n").unwrap();
         let err = read_metrics_csv(&path).unwrap_err().to_string();
         assert!(err.contains("line 2"), "{err}");

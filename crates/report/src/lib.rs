@@ -9,6 +9,7 @@
 
 pub mod contract;
 pub mod error;
+pub mod evaluation;
 pub mod grid;
 pub mod plots;
 pub mod redraw;
@@ -21,4 +22,7 @@ pub use contract::{
     generation_dir, read_json, read_metrics_csv, write_json, write_metrics_csv,
 };
 pub use error::ReportError;
+pub use evaluation::{
+    ClassStats, ClassifierInfo, Distribution, EvalRecord, EvalSummary, FeatureDistances, StyleStat,
+};
 pub use redraw::{Redrawn, redraw_run};
