@@ -1,6 +1,6 @@
 //! The output contract of a chain's run folder, and everything that writes or
-//! redraws it from disk: JSON and CSV records, PNG sample grids, the GIF, and
-//! the plots.
+//! redraws it from disk: JSON and CSV records, PNG sample grids, the GIF, the
+//! plots and the run's `index.html`.
 //!
 //! This crate has no Burn dependency. It receives host vectors and plain
 //! records from the chain, so a report can be redrawn without any backend.
@@ -10,10 +10,15 @@
 pub mod contract;
 pub mod error;
 pub mod evaluation;
+mod files;
 pub mod grid;
+pub mod headline;
+pub mod html;
 pub mod plots;
 pub mod redraw;
 pub mod stats;
+#[cfg(test)]
+mod testing;
 pub mod time;
 
 pub use contract::{

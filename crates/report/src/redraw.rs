@@ -1,14 +1,26 @@
-//! Redrawing every plot and the GIF of a run folder from the files on disk.
+//! Redrawing every plot, the GIF and `index.html` of a run folder from the
+//! files on disk.
 
 use std::path::Path;
 
-use crate::contract::{ProbeStats, generation_dir, read_json, read_metrics_csv};
+use crate::contract::{
+    Histogram, Manifest, MetricsRow, ProbeStats, generation_dir, read_json, read_metrics_csv,
+};
 use crate::error::ReportError;
+use crate::evaluation::EvalRecord;
+use crate::files::read_optional;
 use crate::grid::{read_png, save_gif};
-use crate::plots::{Series, histogram_overlay, line_plot};
+use crate::headline::{METRICS, summary_value, value};
+use crate::html;
+use crate::plots::{
+    Axes, BACKGROUND_COLOR, REFERENCE_LABEL, Series, histogram_overlay, line_plot, palette, ramp,
+    scatter, stacked_area,
+};
 
 /// Milliseconds each generation's grid shows in `samples.gif`.
 const GIF_FRAME_MS: u32 = 700;
+/// The feature-space metrics drawn together in `plots/distances.png`.
+const DISTANCES: [&str; 4] = ["precision", "recall", "density", "coverage"];
 
 /// What [`redraw_run`] wrote.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,71 +31,361 @@ pub struct Redrawn {
     pub files: Vec<String>,
 }
 
-/// Redraws `plots/*.png` and `samples.gif` of the run in `run` from its
-/// `metrics.csv`, `gen-NNN/probe.json` and `gen-NNN/samples.png`.
+/// Redraws `plots/*.png`, `samples.gif` and `index.html` of the run in `run`
+/// from its `manifest.json`, `metrics.csv`, `gen-NNN/probe.json` and
+/// `gen-NNN/samples.png`; the evaluation plots too where the run has
+/// `reference.json` and `gen-NNN/eval.json` (runs made before them have not).
 pub fn redraw_run(run: &Path) -> Result<Redrawn, ReportError> {
     let rows = read_metrics_csv(&run.join("metrics.csv"))?;
     let plots = run.join("plots");
     std::fs::create_dir_all(&plots).map_err(|e| ReportError::io(&plots, e))?;
-    let mut files = Vec::new();
-    let mut line = |name: &str, title: &str, y: &str, f: fn(&crate::MetricsRow) -> f64| {
-        let series = [Series {
-            label: y,
-            points: rows.iter().map(|r| (r.generation as f64, f(r))).collect(),
-        }];
-        let rel = format!("plots/{name}.png");
-        line_plot(&run.join(&rel), title, "generation", y, &series)?;
-        files.push(rel);
-        Ok::<(), ReportError>(())
-    };
-    line(
-        "probe_mu_std",
-        "Spread of the generation-0 encoder's μ on each generation's samples",
-        "probe μ std",
-        |r| r.probe_mu_std,
-    )?;
-    line(
-        "probe_tail_mass",
-        "Tail mass |μ| > 2 of the probe",
-        "fraction of |μ| > 2",
-        |r| r.probe_tail_mass,
-    )?;
-    line(
-        "test_nelbo",
-        "Negative ELBO on the real test set",
-        "nats per image",
-        |r| r.test_nelbo,
-    )?;
-    line(
-        "active_units",
-        "Active latent units on the real test set",
-        "active units",
-        |r| r.active_units as f64,
-    )?;
-    let probes = rows
+    let reference: Option<EvalRecord> = read_optional(&run.join("reference.json"))?;
+    let evals = rows
         .iter()
-        .map(|r| read_json::<ProbeStats>(&generation_dir(run, r.generation).join("probe.json")))
-        .collect::<Result<Vec<_>, _>>()?;
-    let items: Vec<(String, &crate::Histogram)> = probes
-        .iter()
-        .map(|p| (format!("gen {}", p.generation), &p.histogram))
-        .collect();
-    let rel = "plots/probe_histograms.png".to_string();
-    histogram_overlay(
-        &run.join(&rel),
-        "Probe μ (generation-0 encoder), all generations",
-        "μ",
-        &items,
-    )?;
-    files.push(rel);
+        .map(|r| read_optional(&generation_dir(run, r.generation).join("eval.json")))
+        .collect::<Result<Vec<Option<EvalRecord>>, _>>()?;
+    let evals: Vec<EvalRecord> = evals.into_iter().flatten().collect();
+
+    let mut files = metric_plots(run, &rows, reference.as_ref())?;
+    files.push(probe_histograms(run, &rows)?);
+    files.extend(evaluation_plots(run, reference.as_ref(), &evals)?);
+
     let frames = rows
         .iter()
         .map(|r| read_png(&generation_dir(run, r.generation).join("samples.png")))
         .collect::<Result<Vec<_>, _>>()?;
     save_gif(&run.join("samples.gif"), &frames, GIF_FRAME_MS)?;
     files.push("samples.gif".to_string());
+
+    write_run_page(run, &rows, &files, reference.as_ref())?;
+    files.push(html::INDEX.to_string());
     Ok(Redrawn {
         generations: rows.len(),
         files,
     })
+}
+
+/// Writes `index.html` of the run in `run` linking the plots among `files`.
+fn write_run_page(
+    run: &Path,
+    rows: &[MetricsRow],
+    files: &[String],
+    reference: Option<&EvalRecord>,
+) -> Result<(), ReportError> {
+    let manifest: Manifest = read_json(&run.join("manifest.json"))?;
+    let name = run
+        .canonicalize()
+        .map_err(|e| ReportError::io(run, e))?
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let plot_files: Vec<String> = files
+        .iter()
+        .filter(|f| f.starts_with("plots/"))
+        .cloned()
+        .collect();
+    let page = html::run_page(&name, &manifest, rows, &plot_files, reference);
+    html::write(&run.join(html::INDEX), &page)
+}
+
+/// One line plot per metric that `rows` hold (evaluation metrics only for
+/// evaluated runs), the real test set's value dashed; the feature-space
+/// distances together in one chart.
+fn metric_plots(
+    run: &Path,
+    rows: &[MetricsRow],
+    reference: Option<&EvalRecord>,
+) -> Result<Vec<String>, ReportError> {
+    let reference = reference.map(EvalRecord::summary);
+    let line = |column: &str| -> Vec<(f64, f64)> {
+        rows.iter()
+            .filter_map(|r| Some((r.generation as f64, value(r, column)?)))
+            .collect()
+    };
+    let mut files = Vec::new();
+    for metric in METRICS.iter().filter(|m| !DISTANCES.contains(&m.column)) {
+        let points = line(metric.column);
+        if points.is_empty() {
+            continue;
+        }
+        let rel = format!("plots/{}.png", metric.column);
+        let series = [Series::new(metric.axis, ramp(0, 1), points)];
+        let reference_value = reference
+            .as_ref()
+            .and_then(|s| summary_value(s, metric.column));
+        line_plot(&run.join(&rel), &metric.axes(), &series, reference_value)?;
+        files.push(rel);
+    }
+    let series: Vec<Series> = DISTANCES
+        .iter()
+        .enumerate()
+        .map(|(i, column)| Series::new(*column, palette(i), line(column)))
+        .filter(|s| !s.points.is_empty())
+        .collect();
+    if !series.is_empty() {
+        let rel = "plots/distances.png".to_string();
+        let axes = Axes {
+            title: "Samples against the real test set in the classifier's feature space",
+            x_label: "generation",
+            y_label: "share (density: mean count / k)",
+        };
+        line_plot(&run.join(&rel), &axes, &series, None)?;
+        files.push(rel);
+    }
+    Ok(files)
+}
+
+/// The probe histograms of all generations overlaid.
+fn probe_histograms(run: &Path, rows: &[MetricsRow]) -> Result<String, ReportError> {
+    let probes = rows
+        .iter()
+        .map(|r| read_json::<ProbeStats>(&generation_dir(run, r.generation).join("probe.json")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let items: Vec<(String, &Histogram)> = probes
+        .iter()
+        .map(|p| (format!("gen {}", p.generation), &p.histogram))
+        .collect();
+    let rel = "plots/probe_histograms.png".to_string();
+    let axes = Axes {
+        title: "Probe μ (generation-0 encoder), all generations",
+        x_label: "μ",
+        y_label: "density",
+    };
+    histogram_overlay(&run.join(&rel), &axes, &items, None)?;
+    Ok(rel)
+}
+
+/// The label of an evaluated generation in a legend.
+fn generation_label(record: &EvalRecord) -> String {
+    record
+        .generation
+        .map_or_else(|| record.label.clone(), |g| format!("gen {g}"))
+}
+
+/// The plots drawn from the evaluation records: histograms of the
+/// generation-0 NELBO and of each style statistic, class frequencies, and the
+/// PCA scatter. Nothing for a run without `eval.json` files.
+fn evaluation_plots(
+    run: &Path,
+    reference: Option<&EvalRecord>,
+    evals: &[EvalRecord],
+) -> Result<Vec<String>, ReportError> {
+    if evals.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut files = Vec::new();
+    let rel = "plots/nelbo0_histograms.png".to_string();
+    let items: Vec<(String, &Histogram)> = evals
+        .iter()
+        .map(|e| (generation_label(e), &e.nelbo0.histogram))
+        .collect();
+    let axes = Axes {
+        title: "Negative ELBO of the samples under the generation-0 VAE",
+        x_label: "nats per image",
+        y_label: "density",
+    };
+    histogram_overlay(
+        &run.join(&rel),
+        &axes,
+        &items,
+        reference.map(|r| &r.nelbo0.histogram),
+    )?;
+    files.push(rel);
+
+    for style in &evals[0].style {
+        let rel = format!("plots/style_{}.png", file_stem(&style.name));
+        let items: Vec<(String, &Histogram)> = evals
+            .iter()
+            .filter_map(|e| {
+                Some((
+                    generation_label(e),
+                    &e.style(&style.name)?.distribution.histogram,
+                ))
+            })
+            .collect();
+        let title = format!("Style: {} of the samples, all generations", style.name);
+        let axes = Axes {
+            title: &title,
+            x_label: &style.unit,
+            y_label: "density",
+        };
+        let real = reference
+            .and_then(|r| r.style(&style.name))
+            .map(|s| &s.distribution.histogram);
+        histogram_overlay(&run.join(&rel), &axes, &items, real)?;
+        files.push(rel);
+    }
+
+    files.push(class_frequencies(run, evals)?);
+    files.push(pca_scatter(run, reference, evals)?);
+    Ok(files)
+}
+
+/// `name` with every character but ASCII letters, digits, `-` and `_` replaced by `_`.
+fn file_stem(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The predicted class frequencies stacked against generation.
+fn class_frequencies(run: &Path, evals: &[EvalRecord]) -> Result<String, ReportError> {
+    let classes = evals
+        .iter()
+        .map(|e| e.classes.frequencies.len())
+        .max()
+        .unwrap_or(0);
+    let xs: Vec<f64> = evals
+        .iter()
+        .map(|e| e.generation.map_or(f64::NAN, |g| g as f64))
+        .collect();
+    let layers: Vec<(String, Vec<f64>)> = (0..classes)
+        .map(|c| {
+            let shares = evals
+                .iter()
+                .map(|e| e.classes.frequencies.get(c).copied().unwrap_or(f64::NAN))
+                .collect();
+            (format!("class {c}"), shares)
+        })
+        .collect();
+    let rel = "plots/class_frequencies.png".to_string();
+    let axes = Axes {
+        title: "Predicted classes of the samples",
+        x_label: "generation",
+        y_label: "share of samples",
+    };
+    stacked_area(&run.join(&rel), &axes, &xs, &layers)?;
+    Ok(rel)
+}
+
+/// The real test set's PCA points in grey and those of the first, middle and
+/// last evaluated generation, ramp-coloured.
+fn pca_scatter(
+    run: &Path,
+    reference: Option<&EvalRecord>,
+    evals: &[EvalRecord],
+) -> Result<String, ReportError> {
+    let mut picked = vec![0, evals.len() / 2, evals.len() - 1];
+    picked.dedup();
+    let points = |pca: &[[f64; 2]]| pca.iter().map(|p| (p[0], p[1])).collect();
+    let mut groups: Vec<Series> = reference
+        .map(|r| Series::new(REFERENCE_LABEL, BACKGROUND_COLOR, points(&r.pca)))
+        .into_iter()
+        .collect();
+    groups.extend(picked.into_iter().map(|i| {
+        let e = &evals[i];
+        Series::new(generation_label(e), ramp(i, evals.len()), points(&e.pca))
+    }));
+    let rel = "plots/pca.png".to_string();
+    let axes = Axes {
+        title: "Generation-0 encoder μ on the real test set's two principal axes",
+        x_label: "principal axis 1",
+        y_label: "principal axis 2",
+    };
+    scatter(&run.join(&rel), &axes, &groups)?;
+    Ok(rel)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{TempDir, eval_record, row, write_run};
+
+    fn page(run: &Path) -> String {
+        std::fs::read_to_string(run.join("index.html")).unwrap()
+    }
+
+    #[test]
+    fn an_old_run_without_evaluation_redraws_and_writes_its_page() {
+        let tmp = TempDir::new("redraw-old");
+        let run = tmp.0.join("old");
+        let rows = [row(0, 0.9, None), row(1, 0.7, None)];
+        write_run(&run, &rows, serde_json::json!({}), false);
+        let redrawn = redraw_run(&run).unwrap();
+        assert_eq!(redrawn.generations, 2);
+        assert_eq!(
+            redrawn.files,
+            [
+                "plots/probe_mu_std.png",
+                "plots/probe_tail_mass.png",
+                "plots/test_nelbo.png",
+                "plots/active_units.png",
+                "plots/probe_histograms.png",
+                "samples.gif",
+                "index.html",
+            ]
+        );
+        for f in &redrawn.files {
+            assert!(run.join(f).is_file(), "{f}");
+        }
+        let html = page(&run);
+        for needle in [
+            "id=\"gen-slider\"",
+            "id=\"gen-next\"",
+            "src=\"gen-001/samples.png\"",
+            "src=\"plots/probe_histograms.png\"",
+            "<td>host CPU, 2 threads</td>",
+            "--out &#39;a &lt;b&gt;&#39;",
+            "all 1 checksums match",
+        ] {
+            assert!(html.contains(needle), "{needle}\n{html}");
+        }
+        assert!(!html.contains("<b>"), "unescaped text");
+    }
+
+    #[test]
+    fn an_evaluated_run_gets_every_evaluation_plot() {
+        let tmp = TempDir::new("redraw-eval");
+        let run = tmp.0.join("new");
+        let rows: Vec<MetricsRow> = (0..3)
+            .map(|g| row(g, 0.9, Some(eval_record(Some(g)).summary())))
+            .collect();
+        write_run(&run, &rows, serde_json::json!({}), true);
+        let files = redraw_run(&run).unwrap().files;
+        for f in [
+            "plots/class_entropy_norm.png",
+            "plots/rarest_class_share.png",
+            "plots/unconfident_share.png",
+            "plots/fd.png",
+            "plots/distances.png",
+            "plots/nelbo0_median.png",
+            "plots/ink_spread.png",
+            "plots/thickness_spread.png",
+            "plots/nelbo0_histograms.png",
+            "plots/style_slant.png",
+            "plots/class_frequencies.png",
+            "plots/pca.png",
+        ] {
+            assert!(files.iter().any(|x| x == f), "{f} in {files:?}");
+            assert!(run.join(f).is_file(), "{f}");
+        }
+        let html = page(&run);
+        assert!(html.contains("src=\"plots/pca.png\""));
+        assert!(html.contains("test accuracy 99.00 %"));
+    }
+
+    #[test]
+    fn non_finite_values_do_not_break_the_plots() {
+        let tmp = TempDir::new("redraw-nan");
+        let run = tmp.0.join("nan");
+        let mut summary = eval_record(Some(1)).summary();
+        summary.fd = f64::NAN;
+        summary.recall = f64::INFINITY;
+        let rows = [row(0, f64::NAN, None), row(1, 0.5, Some(summary))];
+        write_run(&run, &rows, serde_json::json!({}), false);
+        let files = redraw_run(&run).unwrap().files;
+        assert!(files.iter().any(|f| f == "plots/fd.png"));
+    }
+
+    #[test]
+    fn file_stems_keep_only_safe_characters() {
+        assert_eq!(file_stem("ink"), "ink");
+        assert_eq!(file_stem("../a b"), "___a_b");
+    }
 }

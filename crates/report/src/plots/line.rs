@@ -1,0 +1,110 @@
+//! Line charts: metrics against generation (with shaded bands and a dashed
+//! reference line) and histograms overlaid as density curves.
+
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use super::{
+    Axes, REFERENCE_COLOR, REFERENCE_LABEL, Series, extent, finite, frame, legend, ramp, render,
+};
+use crate::contract::Histogram;
+use crate::error::ReportError;
+
+/// Lines with at most this many points also get a marker per point.
+const MAX_MARKED_POINTS: usize = 40;
+
+/// Draws `series` on common axes, each with its band if any, and `reference`
+/// (the real test set's value) as a dashed horizontal line.
+pub fn line_plot(
+    path: &Path,
+    axes: &Axes<'_>,
+    series: &[Series],
+    reference: Option<f64>,
+) -> Result<(), ReportError> {
+    let reference = reference.filter(|r| r.is_finite());
+    let points = || series.iter().flat_map(|s| finite(&s.points));
+    let bands = || {
+        series
+            .iter()
+            .flat_map(|s| &s.band)
+            .flat_map(|&(x, lo, hi)| [(x, lo), (x, hi)])
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+    };
+    let x = extent(points().chain(bands()).map(|p| p.0), 0.0);
+    let y = extent(points().chain(bands()).map(|p| p.1).chain(reference), 0.08);
+    render(path, |root| {
+        let mut chart = frame(root, axes, x.clone(), y)?;
+        for s in series {
+            let band: Vec<(f64, f64, f64)> = s
+                .band
+                .iter()
+                .copied()
+                .filter(|(x, lo, hi)| x.is_finite() && lo.is_finite() && hi.is_finite())
+                .collect();
+            if !band.is_empty() {
+                let outline = band
+                    .iter()
+                    .map(|&(x, _, hi)| (x, hi))
+                    .chain(band.iter().rev().map(|&(x, lo, _)| (x, lo)));
+                chart
+                    .draw_series(std::iter::once(Polygon::new(
+                        outline.collect::<Vec<_>>(),
+                        s.color.mix(0.2).filled(),
+                    )))
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        for s in series {
+            let color = s.color;
+            chart
+                .draw_series(LineSeries::new(finite(&s.points), color.stroke_width(2)))
+                .map_err(|e| e.to_string())?
+                .label(s.label.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+            if s.points.len() <= MAX_MARKED_POINTS {
+                chart
+                    .draw_series(finite(&s.points).map(|p| Circle::new(p, 3, color.filled())))
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        if let Some(r) = reference {
+            let style = REFERENCE_COLOR.stroke_width(2);
+            chart
+                .draw_series(DashedLineSeries::new(
+                    [(x.start, r), (x.end, r)],
+                    10,
+                    6,
+                    style,
+                ))
+                .map_err(|e| e.to_string())?
+                .label(REFERENCE_LABEL)
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
+        }
+        let banded = series.iter().any(|s| !s.band.is_empty());
+        if banded || series.len() + usize::from(reference.is_some()) > 1 {
+            legend(&mut chart)?;
+        }
+        Ok(())
+    })
+}
+
+/// Overlays histograms as density curves, one per item coloured along the
+/// ramp, and the real test set's in black if given.
+pub fn histogram_overlay(
+    path: &Path,
+    axes: &Axes<'_>,
+    items: &[(String, &Histogram)],
+    reference: Option<&Histogram>,
+) -> Result<(), ReportError> {
+    let curve = |h: &Histogram| h.centres().into_iter().zip(h.density()).collect();
+    let mut series: Vec<Series> = items
+        .iter()
+        .enumerate()
+        .map(|(i, (label, h))| Series::new(label.as_str(), ramp(i, items.len()), curve(h)))
+        .collect();
+    series.extend(reference.map(|h| Series::new(REFERENCE_LABEL, REFERENCE_COLOR, curve(h))));
+    line_plot(path, axes, &series, None)
+}
