@@ -48,6 +48,22 @@ pub enum ReportError {
         /// What the plotting library said.
         message: String,
     },
+    /// Fewer runs were given than the operation needs.
+    #[error("{operation} needs at least {needed} runs, got {given}")]
+    TooFewRuns {
+        /// What was asked (`comparing`, `aggregating seeds`).
+        operation: &'static str,
+        /// The fewest runs it takes.
+        needed: usize,
+        /// The runs given.
+        given: usize,
+    },
+    /// A folder given as a run is not one.
+    #[error("{}: not a run folder (no metrics.csv)", path.display())]
+    NotARun {
+        /// The folder.
+        path: PathBuf,
+    },
 }
 
 impl ReportError {

@@ -6,7 +6,7 @@
 //! page goes through [`escape`].
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Component, Path};
 
 use crate::contract::{Manifest, MetricsRow, generation_dir};
 use crate::error::ReportError;
@@ -129,6 +129,27 @@ pub(crate) fn number(value: Option<f64>) -> String {
             format!("{v:.decimals$}")
         }
     }
+}
+
+/// A relative link from a page in `from_dir` to `file` in `to_dir`.
+pub(crate) fn relative_href(
+    from_dir: &Path,
+    to_dir: &Path,
+    file: &str,
+) -> Result<String, ReportError> {
+    let canonical = |p: &Path| p.canonicalize().map_err(|e| ReportError::io(p, e));
+    let (from, to) = (canonical(from_dir)?, canonical(to_dir)?);
+    let (from, to): (Vec<Component>, Vec<Component>) =
+        (from.components().collect(), to.components().collect());
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".to_string(); from.len() - common];
+    parts.extend(
+        to[common..]
+            .iter()
+            .map(|c| url_segment(&c.as_os_str().to_string_lossy())),
+    );
+    parts.push(url_segment(file));
+    Ok(parts.join("/"))
 }
 
 /// `segment` with the characters that would end a URL path encoded.
@@ -376,5 +397,18 @@ mod tests {
             command_line(&args),
             r"collapse run --out 'my run' 'it'\''s'"
         );
+    }
+
+    #[test]
+    fn relative_links_climb_to_the_common_folder() {
+        let tmp = crate::testing::TempDir::new("href");
+        let (a, b) = (tmp.0.join("cmp/x"), tmp.0.join("runs/r#1"));
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        assert_eq!(
+            relative_href(&a, &b, INDEX).unwrap(),
+            "../../runs/r%231/index.html"
+        );
+        assert_eq!(relative_href(&b, &b, INDEX).unwrap(), "index.html");
     }
 }

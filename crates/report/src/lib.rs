@@ -1,12 +1,15 @@
 //! The output contract of a chain's run folder, and everything that writes or
 //! redraws it from disk: JSON and CSV records, PNG sample grids, the GIF, the
-//! plots and the run's `index.html`.
+//! plots and the run's `index.html`; and the pages that compare runs and
+//! summarise seeds.
 //!
 //! This crate has no Burn dependency. It receives host vectors and plain
 //! records from the chain, so a report can be redrawn without any backend.
 
 #![deny(missing_docs)]
 
+pub mod aggregate;
+pub mod compare;
 pub mod contract;
 pub mod error;
 pub mod evaluation;
@@ -16,11 +19,14 @@ pub mod headline;
 pub mod html;
 pub mod plots;
 pub mod redraw;
+mod runs;
 pub mod stats;
 #[cfg(test)]
 mod testing;
 pub mod time;
 
+pub use aggregate::{Aggregated, aggregate_seeds};
+pub use compare::{Compared, compare_runs};
 pub use contract::{
     AggregatePosterior, DatasetFileRecord, DatasetRecord, DeviceRecord, GenerationTiming,
     Histogram, LatentStats, Manifest, MetricsRow, ProbeStats, Quantile, RetryRecord,

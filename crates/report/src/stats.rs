@@ -23,6 +23,20 @@ pub fn mean_std(values: &[f32]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
+/// Mean and sample standard deviation (divisor n − 1) of the finite values
+/// among `values`: no mean without a value, no deviation under two.
+pub fn mean_sample_std(values: &[f64]) -> (Option<f64>, Option<f64>) {
+    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    let n = finite.len() as f64;
+    if finite.is_empty() {
+        return (None, None);
+    }
+    let mean = finite.iter().sum::<f64>() / n;
+    let std = (finite.len() > 1)
+        .then(|| (finite.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt());
+    (Some(mean), std)
+}
+
 /// Quantiles at `levels` by linear interpolation between order statistics
 /// (the "type 7" definition, as numpy's default).
 pub fn quantiles(values: &[f32], levels: &[f64]) -> Vec<Quantile> {
@@ -91,6 +105,16 @@ mod tests {
         assert_eq!(h.counts[3], 1);
         assert_eq!(h.counts[4], 1);
         assert_eq!(h.counts[7], 1);
+    }
+
+    #[test]
+    fn mean_and_sample_std_skip_non_finite_values() {
+        assert_eq!(
+            mean_sample_std(&[1.0, 2.0, 3.0, f64::NAN]),
+            (Some(2.0), Some(1.0))
+        );
+        assert_eq!(mean_sample_std(&[4.0]), (Some(4.0), None));
+        assert_eq!(mean_sample_std(&[]), (None, None));
     }
 
     #[test]

@@ -1,0 +1,247 @@
+//! Chains of several seeds summarised per generation: mean and sample
+//! standard deviation of each headline metric, as `aggregate.csv`, plots
+//! with a ± std band, and an `index.html` linking every seed's run.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::error::ReportError;
+use crate::files::{csv_number, write_csv};
+use crate::headline::Metric;
+use crate::html;
+use crate::plots::{Series, line_plot, palette};
+use crate::runs::{generations, present_headline, read_runs};
+use crate::stats::mean_sample_std;
+
+/// What [`aggregate_seeds`] wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Aggregated {
+    /// The seeds, in the order given.
+    pub seeds: Vec<u64>,
+    /// Generations found in any seed's run.
+    pub generations: usize,
+    /// Files written, relative to the parent folder.
+    pub files: Vec<String>,
+}
+
+/// One generation across the seeds.
+struct Generation {
+    generation: usize,
+    /// Seeds whose run has this generation.
+    n: usize,
+    /// Per metric: mean and sample standard deviation of the finite values.
+    stats: Vec<(Option<f64>, Option<f64>)>,
+}
+
+/// Summarises the runs of `runs` (seed, run folder; at least one) into
+/// `parent`: `aggregate.csv` with `generation`, then `METRIC_mean` and
+/// `METRIC_std` (sample standard deviation, n − 1; empty under two values)
+/// for each headline metric any run holds, then `n`, the seeds that reached
+/// the generation; `plots/METRIC.png` with the mean and a ± std band; and
+/// `index.html` linking each seed's `index.html`. Non-finite values are left
+/// out of the mean and deviation.
+pub fn aggregate_seeds(parent: &Path, runs: &[(u64, PathBuf)]) -> Result<Aggregated, ReportError> {
+    let paths: Vec<&Path> = runs.iter().map(|(_, p)| p.as_path()).collect();
+    let folders = read_runs(&paths, 1, "aggregating seeds")?;
+    let plots = parent.join("plots");
+    std::fs::create_dir_all(&plots).map_err(|e| ReportError::io(&plots, e))?;
+    let metrics = present_headline(&folders);
+    let table: Vec<Generation> = generations(&folders)
+        .into_iter()
+        .map(|generation| {
+            let reached: Vec<_> = folders
+                .iter()
+                .filter(|f| f.rows.iter().any(|r| r.generation == generation))
+                .collect();
+            let stats = metrics
+                .iter()
+                .map(|m| {
+                    let values: Vec<f64> = reached
+                        .iter()
+                        .filter_map(|f| f.value_at(generation, m.column))
+                        .collect();
+                    mean_sample_std(&values)
+                })
+                .collect();
+            Generation {
+                generation,
+                n: reached.len(),
+                stats,
+            }
+        })
+        .collect();
+
+    let mut files = vec!["aggregate.csv".to_string()];
+    let mut header = vec!["generation".to_string()];
+    for m in &metrics {
+        header.push(format!("{}_mean", m.column));
+        header.push(format!("{}_std", m.column));
+    }
+    header.push("n".to_string());
+    let rows: Vec<Vec<String>> = table
+        .iter()
+        .map(|g| {
+            let mut row = vec![g.generation.to_string()];
+            for &(mean, std) in &g.stats {
+                row.push(csv_number(mean));
+                row.push(csv_number(std));
+            }
+            row.push(g.n.to_string());
+            row
+        })
+        .collect();
+    write_csv(&parent.join(&files[0]), &header, &rows)?;
+
+    for (i, m) in metrics.iter().enumerate() {
+        let rel = format!("plots/{}.png", m.column);
+        line_plot(
+            &parent.join(&rel),
+            &m.axes(),
+            &[band_series(&table, i, runs.len())],
+            None,
+        )?;
+        files.push(rel);
+    }
+    let plot_files = files[1..].to_vec();
+    let page = aggregate_page(parent, runs, &metrics, &table, &plot_files)?;
+    html::write(&parent.join(html::INDEX), &page)?;
+    files.push(html::INDEX.to_string());
+    Ok(Aggregated {
+        seeds: runs.iter().map(|(s, _)| *s).collect(),
+        generations: table.len(),
+        files,
+    })
+}
+
+/// The mean of metric `i` against generation with its ± std band.
+fn band_series(table: &[Generation], i: usize, seeds: usize) -> Series {
+    let mean = |g: &Generation| Some((g.generation as f64, g.stats[i].0?));
+    let band = |g: &Generation| {
+        let (mean, std) = g.stats[i];
+        let (mean, std) = (mean?, std?);
+        Some((g.generation as f64, mean - std, mean + std))
+    };
+    Series {
+        label: format!("mean ± std over {seeds} seeds"),
+        color: palette(0),
+        points: table.iter().filter_map(mean).collect(),
+        band: table.iter().filter_map(band).collect(),
+    }
+}
+
+/// The seeds page: links to each seed's run, the table of means ± std, the plots.
+fn aggregate_page(
+    parent: &Path,
+    runs: &[(u64, PathBuf)],
+    metrics: &[&Metric],
+    table: &[Generation],
+    plot_files: &[String],
+) -> Result<String, ReportError> {
+    let mut body = String::from("<h2>Seeds</h2>\n<ul>\n");
+    for (seed, path) in runs {
+        let href = html::relative_href(parent, path, html::INDEX)?;
+        let _ = writeln!(
+            body,
+            "<li><a href=\"{}\">seed {seed}</a></li>",
+            html::escape(&href)
+        );
+    }
+    body.push_str("</ul>\n<p>Data: <a href=\"aggregate.csv\">aggregate.csv</a></p>\n");
+    body.push_str("<h2>Plots</h2>\n");
+    body.push_str(&html::plots(plot_files));
+    body.push_str("<h2>Mean ± sample std per generation</h2>\n<div class=\"scroll\">\n");
+    let mut header = vec!["generation".to_string(), "n".to_string()];
+    header.extend(metrics.iter().map(|m| m.column.to_string()));
+    let rows: Vec<Vec<String>> = table
+        .iter()
+        .map(|g| {
+            let mut row = vec![g.generation.to_string(), g.n.to_string()];
+            row.extend(g.stats.iter().map(|&(mean, std)| match std {
+                Some(_) => format!("{} ± {}", html::number(mean), html::number(std)),
+                None => html::number(mean),
+            }));
+            row
+        })
+        .collect();
+    body.push_str(&html::table(&header, &rows));
+    body.push_str("</div>\n");
+    let name = parent
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(html::page(
+        &format!("model collapse: {name}, {} seeds", runs.len()),
+        &body,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{TempDir, eval_record, row, write_run};
+
+    #[test]
+    fn means_and_sample_deviations_per_generation() {
+        let tmp = TempDir::new("aggregate");
+        let seeds: Vec<(u64, PathBuf)> = [1, 2, 3]
+            .iter()
+            .map(|&s| (s, tmp.0.join(format!("seed-{s}"))))
+            .collect();
+        // probe_mu_std: generation 0 is 1, 2, 3 (mean 2, std 1); only seed 3 has generation 1.
+        write_run(
+            &seeds[0].1,
+            &[row(0, 1.0, None)],
+            serde_json::json!({}),
+            false,
+        );
+        write_run(
+            &seeds[1].1,
+            &[row(0, 2.0, None)],
+            serde_json::json!({}),
+            false,
+        );
+        let evaluated = Some(eval_record(Some(1)).summary());
+        write_run(
+            &seeds[2].1,
+            &[row(0, 3.0, None), row(1, 0.5, evaluated)],
+            serde_json::json!({}),
+            false,
+        );
+        let aggregated = aggregate_seeds(&tmp.0, &seeds).unwrap();
+        assert_eq!(aggregated.seeds, [1, 2, 3]);
+        assert_eq!(aggregated.generations, 2);
+        let csv = std::fs::read_to_string(tmp.0.join("aggregate.csv")).unwrap();
+        let lines: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
+        let column = |name: &str| lines[0].iter().position(|c| *c == name).unwrap();
+        assert_eq!(lines[0][0], "generation");
+        assert_eq!(*lines[0].last().unwrap(), "n");
+        assert_eq!(lines[1][column("probe_mu_std_mean")], "2");
+        assert_eq!(lines[1][column("probe_mu_std_std")], "1");
+        assert_eq!(lines[1][column("n")], "3");
+        assert_eq!(lines[1][column("fd_mean")], "");
+        assert_eq!(lines[2][column("probe_mu_std_mean")], "0.5");
+        assert_eq!(lines[2][column("probe_mu_std_std")], "");
+        assert_eq!(lines[2][column("fd_mean")], "10");
+        assert_eq!(lines[2][column("n")], "1");
+        for f in &aggregated.files {
+            assert!(tmp.0.join(f).is_file(), "{f}");
+        }
+        let page = std::fs::read_to_string(tmp.0.join("index.html")).unwrap();
+        assert!(page.contains("href=\"seed-2/index.html\""), "{page}");
+        assert!(page.contains("<td>2 ± 1</td>"), "{page}");
+    }
+
+    #[test]
+    fn refuses_no_runs() {
+        let tmp = TempDir::new("aggregate-none");
+        let err = aggregate_seeds(&tmp.0, &[]).unwrap_err();
+        assert!(matches!(
+            err,
+            ReportError::TooFewRuns {
+                needed: 1,
+                given: 0,
+                ..
+            }
+        ));
+    }
+}
