@@ -31,6 +31,61 @@ pub enum Command {
     Devices,
     /// Run one training step on every backend with identical weights and compare each tensor.
     Parity(ParityArgs),
+    /// The frozen evaluators: train (or show) the digit classifier of a dataset.
+    Evaluator {
+        /// What to do.
+        #[command(subcommand)]
+        action: EvaluatorCommand,
+    },
+    /// Compare the headline metrics of several runs, generation by generation.
+    Compare(CompareArgs),
+}
+
+/// Subcommands of `collapse evaluator`.
+#[derive(Subcommand, Debug)]
+pub enum EvaluatorCommand {
+    /// Train the dataset's frozen classifier into its cache (or load it) and print its accuracy.
+    Train(EvaluatorTrainArgs),
+}
+
+/// The classifier's training recipe, as flags.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ClassifierFlags {
+    /// Epochs of the frozen classifier's training [default: 6].
+    #[arg(long)]
+    pub evaluator_epochs: Option<usize>,
+    /// Real training images the frozen classifier uses [default: all].
+    #[arg(long)]
+    pub evaluator_images: Option<usize>,
+}
+
+/// Arguments of `collapse evaluator train`.
+#[derive(Args, Debug)]
+pub struct EvaluatorTrainArgs {
+    /// Dataset name: mnist or fashion-mnist.
+    #[arg(long, default_value = "mnist")]
+    pub dataset: String,
+    /// Folder of the dataset's IDX files [default: datasets/DATASET]; the classifier is
+    /// cached in its evaluators/ subfolder.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Compute backend.
+    #[arg(long, value_enum, default_value = "flex")]
+    pub device: Backend,
+    /// The recipe.
+    #[command(flatten)]
+    pub classifier: ClassifierFlags,
+}
+
+/// Arguments of `collapse compare`.
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// Run folders (outputs/NAME), two or more; the first is the baseline of the differences.
+    #[arg(required = true, num_args = 2..)]
+    pub runs: Vec<PathBuf>,
+    /// Folder to write the comparison into [default: outputs/compare-YYYYMMDD-HHMMSS].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// A compute backend.
@@ -154,6 +209,15 @@ pub struct RunArgs {
     /// Images per batch when sampling and evaluating (memory against speed).
     #[arg(long)]
     pub eval_batch: Option<usize>,
+    /// Skip the frozen evaluators (classifier metrics, generation-0 likelihood, style statistics).
+    #[arg(long)]
+    pub no_eval: bool,
+    /// The frozen classifier's recipe.
+    #[command(flatten)]
+    pub classifier: ClassifierFlags,
+    /// Run one chain per seed into --out/seed-N/ and aggregate them (mean and std per generation).
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["seed", "resume"])]
+    pub seeds: Option<Vec<u64>>,
     /// No progress output on stderr.
     #[arg(long, short)]
     pub quiet: bool,

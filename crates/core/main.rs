@@ -4,13 +4,15 @@
 //! `report` (redraw a run's plots from disk), `bench` (throughput),
 //! `sample` (decode a grid from a saved generation on any backend),
 //! `devices` (the backends and adapters available), `parity` (one training
-//! step compared across backends on identical weights).
+//! step compared across backends on identical weights), `evaluator train`
+//! (the frozen classifier), `compare` (several runs side by side).
 //! Errors become one line on stderr and a non-zero exit: 2 for bad usage or
 //! input, 1 for a run that failed.
 
 mod args;
 mod backend;
 mod bench;
+mod evaluate;
 mod parity;
 mod run;
 
@@ -50,6 +52,10 @@ fn main() -> ExitCode {
         Command::Sample(args) => run::sample(args),
         Command::Devices => backend::devices(),
         Command::Parity(args) => parity::parity(args),
+        Command::Evaluator {
+            action: args::EvaluatorCommand::Train(args),
+        } => evaluate::evaluator_train(args),
+        Command::Compare(args) => evaluate::compare(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -34,7 +34,7 @@ pub fn dataset_spec(name: &str) -> Result<DatasetSpec, Failure> {
 }
 
 /// `datasets/NAME`.
-fn default_data_dir(spec: &DatasetSpec) -> PathBuf {
+pub fn default_data_dir(spec: &DatasetSpec) -> PathBuf {
     Path::new("datasets").join(spec.name)
 }
 
@@ -47,14 +47,10 @@ fn resolve(args: &RunArgs, spec: &DatasetSpec, data: PathBuf) -> Result<ChainCon
             Preset::NAMES.join(", ")
         ))
     })?;
-    let out = args.out.clone().unwrap_or_else(|| {
-        let stamp = collapse_report::time::now_rfc3339()
-            .replace(['-', ':'], "")
-            .replace('T', "-")
-            .trim_end_matches('Z')
-            .to_string();
-        Path::new("outputs").join(format!("{name}-{stamp}"))
-    });
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("outputs").join(format!("{name}-{}", timestamp())));
     let mut c = ChainConfig::preset(preset, spec.name, data, out);
     if let Some(m) = args.model {
         c.model.architecture = match m {
@@ -63,6 +59,8 @@ fn resolve(args: &RunArgs, spec: &DatasetSpec, data: PathBuf) -> Result<ChainCon
         };
     }
     c.model.image_dims = spec.image_dims;
+    c.classifier.image_dims = spec.image_dims;
+    c.classifier.classes = spec.classes;
     c.model.conv_impl = device_of(args).conv_impl();
     set(&mut c.model.latent_dim, args.latent_dim);
     set(&mut c.model.hidden, args.hidden.clone());
@@ -98,6 +96,8 @@ fn resolve(args: &RunArgs, spec: &DatasetSpec, data: PathBuf) -> Result<ChainCon
     set(&mut c.seed, args.seed);
     set(&mut c.probe_samples, args.probe_samples);
     set(&mut c.eval_batch, args.eval_batch);
+    c.evaluate = !args.no_eval;
+    args.classifier.apply(&mut c.classifier);
     if let Some(d) = args.on_divergence {
         c.on_divergence = match d {
             OnDivergenceArg::Stop => OnDivergence::Stop,
@@ -109,6 +109,15 @@ fn resolve(args: &RunArgs, spec: &DatasetSpec, data: PathBuf) -> Result<ChainCon
     Ok(c)
 }
 
+/// The current UTC time as `YYYYMMDD-HHMMSS`, for default folder names.
+pub fn timestamp() -> String {
+    collapse_report::time::now_rfc3339()
+        .replace(['-', ':'], "")
+        .replace('T', "-")
+        .trim_end_matches('Z')
+        .to_string()
+}
+
 fn set<T>(field: &mut T, value: Option<T>) {
     if let Some(v) = value {
         *field = v;
@@ -116,7 +125,7 @@ fn set<T>(field: &mut T, value: Option<T>) {
 }
 
 /// Refuses a dataset whose files are not the catalogue's, unless `accept`.
-fn verified(dataset: Dataset, accept: bool) -> Result<Dataset, Failure> {
+pub fn verified(dataset: Dataset, accept: bool) -> Result<Dataset, Failure> {
     match dataset.provenance.iter().find(|p| !p.matches_catalogue) {
         Some(p) if !accept => Err(Failure::input(anyhow!(
             "{}: contents have SHA-256 {}, not the catalogue's for {}; pass --no-verify to use it anyway",
@@ -129,7 +138,7 @@ fn verified(dataset: Dataset, accept: bool) -> Result<Dataset, Failure> {
 }
 
 /// Loads the dataset; without `--data`, fetches it on first use.
-fn load_dataset(
+pub fn load_dataset(
     spec: DatasetSpec,
     data: &Path,
     explicit: bool,
@@ -217,16 +226,25 @@ impl Progress {
                     writeln!(err, "{line}")
                 }
             }
-            ChainEvent::GenerationDone(row) => writeln!(
-                err,
-                "  gen {}: test NELBO {:.2}, probe mu std {:.4}, tail mass {:.4}, active units {}, {:.1} s",
-                row.generation,
-                row.test_nelbo,
-                row.probe_mu_std,
-                row.probe_tail_mass,
-                row.active_units,
-                row.seconds
-            ),
+            ChainEvent::Evaluator(e) => writeln!(err, "{}", crate::evaluate::describe(&e)),
+            ChainEvent::GenerationDone(row) => {
+                let eval = row.eval.as_ref().map_or(String::new(), |e| {
+                    format!(
+                        ", recall {:.3}, precision {:.3}, class entropy {:.3}, FD {:.1}",
+                        e.recall, e.precision, e.class_entropy_norm, e.fd
+                    )
+                });
+                writeln!(
+                    err,
+                    "  gen {}: test NELBO {:.2}, probe mu std {:.4}, tail mass {:.4}, active units {}{eval}, {:.1} s",
+                    row.generation,
+                    row.test_nelbo,
+                    row.probe_mu_std,
+                    row.probe_tail_mass,
+                    row.active_units,
+                    row.seconds
+                )
+            }
         };
     }
 }
@@ -240,6 +258,14 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     let explicit = args.data.is_some();
     let data = args.data.clone().unwrap_or_else(|| default_data_dir(&spec));
     let mut config = resolve(&args, &spec, data.clone())?;
+    let seeds = args.seeds.clone().unwrap_or_default();
+    if let Some(s) = seeds
+        .iter()
+        .enumerate()
+        .find(|(i, s)| seeds[..*i].contains(s))
+    {
+        return Err(Failure::input(anyhow!("--seeds: {} is given twice", s.1)));
+    }
     clear_out(&config.out, args.force)?;
     let dataset = verified(
         load_dataset(spec, &data, explicit, args.quiet)?,
@@ -249,13 +275,32 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         .resolve_sizes(dataset.train.len())
         .map_err(Failure::input)?;
     let selected = backend::select(device_of(&args)).map_err(Failure::input)?;
-    execute(&config, args.quiet, |on_event| {
-        let context = RunContext {
-            command_line: std::env::args().collect(),
-            device: selected.record.clone(),
-        };
-        run_chain(&config, &dataset, &selected.device, context, on_event)
-    })
+    let chain = |config: &ChainConfig| {
+        execute(config, args.quiet, |on_event| {
+            let context = RunContext {
+                command_line: std::env::args().collect(),
+                device: selected.record.clone(),
+            };
+            run_chain(config, &dataset, &selected.device, context, on_event)
+        })
+    };
+    if seeds.is_empty() {
+        return chain(&config);
+    }
+    let runs = crate::evaluate::seed_dirs(&config.out, &seeds);
+    for (seed, out) in &runs {
+        let mut one = config.clone();
+        one.seed = *seed;
+        one.out = out.clone();
+        chain(&one)?;
+    }
+    collapse_report::aggregate_seeds(&config.out, &runs).map_err(Failure::run)?;
+    println!(
+        "{} seeds aggregated: {}",
+        runs.len(),
+        config.out.join("aggregate.csv").display()
+    );
+    Ok(())
 }
 
 /// Refuses a non-empty `--out` folder, or with `--force` empties it (unless a
@@ -346,6 +391,15 @@ fn science_flags(args: &RunArgs) -> Vec<&'static str> {
         ("--probe-samples", args.probe_samples.is_some()),
         ("--eval-batch", args.eval_batch.is_some()),
         ("--on-divergence", args.on_divergence.is_some()),
+        ("--no-eval", args.no_eval),
+        (
+            "--evaluator-epochs",
+            args.classifier.evaluator_epochs.is_some(),
+        ),
+        (
+            "--evaluator-images",
+            args.classifier.evaluator_images.is_some(),
+        ),
     ];
     given.iter().filter(|(_, g)| *g).map(|(f, _)| *f).collect()
 }

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use collapse_eval::ClassifierConfig;
 use collapse_vae::{Architecture, SampleMode, TrainConfig, VaeConfig};
 use serde::{Deserialize, Serialize};
 
@@ -104,6 +105,14 @@ pub struct ChainConfig {
     /// What to do when a generation's loss diverges.
     #[serde(default)]
     pub on_divergence: OnDivergence,
+    /// Score every generation's samples with the frozen evaluators (classifier,
+    /// generation-0 likelihood, style statistics). Runs recorded before the
+    /// evaluators existed read as `false`.
+    #[serde(default)]
+    pub evaluate: bool,
+    /// The frozen classifier's recipe (part of its cache key).
+    #[serde(default = "ClassifierConfig::new")]
+    pub classifier: ClassifierConfig,
 }
 
 /// A configuration value refused before any work.
@@ -162,6 +171,8 @@ impl ChainConfig {
             probe_samples: 10_000,
             eval_batch: 1_000,
             on_divergence: OnDivergence::Stop,
+            evaluate: true,
+            classifier: ClassifierConfig::new(),
         }
     }
 
@@ -181,6 +192,17 @@ impl ChainConfig {
         positive("synthetic-size", self.synthetic_size.unwrap_or(1))?;
         positive("probe-samples", self.probe_samples)?;
         positive("eval-batch", self.eval_batch)?;
+        positive("evaluator-epochs", self.classifier.epochs)?;
+        if self.evaluate && self.probe_samples < 2 * collapse_eval::prdc::K {
+            return Err(refuse(
+                "probe-samples",
+                format!(
+                    "the evaluators need at least {} samples for their {}-nearest-neighbour balls",
+                    2 * collapse_eval::prdc::K,
+                    collapse_eval::prdc::K
+                ),
+            ));
+        }
         if self.model.hidden.contains(&0) {
             return Err(refuse("hidden", "every width must be at least 1"));
         }

@@ -6,7 +6,9 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::prelude::*;
 use collapse_data::{Dataset, IdxArray, IdxData, IdxError, read_idx, write_idx};
+use collapse_eval::{CacheEvent, Classifier, EvalError, Evaluator, load_or_train};
 use collapse_report::grid::{grid_image, save_png};
+use collapse_report::{ClassifierInfo, EvalRecord};
 use collapse_report::{
     DatasetFileRecord, DatasetRecord, DeviceRecord, GenerationTiming, Manifest, MetricsRow,
     ReportError, RetryRecord, generation_dir, read_json, redraw_run, write_json, write_metrics_csv,
@@ -50,6 +52,8 @@ pub enum ChainEvent<'a> {
         /// What happened.
         event: TrainEvent,
     },
+    /// The frozen classifier is being trained or was loaded from its cache.
+    Evaluator(CacheEvent<'a>),
     /// A generation's files are all written.
     GenerationDone(&'a MetricsRow),
 }
@@ -81,6 +85,9 @@ pub enum ChainError {
     /// Another process writes this run folder.
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// The frozen classifier could not be loaded or stored.
+    #[error(transparent)]
+    Eval(#[from] EvalError),
     /// A generation's loss diverged (after its retry, if one was allowed).
     #[error("generation {generation}: {divergence}{}; completed generations are kept; start a new run with a lower --lr, or use --on-divergence retry", if *retried { " again after a retry at half the learning rate" } else { "" })]
     Diverged {
@@ -223,6 +230,80 @@ struct ChainState {
     history: History,
     previous: Option<Vae>,
     gen0: Option<Vae>,
+    scorer: Scorer,
+}
+
+/// The frozen evaluators, built once generation 0 exists.
+#[derive(Default)]
+enum Scorer {
+    /// `--no-eval`.
+    #[default]
+    Off,
+    /// The classifier is ready; the generation-0 VAE is not yet.
+    Waiting(Box<(Classifier, ClassifierInfo)>),
+    /// Both are ready, with the real test set's reference.
+    Ready(Box<Evaluator>),
+}
+
+impl Scorer {
+    /// Loads the classifier from its cache next to the dataset, or trains it,
+    /// when the chain evaluates.
+    fn new(
+        config: &ChainConfig,
+        dataset: &Dataset,
+        device: &Device,
+        on_event: &mut dyn FnMut(ChainEvent<'_>),
+    ) -> Result<Self, ChainError> {
+        if !config.evaluate {
+            return Ok(Scorer::Off);
+        }
+        let (classifier, record) = load_or_train(
+            &config.data,
+            dataset,
+            &config.classifier,
+            device,
+            &config.device,
+            config.model.conv_impl,
+            &mut |e| on_event(ChainEvent::Evaluator(e)),
+        )?;
+        Ok(Scorer::Waiting(Box::new((classifier, record.info()))))
+    }
+
+    /// Scores generation `g`'s samples (`images`, with generation-0 encoder
+    /// means `gen0_mu`); builds the evaluator and writes `reference.json`
+    /// first if needed. `None` when the chain does not evaluate.
+    fn score(
+        &mut self,
+        fixed: &Fixed<'_>,
+        gen0: &Vae,
+        g: usize,
+        images: &Tensor<2>,
+        gen0_mu: &Tensor<2>,
+    ) -> Result<Option<EvalRecord>, ChainError> {
+        let c = fixed.config;
+        *self = match std::mem::take(self) {
+            Scorer::Waiting(waiting) => {
+                let (classifier, info) = *waiting;
+                fixed.seed(0, Purpose::Reference);
+                let (evaluator, reference) = Evaluator::new(
+                    classifier,
+                    info,
+                    gen0,
+                    &fixed.test,
+                    c.model.image_dims,
+                    c.eval_batch,
+                );
+                write_json(&c.out.join("reference.json"), &reference)?;
+                Scorer::Ready(Box::new(evaluator))
+            }
+            other => other,
+        };
+        let Scorer::Ready(evaluator) = self else {
+            return Ok(None);
+        };
+        fixed.seed(g, Purpose::Score);
+        Ok(Some(evaluator.evaluate(gen0, images, gen0_mu, g)))
+    }
 }
 
 /// Everything fixed for the whole chain, built from the config and the data.
@@ -296,8 +377,12 @@ pub fn run_chain(
         retries: Vec::new(),
     };
     write_json(&out.join("manifest.json"), &manifest)?;
+    let state = ChainState {
+        scorer: Scorer::new(config, dataset, device, on_event)?,
+        ..ChainState::default()
+    };
     let fixed = fixed_inputs(config, dataset, device);
-    drive(&fixed, manifest, ChainState::default(), on_event)
+    drive(&fixed, manifest, state, on_event)
 }
 
 /// Continues the interrupted chain in `config.out` (whose `manifest.json` is
@@ -318,7 +403,10 @@ pub fn resume_chain(
         .take_while(|&g| generation_dir(out, g).join(COMPLETE).is_file())
         .count();
     discard_incomplete(out, complete)?;
-    let mut state = ChainState::default();
+    let mut state = ChainState {
+        scorer: Scorer::new(config, dataset, device, on_event)?,
+        ..ChainState::default()
+    };
     for g in 0..complete {
         let dir = generation_dir(out, g);
         state.rows.push(read_json(&dir.join("metrics.json"))?);
@@ -450,13 +538,17 @@ fn drive(
             config.sample,
             device,
         );
-        let probe = probe_stats(
-            g,
-            encode_all(reference, &probe_images, config.eval_batch).mu,
-        );
+        let probe_mu = encode_all(reference, &probe_images, config.eval_batch).mu;
+        let scored = state
+            .scorer
+            .score(fixed, reference, g, &probe_images, &probe_mu)?;
+        let probe = probe_stats(g, probe_mu);
         fixed.write_grids(&dir, &model)?;
         write_json(&dir.join("latents.json"), &latents)?;
         write_json(&dir.join("probe.json"), &probe)?;
+        if let Some(record) = &scored {
+            write_json(&dir.join("eval.json"), record)?;
+        }
         save_checkpoint(&dir, &model, &config.model)?;
         let row = MetricsRow {
             generation: g,
@@ -471,7 +563,7 @@ fn drive(
             probe_mu_std: probe.mu_std,
             probe_tail_mass: probe.tail_mass,
             seconds: started.elapsed().as_secs_f64(),
-            eval: None,
+            eval: scored.as_ref().map(EvalRecord::summary),
         };
         write_json(&dir.join("metrics.json"), &row)?;
         collapse_data::atomic::write(

@@ -26,6 +26,10 @@ pub enum Purpose {
     RetryInit = 8,
     /// Training randomness of a retried generation.
     RetryTrain = 9,
+    /// Reparameterisation noise of the generation-0 likelihood of the real test set.
+    Reference = 10,
+    /// Reparameterisation noise of the generation-0 likelihood of a generation's samples.
+    Score = 11,
 }
 
 /// splitmix64's finaliser: a bijective 64-bit mix.

@@ -2,7 +2,7 @@
 
 use burn::prelude::*;
 
-use crate::loss::loss_parts;
+use crate::loss::{LossParts, loss_parts};
 use crate::model::Vae;
 
 /// Reads a tensor back to the host as `f32`, whatever its stored float type.
@@ -23,24 +23,39 @@ pub struct EvalStats {
     pub kl: f64,
 }
 
+/// Single-sample negative ELBO parts of every image of `images`
+/// (`[count, pixels]`) under `model` (without autodiff), computed in batches
+/// of `batch` and kept on the device.
+pub fn per_image_parts(model: &Vae, images: &Tensor<2>, batch: usize) -> LossParts {
+    let count = images.dims()[0];
+    let (recon, kl): (Vec<_>, Vec<_>) = (0..count)
+        .step_by(batch.max(1))
+        .map(|start| {
+            let x = images.clone().slice(start..(start + batch).min(count));
+            let (logits, mu, logvar) = model.forward(x.clone());
+            let parts = loss_parts(logits, mu, logvar, x);
+            (parts.recon, parts.kl)
+        })
+        .unzip();
+    LossParts {
+        recon: Tensor::cat(recon, 0),
+        kl: Tensor::cat(kl, 0),
+    }
+}
+
 /// Single-sample negative ELBO of `images` (`[count, pixels]`) under `model`
 /// (without autodiff), averaged per image; one read from the device at the end.
 pub fn evaluate(model: &Vae, images: &Tensor<2>, batch: usize) -> EvalStats {
     let count = images.dims()[0];
-    let mut sums: Option<Tensor<1>> = None;
-    for start in (0..count).step_by(batch.max(1)) {
-        let x = images.clone().slice(start..(start + batch).min(count));
-        let (logits, mu, logvar) = model.forward(x.clone());
-        let parts = loss_parts(logits, mu, logvar, x);
-        let both = Tensor::cat(vec![parts.recon.sum(), parts.kl.sum()], 0);
-        sums = Some(match sums {
-            Some(s) => s + both,
-            None => both,
-        });
+    if count == 0 {
+        return EvalStats {
+            nelbo: f64::NAN,
+            recon: f64::NAN,
+            kl: f64::NAN,
+        };
     }
-    let values = sums
-        .map(to_host)
-        .unwrap_or_else(|| vec![f32::NAN, f32::NAN]);
+    let parts = per_image_parts(model, images, batch);
+    let values = to_host(Tensor::cat(vec![parts.recon.sum(), parts.kl.sum()], 0));
     let n = count as f64;
     let (recon, kl) = (f64::from(values[0]) / n, f64::from(values[1]) / n);
     EvalStats {
