@@ -73,7 +73,18 @@ pub fn run_into(tmp: &TempDir, out: &Path, extra: &[&str]) -> Output {
     collapse(&tmp.0, &args)
 }
 
-/// The arguments of `collapse run` on real MNIST writing `out`, quietly, with `extra` flags.
+/// A small frozen classifier for the tests (one epoch on 3,000 images, a few
+/// seconds): the evaluators' numbers are checked for their contract, not their
+/// quality; `evaluate.rs` checks the full classifier's accuracy.
+pub const TEST_EVALUATOR: [&str; 4] = [
+    "--evaluator-epochs",
+    "1",
+    "--evaluator-images",
+    "3000",
+];
+
+/// The arguments of `collapse run` on real MNIST writing `out`, quietly, with
+/// the test classifier and `extra` flags.
 pub fn run_args(out: &Path, extra: &[&str]) -> Vec<String> {
     let data = mnist_dir();
     let mut args = vec![
@@ -84,6 +95,7 @@ pub fn run_args(out: &Path, extra: &[&str]) -> Vec<String> {
         out.to_str().expect("utf-8 path"),
         "--quiet",
     ];
+    args.extend_from_slice(&TEST_EVALUATOR);
     args.extend_from_slice(extra);
     args.into_iter().map(String::from).collect()
 }
