@@ -7,6 +7,8 @@ mod util;
 
 // Backends: wgpu chains, checkpoints across backends, `collapse devices`.
 mod backends;
+// A run's index.html in headless Chromium over WebDriver: images load, the viewer steps.
+mod browser;
 // `collapse run`: whole chains on real MNIST and every file of the output contract.
 mod chain;
 // Bad input on the command line and in data folders: one clear line, exit code 2.
