@@ -142,7 +142,11 @@ impl Browser {
 
     fn open(&self, file: &Path) {
         let url = format!("file://{}", file.display());
-        self.command("POST", &self.session_path("/url"), Some(json!({"url": url})));
+        self.command(
+            "POST",
+            &self.session_path("/url"),
+            Some(json!({"url": url})),
+        );
     }
 
     /// Runs `script` (a function body) in the page and returns what it returns.
@@ -219,9 +223,8 @@ fn run_page_loads_every_image_and_steps_through_generations() {
              .filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src);",
     );
     assert_eq!(broken, json!([]), "images that did not load");
-    let srcs = browser.script(
-        "return Array.from(document.images).map(i => i.getAttribute('src'));",
-    );
+    let srcs =
+        browser.script("return Array.from(document.images).map(i => i.getAttribute('src'));");
     let srcs: Vec<&str> = srcs
         .as_array()
         .unwrap()
@@ -232,7 +235,10 @@ fn run_page_loads_every_image_and_steps_through_generations() {
     assert!(plots.len() >= 5, "{plots:?}");
     for plot in &plots {
         let src = format!("plots/{}", plot.file_name().unwrap().to_str().unwrap());
-        assert!(srcs.contains(&src.as_str()), "no image of {src} in {srcs:?}");
+        assert!(
+            srcs.contains(&src.as_str()),
+            "no image of {src} in {srcs:?}"
+        );
     }
     for g in ["gen-000/samples.png", "gen-001/samples.png"] {
         assert!(srcs.contains(&g), "no thumbnail {g} in {srcs:?}");
