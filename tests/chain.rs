@@ -169,7 +169,8 @@ fn conv_chain_writes_the_whole_contract() {
     check_contract("conv", 647_081);
 }
 
-fn metrics_without_seconds(run: &Path) -> Vec<String> {
+/// Every row of the run's metrics.csv but its wall time, as text.
+pub fn metrics_without_seconds(run: &Path) -> Vec<String> {
     read_metrics_csv(&run.join("metrics.csv"))
         .unwrap()
         .into_iter()

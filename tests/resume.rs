@@ -47,18 +47,17 @@ fn run_and_kill(cwd: &Path, args: &[&str], delay: Duration) -> bool {
 /// Files whose bytes must equal the uninterrupted run's (weights are checked
 /// through everything computed from them; burnpack files carry random parameter ids).
 fn compare_runs(reference: &Path, resumed: &Path) {
-    let strip = |p: &Path| -> Vec<String> {
-        std::fs::read_to_string(p.join("metrics.csv"))
-            .unwrap()
-            .lines()
-            .map(|l| l.rsplit_once(',').unwrap().0.to_string())
-            .collect()
-    };
+    let strip = crate::chain::metrics_without_seconds;
     assert_eq!(strip(reference), strip(resumed));
+    assert_eq!(
+        std::fs::read(reference.join("reference.json")).unwrap(),
+        std::fs::read(resumed.join("reference.json")).unwrap()
+    );
     for g in 0..=3 {
         let gen_dir = format!("gen-{g:03}");
         for f in [
             "probe.json",
+            "eval.json",
             "latents.json",
             "samples.png",
             "reconstructions.png",

@@ -13,6 +13,8 @@ mod browser;
 mod chain;
 // Bad input on the command line and in data folders: one clear line, exit code 2.
 mod cli;
+// The frozen evaluators: eval.json per generation, the classifier cache, --seeds, compare.
+mod evaluate;
 // `collapse fetch` against a local HTTP server started by the test.
 mod fetch;
 // `collapse report` redraws plots and the GIF from disk.

@@ -580,6 +580,10 @@ fn drive(
             generation: g,
             seconds: row.seconds,
         });
+        if g == config.generations {
+            // Finished before the last redraw, so index.html says so.
+            manifest.finished = Some(collapse_report::time::now_rfc3339());
+        }
         write_json(&out.join("manifest.json"), &manifest)?;
         redraw_run(out)?;
         on_event(ChainEvent::GenerationDone(&row));
@@ -587,11 +591,11 @@ fn drive(
     }
     if first > config.generations {
         // A resumed run that was already complete: its files only need redrawing.
+        manifest.finished = Some(collapse_report::time::now_rfc3339());
+        write_json(&out.join("manifest.json"), &manifest)?;
         write_metrics_csv(&out.join("metrics.csv"), &state.rows)?;
         redraw_run(out)?;
     }
-    manifest.finished = Some(collapse_report::time::now_rfc3339());
-    write_json(&out.join("manifest.json"), &manifest)?;
     Ok(state.rows)
 }
 

@@ -10,7 +10,7 @@
 //! crowd where real data is dense). Coverage: share of real balls holding at
 //! least one sample. A point is inside a ball when its distance is at most the
 //! radius. All comparisons use squared Euclidean distances; no pairwise matrix
-//! larger than `block × count` is held at once, and the only host reads are
+//! larger than `block × count` is held at once, and the only host read is
 //! four scalars at the end.
 
 use burn::prelude::*;
@@ -100,69 +100,44 @@ impl Manifold {
 
 /// Precision, recall, density and coverage of `fake` against `real`; the
 /// Fréchet distance is filled in by the caller (`fd` is set to NaN here).
+///
+/// One pass over the sample × real distances, a block of samples at a time:
+/// rows give precision and density, columns (accumulated across blocks)
+/// recall and coverage.
 pub fn prdc(real: &Manifold, fake: &Manifold, k: usize, block: usize) -> FeatureDistances {
     let (nr, nf) = (real.len(), fake.len());
-    let real_norms = sq_norms(&real.features);
+    let real_norms_t = sq_norms(&real.features).transpose();
     let fake_norms = sq_norms(&fake.features);
     let real_radii_t = real.radii.clone().reshape([1, nr]);
-    let fake_radii_t = fake.radii.clone().reshape([1, nf]);
-    let mut sums: Option<Tensor<1>> = None;
-    let mut add = |t: Tensor<1>| {
-        sums = Some(match sums.take() {
-            Some(s) => s + t,
-            None => t,
-        });
-    };
-    let zero = |device: &Device| Tensor::<1>::zeros([1], device);
     let device = real.features.device();
+    let mut counts = Tensor::<1>::zeros([2], &device);
+    let mut recalled = Tensor::<2>::zeros([1, nr], &device);
+    let mut nearest = Tensor::<2>::full([1, nr], f32::INFINITY, &device);
     for (s, e) in blocks(nf, block) {
         let d = pairwise(
             fake.features.clone().slice(s..e),
             fake_norms.clone().slice(s..e),
             &real.features,
-            &real_norms.clone().transpose(),
+            &real_norms_t,
         );
-        let inside = d.lower_equal(real_radii_t.clone().expand([e - s, nr]));
-        let precise = inside.clone().any_dim(1).float().sum();
-        let density = inside.float().sum();
-        add(Tensor::cat(
-            vec![precise, density, zero(&device), zero(&device)],
-            0,
-        ));
+        let inside_real = d.clone().lower_equal(real_radii_t.clone().expand([e - s, nr]));
+        let precise = inside_real.clone().any_dim(1).float().sum();
+        let density = inside_real.float().sum();
+        counts = counts + Tensor::cat(vec![precise, density], 0);
+        let own = fake.radii.clone().slice(s..e).reshape([e - s, 1]);
+        let inside_fake = d.clone().lower_equal(own.expand([e - s, nr]));
+        recalled = recalled.max_pair(inside_fake.any_dim(0).float());
+        nearest = nearest.min_pair(d.min_dim(0));
     }
-    for (s, e) in blocks(nr, block) {
-        let d = pairwise(
-            real.features.clone().slice(s..e),
-            real_norms.clone().slice(s..e),
-            &fake.features,
-            &fake_norms.clone().transpose(),
-        );
-        let recalled = d
-            .clone()
-            .lower_equal(fake_radii_t.clone().expand([e - s, nf]))
-            .any_dim(1)
-            .float()
-            .sum();
-        let own = real.radii.clone().slice(s..e).reshape([e - s, 1]);
-        let covered = d.min_dim(1).lower_equal(own).float().sum();
-        add(Tensor::cat(
-            vec![zero(&device), zero(&device), recalled, covered],
-            0,
-        ));
-    }
-    let v: Vec<f64> = sums
-        .map(to_host)
-        .unwrap_or_default()
-        .into_iter()
-        .map(f64::from)
-        .collect();
-    let get = |i: usize| v.get(i).copied().unwrap_or(f64::NAN);
+    let covered = nearest.lower_equal(real_radii_t).float().sum();
+    let v = to_host(Tensor::cat(vec![counts, recalled.sum(), covered], 0));
+    let v: Vec<f64> = v.into_iter().map(f64::from).collect();
     FeatureDistances {
         fd: f64::NAN,
-        precision: get(0) / nf as f64,
-        recall: get(2) / nr as f64,
-        density: get(1) / (k as f64 * nf as f64),
-        coverage: get(3) / nr as f64,
+        precision: v[0] / nf as f64,
+        recall: v[2] / nr as f64,
+        density: v[1] / (k as f64 * nf as f64),
+        coverage: v[3] / nr as f64,
         k,
         reference: nr,
     }
