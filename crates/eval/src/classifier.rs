@@ -9,7 +9,6 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
@@ -57,7 +56,6 @@ pub struct ClassifierConfig {
 pub struct Classifier {
     conv1: Conv2d,
     conv2: Conv2d,
-    pool: MaxPool2d,
     hidden: Linear,
     output: Linear,
     /// `[height, width]` of the images.
@@ -83,7 +81,6 @@ impl ClassifierConfig {
                 .with_padding(PaddingConfig2d::Explicit(2, 2, 2, 2))
                 .init(device),
             conv2: Conv2dConfig::new([c1, c2], [KERNEL, KERNEL]).init(device),
-            pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
             hidden: LinearConfig::new(c2 * h * w, self.features).init(device),
             output: LinearConfig::new(self.features, self.classes).init(device),
             image_dims: self.image_dims,
@@ -115,8 +112,8 @@ impl Classifier {
         let [batch, _] = images.dims();
         let [h, w] = self.image_dims;
         let x = images.reshape([batch, 1, h, w]);
-        let x = self.pool.forward(relu(self.conv(&self.conv1, x, 2)));
-        let x = self.pool.forward(relu(self.conv(&self.conv2, x, 0)));
+        let x = max_pool2(relu(self.conv(&self.conv1, x, 2)));
+        let x = max_pool2(relu(self.conv(&self.conv2, x, 0)));
         let features = relu(self.hidden.forward(x.flatten(1, 3)));
         let logits = self.output.forward(features.clone());
         (features, logits)
@@ -151,6 +148,19 @@ impl Classifier {
             .mean();
         f64::from(to_host(correct)[0])
     }
+}
+
+/// 2×2 max pooling with stride 2, from a reshape and two maxima (several
+/// times faster on the CPU backends than Burn's pooling kernel for these sizes).
+///
+/// # Shapes
+/// - `x`: `[batch, channels, h, w]` with `h`, `w` even; returns `[batch, channels, h/2, w/2]`
+fn max_pool2(x: Tensor<4>) -> Tensor<4> {
+    let [b, c, h, w] = x.dims();
+    x.reshape([b, c, h / 2, 2, w / 2, 2])
+        .max_dim(5)
+        .max_dim(3)
+        .reshape([b, c, h / 2, w / 2])
 }
 
 /// Progress of the classifier's training.
