@@ -341,3 +341,67 @@ fn broken_run_folders_and_data_are_answered_in_one_line_and_lose_nothing() {
         1
     );
 }
+
+/// Size in bytes of every file under `dir`.
+fn tree_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                tree_size(&path)
+            } else {
+                path.metadata().unwrap().len()
+            }
+        })
+        .sum()
+}
+
+#[test]
+fn a_full_disk_stops_the_chain_in_one_line_and_loses_nothing() {
+    let tmp = TempDir::new("full-disk");
+    // How much generation 0 alone writes.
+    let probe = tmp.join("probe");
+    let mut one = crate::chain::TINY.to_vec();
+    let g = one.iter().position(|a| *a == "--generations").unwrap();
+    one[g + 1] = "0";
+    assert_ok(&run_into(&tmp, &probe, &one));
+    let size_kb = tree_size(&probe) / 1024 + 1024;
+    // The real run goes to a tmpfs of that size plus 1 MiB, mounted in a
+    // private user and mount namespace: generation 0 fits, generation 1's
+    // checkpoint (2.6 MB) does not. Then the tmpfs is enlarged and the run resumed.
+    let disk = tmp.join("disk");
+    std::fs::create_dir_all(&disk).unwrap();
+    let out = disk.join("run");
+    let run = run_args(&out, &crate::chain::TINY).join(" ");
+    let bin = env!("CARGO_BIN_EXE_collapse");
+    let logs = tmp.0.display();
+    let script = format!(
+        "set -u
+mount -t tmpfs -o size={size_kb}k none {disk}
+{bin} {run} >{logs}/full.out 2>{logs}/full.err; echo $? >{logs}/full.rc
+ls -R {out} >{logs}/after-full.txt
+cat {out}/metrics.csv >{logs}/metrics-full.csv
+mount -o remount,size=64m {disk}
+{bin} run --resume {out} --quiet >{logs}/resume.out 2>{logs}/resume.err; echo $? >{logs}/resume.rc
+cat {out}/metrics.csv >{logs}/metrics-resumed.csv",
+        disk = disk.display(),
+        out = out.display(),
+    );
+    let status = Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount", "sh", "-c", &script])
+        .status()
+        .expect("this test needs util-linux's unshare (a private mount namespace for a tiny tmpfs)");
+    assert!(status.success(), "the namespace script failed: {status}");
+    let read = |name: &str| std::fs::read_to_string(tmp.join(name)).unwrap();
+    assert_eq!(read("full.rc").trim(), "1", "stderr: {}", read("full.err"));
+    let err = read("full.err");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("No space left on device") && err.contains("gen-001"), "{err}");
+    let listing = read("after-full.txt");
+    assert!(listing.contains("COMPLETE"), "generation 0 is kept: {listing}");
+    assert!(!listing.contains(".tmp-"), "no temporary file is left: {listing}");
+    assert_eq!(read("metrics-full.csv").lines().count(), 2, "header and generation 0");
+    assert_eq!(read("resume.rc").trim(), "0", "stderr: {}", read("resume.err"));
+    assert_eq!(read("metrics-resumed.csv").lines().count(), 3);
+}
