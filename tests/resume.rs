@@ -391,17 +391,37 @@ cat {out}/metrics.csv >{logs}/metrics-resumed.csv",
     let status = Command::new("unshare")
         .args(["--user", "--map-root-user", "--mount", "sh", "-c", &script])
         .status()
-        .expect("this test needs util-linux's unshare (a private mount namespace for a tiny tmpfs)");
+        .expect(
+            "this test needs util-linux's unshare (a private mount namespace for a tiny tmpfs)",
+        );
     assert!(status.success(), "the namespace script failed: {status}");
     let read = |name: &str| std::fs::read_to_string(tmp.join(name)).unwrap();
     assert_eq!(read("full.rc").trim(), "1", "stderr: {}", read("full.err"));
     let err = read("full.err");
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("No space left on device") && err.contains("gen-001"), "{err}");
+    assert!(
+        err.contains("No space left on device") && err.contains("gen-001"),
+        "{err}"
+    );
     let listing = read("after-full.txt");
-    assert!(listing.contains("COMPLETE"), "generation 0 is kept: {listing}");
-    assert!(!listing.contains(".tmp-"), "no temporary file is left: {listing}");
-    assert_eq!(read("metrics-full.csv").lines().count(), 2, "header and generation 0");
-    assert_eq!(read("resume.rc").trim(), "0", "stderr: {}", read("resume.err"));
+    assert!(
+        listing.contains("COMPLETE"),
+        "generation 0 is kept: {listing}"
+    );
+    assert!(
+        !listing.contains(".tmp-"),
+        "no temporary file is left: {listing}"
+    );
+    assert_eq!(
+        read("metrics-full.csv").lines().count(),
+        2,
+        "header and generation 0"
+    );
+    assert_eq!(
+        read("resume.rc").trim(),
+        "0",
+        "stderr: {}",
+        read("resume.err")
+    );
     assert_eq!(read("metrics-resumed.csv").lines().count(), 3);
 }
