@@ -328,6 +328,7 @@ fn broken_run_folders_and_data_are_answered_in_one_line_and_lose_nothing() {
         "--no-verify",
     ];
     accepted.extend(crate::chain::TINY);
+    accepted.extend(crate::util::TEST_EVALUATOR);
     assert_ok(&collapse(&tmp.0, &accepted));
     let manifest: collapse_report::Manifest =
         collapse_report::read_json(&tmp.join("accepted/manifest.json")).unwrap();
