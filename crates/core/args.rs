@@ -272,21 +272,34 @@ pub struct BenchArgs {
     /// Compute backend.
     #[arg(long, value_enum, default_value = "flex")]
     pub device: Backend,
-    /// Architectures to measure.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "mlp,conv")]
-    pub model: Vec<Model>,
-    /// Images per training step.
-    #[arg(long, default_value_t = 128)]
-    pub batch_size: usize,
+    /// Reference models to measure: mlp (784-400-20), mlp-deep (784-512-256-16), conv
+    /// (the paper's, channels 64/128, latent 20).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "mlp,mlp-deep,conv"
+    )]
+    pub model: Vec<crate::bench::Reference>,
+    /// Images per training step; each model is measured at each of them.
+    #[arg(long, value_delimiter = ',', default_value = "128,256")]
+    pub batch_size: Vec<usize>,
     /// Training steps per timed epoch.
     #[arg(long, default_value_t = 20)]
     pub steps: usize,
-    /// Timed epochs (the median is reported), after one warm-up epoch.
+    /// Timed passes of each measurement (the median is reported), after one warm-up pass.
     #[arg(long, default_value_t = 3)]
     pub repeats: usize,
-    /// Images decoded for the sampling measurement, in batches of 1,000.
+    /// Images decoded (sampling) and encoded (the probe, and the classifier) per pass, in
+    /// batches of 1,000.
     #[arg(long, default_value_t = 10_000)]
     pub samples: usize,
+    /// Skip the frozen classifier's scoring rate.
+    #[arg(long)]
+    pub no_classifier: bool,
+    /// Also write the measurements and the machine's description as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }
 
 /// Arguments of `collapse sample`.

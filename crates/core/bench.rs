@@ -1,116 +1,323 @@
-//! `collapse bench`: training and sampling throughput of each architecture.
+//! `collapse bench`: throughput of the three reference models on one device.
 //!
-//! Training runs the chain's own loop ([`collapse_vae::train`]) on uniform
-//! random images held as one tensor on the device: one warm-up epoch, then
-//! `repeats` timed epochs of `steps` batches, reporting the median. Sampling
-//! decodes `samples` images in batches of 1,000 and waits for the result.
+//! For each model and batch size (a *row*), on uniform random images held as
+//! one tensor on the device:
+//! - training runs the chain's own loop ([`collapse_vae::train`]): one warm-up
+//!   epoch, then `repeats` timed epochs of `steps` batches (median);
+//! - sampling decodes `samples` images from N(0, I) in batches of 1,000;
+//! - the probe encodes `samples` images with the VAE's encoder in batches of 1,000;
+//!
+//! each of the last two one warm-up pass, then the median of `repeats`. The
+//! frozen classifier's scoring of `samples` images (random weights: the same
+//! work as the trained one) is measured once. Peak memory is the process's
+//! VmHWM after the row, and the CPU time over wall time of training says how
+//! many cores the backend kept busy. `--json FILE` keeps it all with the
+//! machine's description; `bench/compare.sh` runs PyTorch on the same rows.
 
+use std::path::Path;
 use std::time::Instant;
 
+use anyhow::{Context, anyhow};
 use burn::module::Module;
 use burn::prelude::*;
 use burn::tensor::Distribution;
+use clap::ValueEnum;
+use collapse_eval::ClassifierConfig;
 use collapse_vae::{
-    Architecture, SampleMode, ShuffledImages, TrainConfig, TrainEvent, VaeConfig, sample_images,
-    train,
+    Architecture, ConvImpl, SampleMode, ShuffledImages, TrainConfig, TrainEvent, VaeConfig,
+    encode_all, sample_images, train,
 };
+use serde_json::{Value, json};
 
 use crate::Failure;
-use crate::args::{BenchArgs, Model};
+use crate::args::BenchArgs;
 use crate::backend;
+
+/// Images per batch of sampling, of the probe and of the classifier.
+const EVAL_BATCH: usize = 1_000;
+/// Clock ticks per second of /proc/self/stat (Linux's USER_HZ).
+const USER_HZ: f64 = 100.0;
+
+/// The reference models of the benchmark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Reference {
+    /// MLP VAE 784-400-20 (pytorch/examples; the `quick` preset).
+    Mlp,
+    /// MLP VAE 784-512-256-16.
+    MlpDeep,
+    /// The authors' conv VAE, channels 64/128, latent 20 (the `paper` preset).
+    Conv,
+}
+
+impl Reference {
+    fn name(self) -> &'static str {
+        match self {
+            Reference::Mlp => "mlp",
+            Reference::MlpDeep => "mlp-deep",
+            Reference::Conv => "conv",
+        }
+    }
+
+    fn config(self, conv_impl: ConvImpl) -> VaeConfig {
+        match self {
+            Reference::Mlp => VaeConfig::new(Architecture::Mlp),
+            Reference::MlpDeep => VaeConfig::new(Architecture::Mlp)
+                .with_hidden(vec![512, 256])
+                .with_latent_dim(16),
+            Reference::Conv => VaeConfig::new(Architecture::Conv),
+        }
+        .with_conv_impl(conv_impl)
+    }
+}
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
 
+/// Images per second of `pass`, which handles `count` images: one warm-up
+/// pass, then the median of `repeats`, each waiting for the device.
+fn rate<T>(
+    device: &Device,
+    count: usize,
+    repeats: usize,
+    mut pass: impl FnMut() -> T,
+) -> anyhow::Result<f64> {
+    let mut timed = || -> anyhow::Result<f64> {
+        let started = Instant::now();
+        let out = pass();
+        device.sync().map_err(|e| anyhow!("device sync: {e:?}"))?;
+        drop(out);
+        Ok(count as f64 / started.elapsed().as_secs_f64())
+    };
+    timed()?;
+    let rates = (0..repeats).map(|_| timed()).collect::<Result<_, _>>()?;
+    Ok(median(rates))
+}
+
+/// A field of /proc/self/status, in kB (`VmHWM`: peak resident memory).
+fn proc_status_kb(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// User + system CPU seconds of this process, all threads (/proc/self/stat).
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name in parentheses; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / USER_HZ)
+}
+
+/// One model at one batch size.
+fn measure_row(
+    reference: Reference,
+    batch: usize,
+    args: &BenchArgs,
+    device: &Device,
+) -> anyhow::Result<Value> {
+    let config = reference.config(args.device.conv_impl());
+    device.seed(0);
+    let images = Tensor::<2>::random(
+        [batch * args.steps, config.pixels()],
+        Distribution::Default,
+        device,
+    );
+    let vae = config.init(&device.clone().autodiff());
+    let params = vae.num_params();
+    let train_config = TrainConfig::new()
+        .with_epochs(args.repeats + 1)
+        .with_batch_size(batch);
+    let mut rates = Vec::new();
+    let (cpu_before, started) = (cpu_seconds(), Instant::now());
+    let (vae, _) = train(
+        vae,
+        &mut ShuffledImages::new(images),
+        &train_config,
+        &mut |e| {
+            if let TrainEvent::Epoch(r) = e
+                && r.epoch > 1
+            {
+                rates.push(r.images_per_sec)
+            }
+        },
+    )?;
+    let wall = started.elapsed().as_secs_f64();
+    let cores_busy = cpu_seconds()
+        .zip(cpu_before)
+        .map(|(after, before)| (after - before) / wall);
+    let vae = vae.valid();
+    let sampling = rate(device, args.samples, args.repeats, || {
+        sample_images(
+            &vae,
+            config.latent_dim,
+            args.samples,
+            EVAL_BATCH,
+            1.0,
+            SampleMode::Mean,
+            device,
+        )
+    })?;
+    let probe_images = Tensor::<2>::random(
+        [args.samples, config.pixels()],
+        Distribution::Default,
+        device,
+    );
+    let probe = rate(device, args.samples, args.repeats, || {
+        encode_all(&vae, &probe_images, EVAL_BATCH)
+    })?;
+    Ok(json!({
+        "model": reference.name(),
+        "batch": batch,
+        "params": params,
+        "train_images_per_sec": median(rates.clone()),
+        "train_runs_images_per_sec": rates,
+        "train_cores_busy": cores_busy,
+        "sample_images_per_sec": sampling,
+        "probe_images_per_sec": probe,
+        "peak_rss_mib": proc_status_kb("VmHWM:").map(|kb| kb as f64 / 1024.0),
+    }))
+}
+
+/// The frozen classifier's scoring rate (`Classifier::score`, batches of 1,000).
+fn measure_classifier(args: &BenchArgs, device: &Device) -> anyhow::Result<f64> {
+    let config = ClassifierConfig::new();
+    let classifier = config.init(device, args.device.conv_impl());
+    let [h, w] = config.image_dims;
+    let images = Tensor::<2>::random([args.samples, h * w], Distribution::Default, device);
+    rate(device, args.samples, args.repeats, || {
+        classifier.score(&images, EVAL_BATCH)
+    })
+}
+
+/// The version of `package` in the Cargo.lock this binary was built from.
+fn locked_version(package: &str) -> Option<String> {
+    let lock = include_str!("../../Cargo.lock");
+    let entry = format!("name = \"{package}\"\nversion = \"");
+    let start = lock.find(&entry)? + entry.len();
+    Some(lock[start..].split('"').next()?.to_string())
+}
+
+/// `git rev-parse HEAD` and whether the tree differs from it, when run inside a checkout.
+fn git_commit() -> Option<(String, bool)> {
+    let git = |args: &[&str]| std::process::Command::new("git").args(args).output().ok();
+    let head = git(&["rev-parse", "HEAD"]).filter(|o| o.status.success())?;
+    let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
+        .is_some_and(|o| !o.stdout.is_empty());
+    Some((
+        String::from_utf8_lossy(&head.stdout).trim().to_string(),
+        dirty,
+    ))
+}
+
+/// The CPU as /proc/cpuinfo describes it.
+fn cpu_description() -> Value {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = info
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_string());
+    let flags: Vec<&str> = info
+        .lines()
+        .find(|l| l.starts_with("flags"))
+        .map(|l| l.split_whitespace().collect())
+        .unwrap_or_default();
+    json!({
+        "model": model,
+        "logical_cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
+        "avx2": flags.contains(&"avx2"),
+        "avx512f": flags.contains(&"avx512f"),
+        "arch": std::env::consts::ARCH,
+        "os": std::env::consts::OS,
+    })
+}
+
+fn write_record(path: &Path, record: &Value) -> anyhow::Result<()> {
+    collapse_report::write_json(path, record).with_context(|| format!("--json {}", path.display()))
+}
+
 /// `collapse bench`.
 pub fn bench(args: BenchArgs) -> Result<(), Failure> {
-    if args.batch_size == 0 || args.steps == 0 || args.repeats == 0 || args.samples == 0 {
-        return Err(Failure::input(anyhow::anyhow!(
+    if args.batch_size.contains(&0) || args.steps == 0 || args.repeats == 0 || args.samples == 0 {
+        return Err(Failure::input(anyhow!(
             "--batch-size, --steps, --repeats and --samples must each be at least 1"
         )));
     }
     let selected = backend::select(args.device).map_err(Failure::input)?;
     let device = &selected.device;
     println!(
-        "device: {} ({}, {}); batch {}, {} steps x {} timed epochs after 1 warm-up; sampling {} images in batches of 1000",
+        "device: {} ({}, {}); {} steps x {} timed epochs after 1 warm-up; {} images per sampling, probe and classifier pass, in batches of {EVAL_BATCH}",
         selected.record.backend,
         selected.record.adapter,
         selected.record.kind,
-        args.batch_size,
         args.steps,
         args.repeats,
         args.samples
     );
     println!(
-        "{:<6} {:>10} {:>18} {:>18}",
-        "model", "params", "train images/s", "sample images/s"
+        "{:<9} {:>5} {:>9} {:>10} {:>11} {:>9} {:>11} {:>9}",
+        "model",
+        "batch",
+        "params",
+        "train im/s",
+        "cores busy",
+        "sample/s",
+        "probe im/s",
+        "peak MiB"
     );
-    for model in &args.model {
-        let architecture = match model {
-            Model::Mlp => Architecture::Mlp,
-            Model::Conv => Architecture::Conv,
-        };
-        let config = VaeConfig::new(architecture).with_conv_impl(args.device.conv_impl());
-        device.seed(0);
-        let images = Tensor::<2>::random(
-            [args.batch_size * args.steps, config.pixels()],
-            Distribution::Default,
-            device,
-        );
-        let vae = config.init(&device.clone().autodiff());
-        let params = vae.num_params();
-        let train_config = TrainConfig::new()
-            .with_epochs(args.repeats + 1)
-            .with_batch_size(args.batch_size);
-        let mut rates = Vec::new();
-        let (vae, _) = train(
-            vae,
-            &mut ShuffledImages::new(images),
-            &train_config,
-            &mut |e| {
-                if let TrainEvent::Epoch(r) = e
-                    && r.epoch > 1
-                {
-                    rates.push(r.images_per_sec)
-                }
+    let mut rows = Vec::new();
+    for &reference in &args.model {
+        for &batch in &args.batch_size {
+            let row = measure_row(reference, batch, &args, device).map_err(Failure::run)?;
+            let number = |key: &str| row[key].as_f64().unwrap_or(f64::NAN);
+            println!(
+                "{:<9} {:>5} {:>9} {:>10.0} {:>11.2} {:>9.0} {:>11.0} {:>9.0}",
+                reference.name(),
+                batch,
+                row["params"],
+                number("train_images_per_sec"),
+                number("train_cores_busy"),
+                number("sample_images_per_sec"),
+                number("probe_images_per_sec"),
+                number("peak_rss_mib"),
+            );
+            rows.push(row);
+        }
+    }
+    let classifier = if args.no_classifier {
+        None
+    } else {
+        let r = measure_classifier(&args, device).map_err(Failure::run)?;
+        println!("frozen classifier: {r:.0} images/s");
+        Some(r)
+    };
+    if let Some(path) = &args.json {
+        let commit = git_commit();
+        let record = json!({
+            "tool": "collapse",
+            "version": env!("CARGO_PKG_VERSION"),
+            "burn_version": locked_version("burn"),
+            "date": collapse_report::time::now_rfc3339(),
+            "command": std::env::args().collect::<Vec<_>>(),
+            "git_commit": commit.as_ref().map(|c| &c.0),
+            "git_dirty": commit.map(|c| c.1),
+            "cpu": cpu_description(),
+            "device": {
+                "backend": selected.record.backend,
+                "adapter": selected.record.adapter,
+                "kind": selected.record.kind,
             },
-        )
-        .map_err(Failure::run)?;
-        let decoder = vae.valid();
-        let _ = sample_images(
-            &decoder,
-            config.latent_dim,
-            1_000,
-            1_000,
-            1.0,
-            SampleMode::Mean,
-            device,
-        )
-        .into_data();
-        device
-            .sync()
-            .map_err(|e| Failure::run(anyhow::anyhow!("{e:?}")))?;
-        let started = Instant::now();
-        let samples = sample_images(
-            &decoder,
-            config.latent_dim,
-            args.samples,
-            1_000,
-            1.0,
-            SampleMode::Mean,
-            device,
-        );
-        let _ = samples.into_data();
-        let sampling = args.samples as f64 / started.elapsed().as_secs_f64();
-        println!(
-            "{:<6} {:>10} {:>18.0} {:>18.0}",
-            architecture.to_string(),
-            params,
-            median(rates),
-            sampling
-        );
+            "steps": args.steps,
+            "repeats": args.repeats,
+            "samples": args.samples,
+            "rows": rows,
+            "classifier_images_per_sec": classifier,
+        });
+        write_record(path, &record).map_err(Failure::run)?;
     }
     Ok(())
 }
