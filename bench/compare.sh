@@ -125,7 +125,8 @@ if classifier:
     print(f"frozen classifier: collapse {classifier['collapse']:.0f}, torch {classifier['torch']:.0f} images/s, ratio {classifier['ratio']:.2f}")
 
 cpu = c["cpu"]
-host = re.sub(r"[^a-z0-9]+", "-", (cpu["model"] or "cpu").lower()).strip("-")
+host = re.sub(r"\((r|tm)\)|[^a-z0-9]+", "-", (cpu["model"] or "cpu").lower()).strip("-")
+host = re.sub(r"-+", "-", host)
 date = c["date"][:10]
 out = out or f"bench/results/{date}-{host}-{cpu['logical_cores']}c.json"
 record = {
