@@ -76,12 +76,7 @@ pub fn run_into(tmp: &TempDir, out: &Path, extra: &[&str]) -> Output {
 /// A small frozen classifier for the tests (one epoch on 3,000 images, a few
 /// seconds): the evaluators' numbers are checked for their contract, not their
 /// quality; `evaluate.rs` checks the full classifier's accuracy.
-pub const TEST_EVALUATOR: [&str; 4] = [
-    "--evaluator-epochs",
-    "1",
-    "--evaluator-images",
-    "3000",
-];
+pub const TEST_EVALUATOR: [&str; 4] = ["--evaluator-epochs", "1", "--evaluator-images", "3000"];
 
 /// The arguments of `collapse run` on real MNIST writing `out`, quietly, with
 /// the test classifier and `extra` flags.

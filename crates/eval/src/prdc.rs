@@ -120,7 +120,9 @@ pub fn prdc(real: &Manifold, fake: &Manifold, k: usize, block: usize) -> Feature
             &real.features,
             &real_norms_t,
         );
-        let inside_real = d.clone().lower_equal(real_radii_t.clone().expand([e - s, nr]));
+        let inside_real = d
+            .clone()
+            .lower_equal(real_radii_t.clone().expand([e - s, nr]));
         let precise = inside_real.clone().any_dim(1).float().sum();
         let density = inside_real.float().sum();
         counts = counts + Tensor::cat(vec![precise, density], 0);
