@@ -15,6 +15,9 @@
 #   WAIT_LOAD=1.2    before each row, wait (up to 10 min) for the 1-minute load
 #                    average to fall below this
 #   OUT=FILE         where to write the JSON [default: bench/results/<date>-<host kind>.json]
+#   COLLAPSE=PATH    measure this collapse binary instead of building the tree's
+#                    (e.g. one built with other Burn features)
+#   NOTE="..."       a line kept in the JSON (how that binary was built)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,9 +35,11 @@ if ! "$PY" -c 'import torch' 2>/dev/null; then
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet torch
 fi
-echo "== building collapse (release)"
-cargo build --release --quiet
-BIN=target/release/collapse
+BIN=${COLLAPSE:-target/release/collapse}
+if [ -z "${COLLAPSE:-}" ]; then
+    echo "== building collapse (release)"
+    cargo build --release --quiet
+fi
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
@@ -76,10 +81,10 @@ print(max(1, round(busy)))' "$TMP/collapse-$model-$batch.json")
     done
 done
 
-"$PY" - "$TMP" "${OUT:-}" <<'EOF'
+"$PY" - "$TMP" "${OUT:-}" "${NOTE:-}" <<'EOF'
 import glob, json, os, re, sys, time
 
-tmp, out = sys.argv[1], sys.argv[2]
+tmp, out, note = sys.argv[1:4]
 peak = json.load(open(f"{tmp}/peak.json"))
 rows, meta = [], {}
 classifier = {}
@@ -132,7 +137,8 @@ out = out or f"bench/results/{date}-{host}-{cpu['logical_cores']}c.json"
 record = {
     "date": c["date"],
     "machine": {"cpu": cpu, "hostname": os.uname().nodename, "kernel": os.uname().release},
-    "collapse": {k: c[k] for k in ("version", "burn_version", "git_commit", "git_dirty", "device")},
+    "collapse": {k: c[k] for k in ("version", "burn_version", "git_commit", "git_dirty", "device")}
+    | {"binary": c["command"][0]},
     "torch": {k: t[k] for k in ("torch_version", "python_version", "threads", "mkldnn")},
     "peak": {"gflops": gflops, "matmul_n": peak["matmul_n"], "threads": peak["threads"]},
     "method": {
@@ -142,6 +148,7 @@ record = {
     },
     "rows": rows,
     "classifier": classifier or None,
+    "note": note or None,
 }
 tmp_out = out + ".tmp"
 with open(tmp_out, "w") as f:
