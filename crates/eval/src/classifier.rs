@@ -91,16 +91,7 @@ impl ClassifierConfig {
 
 impl Classifier {
     fn conv(&self, layer: &Conv2d, x: Tensor<4>, padding: usize) -> Tensor<4> {
-        match self.conv_impl {
-            ConvImpl::Burn => layer.forward(x),
-            ConvImpl::Matmul => lowered::conv2d(
-                x,
-                layer.weight.val(),
-                layer.bias.as_ref().map(|b| b.val()),
-                1,
-                padding,
-            ),
-        }
+        lowered::apply_conv2d(layer, x, self.conv_impl, 1, padding)
     }
 
     /// The hidden-layer features and the class logits.

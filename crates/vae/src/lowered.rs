@@ -80,6 +80,27 @@ pub fn conv2d(
     out.reshape([b, o, ho, wo])
 }
 
+/// `layer` applied to `x` by Burn's convolution or by [`conv2d`], as `conv_impl` says;
+/// `stride` and `padding` must be the layer's own (the lowering reads only its weights).
+pub fn apply_conv2d(
+    layer: &burn::nn::conv::Conv2d,
+    x: Tensor<4>,
+    conv_impl: crate::ConvImpl,
+    stride: usize,
+    padding: usize,
+) -> Tensor<4> {
+    match conv_impl {
+        crate::ConvImpl::Burn => layer.forward(x),
+        crate::ConvImpl::Matmul => conv2d(
+            x,
+            layer.weight.val(),
+            layer.bias.as_ref().map(|b| b.val()),
+            stride,
+            padding,
+        ),
+    }
+}
+
 /// 2-D transposed convolution with a square kernel, equal strides, symmetric
 /// padding and no output padding.
 ///

@@ -137,16 +137,7 @@ impl MlpVae {
 
 impl ConvVae {
     fn conv(&self, layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-        match self.conv_impl {
-            ConvImpl::Burn => layer.forward(x),
-            ConvImpl::Matmul => lowered::conv2d(
-                x,
-                layer.weight.val(),
-                layer.bias.as_ref().map(|b| b.val()),
-                STRIDE,
-                PADDING,
-            ),
-        }
+        lowered::apply_conv2d(layer, x, self.conv_impl, STRIDE, PADDING)
     }
 
     fn deconv(&self, layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
