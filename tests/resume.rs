@@ -178,6 +178,45 @@ fn resume_refuses_science_flags_and_extends_generations() {
     assert_fails(&nowhere, 2, &["cannot read the run's manifest"]);
 }
 
+/// `--mode accumulate` keeps its sets in host memory while it runs and reads
+/// them back from the generation folders on resume: both give the same chain.
+#[test]
+fn an_accumulating_chain_resumes_from_its_sets_on_disk() {
+    let tmp = TempDir::new("resume-accumulate");
+    let common = [
+        "--mode",
+        "accumulate",
+        "--train-size",
+        "300",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "64",
+        "--probe-samples",
+        "200",
+        "--seed",
+        "4",
+    ];
+    let whole = tmp.join("whole");
+    let mut args = common.to_vec();
+    args.extend(["--generations", "3"]);
+    assert_ok(&run_into(&tmp, &whole, &args));
+    let parts = tmp.join("parts");
+    let mut args = common.to_vec();
+    args.extend(["--generations", "1"]);
+    assert_ok(&run_into(&tmp, &parts, &args));
+    let dir = parts.to_str().unwrap();
+    assert_ok(&collapse(
+        &tmp.0,
+        &["run", "--resume", dir, "--generations", "3", "--quiet"],
+    ));
+    let strip = crate::chain::metrics_without_seconds;
+    assert_eq!(strip(&whole), strip(&parts));
+    let rows = collapse_report::read_metrics_csv(&parts.join("metrics.csv")).unwrap();
+    let sizes: Vec<usize> = rows.iter().map(|r| r.train_size).collect();
+    assert_eq!(sizes, vec![300, 600, 900, 1200]);
+}
+
 #[test]
 fn one_writer_per_run_folder_and_force_replaces_a_finished_run() {
     let tmp = TempDir::new("lock");

@@ -1,6 +1,7 @@
 //! The generation loop and the run folder it writes.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use burn::module::Module;
@@ -15,9 +16,9 @@ use collapse_report::{
 };
 use collapse_vae::data::permutation;
 use collapse_vae::{
-    BatchSource, CheckpointError, Divergence, SampleMode, ShuffledImages, StreamedImages,
-    TrainConfig, TrainEvent, Vae, decode_means, encode_all, evaluate, load_checkpoint,
-    sample_images, save_checkpoint, to_host, train,
+    BatchSource, CheckpointError, Divergence, HostImages, SampleMode, ShuffledImages,
+    StreamedImages, TrainConfig, TrainEvent, Vae, decode_means, encode_all, evaluate,
+    load_checkpoint, sample_images, save_checkpoint, to_host, train,
 };
 
 use crate::config::{ChainConfig, LoopMode, OnDivergence};
@@ -154,6 +155,8 @@ struct Fixed<'a> {
     config: &'a ChainConfig,
     device: Device,
     real_train: Tensor<2>,
+    /// The real training set in host memory, for `--mode accumulate`.
+    real_host: Option<Arc<[f32]>>,
     test: Tensor<2>,
     grid_z: Tensor<2>,
     recon_originals: Tensor<2>,
@@ -217,8 +220,9 @@ fn first_of_each_class(labels: &[u8], classes: usize) -> Vec<i64> {
         .collect()
 }
 
-/// The synthetic sets drawn so far, for `--mode accumulate`.
-type History = Vec<Tensor<2>>;
+/// The synthetic sets drawn so far, for `--mode accumulate`, in host memory
+/// (each also on disk in its generation's folder).
+type History = Vec<Arc<[f32]>>;
 
 /// Name of the marker written last into a generation's folder.
 pub const COMPLETE: &str = "COMPLETE";
@@ -321,14 +325,13 @@ fn fixed_inputs<'a>(config: &'a ChainConfig, dataset: &Dataset, device: &Device)
         TensorData::new(recon_idx.clone(), [recon_idx.len()]),
         device,
     );
+    let real_bytes = &dataset.train.images[..config.real_size() * pixels];
     Fixed {
         config,
         device: device.clone(),
-        real_train: images_tensor(
-            &dataset.train.images[..config.real_size() * pixels],
-            pixels,
-            device,
-        ),
+        real_train: images_tensor(real_bytes, pixels, device),
+        real_host: (config.mode == LoopMode::Accumulate)
+            .then(|| collapse_data::idx::unit_f32(real_bytes).into()),
         recon_originals: test.clone().select(0, recon_idx),
         test,
         grid_z,
@@ -411,7 +414,7 @@ pub fn resume_chain(
         let dir = generation_dir(out, g);
         state.rows.push(read_json(&dir.join("metrics.json"))?);
         if g > 0 && config.mode == LoopMode::Accumulate {
-            state.history.push(read_training_set(&dir, device)?);
+            state.history.push(read_training_set(&dir)?);
         }
     }
     if complete > 0 {
@@ -450,21 +453,15 @@ fn discard_incomplete(out: &Path, first: usize) -> Result<(), ChainError> {
     Ok(())
 }
 
-/// Reads back the synthetic training set written into a generation's folder.
-fn read_training_set(dir: &Path, device: &Device) -> Result<Tensor<2>, ChainError> {
+/// Reads back the synthetic training set written into a generation's folder,
+/// as row-major `[count, pixels]` values in host memory.
+fn read_training_set(dir: &Path) -> Result<Arc<[f32]>, ChainError> {
     let path = [TRAINING_SET_FLOAT, TRAINING_SET_BYTES]
         .iter()
         .map(|n| dir.join(n))
         .find(|p| p.is_file())
         .unwrap_or_else(|| dir.join(TRAINING_SET_FLOAT));
-    let array = read_idx(&path)?;
-    let count = array.dims.first().copied().unwrap_or(0);
-    let values = array.data.to_unit_f32();
-    let pixels = values.len() / count.max(1);
-    Ok(Tensor::from_data(
-        TensorData::new(values, [count, pixels]),
-        device,
-    ))
+    Ok(read_idx(&path)?.data.to_unit_f32().into())
 }
 
 /// The generation loop from the state's next generation to `config.generations`.
@@ -635,12 +632,18 @@ fn training_source(
         ),
         LoopMode::Replace => (synthetic, 0.0),
         LoopMode::Accumulate => {
-            history.push(synthetic);
-            let mut parts = vec![fixed.real_train.clone()];
+            // The sets stay in host memory; the device sees one batch at a time.
+            history.push(to_host(synthetic).into());
+            let real = fixed
+                .real_host
+                .clone()
+                .expect("accumulate keeps the real set on the host");
+            let [real_rows, pixels] = fixed.real_train.dims();
+            let mut parts = vec![real];
             parts.extend(history.iter().cloned());
-            let set = Tensor::cat(parts, 0);
-            let fraction = fixed.real_train.dims()[0] as f64 / set.dims()[0] as f64;
-            (set, fraction)
+            let source = HostImages::new(parts, pixels, &fixed.device);
+            let fraction = real_rows as f64 / source.epoch_len() as f64;
+            return Ok((Box::new(source), fraction));
         }
     };
     Ok((Box::new(ShuffledImages::new(set)), real_fraction))

@@ -1,5 +1,8 @@
 //! Where a training epoch's batches come from: a fixed set held as one tensor
-//! and shuffled on the device, or fresh samples streamed from a decoder.
+//! and shuffled on the device, a growing set held in host memory and uploaded
+//! one batch at a time, or fresh samples streamed from a decoder.
+
+use std::sync::Arc;
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
@@ -55,6 +58,74 @@ impl BatchSource for ShuffledImages {
         let order = self.order.as_ref().expect("begin_epoch is called first");
         let idx = order.clone().slice(start..start + len);
         self.images.clone().select(0, idx)
+    }
+}
+
+/// A training set made of several parts held in host memory (`--mode
+/// accumulate`: the real set and every synthetic set so far, a set that grows
+/// each generation). Each epoch's order is the permutation [`ShuffledImages`]
+/// draws, from the same device random stream, read to the host once per epoch;
+/// each batch's rows are copied from their parts into one buffer and uploaded,
+/// so the device holds one batch of the set at a time. The batches are
+/// bitwise those of a [`ShuffledImages`] over the concatenated parts.
+pub struct HostImages {
+    parts: Vec<Arc<[f32]>>,
+    /// The first row of each part, then the total row count.
+    starts: Vec<usize>,
+    pixels: usize,
+    order: Vec<usize>,
+    device: Device,
+}
+
+impl HostImages {
+    /// Wraps `parts`, each a row-major `[rows, pixels]` block of images, whose
+    /// batches go to `device`.
+    ///
+    /// # Panics
+    /// If a part's length is not a multiple of `pixels`.
+    pub fn new(parts: Vec<Arc<[f32]>>, pixels: usize, device: &Device) -> Self {
+        let mut starts = vec![0];
+        for part in &parts {
+            assert_eq!(part.len() % pixels, 0, "a part holds whole images");
+            starts.push(starts.last().copied().unwrap_or(0) + part.len() / pixels);
+        }
+        Self {
+            parts,
+            starts,
+            pixels,
+            order: Vec::new(),
+            device: device.clone(),
+        }
+    }
+}
+
+impl BatchSource for HostImages {
+    fn epoch_len(&self) -> usize {
+        self.starts.last().copied().unwrap_or(0)
+    }
+
+    fn begin_epoch(&mut self) {
+        let order = permutation(self.epoch_len(), &self.device).into_data();
+        self.order = order
+            .convert::<i64>()
+            .into_vec::<i64>()
+            .expect("a permutation converts to i64")
+            .into_iter()
+            .map(|i| i as usize)
+            .collect();
+    }
+
+    fn batch(&mut self, start: usize, len: usize) -> Tensor<2> {
+        assert!(!self.order.is_empty(), "begin_epoch is called first");
+        let p = self.pixels;
+        let mut rows = Vec::with_capacity(len * p);
+        for &i in &self.order[start..start + len] {
+            // The part holding row i: the last one starting at or before it.
+            let part = self.starts.partition_point(|&s| s <= i) - 1;
+            let local = i - self.starts[part];
+            rows.extend_from_slice(&self.parts[part][local * p..(local + 1) * p]);
+        }
+        Tensor::from_data(TensorData::new(rows, [len, p]), &self.device)
     }
 }
 
@@ -131,5 +202,55 @@ impl BatchSource for StreamedImages {
             Some(real) => Tensor::cat(vec![real, synthetic], 0),
             None => synthetic,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three parts of unequal size give, batch for batch, what one tensor of
+    /// their concatenation gives under the same random stream.
+    #[test]
+    fn host_parts_batch_like_one_shuffled_tensor() {
+        let device = Device::flex();
+        let pixels = 3;
+        let sizes = [5usize, 2, 4];
+        let mut parts = Vec::new();
+        let mut all = Vec::new();
+        let mut next = 0.0f32;
+        for &rows in &sizes {
+            let part: Vec<f32> = (0..rows * pixels)
+                .map(|_| {
+                    next += 1.0;
+                    next
+                })
+                .collect();
+            all.extend_from_slice(&part);
+            parts.push(Arc::<[f32]>::from(part));
+        }
+        let n = all.len() / pixels;
+        let mut host = HostImages::new(parts, pixels, &device);
+        let mut shuffled = ShuffledImages::new(Tensor::from_data(
+            TensorData::new(all, [n, pixels]),
+            &device,
+        ));
+        assert_eq!(host.epoch_len(), n);
+        for epoch in 0..3 {
+            device.seed(epoch);
+            host.begin_epoch();
+            device.seed(epoch);
+            shuffled.begin_epoch();
+            for start in (0..n).step_by(4) {
+                let len = 4.min(n - start);
+                let a = host.batch(start, len).into_data();
+                let b = shuffled.batch(start, len).into_data();
+                assert_eq!(a, b, "epoch {epoch}, batch at {start}");
+            }
+        }
+        // Every row appears exactly once per epoch.
+        let mut seen: Vec<usize> = host.order.clone();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..n).collect::<Vec<_>>());
     }
 }

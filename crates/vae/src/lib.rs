@@ -21,7 +21,7 @@ pub mod train;
 
 pub use checkpoint::{CheckpointError, load_checkpoint, save_checkpoint};
 pub use config::{Architecture, ConvImpl, TrainConfig, VaeConfig};
-pub use data::{BatchSource, ShuffledImages, StreamedImages};
+pub use data::{BatchSource, HostImages, ShuffledImages, StreamedImages};
 pub use eval::{EvalStats, Posterior, encode_all, evaluate, per_image_parts, to_host};
 pub use loss::{LossParts, loss_parts};
 pub use model::Vae;
