@@ -19,7 +19,8 @@ images from N(0, I) in batches of 1,000), the probe (encode SAMPLES images in
 batches of 1,000), the frozen classifier's network (crates/eval/src/classifier.rs,
 random weights), each one warm-up pass then the median of REPEATS; peak memory
 (VmHWM); CPU time over wall time of training. `--peak` measures the machine's
-f32 matmul rate instead.
+f32 matmul rate instead. `--device cuda` runs everything on the GPU (the
+timers wait for the GPU to finish; peak memory is then the GPU's).
 """
 
 import warnings
@@ -41,6 +42,14 @@ from torch import nn
 PIXELS = 28 * 28
 EVAL_BATCH = 1000
 CHECK_EVERY = 25
+# Where the tensors live: "cpu" or "cuda", set once from --device.
+DEVICE = torch.device("cpu")
+
+
+def sync():
+    """Wait for the GPU's queued work, so that a timer sees it finished."""
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
 
 
 class MlpVae(nn.Module):
@@ -130,7 +139,7 @@ def train_epoch(model, optim, images, batch):
     """One epoch of collapse's training loop; returns images/s."""
     started = time.perf_counter()
     n = images.shape[0]
-    order = torch.randperm(n)
+    order = torch.randperm(n, device=DEVICE)
     total = None
     for step, start in enumerate(range(0, n, batch), 1):
         x = images[order[start : start + batch]]
@@ -152,6 +161,7 @@ def rate(count, repeats, work):
     def timed():
         started = time.perf_counter()
         work()
+        sync()
         return count / (time.perf_counter() - started)
 
     timed()
@@ -163,6 +173,8 @@ def in_batches(images, fn):
 
 
 def vm_hwm_mib():
+    if DEVICE.type == "cuda":
+        return torch.cuda.max_memory_allocated() / 2**20
     with open("/proc/self/status") as f:
         for line in f:
             if line.startswith("VmHWM:"):
@@ -202,10 +214,11 @@ def forward_macs(model):
 def measure_row(name, batch, args):
     make, latent = MODELS[name]
     torch.manual_seed(0)
-    images = torch.rand(batch * args.steps, PIXELS)
+    images = torch.rand(batch * args.steps, PIXELS).to(DEVICE)
     model = make()
     params = sum(p.numel() for p in model.parameters())
     macs = forward_macs(model)
+    model = model.to(DEVICE)
     optim = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-8, weight_decay=1e-5)
     cpu_before, started = cpu_seconds(), time.perf_counter()
     rates = [train_epoch(model, optim, images, batch) for _ in range(args.repeats + 1)][1:]
@@ -216,12 +229,12 @@ def measure_row(name, batch, args):
             args.repeats,
             lambda: torch.cat(
                 [
-                    torch.sigmoid(model.decode(torch.randn(min(EVAL_BATCH, args.samples - s), latent)))
+                    torch.sigmoid(model.decode(torch.randn(min(EVAL_BATCH, args.samples - s), latent, device=DEVICE)))
                     for s in range(0, args.samples, EVAL_BATCH)
                 ]
             ),
         )
-        probe_images = torch.rand(args.samples, PIXELS)
+        probe_images = torch.rand(args.samples, PIXELS).to(DEVICE)
         probe = rate(
             args.samples,
             args.repeats,
@@ -243,8 +256,8 @@ def measure_row(name, batch, args):
 
 
 def measure_classifier(args):
-    classifier = Classifier()
-    images = torch.rand(args.samples, PIXELS)
+    classifier = Classifier().to(DEVICE)
+    images = torch.rand(args.samples, PIXELS).to(DEVICE)
     with torch.no_grad():
         return rate(
             args.samples,
@@ -255,11 +268,12 @@ def measure_classifier(args):
 
 def measure_peak(n, repeats):
     """f32 matmul rate of an n x n product, GFLOP/s (one warm-up, median)."""
-    a, b = torch.rand(n, n), torch.rand(n, n)
+    a, b = torch.rand(n, n).to(DEVICE), torch.rand(n, n).to(DEVICE)
 
     def timed():
         started = time.perf_counter()
         torch.mm(a, b)
+        sync()
         return 2 * n**3 / (time.perf_counter() - started) / 1e9
 
     timed()
@@ -277,7 +291,12 @@ def main():
     p.add_argument("--no-classifier", action="store_true")
     p.add_argument("--peak", type=int, metavar="N", help="measure an N x N f32 matmul instead")
     p.add_argument("--json", help="also write the measurements as JSON to this file")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     args = p.parse_args()
+    global DEVICE
+    DEVICE = torch.device(args.device)
+    if DEVICE.type == "cuda" and not torch.cuda.is_available():
+        sys.exit("torch_vae.py: --device cuda, but torch sees no CUDA device")
     torch.set_num_threads(args.threads)
     record = {
         "tool": "torch",
@@ -285,6 +304,7 @@ def main():
         "python_version": platform.python_version(),
         "threads": torch.get_num_threads(),
         "mkldnn": torch.backends.mkldnn.is_available(),
+        "device": torch.cuda.get_device_name() if DEVICE.type == "cuda" else "cpu",
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": sys.argv,
     }
@@ -294,7 +314,7 @@ def main():
         record.update(matmul_n=args.peak, peak_gflops=gflops)
     else:
         print(
-            f"torch {torch.__version__}, {record['threads']} threads; {args.steps} steps x "
+            f"torch {torch.__version__} on {record['device']}, {record['threads']} threads; {args.steps} steps x "
             f"{args.repeats} timed epochs after 1 warm-up; {args.samples} images per sampling, "
             f"probe and classifier pass, in batches of {EVAL_BATCH}"
         )
