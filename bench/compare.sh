@@ -10,8 +10,8 @@
 # Environment (all optional):
 #   MODELS="mlp mlp-deep conv"  BATCHES="128 256"  REPEATS=5  SAMPLES=10000
 #   MLP_STEPS=100  CONV_STEPS=20   training steps per timed epoch
-#   THREADS=N        torch's threads [default: the cores collapse keeps busy,
-#                    measured on the first row]
+#   THREADS=N        threads of both sides: collapse --threads N, torch
+#                    set_num_threads(N) [default: the machine's cores]
 #   WAIT_LOAD=1.2    before each row, wait (up to 10 min) for the 1-minute load
 #                    average to fall below this
 #   OUT=FILE         where to write the JSON [default: bench/results/<date>-<host kind>.json]
@@ -43,6 +43,7 @@ fi
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
+THREADS=${THREADS:-$(nproc)}
 load() { cut -d' ' -f1 /proc/loadavg; }
 wait_load() {
     [ -n "${WAIT_LOAD:-}" ] || return 0
@@ -65,12 +66,8 @@ for model in $MODELS; do
         [ "$first" = 1 ] && extra=()
         echo "== $model, batch $batch: collapse (load $(load))"
         echo "$(load)" > "$TMP/load-collapse-$model-$batch"
-        "$BIN" bench "${common[@]}" "${extra[@]}" --json "$TMP/collapse-$model-$batch.json" | tail -n +3
-        if [ -z "${THREADS:-}" ]; then
-            THREADS=$("$PY" -c 'import json, sys
-busy = json.load(open(sys.argv[1]))["rows"][0]["train_cores_busy"]
-print(max(1, round(busy)))' "$TMP/collapse-$model-$batch.json")
-            echo "   collapse kept $THREADS core(s) busy: torch gets $THREADS thread(s)"
+        "$BIN" bench "${common[@]}" "${extra[@]}" --threads "$THREADS" --json "$TMP/collapse-$model-$batch.json" | tail -n +3
+        if [ "$first" = 1 ]; then
             echo "== peak: 4096x4096 f32 matmul in torch, $THREADS thread(s)"
             "$PY" bench/peers/torch_vae.py --peak 4096 --threads "$THREADS" --repeats "$REPEATS" --json "$TMP/peak.json"
         fi

@@ -27,6 +27,7 @@ fn bad_values_name_their_flag() {
         (&["--preset", "huge"], "--preset"),
         (&["--dataset", "cifar"], "--dataset"),
         (&["--batch-size", "-3"], "--batch-size"),
+        (&["--threads", "0"], "--threads"),
         (
             &["--mode", "accumulate", "--real-fraction", "0.1"],
             "--real-fraction",
@@ -38,6 +39,21 @@ fn bad_values_name_their_flag() {
         assert!(
             !tmp.join("run").exists(),
             "{args:?} did work before refusing"
+        );
+    }
+}
+
+#[test]
+fn threads_size_the_cpu_backends_pool() {
+    let tmp = TempDir::new("threads");
+    let out = collapse(&tmp.0, &["devices", "--threads", "3"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    for backend in ["flex", "ndarray"] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(backend) && l.contains("host CPU, 3 threads")),
+            "{text}"
         );
     }
 }

@@ -22,7 +22,7 @@ pub struct Selected {
 impl Backend {
     /// How the conv VAE computes convolutions on this backend: Burn's ndarray
     /// convolutions are ~50× slower than flex's, so ndarray gets the project's
-    /// lowering to a gather and a matrix multiply; the others use Burn's.
+    /// lowering to shifted windows and a matrix multiply; the others use Burn's.
     pub fn conv_impl(self) -> ConvImpl {
         match self {
             Backend::Ndarray => ConvImpl::Matmul,
@@ -41,7 +41,8 @@ impl Backend {
 }
 
 fn cpu(device: Device, backend: Backend) -> Selected {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // The CPU backends run on rayon's global pool (--threads, else one thread per core).
+    let threads = rayon::current_num_threads();
     Selected {
         device,
         record: DeviceRecord {

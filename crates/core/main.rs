@@ -42,9 +42,23 @@ impl Failure {
     }
 }
 
+/// Sizes the thread pool that flex and ndarray run on, before either uses it.
+fn set_threads(threads: Option<usize>) -> Result<(), Failure> {
+    let Some(n) = threads else { return Ok(()) };
+    if n == 0 {
+        return Err(Failure::input(anyhow::anyhow!(
+            "--threads must be at least 1"
+        )));
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global()
+        .map_err(Failure::run)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    let result = set_threads(cli.threads).and_then(|()| match cli.command {
         Command::Run(args) => run::run(*args),
         Command::Fetch(args) => run::fetch(args),
         Command::Report(args) => run::report(args),
@@ -56,7 +70,7 @@ fn main() -> ExitCode {
             action: args::EvaluatorCommand::Train(args),
         } => evaluate::evaluator_train(args),
         Command::Compare(args) => evaluate::compare(args),
-    };
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Input(e)) => {

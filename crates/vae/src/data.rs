@@ -107,8 +107,7 @@ impl BatchSource for HostImages {
     fn begin_epoch(&mut self) {
         let order = permutation(self.epoch_len(), &self.device).into_data();
         self.order = order
-            .convert::<i64>()
-            .into_vec::<i64>()
+            .try_into_vec_as::<i64>()
             .expect("a permutation converts to i64")
             .into_iter()
             .map(|i| i as usize)
