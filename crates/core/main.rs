@@ -20,6 +20,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc keeps the freed tensor buffers of one training step for the next. glibc's
+/// allocator hands buffers this large back to the kernel and faults them in again,
+/// page by page, with a TLB shootdown across cores each time; on 2 cores that was a
+/// third of an MLP step (`perf`: `ptep_clear_flush`), and more with 2 threads than 1.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use crate::args::{Cli, Command};
 
 /// An error with the exit code it deserves.
