@@ -98,8 +98,8 @@ pub enum Backend {
     /// Burn's own CPU backend (the default).
     Flex,
     /// Burn's ndarray CPU backend: deprecated in Burn 0.22 and very slow on
-    /// convolutions (the conv VAE uses the project's matmul lowering there and
-    /// still trains about 5x slower than on flex).
+    /// convolutions, so the conv VAE uses the project's own (unfold and matrix
+    /// multiply) there, at about half of flex's speed.
     Ndarray,
     /// GPU through wgpu (Vulkan, Metal, DX12); a software Vulkan driver such as lavapipe also works.
     Wgpu,

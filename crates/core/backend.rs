@@ -22,7 +22,7 @@ pub struct Selected {
 impl Backend {
     /// How the conv VAE computes convolutions on this backend: Burn's ndarray
     /// convolutions are ~50× slower than flex's, so ndarray gets the project's
-    /// lowering to shifted windows and a matrix multiply; the others use Burn's.
+    /// lowering to unfold (im2col) and a matrix multiply; the others use Burn's.
     pub fn conv_impl(self) -> ConvImpl {
         match self {
             Backend::Ndarray => ConvImpl::Matmul,

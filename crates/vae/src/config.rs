@@ -30,7 +30,7 @@ impl std::fmt::Display for Architecture {
 pub enum ConvImpl {
     /// Burn's `conv2d` / `conv_transpose2d`.
     Burn,
-    /// The project's lowering to slices and one matrix multiply
+    /// The project's lowering to unfold (im2col) and one matrix multiply
     /// ([`crate::lowered`]); much faster on the ndarray backend.
     Matmul,
 }

@@ -2,8 +2,9 @@
 //! architectures (the authors' convolutional VAE and the classic MLP VAE), the
 //! loss, a hand-written training loop, sampling, evaluation and checkpoints.
 //!
-//! Library code takes a `&Device` and enables no Burn backend; the binary
-//! chooses the backend at run time. Images are flat rows of `rows × cols`
+//! Library code takes a `&Device`; the binary chooses the backend at run time.
+//! The crate names the two CPU backends only for the conv lowering's own
+//! backend operations ([`lowered::WindowOps`]). Images are flat rows of `rows × cols`
 //! grey values in `[0, 1]`.
 
 #![deny(missing_docs)]

@@ -1,111 +1,370 @@
-//! Convolutions lowered to shifted windows and one matrix multiply, built only
-//! from Burn's tensor operations (so differentiable on every backend).
+//! Convolutions lowered to window copies and one matrix multiply, for the CPU
+//! backends whose own convolutions are slow (ndarray).
 //!
 //! Burn's ndarray backend computes `conv2d` and `conv_transpose2d` so slowly
 //! (the conv VAE trained at 12 images/s there, against 641 on flex) that the
-//! authors' network was unusable on it. This path uses the weight layouts of
-//! Burn's `Conv2d` (`[out, in, k, k]`) and `ConvTranspose2d` (`[in, out, k, k]`),
-//! so a checkpoint is the same whichever path computed it, and `collapse
-//! parity` checks it against Burn's own.
+//! authors' network was unusable on it. Here a convolution is `unfold` (each
+//! output position's input window copied into one row, "im2col") followed by a
+//! matrix multiply, and a transposed convolution is a matrix multiply followed
+//! by `fold`, the adjoint of `unfold` (each row added back into the windows it
+//! came from, "col2im"). Activations stay channels-last (`[batch, h, w, c]`),
+//! so the matrix multiply's `[positions, out]` result is already the next
+//! layer's input and no layout copies are needed in between.
 //!
-//! Both directions split a stride-`s` kernel of size `k` into `d = ⌈k/s⌉`
-//! shifts times `s` phases per axis (the kernel is zero-padded to `d·s` taps).
-//! A convolution folds the padded input's `s × s` phases into channels
-//! (space to depth), after which it is a stride-1 convolution with a `d × d`
-//! kernel: `d²` shifted windows stacked along the channels and one matrix
-//! multiply. A transposed convolution computes its `s × s` output phases at
-//! once, each a stride-1 convolution of the input with a `d × d` kernel, and
-//! interleaves them (depth to space). No index gathers are needed: only
-//! padding, slices, permutes, one concatenation and one matrix multiply, whose
-//! backward passes every backend computes with contiguous copies.
+//! `unfold` and `fold` are one Burn backend extension ([`WindowOps`]): two
+//! host loops over contiguous rows, split across the thread pool by image,
+//! each the other's backward pass under autodiff. They run on flex and
+//! ndarray (the tensor's values are moved out, not copied, where the backend
+//! holds them alone). The weights keep the layouts of Burn's `Conv2d`
+//! (`[out, in, k, k]`) and `ConvTranspose2d` (`[in, out, k, k]`), so a
+//! checkpoint is the same whichever path computed it; the tests and `collapse
+//! parity` check this path against Burn's own convolutions.
 
+// burn-ndarray is deprecated in Burn 0.22; the project still runs on it.
+#![allow(deprecated)]
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend, Flex, NdArray, TensorMetadata, backend_extension};
 use burn::prelude::*;
-use burn::tensor::ops::PadMode;
+use burn::tensor::{TensorData, try_read_sync};
+use rayon::prelude::*;
 
-/// Zero-pads the two kernel axes of `weight` (`[a, b, k, k]`) to `d·s` taps and
-/// splits each tap `t = shift·s + phase`: returns `[a, b, d, s, d, s]`.
-fn split_taps(weight: Tensor<4>, d: usize, s: usize) -> Tensor<6> {
-    let [a, b, k, _] = weight.dims();
-    let extra = d * s - k;
-    weight
-        .pad([(0, extra), (0, extra)], PadMode::Constant(0.0))
-        .reshape([a, b, d, s, d, s])
+/// A square window sliding over a channels-last image: kernel size, stride and
+/// symmetric zero padding, over an image of `height × width × channels`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// Kernel size (both axes).
+    pub kernel: usize,
+    /// Stride (both axes).
+    pub stride: usize,
+    /// Zero padding on every side.
+    pub padding: usize,
+    /// Image height.
+    pub height: usize,
+    /// Image width.
+    pub width: usize,
+    /// Channels.
+    pub channels: usize,
 }
 
-/// Pads the two spatial axes of `x` with `before` zeros and then cuts or pads
-/// them to `rows × cols`.
-fn pad_to(x: Tensor<4>, before: usize, rows: usize, cols: usize) -> Tensor<4> {
-    let [b, c, h, w] = x.dims();
-    x.pad(
-        [
-            (before, rows.saturating_sub(h + before)),
-            (before, cols.saturating_sub(w + before)),
-        ],
-        PadMode::Constant(0.0),
-    )
-    .slice([0..b, 0..c, 0..rows, 0..cols])
-}
+impl Window {
+    /// Output rows and columns: `(h + 2p − k)/s + 1` on each axis.
+    pub fn out_dims(&self) -> [usize; 2] {
+        let out = |n: usize| (n + 2 * self.padding - self.kernel) / self.stride + 1;
+        [out(self.height), out(self.width)]
+    }
 
-/// The `d × d` windows of size `rows × cols` of `x` (`[b, c, ..]`), window
-/// `(i, j)` starting at `(start(i), start(j))`, stacked along the channels in
-/// row-major `(i, j)` order: returns `[b, d·d·c, rows·cols]`.
-fn windows(
-    x: Tensor<4>,
-    d: usize,
-    rows: usize,
-    cols: usize,
-    start: impl Fn(usize) -> usize,
-) -> Tensor<3> {
-    let [b, c, _, _] = x.dims();
-    let mut parts = Vec::with_capacity(d * d);
-    for i in 0..d {
-        for j in 0..d {
-            let (y, x0) = (start(i), start(j));
-            parts.push(x.clone().slice([0..b, 0..c, y..y + rows, x0..x0 + cols]));
+    /// Values of one unfolded row: `k · k · channels`.
+    fn row_len(&self) -> usize {
+        self.kernel * self.kernel * self.channels
+    }
+
+    /// Calls `f(row offset, image offset)` for every kernel tap of output
+    /// position `(oy, ox)` that lands inside the image; each names `channels`
+    /// contiguous values (taps in `(ky, kx)` row-major order).
+    fn taps(&self, oy: usize, ox: usize, mut f: impl FnMut(usize, usize)) {
+        let (k, c) = (self.kernel, self.channels);
+        for ky in 0..k {
+            let Some(iy) = (oy * self.stride + ky).checked_sub(self.padding) else {
+                continue;
+            };
+            if iy >= self.height {
+                continue;
+            }
+            for kx in 0..k {
+                let Some(ix) = (ox * self.stride + kx).checked_sub(self.padding) else {
+                    continue;
+                };
+                if ix >= self.width {
+                    continue;
+                }
+                f((ky * k + kx) * c, (iy * self.width + ix) * c);
+            }
         }
     }
-    Tensor::cat(parts, 1).reshape([b, d * d * c, rows * cols])
+
+    /// im2col of one image: `image` is `[h, w, c]`, `rows` is `[oh, ow, k, k, c]`
+    /// (zero where a tap falls in the padding).
+    fn unfold_image(&self, image: &[f32], rows: &mut [f32]) {
+        let [_, ow] = self.out_dims();
+        let (len, c) = (self.row_len(), self.channels);
+        for (position, row) in rows.chunks_exact_mut(len).enumerate() {
+            row.fill(0.0);
+            self.taps(position / ow, position % ow, |at, from| {
+                row[at..at + c].copy_from_slice(&image[from..from + c]);
+            });
+        }
+    }
+
+    /// col2im of one image, the adjoint of [`Self::unfold_image`]: adds every
+    /// row's taps back into `image` (`[h, w, c]`, zeroed first).
+    fn fold_image(&self, rows: &[f32], image: &mut [f32]) {
+        let [_, ow] = self.out_dims();
+        let (len, c) = (self.row_len(), self.channels);
+        image.fill(0.0);
+        for (position, row) in rows.chunks_exact(len).enumerate() {
+            self.taps(position / ow, position % ow, |at, to| {
+                for (sum, v) in image[to..to + c].iter_mut().zip(&row[at..at + c]) {
+                    *sum += v;
+                }
+            });
+        }
+    }
 }
 
-/// 2-D convolution with a square kernel, equal strides and symmetric padding.
+/// Moves a float tensor's values to the host (without a copy where the backend
+/// holds them alone and contiguous) and returns them with the tensor's device.
+fn to_host<B: Backend>(tensor: FloatTensor<B>) -> (Vec<f32>, B::Device) {
+    let device = tensor.device();
+    let data = try_read_sync(B::float_into_data(tensor))
+        .expect("a CPU backend's tensor is readable at once")
+        .expect("reading a tensor back cannot fail on a CPU backend");
+    let values = data
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("converted to f32 above");
+    (values, device)
+}
+
+/// The backend operations behind the lowering: `unfold` (im2col) and `fold`
+/// (col2im) over channels-last images. The default bodies work on the host and
+/// serve every listed backend; [`Autodiff`] pairs them as each other's backward.
+#[backend_extension(Flex, NdArray, Autodiff)]
+pub trait WindowOps: Backend {
+    /// `x` `[batch, h, w, c]` → `[batch, oh, ow, k·k·c]`: each output position's
+    /// window, taps in `(ky, kx, c)` order, zeros for the padding.
+    fn unfold_windows(
+        x: FloatTensor<Self>,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
+        let [batch, height, width, channels] = x.shape().dims();
+        let window = Window {
+            kernel,
+            stride,
+            padding,
+            height,
+            width,
+            channels,
+        };
+        let [oh, ow] = window.out_dims();
+        let (image, rows) = (height * width * channels, oh * ow * window.row_len());
+        let (values, device) = to_host::<Self>(x);
+        let mut out = vec![0.0f32; batch * rows];
+        out.par_chunks_mut(rows)
+            .zip(values.par_chunks(image))
+            .for_each(|(rows, image)| window.unfold_image(image, rows));
+        let shape = [batch, oh, ow, window.row_len()];
+        Self::float_from_data(TensorData::new(out, shape), &device)
+    }
+
+    /// The adjoint of [`Self::unfold_windows`] for an image of
+    /// `height × width`: `rows` `[batch, oh, ow, k·k·c]` → `[batch, height, width, c]`,
+    /// every tap added into the pixel it was read from.
+    fn fold_windows(
+        rows: FloatTensor<Self>,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        height: usize,
+        width: usize,
+    ) -> FloatTensor<Self> {
+        let [batch, _, _, len] = rows.shape().dims();
+        let window = Window {
+            kernel,
+            stride,
+            padding,
+            height,
+            width,
+            channels: len / (kernel * kernel),
+        };
+        let [oh, ow] = window.out_dims();
+        let image = height * width * window.channels;
+        let (values, device) = to_host::<Self>(rows);
+        let mut out = vec![0.0f32; batch * image];
+        out.par_chunks_mut(image)
+            .zip(values.par_chunks(oh * ow * len))
+            .for_each(|(image, rows)| window.fold_image(rows, image));
+        let shape = [batch, height, width, window.channels];
+        Self::float_from_data(TensorData::new(out, shape), &device)
+    }
+}
+
+impl WindowOps for Flex {}
+impl WindowOps for NdArray {}
+
+/// Backward of `unfold`: `fold` of the incoming gradient onto the input's size.
+#[derive(Debug)]
+struct UnfoldBackward;
+
+impl<B: Backend + WindowOps> Backward<B, 1> for UnfoldBackward {
+    /// Kernel, stride, padding, and the input's height and width.
+    type State = [usize; 5];
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [k, s, p, h, w] = ops.state;
+        unary::<B, _>(ops.parents, ops.node, grads, |grad| {
+            B::fold_windows(grad, k, s, p, h, w)
+        });
+    }
+}
+
+/// Backward of `fold`: `unfold` of the incoming gradient.
+#[derive(Debug)]
+struct FoldBackward;
+
+impl<B: Backend + WindowOps> Backward<B, 1> for FoldBackward {
+    /// Kernel, stride and padding.
+    type State = [usize; 3];
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [k, s, p] = ops.state;
+        unary::<B, _>(ops.parents, ops.node, grads, |grad| {
+            B::unfold_windows(grad, k, s, p)
+        });
+    }
+}
+
+impl<B: Backend + WindowOps, C: CheckpointStrategy> WindowOps for Autodiff<B, C> {
+    fn unfold_windows(
+        x: FloatTensor<Self>,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
+        let [_, h, w, _] = x.primitive().shape().dims();
+        let (x, node) = x.into_parts();
+        let out = |x| B::unfold_windows(x, kernel, stride, padding);
+        match UnfoldBackward
+            .prepare::<C>([node])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish([kernel, stride, padding, h, w], out(x)),
+            OpsKind::UnTracked(prep) => prep.finish(out(x)),
+        }
+    }
+
+    fn fold_windows(
+        rows: FloatTensor<Self>,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        height: usize,
+        width: usize,
+    ) -> FloatTensor<Self> {
+        let (rows, node) = rows.into_parts();
+        let out = |r| B::fold_windows(r, kernel, stride, padding, height, width);
+        match FoldBackward.prepare::<C>([node]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish([kernel, stride, padding], out(rows)),
+            OpsKind::UnTracked(prep) => prep.finish(out(rows)),
+        }
+    }
+}
+
+fn unfold(x: Tensor<4>, kernel: usize, stride: usize, padding: usize) -> Tensor<4> {
+    use burn::backend::Dispatch;
+    Tensor::from_dispatch(<Dispatch as WindowOps>::unfold_windows(
+        x.into_dispatch(),
+        kernel,
+        stride,
+        padding,
+    ))
+}
+
+fn fold(rows: Tensor<4>, window: Window) -> Tensor<4> {
+    use burn::backend::Dispatch;
+    let Window {
+        kernel,
+        stride,
+        padding,
+        height,
+        width,
+        ..
+    } = window;
+    Tensor::from_dispatch(<Dispatch as WindowOps>::fold_windows(
+        rows.into_dispatch(),
+        kernel,
+        stride,
+        padding,
+        height,
+        width,
+    ))
+}
+
+/// 2-D convolution of a channels-last batch with a square kernel, equal
+/// strides and symmetric padding.
 ///
 /// # Shapes
-/// - `x`: `[batch, in, h, w]`, `weight`: `[out, in, k, k]`, `bias`: `[out]`
-/// - returns `[batch, out, (h + 2p - k)/s + 1, (w + 2p - k)/s + 1]`
-pub fn conv2d(
+/// - `x`: `[batch, h, w, in]`, `weight`: `[out, in, k, k]` (Burn's `Conv2d`), `bias`: `[out]`
+/// - returns `[batch, (h + 2p − k)/s + 1, (w + 2p − k)/s + 1, out]`
+pub fn conv2d_nhwc(
     x: Tensor<4>,
     weight: Tensor<4>,
     bias: Option<Tensor<1>>,
     stride: usize,
     padding: usize,
 ) -> Tensor<4> {
-    let s = stride;
-    let [b, c, h, w] = x.dims();
+    let [b, _, _, c] = x.dims();
     let [o, _, k, _] = weight.dims();
-    let d = k.div_ceil(s);
-    let (ho, wo) = ((h + 2 * padding - k) / s + 1, (w + 2 * padding - k) / s + 1);
-    // Padded row r·s + phase is input row r·s + phase − p; output row m reads
-    // tap t = shift·s + phase from padded row (m + shift)·s + phase.
-    let (hq, wq) = (ho + d - 1, wo + d - 1);
-    let phases = pad_to(x, padding, hq * s, wq * s)
-        .reshape([b, c, hq, s, wq, s])
-        .permute([0, 3, 5, 1, 2, 4])
-        .reshape([b, s * s * c, hq, wq]);
-    let columns = windows(phases, d, ho, wo, |shift| shift);
-    // [out, in, shift_y, phase_y, shift_x, phase_x] → [out, shift_y, shift_x, phase_y, phase_x, in]
-    let matrix = split_taps(weight, d, s)
-        .permute([0, 2, 4, 3, 5, 1])
-        .reshape([1, o, d * d * s * s * c]);
-    let out = matrix.matmul(columns);
+    let rows = unfold(x, k, stride, padding);
+    let [_, oh, ow, len] = rows.dims();
+    // [out, in, ky, kx] → [ky, kx, in, out]: the rows' tap order.
+    let matrix = weight.permute([2, 3, 1, 0]).reshape([k * k * c, o]);
+    let out = rows.reshape([b * oh * ow, len]).matmul(matrix);
     let out = match bias {
-        Some(bias) => out + bias.reshape([1, o, 1]),
+        Some(bias) => out + bias.reshape([1, o]),
         None => out,
     };
-    out.reshape([b, o, ho, wo])
+    out.reshape([b, oh, ow, o])
 }
 
-/// `layer` applied to `x` by Burn's convolution or by [`conv2d`], as `conv_impl` says;
-/// `stride` and `padding` must be the layer's own (the lowering reads only its weights).
+/// 2-D transposed convolution of a channels-last batch with a square kernel,
+/// equal strides, symmetric padding and no output padding: the adjoint of
+/// [`conv2d_nhwc`] with the same kernel geometry.
+///
+/// # Shapes
+/// - `x`: `[batch, h, w, in]`, `weight`: `[in, out, k, k]` (Burn's `ConvTranspose2d`), `bias`: `[out]`
+/// - returns `[batch, (h − 1)s + k − 2p, (w − 1)s + k − 2p, out]`
+pub fn conv_transpose2d_nhwc(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    stride: usize,
+    padding: usize,
+) -> Tensor<4> {
+    let [b, h, w, c] = x.dims();
+    let [_, o, k, _] = weight.dims();
+    let window = Window {
+        kernel: k,
+        stride,
+        padding,
+        height: (h - 1) * stride + k - 2 * padding,
+        width: (w - 1) * stride + k - 2 * padding,
+        channels: o,
+    };
+    // [in, out, ky, kx] → [in, ky, kx, out]: each input pixel's contribution to
+    // the taps of the output window it scatters into.
+    let matrix = weight.permute([0, 2, 3, 1]).reshape([c, k * k * o]);
+    let rows = x
+        .reshape([b * h * w, c])
+        .matmul(matrix)
+        .reshape([b, h, w, k * k * o]);
+    let out = fold(rows, window);
+    match bias {
+        Some(bias) => out + bias.reshape([1, 1, 1, o]),
+        None => out,
+    }
+}
+
+/// `layer` applied to the channels-first batch `x` (`[batch, c, h, w]`) by
+/// Burn's convolution or by [`conv2d_nhwc`], as `conv_impl` says; `stride` and
+/// `padding` must be the layer's own (the lowering reads only its weights).
 pub fn apply_conv2d(
     layer: &burn::nn::conv::Conv2d,
     x: Tensor<4>,
@@ -115,52 +374,14 @@ pub fn apply_conv2d(
 ) -> Tensor<4> {
     match conv_impl {
         crate::ConvImpl::Burn => layer.forward(x),
-        crate::ConvImpl::Matmul => conv2d(
-            x,
+        crate::ConvImpl::Matmul => conv2d_nhwc(
+            x.permute([0, 2, 3, 1]),
             layer.weight.val(),
             layer.bias.as_ref().map(|b| b.val()),
             stride,
             padding,
-        ),
-    }
-}
-
-/// 2-D transposed convolution with a square kernel, equal strides, symmetric
-/// padding and no output padding.
-///
-/// # Shapes
-/// - `x`: `[batch, in, h, w]`, `weight`: `[in, out, k, k]`, `bias`: `[out]`
-/// - returns `[batch, out, (h - 1)s + k - 2p, (w - 1)s + k - 2p]`
-pub fn conv_transpose2d(
-    x: Tensor<4>,
-    weight: Tensor<4>,
-    bias: Option<Tensor<1>>,
-    stride: usize,
-    padding: usize,
-) -> Tensor<4> {
-    let s = stride;
-    let [b, c, h, w] = x.dims();
-    let [_, o, k, _] = weight.dims();
-    let d = k.div_ceil(s);
-    let (ho, wo) = ((h - 1) * s + k - 2 * padding, (w - 1) * s + k - 2 * padding);
-    // Output row y with y + p = q·s + phase sums input rows q − shift times tap
-    // shift·s + phase; rows q < qh cover every output row.
-    let (qh, qw) = ((ho + padding).div_ceil(s), (wo + padding).div_ceil(s));
-    let padded = pad_to(x, d - 1, qh + d - 1, qw + d - 1);
-    let columns = windows(padded, d, qh, qw, |shift| d - 1 - shift);
-    // [in, out, shift_y, phase_y, shift_x, phase_x] → [phase_y, phase_x, out, shift_y, shift_x, in]
-    let matrix = split_taps(weight, d, s)
-        .permute([3, 5, 1, 2, 4, 0])
-        .reshape([1, s * s * o, d * d * c]);
-    let out = matrix
-        .matmul(columns)
-        .reshape([b, s, s, o, qh, qw])
-        .permute([0, 3, 4, 1, 5, 2])
-        .reshape([b, o, qh * s, qw * s])
-        .slice([0..b, 0..o, padding..padding + ho, padding..padding + wo]);
-    match bias {
-        Some(bias) => out + bias.reshape([1, o, 1, 1]),
-        None => out,
+        )
+        .permute([0, 3, 1, 2]),
     }
 }
 
@@ -171,58 +392,133 @@ mod tests {
     use burn::prelude::*;
     use burn::tensor::Distribution;
 
+    const GEOMETRIES: [(usize, usize, usize, usize); 9] = [
+        (4, 2, 1, 14),
+        (3, 1, 1, 9),
+        (4, 2, 0, 10),
+        (2, 2, 0, 8),
+        (4, 2, 0, 9),
+        (5, 1, 2, 12),
+        (5, 1, 0, 10),
+        (3, 2, 1, 7),
+        (5, 3, 2, 11),
+    ];
+
     fn max_diff(a: Tensor<4>, b: Tensor<4>) -> f32 {
         assert_eq!(a.dims(), b.dims());
         (a - b).abs().max().into_scalar()
     }
 
+    fn nhwc(x: Tensor<4>) -> Tensor<4> {
+        x.permute([0, 2, 3, 1])
+    }
+
+    fn nchw(x: Tensor<4>) -> Tensor<4> {
+        x.permute([0, 3, 1, 2])
+    }
+
+    /// Forward values against Burn's `Conv2d` and `ConvTranspose2d`, on flex and ndarray.
     #[test]
     fn matches_burn_convolutions_for_several_geometries() {
-        let device = Device::flex();
-        device.seed(1);
-        for (k, s, p, size) in [
-            (4, 2, 1, 14),
-            (3, 1, 1, 9),
-            (4, 2, 0, 10),
-            (2, 2, 0, 8),
-            (4, 2, 0, 9),
-            (5, 1, 2, 12),
-            (5, 1, 0, 10),
-            (3, 2, 1, 7),
-            (5, 3, 2, 11),
-        ] {
-            let x =
-                Tensor::<4>::random([3, 5, size, size], Distribution::Normal(0.0, 1.0), &device);
-            let conv = Conv2dConfig::new([5, 7], [k, k])
-                .with_stride([s, s])
-                .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
-                .init(&device);
-            let ours = super::conv2d(
-                x.clone(),
-                conv.weight.val(),
-                conv.bias.as_ref().map(|b| b.val()),
-                s,
-                p,
-            );
-            assert!(
-                max_diff(ours, conv.forward(x.clone())) < 1e-4,
-                "conv k{k} s{s} p{p}"
-            );
-            let deconv = ConvTranspose2dConfig::new([5, 7], [k, k])
-                .with_stride([s, s])
-                .with_padding([p, p])
-                .init(&device);
-            let ours = super::conv_transpose2d(
-                x.clone(),
-                deconv.weight.val(),
-                deconv.bias.as_ref().map(|b| b.val()),
-                s,
-                p,
-            );
-            assert!(
-                max_diff(ours, deconv.forward(x)) < 1e-4,
-                "deconv k{k} s{s} p{p}"
-            );
+        for device in [Device::flex(), Device::ndarray()] {
+            for (k, s, p, size) in GEOMETRIES {
+                let x = Tensor::<4>::random(
+                    [3, 5, size, size],
+                    Distribution::Normal(0.0, 1.0),
+                    &device,
+                );
+                let conv = Conv2dConfig::new([5, 7], [k, k])
+                    .with_stride([s, s])
+                    .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+                    .init(&device);
+                let ours = super::conv2d_nhwc(
+                    nhwc(x.clone()),
+                    conv.weight.val(),
+                    conv.bias.as_ref().map(|b| b.val()),
+                    s,
+                    p,
+                );
+                let diff = max_diff(nchw(ours), conv.forward(x.clone()));
+                assert!(diff < 1e-4, "conv k{k} s{s} p{p}: {diff}");
+                let deconv = ConvTranspose2dConfig::new([5, 7], [k, k])
+                    .with_stride([s, s])
+                    .with_padding([p, p])
+                    .init(&device);
+                let ours = super::conv_transpose2d_nhwc(
+                    nhwc(x.clone()),
+                    deconv.weight.val(),
+                    deconv.bias.as_ref().map(|b| b.val()),
+                    s,
+                    p,
+                );
+                let diff = max_diff(nchw(ours), deconv.forward(x));
+                assert!(diff < 1e-4, "deconv k{k} s{s} p{p}: {diff}");
+            }
+        }
+    }
+
+    /// Gradients of the input, the weights and the bias against Burn's own, under autodiff.
+    #[test]
+    fn gradients_match_burn_convolutions() {
+        for device in [Device::flex().autodiff(), Device::ndarray().autodiff()] {
+            for (k, s, p, size) in GEOMETRIES {
+                let x = Tensor::<4>::random(
+                    [2, 3, size, size],
+                    Distribution::Normal(0.0, 1.0),
+                    &device,
+                );
+                let conv = Conv2dConfig::new([3, 4], [k, k])
+                    .with_stride([s, s])
+                    .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+                    .init(&device);
+                let deconv = ConvTranspose2dConfig::new([4, 2], [k, k])
+                    .with_stride([s, s])
+                    .with_padding([p, p])
+                    .init(&device);
+                // Both layers in a row, so each lowering's backward feeds the other's.
+                let theirs = |x: Tensor<4>| deconv.forward(conv.forward(x));
+                let ours = |x: Tensor<4>| {
+                    let h = super::conv2d_nhwc(
+                        nhwc(x),
+                        conv.weight.val(),
+                        conv.bias.as_ref().map(|b| b.val()),
+                        s,
+                        p,
+                    );
+                    nchw(super::conv_transpose2d_nhwc(
+                        h,
+                        deconv.weight.val(),
+                        deconv.bias.as_ref().map(|b| b.val()),
+                        s,
+                        p,
+                    ))
+                };
+                let target =
+                    Tensor::<4>::random_like(&theirs(x.clone()), Distribution::Normal(0.0, 1.0));
+                let grads = |f: &dyn Fn(Tensor<4>) -> Tensor<4>| {
+                    let x = x.clone().detach().require_grad();
+                    let loss = (f(x.clone()) * target.clone()).sum();
+                    let g = loss.backward();
+                    let weights = [conv.weight.val(), deconv.weight.val()];
+                    let [w1, w2] = weights.map(|w| w.grad(&g).expect("weight grad"));
+                    let b1 = conv.bias.as_ref().expect("bias").val().grad(&g);
+                    let b2 = deconv.bias.as_ref().expect("bias").val().grad(&g);
+                    let x = x.grad(&g).expect("input grad");
+                    (x, w1, w2, b1.expect("bias grad"), b2.expect("bias grad"))
+                };
+                let (x1, w1a, w2a, b1a, b2a) = grads(&theirs);
+                let (x2, w1b, w2b, b1b, b2b) = grads(&ours);
+                let close = |a: Tensor<4>, b: Tensor<4>, what: &str| {
+                    let diff = max_diff(a, b);
+                    assert!(diff < 1e-3, "{what} k{k} s{s} p{p}: {diff}");
+                };
+                close(x1, x2, "input grad");
+                close(w1a, w1b, "conv weight grad");
+                close(w2a, w2b, "deconv weight grad");
+                let bias_diff: f32 = (b1a - b1b).abs().max().into_scalar::<f32>()
+                    + (b2a - b2b).abs().max().into_scalar::<f32>();
+                assert!(bias_diff < 1e-3, "bias grads k{k} s{s} p{p}: {bias_diff}");
+            }
         }
     }
 }

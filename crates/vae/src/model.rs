@@ -136,29 +136,24 @@ impl MlpVae {
 }
 
 impl ConvVae {
-    fn conv(&self, layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-        lowered::apply_conv2d(layer, x, self.conv_impl, STRIDE, PADDING)
-    }
-
-    fn deconv(&self, layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
-        match self.conv_impl {
-            ConvImpl::Burn => layer.forward(x),
-            ConvImpl::Matmul => lowered::conv_transpose2d(
-                x,
-                layer.weight.val(),
-                layer.bias.as_ref().map(|b| b.val()),
-                STRIDE,
-                PADDING,
-            ),
-        }
-    }
-
     fn encode(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
         let [b, _] = x.dims();
-        let [_, fh, fw] = self.feature_shape;
-        let x = x.reshape([b, 1, fh * 4, fw * 4]);
-        let h = relu(self.conv(&self.conv2, relu(self.conv(&self.conv1, x))));
-        let h: Tensor<2> = h.flatten(1, 3);
+        let [c, fh, fw] = self.feature_shape;
+        let h: Tensor<2> = match self.conv_impl {
+            ConvImpl::Burn => {
+                let x = x.reshape([b, 1, fh * 4, fw * 4]);
+                let h = relu(self.conv2.forward(relu(self.conv1.forward(x))));
+                h.flatten(1, 3)
+            }
+            // Channels last all the way; one image channel makes `[b, h, w, 1]`
+            // the same values as `[b, 1, h, w]`. The heads read channels first.
+            ConvImpl::Matmul => {
+                let x = x.reshape([b, fh * 4, fw * 4, 1]);
+                let h = relu(nhwc_conv(&self.conv1, x));
+                let h = relu(nhwc_conv(&self.conv2, h));
+                h.permute([0, 3, 1, 2]).reshape([b, c * fh * fw])
+            }
+        };
         (self.mu.forward(h.clone()), self.logvar.forward(h))
     }
 
@@ -166,9 +161,30 @@ impl ConvVae {
         let [b, _] = z.dims();
         let [c, fh, fw] = self.feature_shape;
         let h = self.expand.forward(z).reshape([b, c, fh, fw]);
-        let h = self.deconv(&self.deconv2, relu(self.deconv(&self.deconv1, h)));
-        h.flatten(1, 3)
+        match self.conv_impl {
+            ConvImpl::Burn => {
+                let h = self.deconv2.forward(relu(self.deconv1.forward(h)));
+                h.flatten(1, 3)
+            }
+            ConvImpl::Matmul => {
+                let h = relu(nhwc_deconv(&self.deconv1, h.permute([0, 2, 3, 1])));
+                // One output channel: `[b, h, w, 1]` flattens like `[b, 1, h, w]`.
+                nhwc_deconv(&self.deconv2, h).flatten(1, 3)
+            }
+        }
     }
+}
+
+/// `layer` by the project's lowering, on a channels-last batch.
+fn nhwc_conv(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let bias = layer.bias.as_ref().map(|b| b.val());
+    lowered::conv2d_nhwc(x, layer.weight.val(), bias, STRIDE, PADDING)
+}
+
+/// `layer` by the project's lowering, on a channels-last batch.
+fn nhwc_deconv(layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
+    let bias = layer.bias.as_ref().map(|b| b.val());
+    lowered::conv_transpose2d_nhwc(x, layer.weight.val(), bias, STRIDE, PADDING)
 }
 
 impl Vae {
