@@ -9,6 +9,7 @@
 
 #![deny(missing_docs)]
 
+pub mod adam;
 pub mod checkpoint;
 pub mod config;
 pub mod data;

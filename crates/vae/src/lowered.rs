@@ -116,6 +116,26 @@ impl Window {
     }
 }
 
+/// im2col of a batch: `images` `[batch, h, w, c]` into `rows`
+/// `[batch, oh, ow, k, k, c]`, one image per task of the thread pool.
+fn unfold_batch(window: &Window, images: &[f32], rows: &mut [f32]) {
+    let [oh, ow] = window.out_dims();
+    let image = window.height * window.width * window.channels;
+    rows.par_chunks_mut(oh * ow * window.row_len())
+        .zip(images.par_chunks(image))
+        .for_each(|(rows, image)| window.unfold_image(image, rows));
+}
+
+/// col2im of a batch, the adjoint of [`unfold_batch`]: `rows` into `images`.
+fn fold_batch(window: &Window, rows: &[f32], images: &mut [f32]) {
+    let [oh, ow] = window.out_dims();
+    let image = window.height * window.width * window.channels;
+    images
+        .par_chunks_mut(image)
+        .zip(rows.par_chunks(oh * ow * window.row_len()))
+        .for_each(|(image, rows)| window.fold_image(rows, image));
+}
+
 /// Moves a float tensor's values to the host (without a copy where the backend
 /// holds them alone and contiguous) and returns them with the tensor's device.
 fn to_host<B: Backend>(tensor: FloatTensor<B>) -> (Vec<f32>, B::Device) {
@@ -153,12 +173,9 @@ pub trait WindowOps: Backend {
             channels,
         };
         let [oh, ow] = window.out_dims();
-        let (image, rows) = (height * width * channels, oh * ow * window.row_len());
         let (values, device) = to_host::<Self>(x);
-        let mut out = vec![0.0f32; batch * rows];
-        out.par_chunks_mut(rows)
-            .zip(values.par_chunks(image))
-            .for_each(|(rows, image)| window.unfold_image(image, rows));
+        let mut out = vec![0.0f32; batch * oh * ow * window.row_len()];
+        unfold_batch(&window, &values, &mut out);
         let shape = [batch, oh, ow, window.row_len()];
         Self::float_from_data(TensorData::new(out, shape), &device)
     }
@@ -183,13 +200,9 @@ pub trait WindowOps: Backend {
             width,
             channels: len / (kernel * kernel),
         };
-        let [oh, ow] = window.out_dims();
-        let image = height * width * window.channels;
         let (values, device) = to_host::<Self>(rows);
-        let mut out = vec![0.0f32; batch * image];
-        out.par_chunks_mut(image)
-            .zip(values.par_chunks(oh * ow * len))
-            .for_each(|(image, rows)| window.fold_image(rows, image));
+        let mut out = vec![0.0f32; batch * height * width * window.channels];
+        fold_batch(&window, &values, &mut out);
         let shape = [batch, height, width, window.channels];
         Self::float_from_data(TensorData::new(out, shape), &device)
     }

@@ -7,10 +7,10 @@
 
 use std::time::Instant;
 
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
+use crate::adam::FusedAdam;
 use crate::config::TrainConfig;
 use crate::data::BatchSource;
 use crate::loss::loss_parts;
@@ -46,14 +46,9 @@ pub struct EpochReport {
 }
 
 /// Adam as the authors use it: PyTorch's epsilon (1e-8) and L2 weight decay
-/// added to the gradient.
+/// added to the gradient ([`FusedAdam`]: one pass per parameter on flex).
 pub fn optimizer(config: &TrainConfig) -> ModuleOptimizer {
-    AdamConfig::new()
-        .with_epsilon(1e-8)
-        .with_weight_decay(
-            (config.weight_decay > 0.0).then(|| WeightDecayConfig::new(config.weight_decay as f32)),
-        )
-        .init()
+    FusedAdam::new(1e-8, config.weight_decay as f32).init()
 }
 
 /// Trains `model` (on an autodiff device) on `source` for `config.epochs`

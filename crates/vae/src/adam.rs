@@ -1,0 +1,299 @@
+//! Adam with L2 weight decay, updated in one pass over each parameter on flex.
+//!
+//! Burn's `Adam` updates a parameter in about fifteen element-wise tensor
+//! operations, each a pass over the parameter that allocates its result: on
+//! the MLP VAE's 653k parameters that was a sixth of a training step on 2
+//! cores (`perf`: `float_mul_scalar` under the optimizer's step alone took
+//! 12 %). [`FusedAdam`] computes the same update: on flex in one loop that
+//! reads the gradient and rewrites the weights and both moments in place
+//! (through a Burn backend extension, [`AdamOps`]); on every other backend
+//! with Burn's tensor operations, as Burn's `Adam` does. The tests check both
+//! against Burn's `Adam` over several steps.
+
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, Flex, backend_extension};
+use burn::optim::{LearningRate, ModuleOptimizer, Optimizer, RecordState, StateSink, StateSource};
+use burn::prelude::*;
+use burn::tensor::DType;
+use burn_flex::FlexTensor;
+use burn_pack::Scalar;
+use rayon::prelude::*;
+
+/// Adam's constants for one step: decays, ε, the L2 penalty, and the
+/// learning rate and bias corrections of step `t`.
+#[derive(Clone, Copy, Debug)]
+struct StepConstants {
+    beta_1: f32,
+    beta_2: f32,
+    weight_decay: f32,
+    /// `lr · √(1 − β₂ᵗ) / (1 − β₁ᵗ)`.
+    step_size: f32,
+    /// `ε · √(1 − β₂ᵗ)`.
+    epsilon: f32,
+}
+
+impl StepConstants {
+    /// Updates one parameter value and its moments.
+    #[inline(always)]
+    fn update(&self, p: &mut f32, g: f32, m: &mut f32, v: &mut f32) {
+        let g = g + self.weight_decay * *p;
+        *m = self.beta_1 * *m + (1.0 - self.beta_1) * g;
+        *v = self.beta_2 * *v + (1.0 - self.beta_2) * g * g;
+        *p -= self.step_size * *m / (v.sqrt() + self.epsilon);
+    }
+}
+
+/// The fused update as a backend operation (flex only; see [`FusedAdam::step`]).
+#[backend_extension(Flex)]
+pub trait AdamOps: Backend {
+    /// One Adam step of `param` with `grad`: returns the parameter and its
+    /// first and second moments after the step. `constants` holds β₁, β₂,
+    /// the L2 penalty, the step size and ε of this step (see `StepConstants`).
+    fn adam_step(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        moment_1: FloatTensor<Self>,
+        moment_2: FloatTensor<Self>,
+        constants: [f32; 5],
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
+}
+
+/// A contiguous f32 flex tensor (copied only if it is a strided view).
+fn contiguous(tensor: FlexTensor) -> FlexTensor {
+    assert_eq!(tensor.dtype(), DType::F32, "Adam runs in f32");
+    match tensor.as_slice::<f32>() {
+        Some(_) => tensor,
+        None => tensor.to_contiguous(),
+    }
+}
+
+/// Elements per task of the thread pool: small parameters stay on one thread.
+const PER_TASK: usize = 1 << 16;
+
+impl AdamOps for Flex {
+    fn adam_step(
+        param: FlexTensor,
+        grad: FlexTensor,
+        moment_1: FlexTensor,
+        moment_2: FlexTensor,
+        constants: [f32; 5],
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let [beta_1, beta_2, weight_decay, step_size, epsilon] = constants;
+        let c = StepConstants {
+            beta_1,
+            beta_2,
+            weight_decay,
+            step_size,
+            epsilon,
+        };
+        let (mut param, grad) = (contiguous(param), contiguous(grad));
+        let (mut m, mut v) = (contiguous(moment_1), contiguous(moment_2));
+        {
+            // Copy-on-write: the buffers are rewritten in place where this step
+            // holds them alone, which is the case in the training loop.
+            let g = grad.as_slice::<f32>().expect("made contiguous f32 above");
+            let (p, m, v) = (
+                param.storage_mut::<f32>(),
+                m.storage_mut::<f32>(),
+                v.storage_mut::<f32>(),
+            );
+            p.par_chunks_mut(PER_TASK)
+                .zip(g.par_chunks(PER_TASK))
+                .zip(m.par_chunks_mut(PER_TASK))
+                .zip(v.par_chunks_mut(PER_TASK))
+                .for_each(|(((p, g), m), v)| {
+                    for (((p, g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
+                        c.update(p, *g, m, v);
+                    }
+                });
+        }
+        (param, m, v)
+    }
+}
+
+/// Adam as PyTorch's `torch.optim.Adam` computes it (L2 penalty added to the
+/// gradient), one pass per parameter on flex. Its state is Burn's `Adam`'s:
+/// the step count and both moments.
+#[derive(Clone, Debug)]
+pub struct FusedAdam {
+    beta_1: f32,
+    beta_2: f32,
+    epsilon: f32,
+    weight_decay: f32,
+}
+
+/// The step count and moments of one parameter.
+#[derive(Clone)]
+pub struct FusedAdamState<const D: usize> {
+    /// Steps taken.
+    pub time: usize,
+    /// First moment (mean of the gradient).
+    pub moment_1: Tensor<D>,
+    /// Second moment (uncentred variance of the gradient).
+    pub moment_2: Tensor<D>,
+}
+
+/// Recorded as Burn's `Adam` records its state: `time`, `moment_1`, `moment_2`.
+impl<const D: usize> RecordState for FusedAdamState<D> {
+    fn state_flatten(&self, prefix: &str, out: &mut StateSink) {
+        out.push_scalar(prefix, "time", Scalar::UInt(self.time as u64));
+        out.push_tensor(prefix, "moment_1", self.moment_1.to_data());
+        out.push_tensor(prefix, "moment_2", self.moment_2.to_data());
+    }
+
+    fn state_unflatten(prefix: &str, src: &mut StateSource, device: &Device) -> Option<Self> {
+        let time = match src.take_scalar(prefix, "time")? {
+            Scalar::UInt(t) => usize::try_from(t).ok()?,
+            Scalar::Int(t) => usize::try_from(t).ok()?,
+            _ => return None,
+        };
+        Some(FusedAdamState {
+            time,
+            moment_1: Tensor::from_data(src.take_tensor(prefix, "moment_1")?, device),
+            moment_2: Tensor::from_data(src.take_tensor(prefix, "moment_2")?, device),
+        })
+    }
+}
+
+impl FusedAdam {
+    /// β₁ = 0.9, β₂ = 0.999 and the given ε and L2 penalty.
+    pub fn new(epsilon: f32, weight_decay: f32) -> Self {
+        FusedAdam {
+            beta_1: 0.9,
+            beta_2: 0.999,
+            epsilon,
+            weight_decay,
+        }
+    }
+
+    /// As a module optimizer.
+    pub fn init(self) -> ModuleOptimizer {
+        ModuleOptimizer::from(self)
+    }
+
+    fn constants(&self, lr: LearningRate, time: usize) -> StepConstants {
+        let t = time as i32;
+        let correction_2 = (1.0 - self.beta_2.powi(t)).sqrt();
+        StepConstants {
+            beta_1: self.beta_1,
+            beta_2: self.beta_2,
+            weight_decay: self.weight_decay,
+            step_size: lr as f32 * correction_2 / (1.0 - self.beta_1.powi(t)),
+            epsilon: self.epsilon * correction_2,
+        }
+    }
+}
+
+/// Whether `device` is flex (the only backend with the fused kernel).
+fn is_flex(device: &Device) -> bool {
+    matches!(device.as_dispatch(), burn::backend::DispatchDevice::Flex(_))
+}
+
+impl Optimizer for FusedAdam {
+    type State<const D: usize> = FusedAdamState<D>;
+
+    fn step<const D: usize>(
+        &self,
+        lr: LearningRate,
+        tensor: Tensor<D>,
+        grad: Tensor<D>,
+        state: Option<Self::State<D>>,
+    ) -> (Tensor<D>, Option<Self::State<D>>) {
+        let (time, moment_1, moment_2) = match state {
+            Some(s) => (s.time + 1, s.moment_1, s.moment_2),
+            None => (1, tensor.zeros_like(), tensor.zeros_like()),
+        };
+        let c = self.constants(lr, time);
+        let (tensor, moment_1, moment_2) = if is_flex(&tensor.device()) {
+            use burn::backend::Dispatch;
+            let constants = [c.beta_1, c.beta_2, c.weight_decay, c.step_size, c.epsilon];
+            let (p, m, v) = <Dispatch as AdamOps>::adam_step(
+                tensor.into_dispatch(),
+                grad.into_dispatch(),
+                moment_1.into_dispatch(),
+                moment_2.into_dispatch(),
+                constants,
+            );
+            (
+                Tensor::from_dispatch(p),
+                Tensor::from_dispatch(m),
+                Tensor::from_dispatch(v),
+            )
+        } else {
+            let grad = grad + tensor.clone().mul_scalar(c.weight_decay);
+            let moment_1 = moment_1.mul_scalar(c.beta_1) + grad.clone().mul_scalar(1.0 - c.beta_1);
+            let moment_2 = moment_2.mul_scalar(c.beta_2) + grad.square().mul_scalar(1.0 - c.beta_2);
+            let delta = moment_1.clone().mul_scalar(c.step_size)
+                / moment_2.clone().sqrt().add_scalar(c.epsilon);
+            (tensor - delta, moment_1, moment_2)
+        };
+        let state = FusedAdamState {
+            time,
+            moment_1,
+            moment_2,
+        };
+        (tensor, Some(state))
+    }
+
+    fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
+        FusedAdamState {
+            time: state.time,
+            moment_1: state.moment_1.to_device(device),
+            moment_2: state.moment_2.to_device(device),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::module::Param;
+    use burn::nn::{Linear, LinearConfig};
+    use burn::optim::decay::WeightDecayConfig;
+    use burn::optim::{AdamConfig, GradientsParams};
+    use burn::prelude::*;
+    use burn::tensor::Distribution;
+
+    /// Three layers' weights after five steps, against Burn's `Adam` with the same settings.
+    #[test]
+    #[allow(deprecated)] // Device::ndarray: deprecated in Burn 0.22, still one of the project's backends.
+    fn matches_burn_adam_over_several_steps() {
+        for device in [Device::flex().autodiff(), Device::ndarray().autodiff()] {
+            let model: Vec<Linear> = [(6, 5), (5, 4), (4, 3)]
+                .iter()
+                .map(|&(i, o)| LinearConfig::new(i, o).init(&device))
+                .collect();
+            let x = Tensor::<2>::random([8, 6], Distribution::Normal(0.0, 1.0), &device);
+            let mut ours = super::FusedAdam::new(1e-8, 1e-2).init();
+            let mut theirs = AdamConfig::new()
+                .with_epsilon(1e-8)
+                .with_weight_decay(Some(WeightDecayConfig::new(1e-2)))
+                .init();
+            let forward = |m: &Vec<Linear>| {
+                m.iter()
+                    .fold(x.clone(), |h, l| l.forward(h).tanh())
+                    .powf_scalar(2.0)
+                    .sum()
+            };
+            let (mut a, mut b) = (model.clone(), model.clone());
+            for _ in 0..5 {
+                let grads = GradientsParams::from_grads(forward(&a).backward(), &a);
+                a = ours.step(1e-2, a, grads);
+                let grads = GradientsParams::from_grads(forward(&b).backward(), &b);
+                b = theirs.step(1e-2, b, grads);
+            }
+            let weights = |l: &Linear| {
+                let w: &Param<Tensor<2>> = &l.weight;
+                w.val()
+            };
+            for ((la, lb), l0) in a.iter().zip(&b).zip(&model) {
+                let diff: f32 = (weights(la) - weights(lb)).abs().max().into_scalar();
+                assert!(diff < 1e-6, "fused against Burn's Adam: {diff}");
+                let moved: f32 = (weights(la) - weights(l0)).abs().max().into_scalar();
+                assert!(
+                    moved > 1e-3,
+                    "five steps of lr 1e-2 moved the weights {moved}"
+                );
+            }
+        }
+    }
+}
