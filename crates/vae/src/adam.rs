@@ -14,10 +14,11 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Flex, backend_extension};
 use burn::optim::{LearningRate, ModuleOptimizer, Optimizer, RecordState, StateSink, StateSource};
 use burn::prelude::*;
-use burn::tensor::DType;
 use burn_flex::FlexTensor;
 use burn_pack::Scalar;
 use rayon::prelude::*;
+
+use crate::flex::{contiguous_f32, is_flex};
 
 /// Adam's constants for one step: decays, ε, the L2 penalty, and the
 /// learning rate and bias corrections of step `t`.
@@ -58,15 +59,6 @@ pub trait AdamOps: Backend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 }
 
-/// A contiguous f32 flex tensor (copied only if it is a strided view).
-fn contiguous(tensor: FlexTensor) -> FlexTensor {
-    assert_eq!(tensor.dtype(), DType::F32, "Adam runs in f32");
-    match tensor.as_slice::<f32>() {
-        Some(_) => tensor,
-        None => tensor.to_contiguous(),
-    }
-}
-
 /// Elements per task of the thread pool: small parameters stay on one thread.
 const PER_TASK: usize = 1 << 16;
 
@@ -86,8 +78,8 @@ impl AdamOps for Flex {
             step_size,
             epsilon,
         };
-        let (mut param, grad) = (contiguous(param), contiguous(grad));
-        let (mut m, mut v) = (contiguous(moment_1), contiguous(moment_2));
+        let (mut param, grad) = (contiguous_f32(param), contiguous_f32(grad));
+        let (mut m, mut v) = (contiguous_f32(moment_1), contiguous_f32(moment_2));
         {
             // Copy-on-write: the buffers are rewritten in place where this step
             // holds them alone, which is the case in the training loop.
@@ -182,11 +174,6 @@ impl FusedAdam {
             epsilon: self.epsilon * correction_2,
         }
     }
-}
-
-/// Whether `device` is flex (the only backend with the fused kernel).
-fn is_flex(device: &Device) -> bool {
-    matches!(device.as_dispatch(), burn::backend::DispatchDevice::Flex(_))
 }
 
 impl Optimizer for FusedAdam {

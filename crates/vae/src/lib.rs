@@ -14,6 +14,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod eval;
+pub mod flex;
 pub mod loss;
 pub mod lowered;
 pub mod model;
