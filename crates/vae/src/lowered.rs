@@ -52,6 +52,18 @@ pub struct Window {
 }
 
 impl Window {
+    /// The window `kernel`, `stride`, `padding` over an image of `height × width × channels`.
+    fn new([kernel, stride, padding]: [usize; 3], [height, width, channels]: [usize; 3]) -> Self {
+        Window {
+            kernel,
+            stride,
+            padding,
+            height,
+            width,
+            channels,
+        }
+    }
+
     /// Output rows and columns: `(h + 2p − k)/s + 1` on each axis.
     pub fn out_dims(&self) -> [usize; 2] {
         let out = |n: usize| (n + 2 * self.padding - self.kernel) / self.stride + 1;
@@ -164,14 +176,7 @@ pub trait WindowOps: Backend {
         padding: usize,
     ) -> FloatTensor<Self> {
         let [batch, height, width, channels] = x.shape().dims();
-        let window = Window {
-            kernel,
-            stride,
-            padding,
-            height,
-            width,
-            channels,
-        };
+        let window = Window::new([kernel, stride, padding], [height, width, channels]);
         let [oh, ow] = window.out_dims();
         let (values, device) = to_host::<Self>(x);
         let mut out = vec![0.0f32; batch * oh * ow * window.row_len()];
@@ -192,14 +197,8 @@ pub trait WindowOps: Backend {
         width: usize,
     ) -> FloatTensor<Self> {
         let [batch, _, _, len] = rows.shape().dims();
-        let window = Window {
-            kernel,
-            stride,
-            padding,
-            height,
-            width,
-            channels: len / (kernel * kernel),
-        };
+        let channels = len / (kernel * kernel);
+        let window = Window::new([kernel, stride, padding], [height, width, channels]);
         let (values, device) = to_host::<Self>(rows);
         let mut out = vec![0.0f32; batch * height * width * window.channels];
         fold_batch(&window, &values, &mut out);
@@ -353,14 +352,11 @@ pub fn conv_transpose2d_nhwc(
 ) -> Tensor<4> {
     let [b, h, w, c] = x.dims();
     let [_, o, k, _] = weight.dims();
-    let window = Window {
-        kernel: k,
-        stride,
-        padding,
-        height: (h - 1) * stride + k - 2 * padding,
-        width: (w - 1) * stride + k - 2 * padding,
-        channels: o,
-    };
+    let (oh, ow) = (
+        (h - 1) * stride + k - 2 * padding,
+        (w - 1) * stride + k - 2 * padding,
+    );
+    let window = Window::new([k, stride, padding], [oh, ow, o]);
     // [in, out, ky, kx] → [in, ky, kx, out]: each input pixel's contribution to
     // the taps of the output window it scatters into.
     let matrix = weight.permute([0, 2, 3, 1]).reshape([c, k * k * o]);
