@@ -397,7 +397,7 @@ pub fn apply_conv2d(
 #[cfg(test)]
 mod tests {
     use burn::nn::PaddingConfig2d;
-    use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
+    use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
     use burn::prelude::*;
     use burn::tensor::Distribution;
 
@@ -426,6 +426,42 @@ mod tests {
         x.permute([0, 3, 1, 2])
     }
 
+    /// Burn's two layers of one geometry, `channels[0] → channels[1]` and
+    /// `channels[1] → channels[2]`.
+    fn layers(
+        channels: [usize; 3],
+        (k, s, p): (usize, usize, usize),
+        device: &Device,
+    ) -> (Conv2d, ConvTranspose2d) {
+        let conv = Conv2dConfig::new([channels[0], channels[1]], [k, k])
+            .with_stride([s, s])
+            .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+            .init(device);
+        let deconv = ConvTranspose2dConfig::new([channels[1], channels[2]], [k, k])
+            .with_stride([s, s])
+            .with_padding([p, p])
+            .init(device);
+        (conv, deconv)
+    }
+
+    /// `layer` by the lowering, channels first in and out.
+    fn lowered_conv(layer: &Conv2d, x: Tensor<4>, s: usize, p: usize) -> Tensor<4> {
+        let bias = layer.bias.as_ref().map(|b| b.val());
+        nchw(super::conv2d_nhwc(nhwc(x), layer.weight.val(), bias, s, p))
+    }
+
+    /// `layer` by the lowering, channels first in and out.
+    fn lowered_deconv(layer: &ConvTranspose2d, x: Tensor<4>, s: usize, p: usize) -> Tensor<4> {
+        let bias = layer.bias.as_ref().map(|b| b.val());
+        nchw(super::conv_transpose2d_nhwc(
+            nhwc(x),
+            layer.weight.val(),
+            bias,
+            s,
+            p,
+        ))
+    }
+
     /// Forward values against Burn's `Conv2d` and `ConvTranspose2d`, on flex and ndarray.
     #[test]
     fn matches_burn_convolutions_for_several_geometries() {
@@ -436,31 +472,13 @@ mod tests {
                     Distribution::Normal(0.0, 1.0),
                     &device,
                 );
-                let conv = Conv2dConfig::new([5, 7], [k, k])
-                    .with_stride([s, s])
-                    .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
-                    .init(&device);
-                let ours = super::conv2d_nhwc(
-                    nhwc(x.clone()),
-                    conv.weight.val(),
-                    conv.bias.as_ref().map(|b| b.val()),
-                    s,
-                    p,
-                );
-                let diff = max_diff(nchw(ours), conv.forward(x.clone()));
+                let (conv, _) = layers([5, 7, 1], (k, s, p), &device);
+                let (_, deconv) = layers([1, 5, 7], (k, s, p), &device);
+                let ours = lowered_conv(&conv, x.clone(), s, p);
+                let diff = max_diff(ours, conv.forward(x.clone()));
                 assert!(diff < 1e-4, "conv k{k} s{s} p{p}: {diff}");
-                let deconv = ConvTranspose2dConfig::new([5, 7], [k, k])
-                    .with_stride([s, s])
-                    .with_padding([p, p])
-                    .init(&device);
-                let ours = super::conv_transpose2d_nhwc(
-                    nhwc(x.clone()),
-                    deconv.weight.val(),
-                    deconv.bias.as_ref().map(|b| b.val()),
-                    s,
-                    p,
-                );
-                let diff = max_diff(nchw(ours), deconv.forward(x));
+                let ours = lowered_deconv(&deconv, x.clone(), s, p);
+                let diff = max_diff(ours, deconv.forward(x));
                 assert!(diff < 1e-4, "deconv k{k} s{s} p{p}: {diff}");
             }
         }
@@ -476,32 +494,11 @@ mod tests {
                     Distribution::Normal(0.0, 1.0),
                     &device,
                 );
-                let conv = Conv2dConfig::new([3, 4], [k, k])
-                    .with_stride([s, s])
-                    .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
-                    .init(&device);
-                let deconv = ConvTranspose2dConfig::new([4, 2], [k, k])
-                    .with_stride([s, s])
-                    .with_padding([p, p])
-                    .init(&device);
+                let (conv, deconv) = layers([3, 4, 2], (k, s, p), &device);
                 // Both layers in a row, so each lowering's backward feeds the other's.
                 let theirs = |x: Tensor<4>| deconv.forward(conv.forward(x));
-                let ours = |x: Tensor<4>| {
-                    let h = super::conv2d_nhwc(
-                        nhwc(x),
-                        conv.weight.val(),
-                        conv.bias.as_ref().map(|b| b.val()),
-                        s,
-                        p,
-                    );
-                    nchw(super::conv_transpose2d_nhwc(
-                        h,
-                        deconv.weight.val(),
-                        deconv.bias.as_ref().map(|b| b.val()),
-                        s,
-                        p,
-                    ))
-                };
+                let ours =
+                    |x: Tensor<4>| lowered_deconv(&deconv, lowered_conv(&conv, x, s, p), s, p);
                 let target =
                     Tensor::<4>::random_like(&theirs(x.clone()), Distribution::Normal(0.0, 1.0));
                 let grads = |f: &dyn Fn(Tensor<4>) -> Tensor<4>| {
