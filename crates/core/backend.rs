@@ -22,13 +22,11 @@ pub struct Selected {
 impl Backend {
     /// How the conv VAE computes convolutions on this backend: Burn's ndarray
     /// convolutions are ~50× slower than flex's, so ndarray gets the project's
-    /// lowering to unfold (im2col) and a matrix multiply; flex too, where it trains
-    /// the conv VAE 20–30 % faster than Burn's (and samples about 25 % slower, still
-    /// 1.2× PyTorch); wgpu uses Burn's.
+    /// lowering to unfold (im2col) and a matrix multiply; the others use Burn's.
     pub fn conv_impl(self) -> ConvImpl {
         match self {
-            Backend::Ndarray | Backend::Flex => ConvImpl::Matmul,
-            Backend::Wgpu => ConvImpl::Burn,
+            Backend::Ndarray => ConvImpl::Matmul,
+            Backend::Flex | Backend::Wgpu => ConvImpl::Burn,
         }
     }
 

@@ -185,7 +185,7 @@ fn measure_row(
 /// The frozen classifier's scoring rate (`Classifier::score`, batches of 1,000).
 fn measure_classifier(args: &BenchArgs, device: &Device) -> anyhow::Result<f64> {
     let config = ClassifierConfig::new();
-    let classifier = config.init(device, collapse_eval::conv_impl_for(device));
+    let classifier = config.init(device, args.device.conv_impl());
     let [h, w] = config.image_dims;
     let images = Tensor::<2>::random([args.samples, h * w], Distribution::Default, device);
     rate(device, args.samples, args.repeats, || {

@@ -60,7 +60,7 @@ pub fn evaluator_train(args: EvaluatorTrainArgs) -> Result<(), Failure> {
         &config,
         &selected.device,
         &selected.record.backend,
-        collapse_eval::conv_impl_for(&selected.device),
+        args.device.conv_impl(),
         &mut |e| eprintln!("{}", describe(&e)),
     )
     .map_err(Failure::run)?;

@@ -267,7 +267,7 @@ impl Scorer {
             &config.classifier,
             device,
             &config.device,
-            collapse_eval::conv_impl_for(device),
+            config.model.conv_impl,
             &mut |e| on_event(ChainEvent::Evaluator(e)),
         )?;
         Ok(Scorer::Waiting(Box::new((classifier, record.info()))))

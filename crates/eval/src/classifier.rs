@@ -89,18 +89,6 @@ impl ClassifierConfig {
     }
 }
 
-/// How the classifier computes its convolutions on `device`: Burn's, except on
-/// ndarray, where they are unusably slow and the project's lowering
-/// ([`collapse_vae::lowered`]) takes over. (On flex the lowering speeds up the
-/// VAE's training but scores the classifier's 5×5 layers at half Burn's rate.)
-pub fn conv_impl_for(device: &Device) -> ConvImpl {
-    if collapse_vae::flex::is_ndarray(device) {
-        ConvImpl::Matmul
-    } else {
-        ConvImpl::Burn
-    }
-}
-
 impl Classifier {
     fn conv(&self, layer: &Conv2d, x: Tensor<4>, padding: usize) -> Tensor<4> {
         lowered::apply_conv2d(layer, x, self.conv_impl, 1, padding)

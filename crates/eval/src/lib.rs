@@ -19,7 +19,7 @@ pub mod prdc;
 pub mod style;
 
 pub use cache::{CacheEvent, ClassifierRecord, load_or_train};
-pub use classifier::{Classifier, ClassifierConfig, ClassifierEpoch, conv_impl_for};
+pub use classifier::{Classifier, ClassifierConfig, ClassifierEpoch};
 pub use error::EvalError;
 pub use evaluator::Evaluator;
 

@@ -1,6 +1,5 @@
-//! What the project's own kernels ([`crate::adam`], [`crate::loss`],
-//! [`crate::sample`]) share: recognising a device's backend and reading a flex
-//! tensor as contiguous f32 values.
+//! What the project's own flex kernels ([`crate::adam`], [`crate::loss`]) share:
+//! recognising a flex device and reading a flex tensor as contiguous f32 values.
 
 use burn::backend::DispatchDevice;
 use burn::prelude::*;
@@ -13,13 +12,6 @@ pub fn is_flex(device: &Device) -> bool {
         device.clone().inner().as_dispatch(),
         DispatchDevice::Flex(_)
     )
-}
-
-/// Whether `device` computes on ndarray, with or without autodiff.
-pub fn is_ndarray(device: &Device) -> bool {
-    #[allow(deprecated)] // burn-ndarray is deprecated in Burn 0.22; the project still runs on it.
-    let ndarray = matches!(device.clone().inner().as_dispatch(), DispatchDevice::NdArray(_));
-    ndarray
 }
 
 /// `tensor` with contiguous f32 values (copied only if it is a strided view).
