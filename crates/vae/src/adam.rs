@@ -7,15 +7,17 @@
 //! 12 %). [`FusedAdam`] computes the same update: on flex in one loop that
 //! reads the gradient and rewrites the weights and both moments in place
 //! (through a Burn backend extension, [`AdamOps`]); on every other backend
-//! with Burn's tensor operations, as Burn's `Adam` does. The tests check both
-//! against Burn's `Adam` over several steps.
+//! Burn's `Adam` itself. The tests check the flex path against Burn's `Adam`
+//! over several steps.
 
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, Flex, backend_extension};
-use burn::optim::{LearningRate, ModuleOptimizer, Optimizer, RecordState, StateSink, StateSource};
+use burn::backend::{Backend, Dispatch, Flex, backend_extension};
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::{
+    Adam, AdamConfig, AdamState, AdaptiveMomentumState, LearningRate, ModuleOptimizer, Optimizer,
+};
 use burn::prelude::*;
 use burn_flex::FlexTensor;
-use burn_pack::Scalar;
 use rayon::prelude::*;
 
 use crate::flex::{contiguous_f32, is_flex};
@@ -104,55 +106,32 @@ impl AdamOps for Flex {
 }
 
 /// Adam as PyTorch's `torch.optim.Adam` computes it (L2 penalty added to the
-/// gradient), one pass per parameter on flex. Its state is Burn's `Adam`'s:
-/// the step count and both moments.
-#[derive(Clone, Debug)]
+/// gradient): one pass per parameter on flex, Burn's `Adam` elsewhere. The
+/// state is Burn's `AdamState` either way.
+#[derive(Clone)]
 pub struct FusedAdam {
+    /// Burn's Adam with the same settings: the update off flex, and the constants.
+    burn: Adam,
     beta_1: f32,
     beta_2: f32,
     epsilon: f32,
     weight_decay: f32,
 }
 
-/// The step count and moments of one parameter.
-#[derive(Clone)]
-pub struct FusedAdamState<const D: usize> {
-    /// Steps taken.
-    pub time: usize,
-    /// First moment (mean of the gradient).
-    pub moment_1: Tensor<D>,
-    /// Second moment (uncentred variance of the gradient).
-    pub moment_2: Tensor<D>,
-}
-
-/// Recorded as Burn's `Adam` records its state: `time`, `moment_1`, `moment_2`.
-impl<const D: usize> RecordState for FusedAdamState<D> {
-    fn state_flatten(&self, prefix: &str, out: &mut StateSink) {
-        out.push_scalar(prefix, "time", Scalar::UInt(self.time as u64));
-        out.push_tensor(prefix, "moment_1", self.moment_1.to_data());
-        out.push_tensor(prefix, "moment_2", self.moment_2.to_data());
-    }
-
-    fn state_unflatten(prefix: &str, src: &mut StateSource, device: &Device) -> Option<Self> {
-        let time = match src.take_scalar(prefix, "time")? {
-            Scalar::UInt(t) => usize::try_from(t).ok()?,
-            Scalar::Int(t) => usize::try_from(t).ok()?,
-            _ => return None,
-        };
-        Some(FusedAdamState {
-            time,
-            moment_1: Tensor::from_data(src.take_tensor(prefix, "moment_1")?, device),
-            moment_2: Tensor::from_data(src.take_tensor(prefix, "moment_2")?, device),
-        })
-    }
-}
-
 impl FusedAdam {
     /// β₁ = 0.9, β₂ = 0.999 and the given ε and L2 penalty.
     pub fn new(epsilon: f32, weight_decay: f32) -> Self {
+        let (beta_1, beta_2) = (0.9, 0.999);
+        let burn = AdamConfig::new()
+            .with_beta_1(beta_1)
+            .with_beta_2(beta_2)
+            .with_epsilon(epsilon)
+            .with_weight_decay((weight_decay > 0.0).then(|| WeightDecayConfig::new(weight_decay)))
+            .build();
         FusedAdam {
-            beta_1: 0.9,
-            beta_2: 0.999,
+            burn,
+            beta_1,
+            beta_2,
             epsilon,
             weight_decay,
         }
@@ -177,7 +156,7 @@ impl FusedAdam {
 }
 
 impl Optimizer for FusedAdam {
-    type State<const D: usize> = FusedAdamState<D>;
+    type State<const D: usize> = AdamState<D>;
 
     fn step<const D: usize>(
         &self,
@@ -186,48 +165,33 @@ impl Optimizer for FusedAdam {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
+        if !is_flex(&tensor.device()) {
+            return self.burn.step(lr, tensor, grad, state);
+        }
         let (time, moment_1, moment_2) = match state {
-            Some(s) => (s.time + 1, s.moment_1, s.moment_2),
+            Some(s) => (
+                s.momentum.time + 1,
+                s.momentum.moment_1,
+                s.momentum.moment_2,
+            ),
             None => (1, tensor.zeros_like(), tensor.zeros_like()),
         };
         let c = self.constants(lr, time);
-        let (tensor, moment_1, moment_2) = if is_flex(&tensor.device()) {
-            use burn::backend::Dispatch;
-            let constants = [c.beta_1, c.beta_2, c.weight_decay, c.step_size, c.epsilon];
-            let (p, m, v) = <Dispatch as AdamOps>::adam_step(
-                tensor.into_dispatch(),
-                grad.into_dispatch(),
-                moment_1.into_dispatch(),
-                moment_2.into_dispatch(),
-                constants,
-            );
-            (
-                Tensor::from_dispatch(p),
-                Tensor::from_dispatch(m),
-                Tensor::from_dispatch(v),
-            )
-        } else {
-            let grad = grad + tensor.clone().mul_scalar(c.weight_decay);
-            let moment_1 = moment_1.mul_scalar(c.beta_1) + grad.clone().mul_scalar(1.0 - c.beta_1);
-            let moment_2 = moment_2.mul_scalar(c.beta_2) + grad.square().mul_scalar(1.0 - c.beta_2);
-            let delta = moment_1.clone().mul_scalar(c.step_size)
-                / moment_2.clone().sqrt().add_scalar(c.epsilon);
-            (tensor - delta, moment_1, moment_2)
-        };
-        let state = FusedAdamState {
-            time,
-            moment_1,
-            moment_2,
-        };
-        (tensor, Some(state))
+        let constants = [c.beta_1, c.beta_2, c.weight_decay, c.step_size, c.epsilon];
+        let (p, m, v) = <Dispatch as AdamOps>::adam_step(
+            tensor.into_dispatch(),
+            grad.into_dispatch(),
+            moment_1.into_dispatch(),
+            moment_2.into_dispatch(),
+            constants,
+        );
+        let momentum =
+            AdaptiveMomentumState::new(time, Tensor::from_dispatch(m), Tensor::from_dispatch(v));
+        (Tensor::from_dispatch(p), Some(AdamState::new(momentum)))
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
-        FusedAdamState {
-            time: state.time,
-            moment_1: state.moment_1.to_device(device),
-            moment_2: state.moment_2.to_device(device),
-        }
+        Adam::to_device(state, device)
     }
 }
 

@@ -3,8 +3,9 @@
 //! loss, a hand-written training loop, sampling, evaluation and checkpoints.
 //!
 //! Library code takes a `&Device`; the binary chooses the backend at run time.
-//! The crate names the two CPU backends only for the conv lowering's own
-//! backend operations ([`lowered::WindowOps`]). Images are flat rows of `rows × cols`
+//! The crate names the CPU backends only for the project's own backend
+//! operations: the conv lowering ([`lowered::WindowOps`]) and the fused flex
+//! kernels ([`adam`], [`loss`], [`sample`]). Images are flat rows of `rows × cols`
 //! grey values in `[0, 1]`.
 
 #![deny(missing_docs)]

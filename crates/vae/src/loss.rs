@@ -9,6 +9,7 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, TensorMetadata, backend_extension};
 use burn::prelude::*;
@@ -91,8 +92,8 @@ fn bce_row(logits: &[f32], x: &[f32], saved: Option<&mut [f32]>) -> f32 {
     }
 }
 
-/// σ(l) from `e = e^{−|l|}`.
-fn sigmoid(l: f32, e: f32) -> f32 {
+/// σ(l) from `e = e^{−|l|}`, without overflow.
+pub(crate) fn sigmoid(l: f32, e: f32) -> f32 {
     if l >= 0.0 {
         1.0 / (1.0 + e)
     } else {
@@ -126,6 +127,33 @@ fn flex_bce(logits: FlexTensor, x: FlexTensor, save: bool) -> (FlexTensor, Optio
     (out, saved)
 }
 
+/// The gradient of `Σᵢ gradᵢ · bce_row(logits, x)ᵢ` with respect to the
+/// logits, `gradᵢ · (σ(l) − x)`, from the `e^{−|l|}` the forward pass saved.
+fn flex_bce_backward(
+    logits: FlexTensor,
+    x: FlexTensor,
+    saved: FlexTensor,
+    grad: FlexTensor,
+) -> FlexTensor {
+    let [logits, x, saved, grad] = [logits, x, saved, grad].map(contiguous_f32);
+    let [batch, pixels] = logits.shape().dims();
+    let mut out = FlexTensor::empty(Shape::new([batch, pixels]), DType::F32);
+    let [l, x, e, g] =
+        [&logits, &x, &saved, &grad].map(|t| t.as_slice::<f32>().expect("contiguous f32"));
+    out.storage_mut::<f32>()
+        .par_chunks_mut(pixels)
+        .zip(l.par_chunks(pixels))
+        .zip(x.par_chunks(pixels))
+        .zip(e.par_chunks(pixels))
+        .zip(g.par_iter())
+        .for_each(|((((out, l), x), e), &g)| {
+            for (((out, &l), &x), &e) in out.iter_mut().zip(l).zip(x).zip(e) {
+                *out = g * (sigmoid(l, e) - x);
+            }
+        });
+    out
+}
+
 /// The reconstruction term as one backend operation, fused on flex: Burn's
 /// operations make it nine passes over the logits forward and more backward,
 /// each allocating, and compute `exp` and `log1p` on one thread (13 % of an
@@ -135,97 +163,42 @@ fn flex_bce(logits: FlexTensor, x: FlexTensor, save: bool) -> (FlexTensor, Optio
 pub trait BceOps: Backend {
     /// Per-image BCE-with-logits summed over pixels: `[batch, pixels]` → `[batch]`.
     fn bce_rows(logits: FloatTensor<Self>, x: FloatTensor<Self>) -> FloatTensor<Self>;
-
-    /// [`Self::bce_rows`], and `e^{−|l|}` of every logit for the backward pass.
-    fn bce_rows_saving(
-        logits: FloatTensor<Self>,
-        x: FloatTensor<Self>,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        let saved = Self::float_exp(Self::float_neg(Self::float_abs(logits.clone())));
-        (Self::bce_rows(logits, x), saved)
-    }
-
-    /// The gradient of `Σᵢ gradᵢ · bce_rows(logits, x)ᵢ` with respect to the
-    /// logits: `gradᵢ · (σ(l) − x)`, `[batch, pixels]`; `saved` is
-    /// [`Self::bce_rows_saving`]'s `e^{−|l|}`.
-    fn bce_rows_backward(
-        logits: FloatTensor<Self>,
-        x: FloatTensor<Self>,
-        saved: FloatTensor<Self>,
-        grad: FloatTensor<Self>,
-    ) -> FloatTensor<Self> {
-        let _ = saved;
-        let shape = logits.shape();
-        let [batch, _] = shape.dims();
-        let grad = Self::float_reshape(grad, Shape::new([batch, 1]));
-        let grad = Self::float_expand(grad, shape);
-        Self::float_mul(Self::float_sub(Self::sigmoid(logits), x), grad)
-    }
 }
 
 impl BceOps for Flex {
     fn bce_rows(logits: FlexTensor, x: FlexTensor) -> FlexTensor {
         flex_bce(logits, x, false).0
     }
-
-    fn bce_rows_saving(logits: FlexTensor, x: FlexTensor) -> (FlexTensor, FlexTensor) {
-        let (out, saved) = flex_bce(logits, x, true);
-        (out, saved.expect("asked to save"))
-    }
-
-    fn bce_rows_backward(
-        logits: FlexTensor,
-        x: FlexTensor,
-        saved: FlexTensor,
-        grad: FlexTensor,
-    ) -> FlexTensor {
-        let [logits, x, saved, grad] = [logits, x, saved, grad].map(contiguous_f32);
-        let [batch, pixels] = logits.shape().dims();
-        let mut out = FlexTensor::empty(Shape::new([batch, pixels]), DType::F32);
-        let [l, x, e, g] =
-            [&logits, &x, &saved, &grad].map(|t| t.as_slice::<f32>().expect("contiguous f32"));
-        out.storage_mut::<f32>()
-            .par_chunks_mut(pixels)
-            .zip(l.par_chunks(pixels))
-            .zip(x.par_chunks(pixels))
-            .zip(e.par_chunks(pixels))
-            .zip(g.par_iter())
-            .for_each(|((((out, l), x), e), &g)| {
-                for (((out, &l), &x), &e) in out.iter_mut().zip(l).zip(x).zip(e) {
-                    *out = g * (sigmoid(l, e) - x);
-                }
-            });
-        out
-    }
 }
 
-/// Backward of [`BceOps::bce_rows`]: `gradᵢ · (σ(l) − x)` for the logits and
-/// `−gradᵢ · l` for the targets (when they are tracked).
+/// Backward of [`BceOps::bce_rows`] on flex: `gradᵢ · (σ(l) − x)` for the
+/// logits and `−gradᵢ · l` for the targets (when they are tracked).
 #[derive(Debug)]
 struct BceBackward;
 
-impl<B: Backend + BceOps> Backward<B, 2> for BceBackward {
+impl Backward<Flex, 2> for BceBackward {
     /// The logits, the targets and `e^{−|l|}`.
-    type State = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>);
+    type State = (FlexTensor, FlexTensor, FlexTensor);
 
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [logits_node, x_node] = ops.parents;
-        let grad = grads.consume::<B>(&ops.node);
+        let grad = grads.consume::<Flex>(&ops.node);
         let (logits, x, saved) = ops.state;
         if let Some(node) = x_node {
             let shape = logits.shape();
             let [batch, _] = shape.dims();
-            let g = B::float_reshape(grad.clone(), Shape::new([batch, 1]));
-            let g = B::float_expand(g, shape);
-            grads.register::<B>(node.id, B::float_neg(B::float_mul(logits.clone(), g)));
+            let g = Flex::float_reshape(grad.clone(), Shape::new([batch, 1]));
+            let g = Flex::float_expand(g, shape);
+            let dx = Flex::float_neg(Flex::float_mul(logits.clone(), g));
+            grads.register::<Flex>(node.id, dx);
         }
         if let Some(node) = logits_node {
-            grads.register::<B>(node.id, B::bce_rows_backward(logits, x, saved, grad));
+            grads.register::<Flex>(node.id, flex_bce_backward(logits, x, saved, grad));
         }
     }
 }
 
-impl<B: Backend + BceOps, C: CheckpointStrategy> BceOps for Autodiff<B, C> {
+impl<C: CheckpointStrategy> BceOps for Autodiff<Flex, C> {
     fn bce_rows(logits: FloatTensor<Self>, x: FloatTensor<Self>) -> FloatTensor<Self> {
         let (logits, logits_node) = logits.into_parts();
         let (x, x_node) = x.into_parts();
@@ -235,10 +208,10 @@ impl<B: Backend + BceOps, C: CheckpointStrategy> BceOps for Autodiff<B, C> {
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let (out, saved) = B::bce_rows_saving(logits.clone(), x.clone());
-                prep.finish((logits, x, saved), out)
+                let (out, saved) = flex_bce(logits.clone(), x.clone(), true);
+                prep.finish((logits, x, saved.expect("asked to save")), out)
             }
-            OpsKind::UnTracked(prep) => prep.finish(B::bce_rows(logits, x)),
+            OpsKind::UnTracked(prep) => prep.finish(flex_bce(logits, x, false).0),
         }
     }
 }

@@ -7,10 +7,10 @@ use burn::tensor::activation::sigmoid;
 use burn::tensor::{DType, Distribution};
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
-
-use crate::flex::{contiguous_f32, is_flex};
 use serde::{Deserialize, Serialize};
 
+use crate::flex::{contiguous_f32, is_flex};
+use crate::loss::sigmoid as sigmoid_of;
 use crate::model::Vae;
 
 /// How a generated image is made from the decoder's Bernoulli means.
@@ -71,12 +71,7 @@ impl SigmoidOps for Flex {
             )
             .for_each(|(out, x)| {
                 for (out, &x) in out.iter_mut().zip(x) {
-                    let e = (-x.abs()).exp();
-                    *out = if x >= 0.0 {
-                        1.0 / (1.0 + e)
-                    } else {
-                        e / (1.0 + e)
-                    };
+                    *out = sigmoid_of(x, (-x.abs()).exp());
                 }
             });
         out
