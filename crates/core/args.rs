@@ -105,6 +105,17 @@ pub enum Backend {
     Wgpu,
 }
 
+/// How the conv VAE computes its convolutions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ConvImplArg {
+    /// Burn's `conv2d` / `conv_transpose2d`.
+    Burn,
+    /// The project's unfold (im2col) and matrix multiply, channels-last (CPU backends only).
+    Matmul,
+    /// matmul while training, burn for sampling and encoding (CPU backends only).
+    Hybrid,
+}
+
 /// A VAE architecture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Model {
@@ -207,6 +218,10 @@ pub struct RunArgs {
     /// Compute backend [default: flex].
     #[arg(long, value_enum)]
     pub device: Option<Backend>,
+    /// How the conv VAE computes convolutions [default: hybrid on flex, matmul on ndarray, burn
+    /// on wgpu]; the weights are the same either way.
+    #[arg(long, value_enum)]
+    pub conv_impl: Option<ConvImplArg>,
     /// Samples encoded by the generation-0 encoder (the probe) per generation.
     #[arg(long)]
     pub probe_samples: Option<usize>,
@@ -298,6 +313,10 @@ pub struct BenchArgs {
     /// batches of 1,000.
     #[arg(long, default_value_t = 10_000)]
     pub samples: usize,
+    /// How the conv VAE computes convolutions [default: hybrid on flex, matmul on ndarray, burn
+    /// on wgpu].
+    #[arg(long, value_enum)]
+    pub conv_impl: Option<ConvImplArg>,
     /// Skip the frozen classifier's scoring rate.
     #[arg(long)]
     pub no_classifier: bool,

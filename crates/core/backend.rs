@@ -9,7 +9,7 @@ use burn::tensor::DeviceType;
 use collapse_report::DeviceRecord;
 use collapse_vae::ConvImpl;
 
-use crate::args::Backend;
+use crate::args::{Backend, ConvImplArg};
 
 /// A started device and its description.
 pub struct Selected {
@@ -22,11 +22,27 @@ pub struct Selected {
 impl Backend {
     /// How the conv VAE computes convolutions on this backend: Burn's ndarray
     /// convolutions are ~50× slower than flex's, so ndarray gets the project's
-    /// lowering to unfold (im2col) and a matrix multiply; the others use Burn's.
+    /// lowering to unfold (im2col) and a matrix multiply; flex trains 20–30 %
+    /// faster on the lowering but samples faster on its own convolutions, so it
+    /// gets both (hybrid); wgpu uses Burn's.
     pub fn conv_impl(self) -> ConvImpl {
         match self {
             Backend::Ndarray => ConvImpl::Matmul,
-            Backend::Flex | Backend::Wgpu => ConvImpl::Burn,
+            Backend::Flex => ConvImpl::Hybrid,
+            Backend::Wgpu => ConvImpl::Burn,
+        }
+    }
+
+    /// `choice` where given (refused where this backend cannot run it), else [`Self::conv_impl`].
+    pub fn conv_impl_or(self, choice: Option<ConvImplArg>) -> anyhow::Result<ConvImpl> {
+        match (self, choice) {
+            (_, None) => Ok(self.conv_impl()),
+            (_, Some(ConvImplArg::Burn)) => Ok(ConvImpl::Burn),
+            (Backend::Wgpu, Some(ConvImplArg::Matmul | ConvImplArg::Hybrid)) => Err(anyhow!(
+                "--conv-impl matmul and hybrid run on the CPU backends (flex, ndarray), not on wgpu"
+            )),
+            (_, Some(ConvImplArg::Matmul)) => Ok(ConvImpl::Matmul),
+            (_, Some(ConvImplArg::Hybrid)) => Ok(ConvImpl::Hybrid),
         }
     }
 

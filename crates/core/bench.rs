@@ -118,8 +118,9 @@ fn measure_row(
     batch: usize,
     args: &BenchArgs,
     device: &Device,
+    conv_impl: ConvImpl,
 ) -> anyhow::Result<Value> {
-    let config = reference.config(args.device.conv_impl());
+    let config = reference.config(conv_impl);
     device.seed(0);
     let images = Tensor::<2>::random(
         [batch * args.steps, config.pixels()],
@@ -247,6 +248,10 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
             "--batch-size, --steps, --repeats and --samples must each be at least 1"
         )));
     }
+    let conv_impl = args
+        .device
+        .conv_impl_or(args.conv_impl)
+        .map_err(Failure::input)?;
     let selected = backend::select(args.device).map_err(Failure::input)?;
     let device = &selected.device;
     println!(
@@ -272,7 +277,7 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
     let mut rows = Vec::new();
     for &reference in &args.model {
         for &batch in &args.batch_size {
-            let row = measure_row(reference, batch, &args, device).map_err(Failure::run)?;
+            let row = measure_row(reference, batch, &args, device, conv_impl).map_err(Failure::run)?;
             let number = |key: &str| row[key].as_f64().unwrap_or(f64::NAN);
             println!(
                 "{:<9} {:>5} {:>9} {:>10.0} {:>11.2} {:>9.0} {:>11.0} {:>9.0}",

@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::anyhow;
 use burn::module::Module;
 use collapse_vae::parity::{STEP_PREFIX, StepInputs, TensorDiff, compare};
-use collapse_vae::{Architecture, TrainConfig, VaeConfig, load_checkpoint};
+use collapse_vae::{Architecture, ConvImpl, TrainConfig, VaeConfig, load_checkpoint};
 use serde_json::json;
 
 use crate::Failure;
@@ -22,7 +22,7 @@ pub fn parity(args: ParityArgs) -> Result<(), Failure> {
     }
     let reference = backend::select(args.reference).map_err(Failure::input)?;
     let (model, config) = match &args.checkpoint {
-        Some(dir) => load_checkpoint(dir, &reference.device, args.reference.conv_impl())
+        Some(dir) => load_checkpoint(dir, &reference.device, ConvImpl::Burn)
             .map_err(Failure::input)?,
         None => {
             let architecture = match args.model {
@@ -43,11 +43,13 @@ pub fn parity(args: ParityArgs) -> Result<(), Failure> {
         &reference.device,
     )
     .map_err(|e| Failure::run(anyhow!("{e}")))?;
+    // The reference computes with Burn's own operations throughout (the plain
+    // path); the project's lowering is one of the things compared with it.
     let base = inputs
-        .run(&reference.device, args.reference.conv_impl())
+        .run(&reference.device, ConvImpl::Burn)
         .map_err(|e| Failure::run(anyhow!("{e}")))?;
     println!(
-        "{} VAE, {} parameters, batch {}; reference {} ({}); tolerance {:e} relative, {:e} after the Adam step",
+        "{} VAE, {} parameters, batch {}; reference {} ({}, Burn's own operations); tolerance {:e} relative, {:e} after the Adam step",
         config.architecture,
         model.num_params(),
         args.batch,
@@ -59,19 +61,31 @@ pub fn parity(args: ParityArgs) -> Result<(), Failure> {
     let mut report = Vec::new();
     let mut worst_overall = 0.0f64;
     let mut worst_step_overall = 0.0f64;
-    for backend in args.backends.iter().filter(|b| **b != args.reference) {
+    let conv = config.architecture == Architecture::Conv;
+    // Each backend with its own convolutions; the reference backend too where
+    // the conv VAE computes them otherwise there (flex's hybrid).
+    let compared = args.backends.iter().filter(|b| {
+        **b != args.reference || (conv && b.conv_impl() != ConvImpl::Burn)
+    });
+    for backend in compared {
         let selected = backend::select(*backend).map_err(Failure::input)?;
+        let conv_impl = backend.conv_impl();
         let snapshot = inputs
-            .run(&selected.device, backend.conv_impl())
+            .run(&selected.device, conv_impl)
             .map_err(|e| Failure::run(anyhow!("{e}")))?;
         let diffs = compare(&base, &snapshot);
-        print_table(backend.name(), &selected.record.adapter, &diffs);
+        let name = match conv {
+            true => format!("{}, {} convolutions", backend.name(), conv_impl.name()),
+            false => backend.name().to_string(),
+        };
+        print_table(&name, &selected.record.adapter, &diffs);
         let worst = worst_of(&diffs, false);
         let worst_step = worst_of(&diffs, true);
         worst_overall = worst_overall.max(worst);
         worst_step_overall = worst_step_overall.max(worst_step);
         report.push(json!({
             "backend": backend.name(),
+            "conv_impl": conv.then(|| conv_impl.name()),
             "adapter": selected.record.adapter,
             "kind": selected.record.kind,
             "worst_rel": worst,

@@ -61,7 +61,9 @@ fn resolve(args: &RunArgs, spec: &DatasetSpec, data: PathBuf) -> Result<ChainCon
     c.model.image_dims = spec.image_dims;
     c.classifier.image_dims = spec.image_dims;
     c.classifier.classes = spec.classes;
-    c.model.conv_impl = device_of(args).conv_impl();
+    c.model.conv_impl = device_of(args)
+        .conv_impl_or(args.conv_impl)
+        .map_err(Failure::input)?;
     set(&mut c.model.latent_dim, args.latent_dim);
     set(&mut c.model.hidden, args.hidden.clone());
     set(&mut c.train.beta, args.beta);
@@ -388,6 +390,7 @@ fn science_flags(args: &RunArgs) -> Vec<&'static str> {
         ("--prior-scale", args.prior_scale.is_some()),
         ("--seed", args.seed.is_some()),
         ("--device", args.device.is_some()),
+        ("--conv-impl", args.conv_impl.is_some()),
         ("--probe-samples", args.probe_samples.is_some()),
         ("--eval-batch", args.eval_batch.is_some()),
         ("--on-divergence", args.on_divergence.is_some()),

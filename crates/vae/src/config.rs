@@ -1,6 +1,7 @@
 //! Configurations of the model and of its training, saved as JSON with each run.
 
 use burn::config::Config;
+use burn::prelude::Device;
 use serde::{Deserialize, Serialize};
 
 /// Which network the VAE uses.
@@ -33,6 +34,30 @@ pub enum ConvImpl {
     /// The project's lowering to unfold (im2col) and one matrix multiply
     /// ([`crate::lowered`]); much faster on the ndarray backend.
     Matmul,
+    /// The lowering while training (on an autodiff device), Burn's
+    /// convolutions for sampling and encoding: on flex the lowering trains
+    /// faster and Burn's convolutions sample faster.
+    Hybrid,
+}
+
+impl ConvImpl {
+    /// The name the manifest and the command line give it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ConvImpl::Burn => "burn",
+            ConvImpl::Matmul => "matmul",
+            ConvImpl::Hybrid => "hybrid",
+        }
+    }
+
+    /// Whether the lowering computes the convolutions on `device`.
+    pub fn lowers_on(self, device: &Device) -> bool {
+        match self {
+            ConvImpl::Burn => false,
+            ConvImpl::Matmul => true,
+            ConvImpl::Hybrid => device.is_autodiff(),
+        }
+    }
 }
 
 /// The VAE's shape.

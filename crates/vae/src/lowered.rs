@@ -30,8 +30,11 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Flex, NdArray, TensorMetadata, backend_extension};
 use burn::prelude::*;
-use burn::tensor::{TensorData, try_read_sync};
+use burn::tensor::{Bytes, DType, TensorData, try_read_sync};
+use burn_flex::{FlexTensor, Layout};
 use rayon::prelude::*;
+
+use crate::flex::contiguous_f32;
 
 /// A square window sliding over a channels-last image: kernel size, stride and
 /// symmetric zero padding, over an image of `height × width × channels`.
@@ -154,9 +157,37 @@ fn to_host<B: Backend>(tensor: FloatTensor<B>) -> (Vec<f32>, B::Device) {
     (values, device)
 }
 
+/// `unfold` of channels-last `images` of `dims` (`[batch, h, w, c]`): the
+/// rows and their shape `[batch, oh, ow, k·k·c]`.
+fn unfold_values(images: &[f32], dims: [usize; 4], geometry: [usize; 3]) -> (Vec<f32>, [usize; 4]) {
+    let [batch, height, width, channels] = dims;
+    let window = Window::new(geometry, [height, width, channels]);
+    let [oh, ow] = window.out_dims();
+    let mut rows = vec![0.0f32; batch * oh * ow * window.row_len()];
+    unfold_batch(&window, images, &mut rows);
+    (rows, [batch, oh, ow, window.row_len()])
+}
+
+/// `fold` of `rows` of `dims` (`[batch, oh, ow, k·k·c]`) onto images of
+/// `height × width`: the images and their shape `[batch, height, width, c]`.
+fn fold_values(
+    rows: &[f32],
+    dims: [usize; 4],
+    geometry: [usize; 3],
+    [height, width]: [usize; 2],
+) -> (Vec<f32>, [usize; 4]) {
+    let [batch, _, _, len] = dims;
+    let channels = len / (geometry[0] * geometry[0]);
+    let window = Window::new(geometry, [height, width, channels]);
+    let mut images = vec![0.0f32; batch * height * width * channels];
+    fold_batch(&window, rows, &mut images);
+    (images, [batch, height, width, channels])
+}
+
 /// The backend operations behind the lowering: `unfold` (im2col) and `fold`
-/// (col2im) over channels-last images. The default bodies work on the host and
-/// serve every listed backend; [`Autodiff`] pairs them as each other's backward.
+/// (col2im) over channels-last images. The default bodies move the values
+/// through the host (ndarray); flex reads and writes its buffers directly;
+/// [`Autodiff`] pairs them as each other's backward.
 #[backend_extension(Flex, NdArray, Autodiff)]
 pub trait WindowOps: Backend {
     /// `x` `[batch, h, w, c]` → `[batch, oh, ow, k·k·c]`: each output position's
@@ -167,14 +198,10 @@ pub trait WindowOps: Backend {
         stride: usize,
         padding: usize,
     ) -> FloatTensor<Self> {
-        let [batch, height, width, channels] = x.shape().dims();
-        let window = Window::new([kernel, stride, padding], [height, width, channels]);
-        let [oh, ow] = window.out_dims();
+        let dims = x.shape().dims();
         let (values, device) = to_host::<Self>(x);
-        let mut out = vec![0.0f32; batch * oh * ow * window.row_len()];
-        unfold_batch(&window, &values, &mut out);
-        let shape = [batch, oh, ow, window.row_len()];
-        Self::float_from_data(TensorData::new(out, shape), &device)
+        let (rows, shape) = unfold_values(&values, dims, [kernel, stride, padding]);
+        Self::float_from_data(TensorData::new(rows, shape), &device)
     }
 
     /// The adjoint of [`Self::unfold_windows`] for an image of
@@ -188,18 +215,46 @@ pub trait WindowOps: Backend {
         height: usize,
         width: usize,
     ) -> FloatTensor<Self> {
-        let [batch, _, _, len] = rows.shape().dims();
-        let channels = len / (kernel * kernel);
-        let window = Window::new([kernel, stride, padding], [height, width, channels]);
+        let dims = rows.shape().dims();
         let (values, device) = to_host::<Self>(rows);
-        let mut out = vec![0.0f32; batch * height * width * window.channels];
-        fold_batch(&window, &values, &mut out);
-        let shape = [batch, height, width, window.channels];
-        Self::float_from_data(TensorData::new(out, shape), &device)
+        let (images, shape) = fold_values(&values, dims, [kernel, stride, padding], [height, width]);
+        Self::float_from_data(TensorData::new(images, shape), &device)
     }
 }
 
-impl WindowOps for Flex {}
+/// A contiguous f32 flex tensor of `shape` that takes ownership of `values`.
+fn flex_tensor(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
+    FlexTensor::new(
+        Bytes::from_elems(values),
+        Layout::contiguous(Shape::new(shape)),
+        DType::F32,
+    )
+}
+
+impl WindowOps for Flex {
+    fn unfold_windows(x: FlexTensor, kernel: usize, stride: usize, padding: usize) -> FlexTensor {
+        let x = contiguous_f32(x);
+        let values = x.as_slice::<f32>().expect("made contiguous f32 above");
+        let (rows, shape) = unfold_values(values, x.shape().dims(), [kernel, stride, padding]);
+        flex_tensor(rows, shape)
+    }
+
+    fn fold_windows(
+        rows: FlexTensor,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        height: usize,
+        width: usize,
+    ) -> FlexTensor {
+        let rows = contiguous_f32(rows);
+        let values = rows.as_slice::<f32>().expect("made contiguous f32 above");
+        let geometry = [kernel, stride, padding];
+        let (images, shape) = fold_values(values, rows.shape().dims(), geometry, [height, width]);
+        flex_tensor(images, shape)
+    }
+}
+
 impl WindowOps for NdArray {}
 
 /// Backward of `unfold`: `fold` of the incoming gradient onto the input's size.
@@ -361,6 +416,8 @@ pub fn conv_transpose2d_nhwc(
 /// `layer` applied to the channels-first batch `x` (`[batch, c, h, w]`) by
 /// Burn's convolution or by [`conv2d_nhwc`], as `conv_impl` says; `stride` and
 /// `padding` must be the layer's own (the lowering reads only its weights).
+/// `Hybrid` keeps Burn's convolution here: on a channels-first network the
+/// permutes around the lowering cost more than it saves (flex).
 pub fn apply_conv2d(
     layer: &burn::nn::conv::Conv2d,
     x: Tensor<4>,
@@ -369,7 +426,7 @@ pub fn apply_conv2d(
     padding: usize,
 ) -> Tensor<4> {
     match conv_impl {
-        crate::ConvImpl::Burn => layer.forward(x),
+        crate::ConvImpl::Burn | crate::ConvImpl::Hybrid => layer.forward(x),
         crate::ConvImpl::Matmul => conv2d_nhwc(
             x.permute([0, 2, 3, 1]),
             layer.weight.val(),

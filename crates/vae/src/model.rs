@@ -136,23 +136,26 @@ impl MlpVae {
 }
 
 impl ConvVae {
+    /// Whether the convolutions go through the lowering: decided by the
+    /// weights' device (the images of a training batch need not be tracked).
+    fn lowered(&self) -> bool {
+        self.conv_impl.lowers_on(&self.conv1.weight.val().device())
+    }
+
     fn encode(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
         let [b, _] = x.dims();
         let [c, fh, fw] = self.feature_shape;
-        let h: Tensor<2> = match self.conv_impl {
-            ConvImpl::Burn => {
-                let x = x.reshape([b, 1, fh * 4, fw * 4]);
-                let h = relu(self.conv2.forward(relu(self.conv1.forward(x))));
-                h.flatten(1, 3)
-            }
+        let h: Tensor<2> = if self.lowered() {
             // Channels last all the way; one image channel makes `[b, h, w, 1]`
             // the same values as `[b, 1, h, w]`. The heads read channels first.
-            ConvImpl::Matmul => {
-                let x = x.reshape([b, fh * 4, fw * 4, 1]);
-                let h = relu(nhwc_conv(&self.conv1, x));
-                let h = relu(nhwc_conv(&self.conv2, h));
-                h.permute([0, 3, 1, 2]).reshape([b, c * fh * fw])
-            }
+            let x = x.reshape([b, fh * 4, fw * 4, 1]);
+            let h = relu(nhwc_conv(&self.conv1, x));
+            let h = relu(nhwc_conv(&self.conv2, h));
+            h.permute([0, 3, 1, 2]).reshape([b, c * fh * fw])
+        } else {
+            let x = x.reshape([b, 1, fh * 4, fw * 4]);
+            let h = relu(self.conv2.forward(relu(self.conv1.forward(x))));
+            h.flatten(1, 3)
         };
         (self.mu.forward(h.clone()), self.logvar.forward(h))
     }
@@ -161,16 +164,13 @@ impl ConvVae {
         let [b, _] = z.dims();
         let [c, fh, fw] = self.feature_shape;
         let h = self.expand.forward(z).reshape([b, c, fh, fw]);
-        match self.conv_impl {
-            ConvImpl::Burn => {
-                let h = self.deconv2.forward(relu(self.deconv1.forward(h)));
-                h.flatten(1, 3)
-            }
-            ConvImpl::Matmul => {
-                let h = relu(nhwc_deconv(&self.deconv1, h.permute([0, 2, 3, 1])));
-                // One output channel: `[b, h, w, 1]` flattens like `[b, 1, h, w]`.
-                nhwc_deconv(&self.deconv2, h).flatten(1, 3)
-            }
+        if self.lowered() {
+            let h = relu(nhwc_deconv(&self.deconv1, h.permute([0, 2, 3, 1])));
+            // One output channel: `[b, h, w, 1]` flattens like `[b, 1, h, w]`.
+            nhwc_deconv(&self.deconv2, h).flatten(1, 3)
+        } else {
+            let h = self.deconv2.forward(relu(self.deconv1.forward(h)));
+            h.flatten(1, 3)
         }
     }
 }
