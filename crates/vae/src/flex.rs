@@ -1,10 +1,11 @@
-//! What the project's own flex kernels ([`crate::adam`], [`crate::loss`]) share:
-//! recognising a flex device and reading a flex tensor as contiguous f32 values.
+//! What the project's own flex kernels ([`crate::adam`], [`crate::loss`],
+//! [`crate::lowered`], [`crate::sample`]) share: recognising a flex device,
+//! reading a flex tensor as contiguous f32 values, and making one from values.
 
 use burn::backend::DispatchDevice;
 use burn::prelude::*;
-use burn::tensor::DType;
-use burn_flex::FlexTensor;
+use burn::tensor::{Bytes, DType};
+use burn_flex::{FlexTensor, Layout};
 
 /// Whether `device` computes on flex, with or without autodiff.
 pub fn is_flex(device: &Device) -> bool {
@@ -24,4 +25,11 @@ pub fn contiguous_f32(tensor: FlexTensor) -> FlexTensor {
         Some(_) => tensor,
         None => tensor.to_contiguous(),
     }
+}
+
+/// A contiguous f32 flex tensor of `shape` that takes ownership of `values`
+/// (no copy: flex's own `empty` zero-fills a byte vector and then copies it
+/// into an aligned one).
+pub fn flex_tensor(values: Vec<f32>, shape: Shape) -> FlexTensor {
+    FlexTensor::new(Bytes::from_elems(values), Layout::contiguous(shape), DType::F32)
 }

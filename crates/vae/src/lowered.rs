@@ -30,11 +30,11 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Flex, NdArray, TensorMetadata, backend_extension};
 use burn::prelude::*;
-use burn::tensor::{Bytes, DType, TensorData, try_read_sync};
-use burn_flex::{FlexTensor, Layout};
+use burn::tensor::{TensorData, try_read_sync};
+use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
-use crate::flex::contiguous_f32;
+use crate::flex::{contiguous_f32, flex_tensor};
 
 /// A square window sliding over a channels-last image: kernel size, stride and
 /// symmetric zero padding, over an image of `height × width × channels`.
@@ -222,21 +222,12 @@ pub trait WindowOps: Backend {
     }
 }
 
-/// A contiguous f32 flex tensor of `shape` that takes ownership of `values`.
-fn flex_tensor(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
-    FlexTensor::new(
-        Bytes::from_elems(values),
-        Layout::contiguous(Shape::new(shape)),
-        DType::F32,
-    )
-}
-
 impl WindowOps for Flex {
     fn unfold_windows(x: FlexTensor, kernel: usize, stride: usize, padding: usize) -> FlexTensor {
         let x = contiguous_f32(x);
         let values = x.as_slice::<f32>().expect("made contiguous f32 above");
         let (rows, shape) = unfold_values(values, x.shape().dims(), [kernel, stride, padding]);
-        flex_tensor(rows, shape)
+        flex_tensor(rows, Shape::new(shape))
     }
 
     fn fold_windows(
@@ -251,7 +242,7 @@ impl WindowOps for Flex {
         let values = rows.as_slice::<f32>().expect("made contiguous f32 above");
         let geometry = [kernel, stride, padding];
         let (images, shape) = fold_values(values, rows.shape().dims(), geometry, [height, width]);
-        flex_tensor(images, shape)
+        flex_tensor(images, Shape::new(shape))
     }
 }
 
