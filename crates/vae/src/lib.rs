@@ -14,6 +14,7 @@ pub mod adam;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+pub mod elementary;
 pub mod eval;
 pub mod flex;
 pub mod loss;

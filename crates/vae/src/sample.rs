@@ -9,6 +9,7 @@ use burn_flex::FlexTensor;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::elementary::exp_neg_abs;
 use crate::flex::{contiguous_f32, flex_tensor, is_flex};
 use crate::loss::sigmoid as sigmoid_of;
 use crate::model::Vae;
@@ -78,7 +79,7 @@ impl SigmoidOps for Flex {
             .par_chunks_mut(cols.max(1))
             .for_each(|row| {
                 for v in row {
-                    *v = sigmoid_of(*v, (-v.abs()).exp());
+                    *v = sigmoid_of(*v, exp_neg_abs(*v));
                 }
             });
         x
@@ -105,7 +106,7 @@ impl SigmoidOps for Flex {
             )
             .for_each(|(row, l)| {
                 for (out, &l) in row.iter_mut().zip(l) {
-                    *out = sigmoid_of(l, (-l.abs()).exp());
+                    *out = sigmoid_of(l, exp_neg_abs(l));
                 }
             });
         out
