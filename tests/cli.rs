@@ -29,6 +29,10 @@ fn bad_values_name_their_flag() {
         (&["--batch-size", "-3"], "--batch-size"),
         (&["--threads", "0"], "--threads"),
         (
+            &["--device", "wgpu", "--conv-impl", "matmul"],
+            "--conv-impl",
+        ),
+        (
             &["--mode", "accumulate", "--real-fraction", "0.1"],
             "--real-fraction",
         ),

@@ -174,6 +174,7 @@ fn measure_row(
         "model": reference.name(),
         "batch": batch,
         "params": params,
+        "conv_impl": (config.architecture == Architecture::Conv).then(|| conv_impl.name()),
         "train_images_per_sec": median(rates.clone()),
         "train_runs_images_per_sec": rates,
         "train_cores_busy": cores_busy,
@@ -277,7 +278,8 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
     let mut rows = Vec::new();
     for &reference in &args.model {
         for &batch in &args.batch_size {
-            let row = measure_row(reference, batch, &args, device, conv_impl).map_err(Failure::run)?;
+            let row =
+                measure_row(reference, batch, &args, device, conv_impl).map_err(Failure::run)?;
             let number = |key: &str| row[key].as_f64().unwrap_or(f64::NAN);
             println!(
                 "{:<9} {:>5} {:>9} {:>10.0} {:>11.2} {:>9.0} {:>11.0} {:>9.0}",

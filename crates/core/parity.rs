@@ -22,8 +22,9 @@ pub fn parity(args: ParityArgs) -> Result<(), Failure> {
     }
     let reference = backend::select(args.reference).map_err(Failure::input)?;
     let (model, config) = match &args.checkpoint {
-        Some(dir) => load_checkpoint(dir, &reference.device, ConvImpl::Burn)
-            .map_err(Failure::input)?,
+        Some(dir) => {
+            load_checkpoint(dir, &reference.device, ConvImpl::Burn).map_err(Failure::input)?
+        }
         None => {
             let architecture = match args.model {
                 Model::Mlp => Architecture::Mlp,
@@ -64,9 +65,10 @@ pub fn parity(args: ParityArgs) -> Result<(), Failure> {
     let conv = config.architecture == Architecture::Conv;
     // Each backend with its own convolutions; the reference backend too where
     // the conv VAE computes them otherwise there (flex's hybrid).
-    let compared = args.backends.iter().filter(|b| {
-        **b != args.reference || (conv && b.conv_impl() != ConvImpl::Burn)
-    });
+    let compared = args
+        .backends
+        .iter()
+        .filter(|b| **b != args.reference || (conv && b.conv_impl() != ConvImpl::Burn));
     for backend in compared {
         let selected = backend::select(*backend).map_err(Failure::input)?;
         let conv_impl = backend.conv_impl();

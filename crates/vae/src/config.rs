@@ -108,3 +108,20 @@ pub struct TrainConfig {
     #[config(default = 1.0)]
     pub beta: f64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hybrid lowers exactly where gradients are tracked (training).
+    #[test]
+    fn hybrid_lowers_only_on_autodiff_devices() {
+        let (plain, tracked) = (Device::flex(), Device::flex().autodiff());
+        assert!(ConvImpl::Hybrid.lowers_on(&tracked));
+        assert!(!ConvImpl::Hybrid.lowers_on(&plain));
+        for device in [&plain, &tracked] {
+            assert!(ConvImpl::Matmul.lowers_on(device));
+            assert!(!ConvImpl::Burn.lowers_on(device));
+        }
+    }
+}

@@ -31,5 +31,9 @@ pub fn contiguous_f32(tensor: FlexTensor) -> FlexTensor {
 /// (no copy: flex's own `empty` zero-fills a byte vector and then copies it
 /// into an aligned one).
 pub fn flex_tensor(values: Vec<f32>, shape: Shape) -> FlexTensor {
-    FlexTensor::new(Bytes::from_elems(values), Layout::contiguous(shape), DType::F32)
+    FlexTensor::new(
+        Bytes::from_elems(values),
+        Layout::contiguous(shape),
+        DType::F32,
+    )
 }

@@ -13,8 +13,8 @@ use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, TensorMetadata, backend_extension};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 use burn::tensor::Shape;
+use burn::tensor::activation::relu;
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 

@@ -217,7 +217,8 @@ pub trait WindowOps: Backend {
     ) -> FloatTensor<Self> {
         let dims = rows.shape().dims();
         let (values, device) = to_host::<Self>(rows);
-        let (images, shape) = fold_values(&values, dims, [kernel, stride, padding], [height, width]);
+        let (images, shape) =
+            fold_values(&values, dims, [kernel, stride, padding], [height, width]);
         Self::float_from_data(TensorData::new(images, shape), &device)
     }
 }

@@ -3,8 +3,8 @@
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Dispatch, Flex, TensorMetadata, backend_extension};
 use burn::prelude::*;
-use burn::tensor::activation::sigmoid;
 use burn::tensor::Distribution;
+use burn::tensor::activation::sigmoid;
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -200,6 +200,32 @@ mod tests {
             x.clone().into_dispatch(),
         ));
         let diff: f32 = (ours - sigmoid(x)).abs().max().into_scalar();
+        assert!(diff < 1e-6, "{diff}");
+    }
+
+    /// Flex's sampling of means, each batch's σ written into its rows of one
+    /// result, against Burn's sigmoid of each batch concatenated: three
+    /// batches of logits, the last one short.
+    #[test]
+    fn flex_means_are_written_into_their_rows() {
+        use burn::backend::Dispatch;
+        let device = Device::flex();
+        let batches: Vec<Tensor<2>> = [1_000, 1_000, 500]
+            .map(|n| Tensor::<2>::random([n, 33], Distribution::Normal(0.0, 8.0), &device))
+            .into();
+        let mut sink =
+            <Dispatch as super::SigmoidOps>::zero_rows(batches[0].clone().into_dispatch(), 2_500);
+        for (i, logits) in batches.iter().enumerate() {
+            sink = <Dispatch as super::SigmoidOps>::sigmoid_into(
+                sink,
+                logits.clone().into_dispatch(),
+                i * 1_000,
+            );
+        }
+        let ours = Tensor::<2>::from_dispatch(sink);
+        let theirs = Tensor::cat(batches.into_iter().map(sigmoid).collect(), 0);
+        assert_eq!(ours.dims(), [2_500, 33]);
+        let diff: f32 = (ours - theirs).abs().max().into_scalar();
         assert!(diff < 1e-6, "{diff}");
     }
 }
