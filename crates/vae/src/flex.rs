@@ -1,5 +1,5 @@
-//! What the project's own flex kernels ([`crate::adam`], [`crate::loss`],
-//! [`crate::lowered`], [`crate::sample`]) share: recognising a flex device,
+//! What the project's own flex kernels ([`crate::adam`],
+//! [`crate::loss`], [`crate::lowered`], [`crate::sample`]) share: recognising a flex device,
 //! reading a flex tensor as contiguous f32 values, and making one from values.
 
 use burn::backend::DispatchDevice;
@@ -15,15 +15,18 @@ pub fn is_flex(device: &Device) -> bool {
     )
 }
 
-/// `tensor` with contiguous f32 values (copied only if it is a strided view).
+/// `tensor` with contiguous f32 values that fill its whole buffer, so that
+/// `storage_mut` reaches exactly its values (copied only if it is a strided
+/// view or a part of a larger buffer).
 ///
 /// # Panics
 /// If the tensor is not f32: the project trains and evaluates in f32.
 pub fn contiguous_f32(tensor: FlexTensor) -> FlexTensor {
     assert_eq!(tensor.dtype(), DType::F32, "the project computes in f32");
+    let whole = tensor.storage::<f32>().len();
     match tensor.as_slice::<f32>() {
-        Some(_) => tensor,
-        None => tensor.to_contiguous(),
+        Some(values) if values.len() == whole => tensor,
+        _ => tensor.to_contiguous(),
     }
 }
 
