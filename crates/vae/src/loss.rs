@@ -72,31 +72,34 @@ pub fn loss_parts(logits: Tensor<2>, mu: Tensor<2>, logvar: Tensor<2>, x: Tensor
 }
 
 /// BCE-with-logits of one image: `Σ max(l, 0) − x·l + log(1 + e^{−|l|})`,
-/// keeping each `e^{−|l|}` in `saved` (the backward pass needs it). Summed
-/// in eight lanes so that the compiler vectorises the loop.
+/// keeping each `e^{−|l|}` in `saved` (the backward pass needs it). Two
+/// simple passes, the second summed in eight lanes, so that the compiler
+/// vectorises both.
 fn bce_row(logits: &[f32], x: &[f32], saved: &mut [f32]) -> f32 {
     const LANES: usize = 8;
-    let term = |l: f32, x: f32, e: &mut f32| {
+    for (e, &l) in saved.iter_mut().zip(logits) {
         *e = exp_neg_abs(l);
-        l.max(0.0) - x * l + ln_1p_unit(*e)
-    };
+    }
+    let term = |l: f32, x: f32, e: f32| l.max(0.0) - x * l + ln_1p_unit(e);
     let mut lanes = [0.0f32; LANES];
-    let whole = logits.len() / LANES * LANES;
-    for ((l, x), e) in logits[..whole]
-        .chunks_exact(LANES)
-        .zip(x[..whole].chunks_exact(LANES))
-        .zip(saved[..whole].chunks_exact_mut(LANES))
-    {
-        for i in 0..LANES {
-            lanes[i] += term(l[i], x[i], &mut e[i]);
+    let (l8, x8, e8) = (
+        logits.chunks_exact(LANES),
+        x.chunks_exact(LANES),
+        saved.chunks_exact(LANES),
+    );
+    let tail: f32 = (l8
+        .remainder()
+        .iter()
+        .zip(x8.remainder())
+        .zip(e8.remainder()))
+    .map(|((&l, &x), &e)| term(l, x, e))
+    .sum();
+    for ((l, x), e) in l8.zip(x8).zip(e8) {
+        let terms: [f32; LANES] = std::array::from_fn(|i| term(l[i], x[i], e[i]));
+        for (lane, t) in lanes.iter_mut().zip(terms) {
+            *lane += t;
         }
     }
-    let tail: f32 = logits[whole..]
-        .iter()
-        .zip(&x[whole..])
-        .zip(&mut saved[whole..])
-        .map(|((&l, &x), e)| term(l, x, e))
-        .sum();
     lanes.iter().sum::<f32>() + tail
 }
 
