@@ -26,7 +26,7 @@
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, binary, unary};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Flex, NdArray, TensorMetadata, backend_extension};
 use burn::prelude::*;
@@ -34,7 +34,7 @@ use burn::tensor::{TensorData, try_read_sync};
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
-use crate::flex::{contiguous_f32, flex_tensor};
+use crate::flex::{contiguous_f32, flex_tensor, is_ndarray};
 
 /// A square window sliding over a channels-last image: kernel size, stride and
 /// symmetric zero padding, over an image of `height × width × channels`.
@@ -318,6 +318,74 @@ impl<B: Backend + WindowOps, C: CheckpointStrategy> WindowOps for Autodiff<B, C>
     }
 }
 
+/// `rows · m` for a convolution's unfolded rows (`[positions, k·k·c]`) and its
+/// weight matrix (`[k·k·c, out]`), with the weight gradient taken as
+/// `(doutᵀ · rows)ᵀ`. Autodiff's own matmul computes it as `rowsᵀ · dout`, and
+/// burn-ndarray copies a transposed operand element by element into standard
+/// layout: the unfolded rows are the largest tensor of the step (26 MB at
+/// batch 128), the output gradient an eighth of that. Used on ndarray only.
+#[backend_extension(Flex, NdArray, Autodiff)]
+pub trait RowsMatmulOps: Backend {
+    /// `rows` `[n, k]` · `m` `[k, o]` → `[n, o]`.
+    fn rows_matmul(rows: FloatTensor<Self>, m: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::float_matmul(rows, m)
+    }
+}
+
+impl RowsMatmulOps for Flex {}
+impl RowsMatmulOps for NdArray {}
+
+/// Backward of [`RowsMatmulOps::rows_matmul`].
+#[derive(Debug)]
+struct RowsMatmulBackward;
+
+impl<B: Backend> Backward<B, 2> for RowsMatmulBackward {
+    /// The rows and the weight matrix.
+    type State = (FloatTensor<B>, FloatTensor<B>);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (rows, m) = ops.state;
+        binary::<B, _, _>(
+            ops.parents,
+            ops.node,
+            grads,
+            |grad| B::float_matmul(grad, B::float_transpose(m)),
+            |grad| B::float_transpose(B::float_matmul(B::float_transpose(grad), rows)),
+        );
+    }
+}
+
+impl<B: Backend + RowsMatmulOps, C: CheckpointStrategy> RowsMatmulOps for Autodiff<B, C> {
+    fn rows_matmul(rows: FloatTensor<Self>, m: FloatTensor<Self>) -> FloatTensor<Self> {
+        let (rows, rows_node) = rows.into_parts();
+        let (m, m_node) = m.into_parts();
+        match RowsMatmulBackward
+            .prepare::<C>([rows_node, m_node])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let out = B::rows_matmul(rows.clone(), m.clone());
+                prep.finish((rows, m), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::rows_matmul(rows, m)),
+        }
+    }
+}
+
+/// [`RowsMatmulOps::rows_matmul`] on ndarray, Burn's matmul elsewhere (flex
+/// multiplies transposed operands in place).
+fn rows_matmul(rows: Tensor<2>, m: Tensor<2>) -> Tensor<2> {
+    use burn::backend::Dispatch;
+    if !is_ndarray(&rows.device()) {
+        return rows.matmul(m);
+    }
+    Tensor::from_dispatch(<Dispatch as RowsMatmulOps>::rows_matmul(
+        rows.into_dispatch(),
+        m.into_dispatch(),
+    ))
+}
+
 fn unfold(x: Tensor<4>, kernel: usize, stride: usize, padding: usize) -> Tensor<4> {
     use burn::backend::Dispatch;
     Tensor::from_dispatch(<Dispatch as WindowOps>::unfold_windows(
@@ -363,7 +431,7 @@ pub fn conv2d_nhwc(
     let [_, oh, ow, len] = rows.dims();
     // [out, in, ky, kx] → [ky, kx, in, out]: the rows' tap order.
     let matrix = weight.permute([2, 3, 1, 0]).reshape([k * k * c, o]);
-    let out = rows.reshape([b * oh * ow, len]).matmul(matrix);
+    let out = rows_matmul(rows.reshape([b * oh * ow, len]), matrix);
     let out = match bias {
         Some(bias) => out + bias.reshape([1, o]),
         None => out,
