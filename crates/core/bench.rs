@@ -174,7 +174,7 @@ fn measure_row(
         "model": reference.name(),
         "batch": batch,
         "params": params,
-        "conv_impl": (config.architecture == Architecture::Conv).then(|| conv_impl.name()),
+        "conv_impl": (config.architecture == Architecture::Conv).then(|| conv_impl.to_string()),
         "train_images_per_sec": median(rates.clone()),
         "train_runs_images_per_sec": rates,
         "train_cores_busy": cores_busy,

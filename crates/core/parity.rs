@@ -44,13 +44,13 @@ pub fn parity(args: ParityArgs) -> Result<(), Failure> {
         &reference.device,
     )
     .map_err(|e| Failure::run(anyhow!("{e}")))?;
-    // The reference computes with Burn's own operations throughout (the plain
+    // The reference computes the convolutions with Burn's own (the plain
     // path); the project's lowering is one of the things compared with it.
     let base = inputs
         .run(&reference.device, ConvImpl::Burn)
         .map_err(|e| Failure::run(anyhow!("{e}")))?;
     println!(
-        "{} VAE, {} parameters, batch {}; reference {} ({}, Burn's own operations); tolerance {:e} relative, {:e} after the Adam step",
+        "{} VAE, {} parameters, batch {}; reference {} ({}, Burn's own convolutions); tolerance {:e} relative, {:e} after the Adam step",
         config.architecture,
         model.num_params(),
         args.batch,
@@ -77,7 +77,7 @@ pub fn parity(args: ParityArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::run(anyhow!("{e}")))?;
         let diffs = compare(&base, &snapshot);
         let name = match conv {
-            true => format!("{}, {} convolutions", backend.name(), conv_impl.name()),
+            true => format!("{}, {conv_impl} convolutions", backend.name()),
             false => backend.name().to_string(),
         };
         print_table(&name, &selected.record.adapter, &diffs);
@@ -87,7 +87,7 @@ pub fn parity(args: ParityArgs) -> Result<(), Failure> {
         worst_step_overall = worst_step_overall.max(worst_step);
         report.push(json!({
             "backend": backend.name(),
-            "conv_impl": conv.then(|| conv_impl.name()),
+            "conv_impl": conv.then(|| conv_impl.to_string()),
             "adapter": selected.record.adapter,
             "kind": selected.record.kind,
             "worst_rel": worst,

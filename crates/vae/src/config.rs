@@ -40,16 +40,17 @@ pub enum ConvImpl {
     Hybrid,
 }
 
-impl ConvImpl {
-    /// The name the manifest and the command line give it.
-    pub fn name(self) -> &'static str {
-        match self {
+impl std::fmt::Display for ConvImpl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
             ConvImpl::Burn => "burn",
             ConvImpl::Matmul => "matmul",
             ConvImpl::Hybrid => "hybrid",
-        }
+        })
     }
+}
 
+impl ConvImpl {
     /// Whether the lowering computes the convolutions on `device`.
     pub fn lowers_on(self, device: &Device) -> bool {
         match self {

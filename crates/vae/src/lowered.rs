@@ -323,8 +323,9 @@ impl<B: Backend + WindowOps, C: CheckpointStrategy> WindowOps for Autodiff<B, C>
 /// `(doutᵀ · rows)ᵀ`. Autodiff's own matmul computes it as `rowsᵀ · dout`, and
 /// burn-ndarray copies a transposed operand element by element into standard
 /// layout: the unfolded rows are the largest tensor of the step (26 MB at
-/// batch 128), the output gradient an eighth of that. Used on ndarray only.
-#[backend_extension(Flex, NdArray, Autodiff)]
+/// batch 128), the output gradient an eighth of that. Used on ndarray only
+/// (flex multiplies transposed operands in place).
+#[backend_extension(NdArray, Autodiff)]
 pub trait RowsMatmulOps: Backend {
     /// `rows` `[n, k]` · `m` `[k, o]` → `[n, o]`.
     fn rows_matmul(rows: FloatTensor<Self>, m: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -332,7 +333,6 @@ pub trait RowsMatmulOps: Backend {
     }
 }
 
-impl RowsMatmulOps for Flex {}
 impl RowsMatmulOps for NdArray {}
 
 /// Backward of [`RowsMatmulOps::rows_matmul`].
@@ -373,8 +373,7 @@ impl<B: Backend + RowsMatmulOps, C: CheckpointStrategy> RowsMatmulOps for Autodi
     }
 }
 
-/// [`RowsMatmulOps::rows_matmul`] on ndarray, Burn's matmul elsewhere (flex
-/// multiplies transposed operands in place).
+/// [`RowsMatmulOps::rows_matmul`] on ndarray, Burn's matmul elsewhere.
 fn rows_matmul(rows: Tensor<2>, m: Tensor<2>) -> Tensor<2> {
     use burn::backend::Dispatch;
     if !is_ndarray(&rows.device()) {
@@ -476,8 +475,9 @@ pub fn conv_transpose2d_nhwc(
 /// `layer` applied to the channels-first batch `x` (`[batch, c, h, w]`) by
 /// Burn's convolution or by [`conv2d_nhwc`], as `conv_impl` says; `stride` and
 /// `padding` must be the layer's own (the lowering reads only its weights).
-/// `Hybrid` keeps Burn's convolution here: on a channels-first network the
-/// permutes around the lowering cost more than it saves (flex).
+/// `Hybrid` keeps Burn's convolution here: the frozen classifier is
+/// channels-first, and on flex the lowering with its permutes scored images at
+/// half the rate of Burn's convolution.
 pub fn apply_conv2d(
     layer: &burn::nn::conv::Conv2d,
     x: Tensor<4>,

@@ -69,6 +69,11 @@ pub trait SigmoidOps: Backend {
     ) -> FloatTensor<Self>;
 }
 
+/// σ(l), without overflow.
+fn logistic(l: f32) -> f32 {
+    sigmoid_of(l, exp_neg_abs(l))
+}
+
 impl SigmoidOps for Flex {
     fn sigmoid_rows(x: FlexTensor) -> FlexTensor {
         let mut x = contiguous_f32(x);
@@ -79,7 +84,7 @@ impl SigmoidOps for Flex {
             .par_chunks_mut(cols.max(1))
             .for_each(|row| {
                 for v in row {
-                    *v = sigmoid_of(*v, exp_neg_abs(*v));
+                    *v = logistic(*v);
                 }
             });
         x
@@ -106,7 +111,7 @@ impl SigmoidOps for Flex {
             )
             .for_each(|(row, l)| {
                 for (out, &l) in row.iter_mut().zip(l) {
-                    *out = sigmoid_of(l, exp_neg_abs(l));
+                    *out = logistic(l);
                 }
             });
         out
@@ -129,44 +134,13 @@ pub fn sample_images(
     mode: SampleMode,
     device: &Device,
 ) -> Tensor<2> {
-    if mode == SampleMode::Mean && is_flex(device) && !device.is_autodiff() && count > 0 {
-        return flex_sample_means(model, latent_dim, count, batch, prior_scale, device);
-    }
-    let chunks: Vec<Tensor<2>> = (0..count)
-        .step_by(batch.max(1))
-        .map(|start| {
-            let n = batch.min(count - start);
-            let z = Tensor::<2>::random(
-                [n, latent_dim],
-                Distribution::Normal(0.0, prior_scale),
-                device,
-            );
-            let means = decode_means(model, z);
-            match mode {
-                SampleMode::Mean => means,
-                SampleMode::Bernoulli => means
-                    .clone()
-                    .greater(means.random_like(Distribution::Default))
-                    .float(),
-            }
-        })
-        .collect();
-    Tensor::cat(chunks, 0)
-}
-
-/// [`sample_images`] of means on flex: each batch's σ is written straight into
-/// its rows of the result, so no batch of means is kept and nothing is
-/// concatenated (on the MLP that was a third of sampling's time, most of it
-/// the kernel zeroing the pages of buffers used once).
-fn flex_sample_means(
-    model: &Vae,
-    latent_dim: usize,
-    count: usize,
-    batch: usize,
-    prior_scale: f64,
-    device: &Device,
-) -> Tensor<2> {
-    let mut out: Option<FloatTensor<Dispatch>> = None;
+    // Means on flex: each batch's σ is written straight into its rows of the
+    // result, so no batch of means is kept and nothing is concatenated (on the
+    // MLP that was a third of sampling's time, most of it the kernel zeroing
+    // the pages of buffers used once).
+    let into_rows = mode == SampleMode::Mean && is_flex(device) && !device.is_autodiff();
+    let mut rows: Option<FloatTensor<Dispatch>> = None;
+    let mut chunks = Vec::new();
     for start in (0..count).step_by(batch.max(1)) {
         let n = batch.min(count - start);
         let z = Tensor::<2>::random(
@@ -174,14 +148,27 @@ fn flex_sample_means(
             Distribution::Normal(0.0, prior_scale),
             device,
         );
-        let logits = model.decode(z).into_dispatch();
-        let sink = match out.take() {
-            Some(sink) => sink,
-            None => <Dispatch as SigmoidOps>::zero_rows(logits.clone(), count),
-        };
-        out = Some(<Dispatch as SigmoidOps>::sigmoid_into(sink, logits, start));
+        if into_rows {
+            let logits = model.decode(z).into_dispatch();
+            let sink = rows
+                .take()
+                .unwrap_or_else(|| <Dispatch as SigmoidOps>::zero_rows(logits.clone(), count));
+            rows = Some(<Dispatch as SigmoidOps>::sigmoid_into(sink, logits, start));
+            continue;
+        }
+        let means = decode_means(model, z);
+        chunks.push(match mode {
+            SampleMode::Mean => means,
+            SampleMode::Bernoulli => means
+                .clone()
+                .greater(means.random_like(Distribution::Default))
+                .float(),
+        });
     }
-    Tensor::from_dispatch(out.expect("count > 0"))
+    match rows {
+        Some(rows) => Tensor::from_dispatch(rows),
+        None => Tensor::cat(chunks, 0),
+    }
 }
 
 #[cfg(test)]
