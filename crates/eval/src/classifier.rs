@@ -16,6 +16,8 @@ use burn::tensor::activation::{relu, softmax};
 use collapse_vae::data::permutation;
 use collapse_vae::{ConvImpl, lowered, to_host};
 
+use crate::pool::relu_max_pool2;
+
 /// Kernel size of both convolutions.
 const KERNEL: usize = 5;
 
@@ -103,8 +105,8 @@ impl Classifier {
         let [batch, _] = images.dims();
         let [h, w] = self.image_dims;
         let x = images.reshape([batch, 1, h, w]);
-        let x = max_pool2(relu(self.conv(&self.conv1, x, 2)));
-        let x = max_pool2(relu(self.conv(&self.conv2, x, 0)));
+        let x = relu_max_pool2(self.conv(&self.conv1, x, 2));
+        let x = relu_max_pool2(self.conv(&self.conv2, x, 0));
         let features = relu(self.hidden.forward(x.flatten(1, 3)));
         let logits = self.output.forward(features.clone());
         (features, logits)
@@ -139,19 +141,6 @@ impl Classifier {
             .mean();
         f64::from(to_host(correct)[0])
     }
-}
-
-/// 2×2 max pooling with stride 2, from a reshape and two maxima (several
-/// times faster on the CPU backends than Burn's pooling kernel for these sizes).
-///
-/// # Shapes
-/// - `x`: `[batch, channels, h, w]` with `h`, `w` even; returns `[batch, channels, h/2, w/2]`
-fn max_pool2(x: Tensor<4>) -> Tensor<4> {
-    let [b, c, h, w] = x.dims();
-    x.reshape([b, c, h / 2, 2, w / 2, 2])
-        .max_dim(5)
-        .max_dim(3)
-        .reshape([b, c, h / 2, w / 2])
 }
 
 /// Progress of the classifier's training.
