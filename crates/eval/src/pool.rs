@@ -7,9 +7,10 @@
 //! plane is one task of the thread pool: forward keeps which input of each
 //! window won, backward writes each gradient back to its winner.
 //!
-//! Values and gradients are exactly those of the reduction in Burn's
-//! operations, ties included: like flex's `max_dim`, a later input wins only
-//! if it is strictly greater, first along a row, then between the rows.
+//! For finite inputs, values and gradients are exactly those of the reduction
+//! in Burn's operations, ties included: like flex's `max_dim`, a later input
+//! wins only if it is strictly greater, first along a row, then between the
+//! rows. (A NaN is not carried the way flex's reductions carry it.)
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -83,7 +84,6 @@ fn pool(x: FlexTensor) -> (FlexTensor, Vec<u8>) {
 
 /// One plane of [`pool`]: `x` is `[h, w]`, `out` and `won` are `[h/2, w/2]`.
 fn pool_plane(x: &[f32], w: usize, out: &mut [f32], won: &mut [u8]) {
-    // Burn's ReLU: NaN passes, as it does there.
     let relu = |v: f32| if v <= 0.0 { 0.0 } else { v };
     for ((rows, out), won) in x
         .chunks_exact(2 * w)
