@@ -4,7 +4,7 @@
 //!
 //! Library code takes a `&Device`; the binary chooses the backend at run time.
 //! The crate names the CPU backends only for the project's own backend
-//! operations: the conv lowering ([`lowered::WindowOps`]) and the fused flex
+//! operations: the conv lowering ([`lowered::LoweredConvOps`]) and the fused flex
 //! kernels ([`adam`], [`loss`], [`sample`]). Images are flat rows of `rows × cols`
 //! grey values in `[0, 1]`.
 

@@ -1,24 +1,26 @@
-//! Convolutions lowered to window copies and one matrix multiply, for the CPU
-//! backends whose own convolutions are slow (ndarray).
+//! Convolutions lowered to window copies and matrix multiplies, for the CPU
+//! backends.
 //!
 //! Burn's ndarray backend computes `conv2d` and `conv_transpose2d` so slowly
 //! (the conv VAE trained at 20 images/s there, against about 1,000 on flex) that the
-//! authors' network was unusable on it. Here a convolution is `unfold` (each
-//! output position's input window copied into one row, "im2col") followed by a
-//! matrix multiply, and a transposed convolution is a matrix multiply followed
-//! by `fold`, the adjoint of `unfold` (each row added back into the windows it
+//! authors' network was unusable on it, and on flex the lowering trains faster
+//! than flex's own convolutions. Here a convolution is `unfold` (each output
+//! position's input window copied into one row, "im2col") followed by a matrix
+//! multiply, and a transposed convolution is a matrix multiply followed by
+//! `fold`, the adjoint of `unfold` (each row added back into the windows it
 //! came from, "col2im"). Activations stay channels-last (`[batch, h, w, c]`),
 //! so the matrix multiply's `[positions, out]` result is already the next
 //! layer's input and no layout copies are needed in between.
 //!
-//! `unfold` and `fold` are one Burn backend extension ([`WindowOps`]): two
-//! host loops over contiguous rows, split across the thread pool by image,
-//! each the other's backward pass under autodiff. They run on flex and
-//! ndarray (the tensor's values are moved out, not copied, where the backend
-//! holds them alone). The weights keep the layouts of Burn's `Conv2d`
-//! (`[out, in, k, k]`) and `ConvTranspose2d` (`[in, out, k, k]`), so a
-//! checkpoint is the same whichever path computed it; the tests and `collapse
-//! parity` check this path against Burn's own convolutions.
+//! The three products (convolution, transposed convolution, and the weight
+//! gradient of both) are one Burn backend extension ([`LoweredConvOps`]), each
+//! the others' backward under autodiff. On flex each task of the thread pool
+//! unfolds, multiplies and folds a few images at a time in its own cache; on
+//! ndarray the whole batch goes through the host and one matrix multiply. The
+//! weights keep the layouts of Burn's `Conv2d` (`[out, in, k, k]`) and
+//! `ConvTranspose2d` (`[in, out, k, k]`), so a checkpoint is the same whichever
+//! path computed it; the tests and `collapse parity` check this path against
+//! Burn's own convolutions.
 
 // burn-ndarray is deprecated in Burn 0.22; the project still runs on it.
 #![allow(deprecated)]
@@ -26,15 +28,17 @@
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, binary, unary};
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, binary};
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Backend, Flex, NdArray, TensorMetadata, backend_extension};
+use burn::backend::{
+    Autodiff, AutodiffBackend, Backend, Flex, NdArray, TensorMetadata, backend_extension,
+};
 use burn::prelude::*;
 use burn::tensor::{TensorData, try_read_sync};
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
-use crate::flex::{contiguous_f32, flex_tensor, is_ndarray};
+use crate::flex::{contiguous_f32, flex_tensor};
 
 /// A square window sliding over a channels-last image: kernel size, stride and
 /// symmetric zero padding, over an image of `height × width × channels`.
@@ -157,252 +161,392 @@ fn to_host<B: Backend>(tensor: FloatTensor<B>) -> (Vec<f32>, B::Device) {
     (values, device)
 }
 
-/// `unfold` of channels-last `images` of `dims` (`[batch, h, w, c]`): the
-/// rows and their shape `[batch, oh, ow, k·k·c]`.
-fn unfold_values(images: &[f32], dims: [usize; 4], geometry: [usize; 3]) -> (Vec<f32>, [usize; 4]) {
-    let [batch, height, width, channels] = dims;
+/// The unfolded rows `[batch·oh·ow, k·k·c]` of the channels-last images `x`
+/// (`[batch, h, w, c]`) as a tensor of the same backend, and `[batch, oh, ow]`.
+fn unfold_tensor<B: Backend>(
+    x: FloatTensor<B>,
+    geometry: [usize; 3],
+) -> (FloatTensor<B>, [usize; 3]) {
+    let [batch, height, width, channels] = x.shape().dims();
     let window = Window::new(geometry, [height, width, channels]);
     let [oh, ow] = window.out_dims();
+    // Under autodiff `x` is also kept for the backward pass, and burn-ndarray
+    // reads a shared tensor back element by element (a sixth of a conv step);
+    // its copy by `× 1` runs at memory speed and is then read back without one.
+    let (images, device) = to_host::<B>(B::float_mul_scalar(x, 1.0.into()));
     let mut rows = vec![0.0f32; batch * oh * ow * window.row_len()];
-    unfold_batch(&window, images, &mut rows);
-    (rows, [batch, oh, ow, window.row_len()])
+    unfold_batch(&window, &images, &mut rows);
+    let shape = [batch * oh * ow, window.row_len()];
+    (
+        B::float_from_data(TensorData::new(rows, shape), &device),
+        [batch, oh, ow],
+    )
 }
 
-/// `fold` of `rows` of `dims` (`[batch, oh, ow, k·k·c]`) onto images of
-/// `height × width`: the images and their shape `[batch, height, width, c]`.
-fn fold_values(
-    rows: &[f32],
-    dims: [usize; 4],
-    geometry: [usize; 3],
-    [height, width]: [usize; 2],
-) -> (Vec<f32>, [usize; 4]) {
-    let [batch, _, _, len] = dims;
-    let channels = len / (geometry[0] * geometry[0]);
-    let window = Window::new(geometry, [height, width, channels]);
-    let mut images = vec![0.0f32; batch * height * width * channels];
-    fold_batch(&window, rows, &mut images);
-    (images, [batch, height, width, channels])
-}
-
-/// The backend operations behind the lowering: `unfold` (im2col) and `fold`
-/// (col2im) over channels-last images. The default bodies move the values
-/// through the host (ndarray); flex reads and writes its buffers directly;
-/// [`Autodiff`] pairs them as each other's backward.
+/// The lowered convolutions as backend operations, each one multiply with the
+/// unfolded windows of a channels-last batch (`U` below is im2col, `Uᵀ` col2im):
+///
+/// - [`Self::conv_rows`]: `U(x) · m`, a convolution;
+/// - [`Self::deconv_rows`]: `Uᵀ(x · m)`, a transposed convolution;
+/// - [`Self::window_gram`]: `U(x)ᵀ · y`, the weight gradient of both.
+///
+/// Under [`Autodiff`] each is the others' backward. The default bodies
+/// (ndarray) unfold or fold the whole batch on the host around one backend
+/// matrix multiply. Flex splits the batch into groups of images, one task of
+/// the thread pool each, and runs unfold, multiply and fold of a few images at
+/// a time inside the task: the unfolded rows (26 MB for the paper's network at
+/// batch 128) are never built whole, and each task's buffers are allocated,
+/// zeroed and reused in its core's cache, where Burn's matrix multiply of the
+/// whole batch zero-fills and copies its output on one thread.
 #[backend_extension(Flex, NdArray, Autodiff)]
-pub trait WindowOps: Backend {
-    /// `x` `[batch, h, w, c]` → `[batch, oh, ow, k·k·c]`: each output position's
-    /// window, taps in `(ky, kx, c)` order, zeros for the padding.
-    fn unfold_windows(
+pub trait LoweredConvOps: Backend {
+    /// `x` `[batch, h, w, c]` and `m` `[k·k·c, o]` → `[batch, oh, ow, o]`:
+    /// each output position's window (taps in `(ky, kx, c)` order, zeros for
+    /// the padding) times `m`.
+    fn conv_rows(
         x: FloatTensor<Self>,
+        m: FloatTensor<Self>,
         kernel: usize,
         stride: usize,
         padding: usize,
     ) -> FloatTensor<Self> {
-        let dims = x.shape().dims();
-        let (values, device) = to_host::<Self>(x);
-        let (rows, shape) = unfold_values(&values, dims, [kernel, stride, padding]);
-        Self::float_from_data(TensorData::new(rows, shape), &device)
+        let outs = m.shape().dims::<2>()[1];
+        let (rows, [batch, oh, ow]) = unfold_tensor::<Self>(x, [kernel, stride, padding]);
+        let out = Self::float_matmul(rows, m);
+        Self::float_reshape(out, Shape::new([batch, oh, ow, outs]))
     }
 
-    /// The adjoint of [`Self::unfold_windows`] for an image of
-    /// `height × width`: `rows` `[batch, oh, ow, k·k·c]` → `[batch, height, width, c]`,
-    /// every tap added into the pixel it was read from.
-    fn fold_windows(
-        rows: FloatTensor<Self>,
+    /// `x` `[batch, h, w, c]` and `m` `[c, k·k·o]` → `[batch, height, width, o]`:
+    /// each input pixel's row of `x · m` added into the window of the output
+    /// it scatters to (the adjoint of [`Self::conv_rows`] in `x`).
+    #[allow(clippy::too_many_arguments)]
+    fn deconv_rows(
+        x: FloatTensor<Self>,
+        m: FloatTensor<Self>,
         kernel: usize,
         stride: usize,
         padding: usize,
         height: usize,
         width: usize,
     ) -> FloatTensor<Self> {
-        let dims = rows.shape().dims();
-        let (values, device) = to_host::<Self>(rows);
-        let (images, shape) =
-            fold_values(&values, dims, [kernel, stride, padding], [height, width]);
+        let [batch, h, w, c] = x.shape().dims();
+        let len = m.shape().dims::<2>()[1];
+        let rows = Self::float_matmul(Self::float_reshape(x, Shape::new([batch * h * w, c])), m);
+        let (rows, device) = to_host::<Self>(rows);
+        let window = Window::new(
+            [kernel, stride, padding],
+            [height, width, len / (kernel * kernel)],
+        );
+        let mut images = vec![0.0f32; batch * height * width * window.channels];
+        fold_batch(&window, &rows, &mut images);
+        let shape = [batch, height, width, window.channels];
         Self::float_from_data(TensorData::new(images, shape), &device)
+    }
+
+    /// `x` `[batch, h, w, c]` and `y` `[batch, oh, ow, n]` → `[k·k·c, n]`: the
+    /// unfolded windows of `x`, transposed, times `y`.
+    fn window_gram(
+        x: FloatTensor<Self>,
+        y: FloatTensor<Self>,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
+        let (rows, [batch, oh, ow]) = unfold_tensor::<Self>(x, [kernel, stride, padding]);
+        let n = y.shape().dims::<4>()[3];
+        let y = Self::float_reshape(y, Shape::new([batch * oh * ow, n]));
+        // (yᵀ · rows)ᵀ rather than rowsᵀ · y: burn-ndarray copies a transposed
+        // operand element by element, and the rows are the larger one.
+        Self::float_transpose(Self::float_matmul(Self::float_transpose(y), rows))
     }
 }
 
-impl WindowOps for Flex {
-    fn unfold_windows(x: FlexTensor, kernel: usize, stride: usize, padding: usize) -> FlexTensor {
+impl LoweredConvOps for NdArray {}
+
+/// Values the flex kernels keep in one task's buffers at a time (1 MiB), so
+/// that they stay in a core's cache.
+const TASK_VALUES: usize = 1 << 18;
+
+/// Groups of images the flex kernels split a batch into (fewer for smaller
+/// batches). Fixed, not the thread count: the weight gradient's sum runs group
+/// by group, so it is the same on any number of threads.
+const GROUPS: usize = 16;
+
+/// How the flex kernels split a batch: `per_group` images per task of the
+/// thread pool, processed `per_chunk` at a time (`per_image` values of
+/// buffers each).
+fn split(batch: usize, per_image: usize) -> (usize, usize) {
+    let per_group = batch.div_ceil(GROUPS).max(1);
+    let per_chunk = (TASK_VALUES / per_image.max(1)).clamp(1, per_group);
+    (per_group, per_chunk)
+}
+
+/// `tensor` as a flex matrix of `[rows, cols]` (a view where it is contiguous).
+fn matrix(tensor: &FlexTensor, rows: usize, cols: usize) -> FlexTensor {
+    tensor.reshape(Shape::new([rows, cols]))
+}
+
+/// The values of a contiguous flex tensor (Burn's matmul output).
+fn values(tensor: &FlexTensor) -> &[f32] {
+    tensor
+        .as_slice::<f32>()
+        .expect("a matrix multiply's output is contiguous f32")
+}
+
+impl LoweredConvOps for Flex {
+    fn conv_rows(
+        x: FlexTensor,
+        m: FlexTensor,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+    ) -> FlexTensor {
         let x = contiguous_f32(x);
-        let values = x.as_slice::<f32>().expect("made contiguous f32 above");
-        let (rows, shape) = unfold_values(values, x.shape().dims(), [kernel, stride, padding]);
-        flex_tensor(rows, Shape::new(shape))
+        let [batch, height, width, channels] = x.shape().dims();
+        let window = Window::new([kernel, stride, padding], [height, width, channels]);
+        let [oh, ow] = window.out_dims();
+        let (positions, len, outs) = (oh * ow, window.row_len(), m.shape().dims::<2>()[1]);
+        let image = height * width * channels;
+        let (per_group, per_chunk) = split(batch, positions * (len + outs));
+        let images = x.as_slice::<f32>().expect("made contiguous f32 above");
+        let mut out = vec![0.0f32; batch * positions * outs];
+        out.par_chunks_mut(per_group * positions * outs)
+            .zip(images.par_chunks(per_group * image))
+            .for_each(|(out, images)| {
+                let chunks = out
+                    .chunks_mut(per_chunk * positions * outs)
+                    .zip(images.chunks(per_chunk * image));
+                for (out, images) in chunks {
+                    let n = images.len() / image;
+                    let mut rows = vec![0.0f32; n * positions * len];
+                    for (image, rows) in images
+                        .chunks_exact(image)
+                        .zip(rows.chunks_exact_mut(positions * len))
+                    {
+                        window.unfold_image(image, rows);
+                    }
+                    let rows = flex_tensor(rows, Shape::new([n * positions, len]));
+                    out.copy_from_slice(values(&burn_flex::ops::matmul::matmul(rows, m.clone())));
+                }
+            });
+        flex_tensor(out, Shape::new([batch, oh, ow, outs]))
     }
 
-    fn fold_windows(
-        rows: FlexTensor,
+    fn deconv_rows(
+        x: FlexTensor,
+        m: FlexTensor,
         kernel: usize,
         stride: usize,
         padding: usize,
         height: usize,
         width: usize,
     ) -> FlexTensor {
-        let rows = contiguous_f32(rows);
-        let values = rows.as_slice::<f32>().expect("made contiguous f32 above");
-        let geometry = [kernel, stride, padding];
-        let (images, shape) = fold_values(values, rows.shape().dims(), geometry, [height, width]);
-        flex_tensor(images, Shape::new(shape))
+        let x = contiguous_f32(x);
+        let [batch, h, w, c] = x.shape().dims();
+        let len = m.shape().dims::<2>()[1];
+        let window = Window::new(
+            [kernel, stride, padding],
+            [height, width, len / (kernel * kernel)],
+        );
+        let (pixels, image) = (h * w, height * width * window.channels);
+        let (per_group, per_chunk) = split(batch, pixels * (c + len));
+        let x = matrix(&x, batch * pixels, c);
+        let mut out = vec![0.0f32; batch * image];
+        out.par_chunks_mut(per_group * image)
+            .enumerate()
+            .for_each(|(group, out)| {
+                for (chunk, out) in out.chunks_mut(per_chunk * image).enumerate() {
+                    let (first, n) = (group * per_group + chunk * per_chunk, out.len() / image);
+                    let part = x.narrow(0, first * pixels, n * pixels);
+                    let rows = burn_flex::ops::matmul::matmul(part, m.clone());
+                    let rows = values(&rows).chunks_exact(pixels * len);
+                    for (rows, image) in rows.zip(out.chunks_exact_mut(image)) {
+                        window.fold_image(rows, image);
+                    }
+                }
+            });
+        flex_tensor(out, Shape::new([batch, height, width, window.channels]))
     }
-}
 
-impl WindowOps for NdArray {}
-
-/// Backward of `unfold`: `fold` of the incoming gradient onto the input's size.
-#[derive(Debug)]
-struct UnfoldBackward;
-
-impl<B: Backend + WindowOps> Backward<B, 1> for UnfoldBackward {
-    /// Kernel, stride, padding, and the input's height and width.
-    type State = [usize; 5];
-
-    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [k, s, p, h, w] = ops.state;
-        unary::<B, _>(ops.parents, ops.node, grads, |grad| {
-            B::fold_windows(grad, k, s, p, h, w)
+    fn window_gram(
+        x: FlexTensor,
+        y: FlexTensor,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+    ) -> FlexTensor {
+        let x = contiguous_f32(x);
+        let [batch, height, width, channels] = x.shape().dims();
+        let window = Window::new([kernel, stride, padding], [height, width, channels]);
+        let [oh, ow] = window.out_dims();
+        let (positions, len, n) = (oh * ow, window.row_len(), y.shape().dims::<4>()[3]);
+        let image = height * width * channels;
+        let (per_group, per_chunk) = split(batch, positions * (len + n));
+        let images = x.as_slice::<f32>().expect("made contiguous f32 above");
+        let y = matrix(&y, batch * positions, n);
+        // One partial sum per group, each over its chunks in order.
+        let partials: Vec<Vec<f32>> = images
+            .par_chunks(per_group * image)
+            .enumerate()
+            .map(|(group, images)| {
+                let mut sum = vec![0.0f32; len * n];
+                for (chunk, images) in images.chunks(per_chunk * image).enumerate() {
+                    let (first, count) =
+                        (group * per_group + chunk * per_chunk, images.len() / image);
+                    let mut rows = vec![0.0f32; count * positions * len];
+                    for (image, rows) in images
+                        .chunks_exact(image)
+                        .zip(rows.chunks_exact_mut(positions * len))
+                    {
+                        window.unfold_image(image, rows);
+                    }
+                    let rows = flex_tensor(rows, Shape::new([count * positions, len]));
+                    let part = y.narrow(0, first * positions, count * positions);
+                    let product = burn_flex::ops::matmul::matmul(rows.transpose(0, 1), part);
+                    for (s, v) in sum.iter_mut().zip(values(&product)) {
+                        *s += v;
+                    }
+                }
+                sum
+            })
+            .collect();
+        // The groups' sums added in group order, a slice of the result per task.
+        let mut out = vec![0.0f32; len * n];
+        out.par_chunks_mut(4096).enumerate().for_each(|(i, out)| {
+            for partial in &partials {
+                for (o, v) in out.iter_mut().zip(&partial[i * 4096..]) {
+                    *o += v;
+                }
+            }
         });
+        flex_tensor(out, Shape::new([len, n]))
     }
 }
 
-/// Backward of `fold`: `unfold` of the incoming gradient.
+/// Backward of [`LoweredConvOps::conv_rows`]: `x̄ = Uᵀ(ȳ · mᵀ)`, `m̄ = U(x)ᵀ · ȳ`.
 #[derive(Debug)]
-struct FoldBackward;
+struct ConvRowsBackward;
 
-impl<B: Backend + WindowOps> Backward<B, 1> for FoldBackward {
-    /// Kernel, stride and padding.
-    type State = [usize; 3];
+impl<B: Backend + LoweredConvOps> Backward<B, 2> for ConvRowsBackward {
+    /// `x`, `m`, and kernel, stride, padding, and `x`'s height and width.
+    type State = (FloatTensor<B>, FloatTensor<B>, [usize; 5]);
 
-    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [k, s, p] = ops.state;
-        unary::<B, _>(ops.parents, ops.node, grads, |grad| {
-            B::unfold_windows(grad, k, s, p)
-        });
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (x, m, [k, s, p, h, w]) = ops.state;
+        binary::<B, _, _>(
+            ops.parents,
+            ops.node,
+            grads,
+            |grad| B::deconv_rows(grad, B::float_transpose(m), k, s, p, h, w),
+            |grad| B::window_gram(x, grad, k, s, p),
+        );
     }
 }
 
-impl<B: Backend + WindowOps, C: CheckpointStrategy> WindowOps for Autodiff<B, C> {
-    fn unfold_windows(
+/// Backward of [`LoweredConvOps::deconv_rows`]: `x̄ = U(ȳ) · mᵀ`, `m̄ = (U(ȳ)ᵀ · x)ᵀ`.
+#[derive(Debug)]
+struct DeconvRowsBackward;
+
+impl<B: Backend + LoweredConvOps> Backward<B, 2> for DeconvRowsBackward {
+    /// `x`, `m`, and kernel, stride, padding.
+    type State = (FloatTensor<B>, FloatTensor<B>, [usize; 3]);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (x, m, [k, s, p]) = ops.state;
+        binary::<B, _, _>(
+            ops.parents,
+            ops.node,
+            grads,
+            |grad| B::conv_rows(grad, B::float_transpose(m), k, s, p),
+            |grad| B::float_transpose(B::window_gram(grad, x, k, s, p)),
+        );
+    }
+}
+
+impl<B: Backend + LoweredConvOps, C: CheckpointStrategy> LoweredConvOps for Autodiff<B, C> {
+    fn conv_rows(
         x: FloatTensor<Self>,
+        m: FloatTensor<Self>,
         kernel: usize,
         stride: usize,
         padding: usize,
     ) -> FloatTensor<Self> {
         let [_, h, w, _] = x.primitive().shape().dims();
-        let (x, node) = x.into_parts();
-        let out = |x| B::unfold_windows(x, kernel, stride, padding);
-        match UnfoldBackward
-            .prepare::<C>([node])
+        let (x, x_node) = x.into_parts();
+        let (m, m_node) = m.into_parts();
+        match ConvRowsBackward
+            .prepare::<C>([x_node, m_node])
             .compute_bound()
             .stateful()
         {
-            OpsKind::Tracked(prep) => prep.finish([kernel, stride, padding, h, w], out(x)),
-            OpsKind::UnTracked(prep) => prep.finish(out(x)),
+            OpsKind::Tracked(prep) => {
+                let out = B::conv_rows(x.clone(), m.clone(), kernel, stride, padding);
+                prep.finish((x, m, [kernel, stride, padding, h, w]), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::conv_rows(x, m, kernel, stride, padding)),
         }
     }
 
-    fn fold_windows(
-        rows: FloatTensor<Self>,
+    fn deconv_rows(
+        x: FloatTensor<Self>,
+        m: FloatTensor<Self>,
         kernel: usize,
         stride: usize,
         padding: usize,
         height: usize,
         width: usize,
     ) -> FloatTensor<Self> {
-        let (rows, node) = rows.into_parts();
-        let out = |r| B::fold_windows(r, kernel, stride, padding, height, width);
-        match FoldBackward.prepare::<C>([node]).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => prep.finish([kernel, stride, padding], out(rows)),
-            OpsKind::UnTracked(prep) => prep.finish(out(rows)),
-        }
-    }
-}
-
-/// `rows · m` for a convolution's unfolded rows (`[positions, k·k·c]`) and its
-/// weight matrix (`[k·k·c, out]`), with the weight gradient taken as
-/// `(doutᵀ · rows)ᵀ`. Autodiff's own matmul computes it as `rowsᵀ · dout`, and
-/// burn-ndarray copies a transposed operand element by element into standard
-/// layout: the unfolded rows are the largest tensor of the step (26 MB at
-/// batch 128), the output gradient an eighth of that. Used on ndarray only
-/// (flex multiplies transposed operands in place).
-#[backend_extension(NdArray, Autodiff)]
-pub trait RowsMatmulOps: Backend {
-    /// `rows` `[n, k]` · `m` `[k, o]` → `[n, o]`.
-    fn rows_matmul(rows: FloatTensor<Self>, m: FloatTensor<Self>) -> FloatTensor<Self> {
-        Self::float_matmul(rows, m)
-    }
-}
-
-impl RowsMatmulOps for NdArray {}
-
-/// Backward of [`RowsMatmulOps::rows_matmul`].
-#[derive(Debug)]
-struct RowsMatmulBackward;
-
-impl<B: Backend> Backward<B, 2> for RowsMatmulBackward {
-    /// The rows and the weight matrix.
-    type State = (FloatTensor<B>, FloatTensor<B>);
-
-    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let (rows, m) = ops.state;
-        binary::<B, _, _>(
-            ops.parents,
-            ops.node,
-            grads,
-            |grad| B::float_matmul(grad, B::float_transpose(m)),
-            |grad| B::float_transpose(B::float_matmul(B::float_transpose(grad), rows)),
-        );
-    }
-}
-
-impl<B: Backend + RowsMatmulOps, C: CheckpointStrategy> RowsMatmulOps for Autodiff<B, C> {
-    fn rows_matmul(rows: FloatTensor<Self>, m: FloatTensor<Self>) -> FloatTensor<Self> {
-        let (rows, rows_node) = rows.into_parts();
+        let (x, x_node) = x.into_parts();
         let (m, m_node) = m.into_parts();
-        match RowsMatmulBackward
-            .prepare::<C>([rows_node, m_node])
+        let out = |x, m| B::deconv_rows(x, m, kernel, stride, padding, height, width);
+        match DeconvRowsBackward
+            .prepare::<C>([x_node, m_node])
             .compute_bound()
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let out = B::rows_matmul(rows.clone(), m.clone());
-                prep.finish((rows, m), out)
+                let y = out(x.clone(), m.clone());
+                prep.finish((x, m, [kernel, stride, padding]), y)
             }
-            OpsKind::UnTracked(prep) => prep.finish(B::rows_matmul(rows, m)),
+            OpsKind::UnTracked(prep) => prep.finish(out(x, m)),
         }
     }
-}
 
-/// [`RowsMatmulOps::rows_matmul`] on ndarray, Burn's matmul elsewhere.
-fn rows_matmul(rows: Tensor<2>, m: Tensor<2>) -> Tensor<2> {
-    use burn::backend::Dispatch;
-    if !is_ndarray(&rows.device()) {
-        return rows.matmul(m);
+    fn window_gram(
+        x: FloatTensor<Self>,
+        y: FloatTensor<Self>,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
+        // Only ever a backward pass's value here; not differentiated again.
+        let x = x.into_primitive();
+        let y = y.into_primitive();
+        Self::from_inner(B::window_gram(x, y, kernel, stride, padding))
     }
-    Tensor::from_dispatch(<Dispatch as RowsMatmulOps>::rows_matmul(
-        rows.into_dispatch(),
-        m.into_dispatch(),
-    ))
 }
 
-fn unfold(x: Tensor<4>, kernel: usize, stride: usize, padding: usize) -> Tensor<4> {
+fn conv_rows(x: Tensor<4>, m: Tensor<2>, [kernel, stride, padding]: [usize; 3]) -> Tensor<4> {
     use burn::backend::Dispatch;
-    Tensor::from_dispatch(<Dispatch as WindowOps>::unfold_windows(
+    Tensor::from_dispatch(<Dispatch as LoweredConvOps>::conv_rows(
         x.into_dispatch(),
+        m.into_dispatch(),
         kernel,
         stride,
         padding,
     ))
 }
 
-fn fold(
-    rows: Tensor<4>,
+fn deconv_rows(
+    x: Tensor<4>,
+    m: Tensor<2>,
     [kernel, stride, padding]: [usize; 3],
     [height, width]: [usize; 2],
 ) -> Tensor<4> {
     use burn::backend::Dispatch;
-    Tensor::from_dispatch(<Dispatch as WindowOps>::fold_windows(
-        rows.into_dispatch(),
+    Tensor::from_dispatch(<Dispatch as LoweredConvOps>::deconv_rows(
+        x.into_dispatch(),
+        m.into_dispatch(),
         kernel,
         stride,
         padding,
@@ -424,18 +568,15 @@ pub fn conv2d_nhwc(
     stride: usize,
     padding: usize,
 ) -> Tensor<4> {
-    let [b, _, _, c] = x.dims();
+    let [_, _, _, c] = x.dims();
     let [o, _, k, _] = weight.dims();
-    let rows = unfold(x, k, stride, padding);
-    let [_, oh, ow, len] = rows.dims();
     // [out, in, ky, kx] → [ky, kx, in, out]: the rows' tap order.
     let matrix = weight.permute([2, 3, 1, 0]).reshape([k * k * c, o]);
-    let out = rows_matmul(rows.reshape([b * oh * ow, len]), matrix);
-    let out = match bias {
-        Some(bias) => out + bias.reshape([1, o]),
+    let out = conv_rows(x, matrix, [k, stride, padding]);
+    match bias {
+        Some(bias) => out + bias.reshape([1, 1, 1, o]),
         None => out,
-    };
-    out.reshape([b, oh, ow, o])
+    }
 }
 
 /// 2-D transposed convolution of a channels-last batch with a square kernel,
@@ -452,7 +593,7 @@ pub fn conv_transpose2d_nhwc(
     stride: usize,
     padding: usize,
 ) -> Tensor<4> {
-    let [b, h, w, c] = x.dims();
+    let [_, h, w, c] = x.dims();
     let [_, o, k, _] = weight.dims();
     let (oh, ow) = (
         (h - 1) * stride + k - 2 * padding,
@@ -461,11 +602,7 @@ pub fn conv_transpose2d_nhwc(
     // [in, out, ky, kx] → [in, ky, kx, out]: each input pixel's contribution to
     // the taps of the output window it scatters into.
     let matrix = weight.permute([0, 2, 3, 1]).reshape([c, k * k * o]);
-    let rows = x
-        .reshape([b * h * w, c])
-        .matmul(matrix)
-        .reshape([b, h, w, k * k * o]);
-    let out = fold(rows, [k, stride, padding], [oh, ow]);
+    let out = deconv_rows(x, matrix, [k, stride, padding], [oh, ow]);
     match bias {
         Some(bias) => out + bias.reshape([1, 1, 1, o]),
         None => out,
@@ -592,43 +729,74 @@ mod tests {
     #[test]
     fn gradients_match_burn_convolutions() {
         for device in [Device::flex().autodiff(), Device::ndarray().autodiff()] {
-            for (k, s, p, size) in GEOMETRIES {
-                let x = Tensor::<4>::random(
-                    [2, 3, size, size],
-                    Distribution::Normal(0.0, 1.0),
-                    &device,
-                );
-                let (conv, deconv) = layers([3, 4, 2], (k, s, p), &device);
-                // Both layers in a row, so each lowering's backward feeds the other's.
-                let theirs = |x: Tensor<4>| deconv.forward(conv.forward(x));
-                let ours =
-                    |x: Tensor<4>| lowered_deconv(&deconv, lowered_conv(&conv, x, s, p), s, p);
-                let target =
-                    Tensor::<4>::random_like(&theirs(x.clone()), Distribution::Normal(0.0, 1.0));
-                let grads = |f: &dyn Fn(Tensor<4>) -> Tensor<4>| {
-                    let x = x.clone().detach().require_grad();
-                    let loss = (f(x.clone()) * target.clone()).sum();
-                    let g = loss.backward();
-                    let weights = [conv.weight.val(), deconv.weight.val()];
-                    let [w1, w2] = weights.map(|w| w.grad(&g).expect("weight grad"));
-                    let b1 = conv.bias.as_ref().expect("bias").val().grad(&g);
-                    let b2 = deconv.bias.as_ref().expect("bias").val().grad(&g);
-                    let x = x.grad(&g).expect("input grad");
-                    (x, w1, w2, b1.expect("bias grad"), b2.expect("bias grad"))
-                };
-                let (x1, w1a, w2a, b1a, b2a) = grads(&theirs);
-                let (x2, w1b, w2b, b1b, b2b) = grads(&ours);
-                let close = |a: Tensor<4>, b: Tensor<4>, what: &str| {
-                    let diff = max_diff(a, b);
-                    assert!(diff < 1e-3, "{what} k{k} s{s} p{p}: {diff}");
-                };
-                close(x1, x2, "input grad");
-                close(w1a, w1b, "conv weight grad");
-                close(w2a, w2b, "deconv weight grad");
-                let bias_diff: f32 = (b1a - b1b).abs().max().into_scalar::<f32>()
-                    + (b2a - b2b).abs().max().into_scalar::<f32>();
-                assert!(bias_diff < 1e-3, "bias grads k{k} s{s} p{p}: {bias_diff}");
+            for geometry in GEOMETRIES {
+                check_gradients(&device, geometry, 2, [3, 4, 2]);
             }
         }
+    }
+
+    /// A batch that flex splits into several groups of images, each multiplied
+    /// in more than one chunk (100 images: 15 groups of 7 images in chunks of
+    /// 4 and 3, and one of 2), against Burn's convolutions.
+    #[test]
+    fn large_batches_split_into_groups_and_chunks_match_burn() {
+        let (batch, channels, size) = (100, [16, 32, 16], 28);
+        let per_image = 14 * 14 * (4 * 4 * channels[0] + channels[1]);
+        assert_eq!(super::split(batch, per_image), (7, 4));
+        check_gradients(&Device::flex().autodiff(), (4, 2, 1, size), batch, channels);
+    }
+
+    /// Input, weight and bias gradients of a convolution `channels[0] →
+    /// channels[1]` followed by a transposed one `channels[1] → channels[2]`,
+    /// lowered and Burn's, on a batch of `batch` images of `size × size`.
+    fn check_gradients(
+        device: &Device,
+        (k, s, p, size): (usize, usize, usize, usize),
+        batch: usize,
+        channels: [usize; 3],
+    ) {
+        let x = Tensor::<4>::random(
+            [batch, channels[0], size, size],
+            Distribution::Normal(0.0, 1.0),
+            device,
+        );
+        let (conv, deconv) = layers(channels, (k, s, p), device);
+        // Both layers in a row, so each lowering's backward feeds the other's.
+        let theirs = |x: Tensor<4>| deconv.forward(conv.forward(x));
+        let ours = |x: Tensor<4>| lowered_deconv(&deconv, lowered_conv(&conv, x, s, p), s, p);
+        let target = Tensor::<4>::random_like(&theirs(x.clone()), Distribution::Normal(0.0, 1.0));
+        let grads = |f: &dyn Fn(Tensor<4>) -> Tensor<4>| {
+            let x = x.clone().detach().require_grad();
+            let y = f(x.clone());
+            let loss = (y.clone() * target.clone()).sum();
+            let g = loss.backward();
+            let weights = [conv.weight.val(), deconv.weight.val()];
+            let [w1, w2] = weights.map(|w| w.grad(&g).expect("weight grad"));
+            let b1 = conv.bias.as_ref().expect("bias").val().grad(&g);
+            let b2 = deconv.bias.as_ref().expect("bias").val().grad(&g);
+            let x = x.grad(&g).expect("input grad");
+            (y, x, w1, w2, b1.expect("bias grad"), b2.expect("bias grad"))
+        };
+        let (y1, x1, w1a, w2a, b1a, b2a) = grads(&theirs);
+        let (y2, x2, w1b, w2b, b1b, b2b) = grads(&ours);
+        // Relative to the largest magnitude: sums over a large batch grow with it.
+        let close = |a: Tensor<4>, b: Tensor<4>, what: &str| {
+            let scale = a.clone().abs().max().into_scalar::<f32>().max(1.0);
+            let diff = max_diff(a, b) / scale;
+            assert!(diff < 1e-4, "{what} k{k} s{s} p{p} batch {batch}: {diff}");
+        };
+        close(y1.detach(), y2.detach(), "output");
+        close(x1, x2, "input grad");
+        close(w1a, w1b, "conv weight grad");
+        close(w2a, w2b, "deconv weight grad");
+        let bias = |a: Tensor<1>, b: Tensor<1>| {
+            close(
+                a.reshape([1, 1, 1, -1]),
+                b.reshape([1, 1, 1, -1]),
+                "bias grad",
+            )
+        };
+        bias(b1a, b1b);
+        bias(b2a, b2b);
     }
 }
