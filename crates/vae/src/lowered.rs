@@ -28,7 +28,7 @@
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, binary};
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{
     Autodiff, AutodiffBackend, Backend, Flex, NdArray, TensorMetadata, backend_extension,
@@ -184,50 +184,62 @@ fn unfold_tensor<B: Backend>(
 }
 
 /// The lowered convolutions as backend operations, each one multiply with the
-/// unfolded windows of a channels-last batch (`U` below is im2col, `Uᵀ` col2im):
+/// unfolded windows of a channels-last batch (`U` below is im2col, `Uᵀ` col2im),
+/// and the two element-wise passes of their backward:
 ///
-/// - [`Self::conv_rows`]: `U(x) · m`, a convolution;
-/// - [`Self::deconv_rows`]: `Uᵀ(x · m)`, a transposed convolution;
-/// - [`Self::window_gram`]: `U(x)ᵀ · y`, the weight gradient of both.
+/// - [`Self::conv_rows`]: `U(x) · m + b`, a convolution, with its ReLU if asked;
+/// - [`Self::deconv_rows`]: `Uᵀ(x · m) + b`, a transposed convolution, with its ReLU if asked;
+/// - [`Self::window_gram`]: `U(x)ᵀ · y`, the weight gradient of both;
+/// - [`Self::relu_backward_in_place`] and [`Self::channel_sums`]: the ReLU's
+///   backward and the bias gradient.
 ///
-/// Under [`Autodiff`] each is the others' backward. The default bodies
-/// (ndarray) unfold or fold the whole batch on the host around one backend
-/// matrix multiply. Flex splits the batch into groups of images, one task of
-/// the thread pool each, and runs unfold, multiply and fold of a few images at
-/// a time inside the task: the unfolded rows (26 MB for the paper's network at
-/// batch 128) are never built whole, and each task's buffers are allocated,
-/// zeroed and reused in its core's cache, where Burn's matrix multiply of the
-/// whole batch zero-fills and copies its output on one thread.
+/// Under [`Autodiff`] the products are each other's backward. The default
+/// bodies (ndarray) unfold or fold the whole batch on the host around one
+/// backend matrix multiply, and leave bias and ReLU to the backend. Flex splits
+/// the batch into groups of images, one task of the thread pool each, and runs
+/// unfold, multiply, fold, bias and ReLU of a few images at a time inside the
+/// task: the unfolded rows (26 MB for the paper's network at batch 128) are
+/// never built whole, and each task's buffers are allocated, zeroed and reused
+/// in its core's cache, where Burn's matrix multiply of the whole batch, bias
+/// add and ReLU each zero-fill and write a new tensor on one thread.
 #[backend_extension(Flex, NdArray, Autodiff)]
 pub trait LoweredConvOps: Backend {
-    /// `x` `[batch, h, w, c]` and `m` `[k·k·c, o]` → `[batch, oh, ow, o]`:
-    /// each output position's window (taps in `(ky, kx, c)` order, zeros for
-    /// the padding) times `m`.
+    /// `x` `[batch, h, w, c]`, `m` `[k·k·c, o]` and `bias` `[o]` →
+    /// `[batch, oh, ow, o]`: each output position's window (taps in
+    /// `(ky, kx, c)` order, zeros for the padding) times `m`, plus the bias,
+    /// through a ReLU if `relu`.
+    #[allow(clippy::too_many_arguments)]
     fn conv_rows(
         x: FloatTensor<Self>,
         m: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
         kernel: usize,
         stride: usize,
         padding: usize,
+        relu: bool,
     ) -> FloatTensor<Self> {
         let outs = m.shape().dims::<2>()[1];
         let (rows, [batch, oh, ow]) = unfold_tensor::<Self>(x, [kernel, stride, padding]);
         let out = Self::float_matmul(rows, m);
-        Self::float_reshape(out, Shape::new([batch, oh, ow, outs]))
+        let out = Self::float_reshape(out, Shape::new([batch, oh, ow, outs]));
+        bias_and_relu::<Self>(out, bias, relu)
     }
 
-    /// `x` `[batch, h, w, c]` and `m` `[c, k·k·o]` → `[batch, height, width, o]`:
-    /// each input pixel's row of `x · m` added into the window of the output
-    /// it scatters to (the adjoint of [`Self::conv_rows`] in `x`).
+    /// `x` `[batch, h, w, c]`, `m` `[c, k·k·o]` and `bias` `[o]` →
+    /// `[batch, height, width, o]`: each input pixel's row of `x · m` added
+    /// into the window of the output it scatters to (the adjoint of
+    /// [`Self::conv_rows`] in `x`), plus the bias, through a ReLU if `relu`.
     #[allow(clippy::too_many_arguments)]
     fn deconv_rows(
         x: FloatTensor<Self>,
         m: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
         kernel: usize,
         stride: usize,
         padding: usize,
         height: usize,
         width: usize,
+        relu: bool,
     ) -> FloatTensor<Self> {
         let [batch, h, w, c] = x.shape().dims();
         let len = m.shape().dims::<2>()[1];
@@ -240,7 +252,8 @@ pub trait LoweredConvOps: Backend {
         let mut images = vec![0.0f32; batch * height * width * window.channels];
         fold_batch(&window, &rows, &mut images);
         let shape = [batch, height, width, window.channels];
-        Self::float_from_data(TensorData::new(images, shape), &device)
+        let out = Self::float_from_data(TensorData::new(images, shape), &device);
+        bias_and_relu::<Self>(out, bias, relu)
     }
 
     /// `x` `[batch, h, w, c]` and `y` `[batch, oh, ow, n]` → `[k·k·c, n]`: the
@@ -259,6 +272,40 @@ pub trait LoweredConvOps: Backend {
         // operand element by element, and the rows are the larger one.
         Self::float_transpose(Self::float_matmul(Self::float_transpose(y), rows))
     }
+
+    /// The gradient `grad` through a ReLU whose output was `out`: zero where
+    /// `out ≤ 0`, as Burn's `relu_backward` (in place where `grad` is held alone).
+    fn relu_backward_in_place(
+        grad: FloatTensor<Self>,
+        out: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        Self::relu_backward(out, grad)
+    }
+
+    /// `y` `[.., n]` summed over all but its last axis → `[n]` (a bias gradient).
+    fn channel_sums(y: FloatTensor<Self>) -> FloatTensor<Self> {
+        let dims = y.shape();
+        let n = dims[dims.num_dims() - 1];
+        let y = Self::float_reshape(y, Shape::new([dims.num_elements() / n, n]));
+        Self::float_reshape(Self::float_sum_dim(y, 0), Shape::new([n]))
+    }
+}
+
+/// `out` (`[.., o]`) plus `bias` (`[o]`), through a ReLU if `relu`, by the backend's own operations.
+fn bias_and_relu<B: Backend>(
+    out: FloatTensor<B>,
+    bias: FloatTensor<B>,
+    relu: bool,
+) -> FloatTensor<B> {
+    let o = bias.shape()[0];
+    let out = B::float_add(out, B::float_reshape(bias, Shape::new([1, 1, 1, o])));
+    if relu { B::relu(out) } else { out }
+}
+
+/// A zero bias of `n` values on `like`'s device: the backward passes'
+/// products have none.
+fn no_bias<B: Backend>(like: &FloatTensor<B>, n: usize) -> FloatTensor<B> {
+    B::float_zeros(Shape::new([n]), &like.device(), like.dtype().into())
 }
 
 impl LoweredConvOps for NdArray {}
@@ -268,8 +315,8 @@ impl LoweredConvOps for NdArray {}
 const TASK_VALUES: usize = 1 << 18;
 
 /// Groups of images the flex kernels split a batch into (fewer for smaller
-/// batches). Fixed, not the thread count: the weight gradient's sum runs group
-/// by group, so it is the same on any number of threads.
+/// batches). Fixed, not the thread count: the weight and bias gradients' sums
+/// run group by group, so they are the same on any number of threads.
 const GROUPS: usize = 16;
 
 /// How the flex kernels split a batch: `per_group` images per task of the
@@ -286,29 +333,68 @@ fn matrix(tensor: &FlexTensor, rows: usize, cols: usize) -> FlexTensor {
     tensor.reshape(Shape::new([rows, cols]))
 }
 
-/// The values of a contiguous flex tensor (Burn's matmul output).
+/// The values of a contiguous f32 flex tensor.
 fn values(tensor: &FlexTensor) -> &[f32] {
-    tensor
-        .as_slice::<f32>()
-        .expect("a matrix multiply's output is contiguous f32")
+    tensor.as_slice::<f32>().expect("a contiguous f32 tensor")
+}
+
+/// `out` (rows of `bias.len()` values) written from `product` (or from
+/// itself when `product` is `None`), plus `bias`, through a ReLU if `relu`.
+fn finish_rows(out: &mut [f32], product: Option<&[f32]>, bias: &[f32], relu: bool) {
+    let activate = |v: f32| if relu { v.max(0.0) } else { v };
+    let n = bias.len();
+    match product {
+        Some(product) => {
+            for (out, product) in out.chunks_exact_mut(n).zip(product.chunks_exact(n)) {
+                for ((o, p), b) in out.iter_mut().zip(product).zip(bias) {
+                    *o = activate(p + b);
+                }
+            }
+        }
+        None => {
+            for out in out.chunks_exact_mut(n) {
+                for (o, b) in out.iter_mut().zip(bias) {
+                    *o = activate(*o + b);
+                }
+            }
+        }
+    }
+}
+
+/// Sums of `parts` (equal lengths) added in their order, a slice of the result per task.
+fn sum_in_order(parts: &[Vec<f32>], len: usize) -> Vec<f32> {
+    const SLICE: usize = 4096;
+    let mut out = vec![0.0f32; len];
+    out.par_chunks_mut(SLICE).enumerate().for_each(|(i, out)| {
+        for part in parts {
+            for (o, v) in out.iter_mut().zip(&part[i * SLICE..]) {
+                *o += v;
+            }
+        }
+    });
+    out
 }
 
 impl LoweredConvOps for Flex {
     fn conv_rows(
         x: FlexTensor,
         m: FlexTensor,
+        bias: FlexTensor,
         kernel: usize,
         stride: usize,
         padding: usize,
+        relu: bool,
     ) -> FlexTensor {
         let x = contiguous_f32(x);
+        let bias = contiguous_f32(bias);
+        let bias = values(&bias);
         let [batch, height, width, channels] = x.shape().dims();
         let window = Window::new([kernel, stride, padding], [height, width, channels]);
         let [oh, ow] = window.out_dims();
         let (positions, len, outs) = (oh * ow, window.row_len(), m.shape().dims::<2>()[1]);
         let image = height * width * channels;
         let (per_group, per_chunk) = split(batch, positions * (len + outs));
-        let images = x.as_slice::<f32>().expect("made contiguous f32 above");
+        let images = values(&x);
         let mut out = vec![0.0f32; batch * positions * outs];
         out.par_chunks_mut(per_group * positions * outs)
             .zip(images.par_chunks(per_group * image))
@@ -326,7 +412,8 @@ impl LoweredConvOps for Flex {
                         window.unfold_image(image, rows);
                     }
                     let rows = flex_tensor(rows, Shape::new([n * positions, len]));
-                    out.copy_from_slice(values(&burn_flex::ops::matmul::matmul(rows, m.clone())));
+                    let product = burn_flex::ops::matmul::matmul(rows, m.clone());
+                    finish_rows(out, Some(values(&product)), bias, relu);
                 }
             });
         flex_tensor(out, Shape::new([batch, oh, ow, outs]))
@@ -335,13 +422,17 @@ impl LoweredConvOps for Flex {
     fn deconv_rows(
         x: FlexTensor,
         m: FlexTensor,
+        bias: FlexTensor,
         kernel: usize,
         stride: usize,
         padding: usize,
         height: usize,
         width: usize,
+        relu: bool,
     ) -> FlexTensor {
         let x = contiguous_f32(x);
+        let bias = contiguous_f32(bias);
+        let bias = values(&bias);
         let [batch, h, w, c] = x.shape().dims();
         let len = m.shape().dims::<2>()[1];
         let window = Window::new(
@@ -363,6 +454,7 @@ impl LoweredConvOps for Flex {
                     for (rows, image) in rows.zip(out.chunks_exact_mut(image)) {
                         window.fold_image(rows, image);
                     }
+                    finish_rows(out, None, bias, relu);
                 }
             });
         flex_tensor(out, Shape::new([batch, height, width, window.channels]))
@@ -382,7 +474,7 @@ impl LoweredConvOps for Flex {
         let (positions, len, n) = (oh * ow, window.row_len(), y.shape().dims::<4>()[3]);
         let image = height * width * channels;
         let (per_group, per_chunk) = split(batch, positions * (len + n));
-        let images = x.as_slice::<f32>().expect("made contiguous f32 above");
+        let images = values(&x);
         let y = matrix(&y, batch * positions, n);
         // One partial sum per group, each over its chunks in order.
         let partials: Vec<Vec<f32>> = images
@@ -410,56 +502,119 @@ impl LoweredConvOps for Flex {
                 sum
             })
             .collect();
-        // The groups' sums added in group order, a slice of the result per task.
-        let mut out = vec![0.0f32; len * n];
-        out.par_chunks_mut(4096).enumerate().for_each(|(i, out)| {
-            for partial in &partials {
-                for (o, v) in out.iter_mut().zip(&partial[i * 4096..]) {
-                    *o += v;
+        flex_tensor(sum_in_order(&partials, len * n), Shape::new([len, n]))
+    }
+
+    fn relu_backward_in_place(grad: FlexTensor, out: FlexTensor) -> FlexTensor {
+        const SLICE: usize = 1 << 14;
+        let mut grad = contiguous_f32(grad);
+        let out = contiguous_f32(out);
+        grad.storage_mut::<f32>()
+            .par_chunks_mut(SLICE)
+            .zip(values(&out).par_chunks(SLICE))
+            .for_each(|(grad, out)| {
+                for (g, o) in grad.iter_mut().zip(out) {
+                    // `<=` keeps the gradient at a NaN output, as flex's relu_backward.
+                    if *o <= 0.0 {
+                        *g = 0.0;
+                    }
                 }
-            }
-        });
-        flex_tensor(out, Shape::new([len, n]))
+            });
+        grad
+    }
+
+    fn channel_sums(y: FlexTensor) -> FlexTensor {
+        let y = contiguous_f32(y);
+        let dims = y.shape();
+        let n = dims[dims.num_dims() - 1];
+        let rows = dims.num_elements() / n;
+        let per_group = rows.div_ceil(GROUPS).max(1);
+        let partials: Vec<Vec<f32>> = values(&y)
+            .par_chunks(per_group * n)
+            .map(|rows| {
+                let mut sum = vec![0.0f32; n];
+                for row in rows.chunks_exact(n) {
+                    for (s, v) in sum.iter_mut().zip(row) {
+                        *s += v;
+                    }
+                }
+                sum
+            })
+            .collect();
+        flex_tensor(sum_in_order(&partials, n), Shape::new([n]))
     }
 }
 
-/// Backward of [`LoweredConvOps::conv_rows`]: `x̄ = Uᵀ(ȳ · mᵀ)`, `m̄ = U(x)ᵀ · ȳ`.
+/// Backward of [`LoweredConvOps::conv_rows`]: with `z̄` the output's gradient
+/// through the ReLU, `x̄ = Uᵀ(z̄ · mᵀ)`, `m̄ = U(x)ᵀ · z̄` and `b̄ = Σ z̄`.
 #[derive(Debug)]
 struct ConvRowsBackward;
 
-impl<B: Backend + LoweredConvOps> Backward<B, 2> for ConvRowsBackward {
-    /// `x`, `m`, and kernel, stride, padding, and `x`'s height and width.
-    type State = (FloatTensor<B>, FloatTensor<B>, [usize; 5]);
+impl<B: Backend + LoweredConvOps> Backward<B, 3> for ConvRowsBackward {
+    /// `x`, `m`, the output where a ReLU was applied, and kernel, stride,
+    /// padding, and `x`'s height and width.
+    type State = (
+        FloatTensor<B>,
+        FloatTensor<B>,
+        Option<FloatTensor<B>>,
+        [usize; 5],
+    );
 
-    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let (x, m, [k, s, p, h, w]) = ops.state;
-        binary::<B, _, _>(
-            ops.parents,
-            ops.node,
-            grads,
-            |grad| B::deconv_rows(grad, B::float_transpose(m), k, s, p, h, w),
-            |grad| B::window_gram(x, grad, k, s, p),
-        );
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (x, m, out, [k, s, p, h, w]) = ops.state;
+        let [x_node, m_node, bias_node] = ops.parents;
+        let mut grad = grads.consume::<B>(&ops.node);
+        if let Some(out) = out {
+            grad = B::relu_backward_in_place(grad, out);
+        }
+        if let Some(node) = bias_node {
+            grads.register::<B>(node.id, B::channel_sums(grad.clone()));
+        }
+        if let Some(node) = m_node {
+            grads.register::<B>(node.id, B::window_gram(x, grad.clone(), k, s, p));
+        }
+        if let Some(node) = x_node {
+            let bias = no_bias::<B>(&grad, m.shape()[0] / (k * k));
+            let m = B::float_transpose(m);
+            let dx = B::deconv_rows(grad, m, bias, k, s, p, h, w, false);
+            grads.register::<B>(node.id, dx);
+        }
     }
 }
 
-/// Backward of [`LoweredConvOps::deconv_rows`]: `x̄ = U(ȳ) · mᵀ`, `m̄ = (U(ȳ)ᵀ · x)ᵀ`.
+/// Backward of [`LoweredConvOps::deconv_rows`]: with `z̄` the output's
+/// gradient through the ReLU, `x̄ = U(z̄) · mᵀ`, `m̄ = (U(z̄)ᵀ · x)ᵀ` and `b̄ = Σ z̄`.
 #[derive(Debug)]
 struct DeconvRowsBackward;
 
-impl<B: Backend + LoweredConvOps> Backward<B, 2> for DeconvRowsBackward {
-    /// `x`, `m`, and kernel, stride, padding.
-    type State = (FloatTensor<B>, FloatTensor<B>, [usize; 3]);
+impl<B: Backend + LoweredConvOps> Backward<B, 3> for DeconvRowsBackward {
+    /// `x`, `m`, the output where a ReLU was applied, and kernel, stride, padding.
+    type State = (
+        FloatTensor<B>,
+        FloatTensor<B>,
+        Option<FloatTensor<B>>,
+        [usize; 3],
+    );
 
-    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let (x, m, [k, s, p]) = ops.state;
-        binary::<B, _, _>(
-            ops.parents,
-            ops.node,
-            grads,
-            |grad| B::conv_rows(grad, B::float_transpose(m), k, s, p),
-            |grad| B::float_transpose(B::window_gram(grad, x, k, s, p)),
-        );
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (x, m, out, [k, s, p]) = ops.state;
+        let [x_node, m_node, bias_node] = ops.parents;
+        let mut grad = grads.consume::<B>(&ops.node);
+        if let Some(out) = out {
+            grad = B::relu_backward_in_place(grad, out);
+        }
+        if let Some(node) = bias_node {
+            grads.register::<B>(node.id, B::channel_sums(grad.clone()));
+        }
+        if let Some(node) = m_node {
+            let gram = B::window_gram(grad.clone(), x, k, s, p);
+            grads.register::<B>(node.id, B::float_transpose(gram));
+        }
+        if let Some(node) = x_node {
+            let bias = no_bias::<B>(&grad, m.shape()[0]);
+            let m = B::float_transpose(m);
+            grads.register::<B>(node.id, B::conv_rows(grad, m, bias, k, s, p, false));
+        }
     }
 }
 
@@ -467,50 +622,63 @@ impl<B: Backend + LoweredConvOps, C: CheckpointStrategy> LoweredConvOps for Auto
     fn conv_rows(
         x: FloatTensor<Self>,
         m: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
         kernel: usize,
         stride: usize,
         padding: usize,
+        relu: bool,
     ) -> FloatTensor<Self> {
         let [_, h, w, _] = x.primitive().shape().dims();
         let (x, x_node) = x.into_parts();
         let (m, m_node) = m.into_parts();
+        let (bias, bias_node) = bias.into_parts();
+        let out = |x, m, bias| B::conv_rows(x, m, bias, kernel, stride, padding, relu);
         match ConvRowsBackward
-            .prepare::<C>([x_node, m_node])
+            .prepare::<C>([x_node, m_node, bias_node])
             .compute_bound()
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let out = B::conv_rows(x.clone(), m.clone(), kernel, stride, padding);
-                prep.finish((x, m, [kernel, stride, padding, h, w]), out)
+                let y = out(x.clone(), m.clone(), bias);
+                let kept = relu.then(|| y.clone());
+                prep.finish((x, m, kept, [kernel, stride, padding, h, w]), y)
             }
-            OpsKind::UnTracked(prep) => prep.finish(B::conv_rows(x, m, kernel, stride, padding)),
+            OpsKind::UnTracked(prep) => prep.finish(out(x, m, bias)),
         }
     }
 
     fn deconv_rows(
         x: FloatTensor<Self>,
         m: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
         kernel: usize,
         stride: usize,
         padding: usize,
         height: usize,
         width: usize,
+        relu: bool,
     ) -> FloatTensor<Self> {
         let (x, x_node) = x.into_parts();
         let (m, m_node) = m.into_parts();
-        let out = |x, m| B::deconv_rows(x, m, kernel, stride, padding, height, width);
+        let (bias, bias_node) = bias.into_parts();
+        let out =
+            |x, m, bias| B::deconv_rows(x, m, bias, kernel, stride, padding, height, width, relu);
         match DeconvRowsBackward
-            .prepare::<C>([x_node, m_node])
+            .prepare::<C>([x_node, m_node, bias_node])
             .compute_bound()
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let y = out(x.clone(), m.clone());
-                prep.finish((x, m, [kernel, stride, padding]), y)
+                let y = out(x.clone(), m.clone(), bias);
+                let kept = relu.then(|| y.clone());
+                prep.finish((x, m, kept, [kernel, stride, padding]), y)
             }
-            OpsKind::UnTracked(prep) => prep.finish(out(x, m)),
+            OpsKind::UnTracked(prep) => prep.finish(out(x, m, bias)),
         }
     }
+
+    // The three below are only ever values of a backward pass (on the inner
+    // backend); through autodiff they are not differentiated again.
 
     fn window_gram(
         x: FloatTensor<Self>,
@@ -519,44 +687,66 @@ impl<B: Backend + LoweredConvOps, C: CheckpointStrategy> LoweredConvOps for Auto
         stride: usize,
         padding: usize,
     ) -> FloatTensor<Self> {
-        // Only ever a backward pass's value here; not differentiated again.
-        let x = x.into_primitive();
-        let y = y.into_primitive();
+        let (x, y) = (x.into_primitive(), y.into_primitive());
         Self::from_inner(B::window_gram(x, y, kernel, stride, padding))
+    }
+
+    fn relu_backward_in_place(
+        grad: FloatTensor<Self>,
+        out: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let (grad, out) = (grad.into_primitive(), out.into_primitive());
+        Self::from_inner(B::relu_backward_in_place(grad, out))
+    }
+
+    fn channel_sums(y: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::from_inner(B::channel_sums(y.into_primitive()))
     }
 }
 
-fn conv_rows(x: Tensor<4>, m: Tensor<2>, [kernel, stride, padding]: [usize; 3]) -> Tensor<4> {
+fn conv_rows(
+    x: Tensor<4>,
+    m: Tensor<2>,
+    bias: Tensor<1>,
+    [kernel, stride, padding]: [usize; 3],
+    relu: bool,
+) -> Tensor<4> {
     use burn::backend::Dispatch;
     Tensor::from_dispatch(<Dispatch as LoweredConvOps>::conv_rows(
         x.into_dispatch(),
         m.into_dispatch(),
+        bias.into_dispatch(),
         kernel,
         stride,
         padding,
+        relu,
     ))
 }
 
 fn deconv_rows(
     x: Tensor<4>,
     m: Tensor<2>,
+    bias: Tensor<1>,
     [kernel, stride, padding]: [usize; 3],
     [height, width]: [usize; 2],
+    relu: bool,
 ) -> Tensor<4> {
     use burn::backend::Dispatch;
     Tensor::from_dispatch(<Dispatch as LoweredConvOps>::deconv_rows(
         x.into_dispatch(),
         m.into_dispatch(),
+        bias.into_dispatch(),
         kernel,
         stride,
         padding,
         height,
         width,
+        relu,
     ))
 }
 
 /// 2-D convolution of a channels-last batch with a square kernel, equal
-/// strides and symmetric padding.
+/// strides and symmetric padding, through a ReLU if `relu`.
 ///
 /// # Shapes
 /// - `x`: `[batch, h, w, in]`, `weight`: `[out, in, k, k]` (Burn's `Conv2d`), `bias`: `[out]`
@@ -565,23 +755,20 @@ pub fn conv2d_nhwc(
     x: Tensor<4>,
     weight: Tensor<4>,
     bias: Option<Tensor<1>>,
-    stride: usize,
-    padding: usize,
+    [stride, padding]: [usize; 2],
+    relu: bool,
 ) -> Tensor<4> {
     let [_, _, _, c] = x.dims();
     let [o, _, k, _] = weight.dims();
     // [out, in, ky, kx] → [ky, kx, in, out]: the rows' tap order.
     let matrix = weight.permute([2, 3, 1, 0]).reshape([k * k * c, o]);
-    let out = conv_rows(x, matrix, [k, stride, padding]);
-    match bias {
-        Some(bias) => out + bias.reshape([1, 1, 1, o]),
-        None => out,
-    }
+    let bias = bias.unwrap_or_else(|| Tensor::zeros([o], &matrix.device()));
+    conv_rows(x, matrix, bias, [k, stride, padding], relu)
 }
 
 /// 2-D transposed convolution of a channels-last batch with a square kernel,
-/// equal strides, symmetric padding and no output padding: the adjoint of
-/// [`conv2d_nhwc`] with the same kernel geometry.
+/// equal strides, symmetric padding and no output padding, through a ReLU if
+/// `relu`: the adjoint of [`conv2d_nhwc`] with the same kernel geometry.
 ///
 /// # Shapes
 /// - `x`: `[batch, h, w, in]`, `weight`: `[in, out, k, k]` (Burn's `ConvTranspose2d`), `bias`: `[out]`
@@ -590,8 +777,8 @@ pub fn conv_transpose2d_nhwc(
     x: Tensor<4>,
     weight: Tensor<4>,
     bias: Option<Tensor<1>>,
-    stride: usize,
-    padding: usize,
+    [stride, padding]: [usize; 2],
+    relu: bool,
 ) -> Tensor<4> {
     let [_, h, w, c] = x.dims();
     let [_, o, k, _] = weight.dims();
@@ -602,11 +789,8 @@ pub fn conv_transpose2d_nhwc(
     // [in, out, ky, kx] → [in, ky, kx, out]: each input pixel's contribution to
     // the taps of the output window it scatters into.
     let matrix = weight.permute([0, 2, 3, 1]).reshape([c, k * k * o]);
-    let out = deconv_rows(x, matrix, [k, stride, padding], [oh, ow]);
-    match bias {
-        Some(bias) => out + bias.reshape([1, 1, 1, o]),
-        None => out,
-    }
+    let bias = bias.unwrap_or_else(|| Tensor::zeros([o], &matrix.device()));
+    deconv_rows(x, matrix, bias, [k, stride, padding], [oh, ow], relu)
 }
 
 /// `layer` applied to the channels-first batch `x` (`[batch, c, h, w]`) by
@@ -628,8 +812,8 @@ pub fn apply_conv2d(
             x.permute([0, 2, 3, 1]),
             layer.weight.val(),
             layer.bias.as_ref().map(|b| b.val()),
-            stride,
-            padding,
+            [stride, padding],
+            false,
         )
         .permute([0, 3, 1, 2]),
     }
@@ -640,7 +824,7 @@ mod tests {
     use burn::nn::PaddingConfig2d;
     use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
     use burn::prelude::*;
-    use burn::tensor::Distribution;
+    use burn::tensor::{Distribution, activation};
 
     const GEOMETRIES: [(usize, usize, usize, usize); 9] = [
         (4, 2, 1, 14),
@@ -686,20 +870,32 @@ mod tests {
     }
 
     /// `layer` by the lowering, channels first in and out.
-    fn lowered_conv(layer: &Conv2d, x: Tensor<4>, s: usize, p: usize) -> Tensor<4> {
+    fn lowered_conv(layer: &Conv2d, x: Tensor<4>, s: usize, p: usize, relu: bool) -> Tensor<4> {
         let bias = layer.bias.as_ref().map(|b| b.val());
-        nchw(super::conv2d_nhwc(nhwc(x), layer.weight.val(), bias, s, p))
+        nchw(super::conv2d_nhwc(
+            nhwc(x),
+            layer.weight.val(),
+            bias,
+            [s, p],
+            relu,
+        ))
     }
 
     /// `layer` by the lowering, channels first in and out.
-    fn lowered_deconv(layer: &ConvTranspose2d, x: Tensor<4>, s: usize, p: usize) -> Tensor<4> {
+    fn lowered_deconv(
+        layer: &ConvTranspose2d,
+        x: Tensor<4>,
+        s: usize,
+        p: usize,
+        relu: bool,
+    ) -> Tensor<4> {
         let bias = layer.bias.as_ref().map(|b| b.val());
         nchw(super::conv_transpose2d_nhwc(
             nhwc(x),
             layer.weight.val(),
             bias,
-            s,
-            p,
+            [s, p],
+            relu,
         ))
     }
 
@@ -715,10 +911,10 @@ mod tests {
                 );
                 let (conv, _) = layers([5, 7, 1], (k, s, p), &device);
                 let (_, deconv) = layers([1, 5, 7], (k, s, p), &device);
-                let ours = lowered_conv(&conv, x.clone(), s, p);
+                let ours = lowered_conv(&conv, x.clone(), s, p, false);
                 let diff = max_diff(ours, conv.forward(x.clone()));
                 assert!(diff < 1e-4, "conv k{k} s{s} p{p}: {diff}");
-                let ours = lowered_deconv(&deconv, x.clone(), s, p);
+                let ours = lowered_deconv(&deconv, x.clone(), s, p, false);
                 let diff = max_diff(ours, deconv.forward(x));
                 assert!(diff < 1e-4, "deconv k{k} s{s} p{p}: {diff}");
             }
@@ -730,7 +926,9 @@ mod tests {
     fn gradients_match_burn_convolutions() {
         for device in [Device::flex().autodiff(), Device::ndarray().autodiff()] {
             for geometry in GEOMETRIES {
-                check_gradients(&device, geometry, 2, [3, 4, 2]);
+                for relu in [false, true] {
+                    check_gradients(&device, geometry, 2, [3, 4, 2], relu);
+                }
             }
         }
     }
@@ -743,17 +941,25 @@ mod tests {
         let (batch, channels, size) = (100, [16, 32, 16], 28);
         let per_image = 14 * 14 * (4 * 4 * channels[0] + channels[1]);
         assert_eq!(super::split(batch, per_image), (7, 4));
-        check_gradients(&Device::flex().autodiff(), (4, 2, 1, size), batch, channels);
+        check_gradients(
+            &Device::flex().autodiff(),
+            (4, 2, 1, size),
+            batch,
+            channels,
+            true,
+        );
     }
 
-    /// Input, weight and bias gradients of a convolution `channels[0] →
-    /// channels[1]` followed by a transposed one `channels[1] → channels[2]`,
-    /// lowered and Burn's, on a batch of `batch` images of `size × size`.
+    /// Output, input, weight and bias gradients of a convolution `channels[0]
+    /// → channels[1]` followed by a transposed one `channels[1] → channels[2]`,
+    /// each through a ReLU if `relu`, lowered and Burn's, on a batch of `batch`
+    /// images of `size × size`.
     fn check_gradients(
         device: &Device,
         (k, s, p, size): (usize, usize, usize, usize),
         batch: usize,
         channels: [usize; 3],
+        relu: bool,
     ) {
         let x = Tensor::<4>::random(
             [batch, channels[0], size, size],
@@ -762,8 +968,12 @@ mod tests {
         );
         let (conv, deconv) = layers(channels, (k, s, p), device);
         // Both layers in a row, so each lowering's backward feeds the other's.
-        let theirs = |x: Tensor<4>| deconv.forward(conv.forward(x));
-        let ours = |x: Tensor<4>| lowered_deconv(&deconv, lowered_conv(&conv, x, s, p), s, p);
+        let activate = |x: Tensor<4>| if relu { activation::relu(x) } else { x };
+        let theirs = |x: Tensor<4>| activate(deconv.forward(activate(conv.forward(x))));
+        let ours = |x: Tensor<4>| {
+            let h = lowered_conv(&conv, x, s, p, relu);
+            lowered_deconv(&deconv, h, s, p, relu)
+        };
         let target = Tensor::<4>::random_like(&theirs(x.clone()), Distribution::Normal(0.0, 1.0));
         let grads = |f: &dyn Fn(Tensor<4>) -> Tensor<4>| {
             let x = x.clone().detach().require_grad();
@@ -783,7 +993,10 @@ mod tests {
         let close = |a: Tensor<4>, b: Tensor<4>, what: &str| {
             let scale = a.clone().abs().max().into_scalar::<f32>().max(1.0);
             let diff = max_diff(a, b) / scale;
-            assert!(diff < 1e-4, "{what} k{k} s{s} p{p} batch {batch}: {diff}");
+            assert!(
+                diff < 1e-4,
+                "{what} k{k} s{s} p{p} batch {batch} relu {relu}: {diff}"
+            );
         };
         close(y1.detach(), y2.detach(), "output");
         close(x1, x2, "input grad");

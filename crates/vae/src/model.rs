@@ -149,8 +149,8 @@ impl ConvVae {
             // Channels last all the way; one image channel makes `[b, h, w, 1]`
             // the same values as `[b, 1, h, w]`. The heads read channels first.
             let x = x.reshape([b, fh * 4, fw * 4, 1]);
-            let h = relu(nhwc_conv(&self.conv1, x));
-            let h = relu(nhwc_conv(&self.conv2, h));
+            let h = nhwc_conv(&self.conv1, x);
+            let h = nhwc_conv(&self.conv2, h);
             h.permute([0, 3, 1, 2]).reshape([b, c * fh * fw])
         } else {
             let x = x.reshape([b, 1, fh * 4, fw * 4]);
@@ -165,9 +165,9 @@ impl ConvVae {
         let [c, fh, fw] = self.feature_shape;
         let h = self.expand.forward(z).reshape([b, c, fh, fw]);
         if self.lowered() {
-            let h = relu(nhwc_deconv(&self.deconv1, h.permute([0, 2, 3, 1])));
+            let h = nhwc_deconv(&self.deconv1, h.permute([0, 2, 3, 1]), true);
             // One output channel: `[b, h, w, 1]` flattens like `[b, 1, h, w]`.
-            nhwc_deconv(&self.deconv2, h).flatten(1, 3)
+            nhwc_deconv(&self.deconv2, h, false).flatten(1, 3)
         } else {
             let h = self.deconv2.forward(relu(self.deconv1.forward(h)));
             h.flatten(1, 3)
@@ -175,16 +175,16 @@ impl ConvVae {
     }
 }
 
-/// `layer` by the project's lowering, on a channels-last batch.
+/// `layer` and its ReLU by the project's lowering, on a channels-last batch.
 fn nhwc_conv(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let bias = layer.bias.as_ref().map(|b| b.val());
-    lowered::conv2d_nhwc(x, layer.weight.val(), bias, STRIDE, PADDING)
+    lowered::conv2d_nhwc(x, layer.weight.val(), bias, [STRIDE, PADDING], true)
 }
 
-/// `layer` by the project's lowering, on a channels-last batch.
-fn nhwc_deconv(layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
+/// `layer` by the project's lowering, on a channels-last batch, through a ReLU if `relu`.
+fn nhwc_deconv(layer: &ConvTranspose2d, x: Tensor<4>, relu: bool) -> Tensor<4> {
     let bias = layer.bias.as_ref().map(|b| b.val());
-    lowered::conv_transpose2d_nhwc(x, layer.weight.val(), bias, STRIDE, PADDING)
+    lowered::conv_transpose2d_nhwc(x, layer.weight.val(), bias, [STRIDE, PADDING], relu)
 }
 
 impl Vae {
