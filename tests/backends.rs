@@ -65,14 +65,14 @@ fn parity_holds_across_flex_ndarray_and_wgpu_for_both_architectures() {
             serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
         let backends = doc["backends"].as_array().unwrap();
         // The reference computes with Burn's own operations; for the conv VAE
-        // flex's own path (the lowering while training) is compared with it too.
+        // flex's own path (the lowering) is compared with it too.
         let compared: Vec<_> = backends.iter().map(|b| b["backend"].clone()).collect();
         match model {
             "mlp" => assert_eq!(compared, ["ndarray", "wgpu"], "{doc}"),
             _ => {
                 assert_eq!(compared, ["flex", "ndarray", "wgpu"], "{doc}");
                 let impls: Vec<_> = backends.iter().map(|b| b["conv_impl"].clone()).collect();
-                assert_eq!(impls, ["hybrid", "matmul", "burn"], "{doc}");
+                assert_eq!(impls, ["matmul", "matmul", "burn"], "{doc}");
             }
         }
         for b in backends {

@@ -99,7 +99,7 @@ pub enum Backend {
     Flex,
     /// Burn's ndarray CPU backend: deprecated in Burn 0.22 and very slow on
     /// convolutions, so the conv VAE uses the project's own (unfold and matrix
-    /// multiply) there, at about half of flex's speed.
+    /// multiply) there, at about a third of flex's speed.
     Ndarray,
     /// GPU through wgpu (Vulkan, Metal, DX12); a software Vulkan driver such as lavapipe also works.
     Wgpu,
@@ -112,7 +112,8 @@ pub enum ConvImplArg {
     Burn,
     /// The project's unfold (im2col) and matrix multiply, channels-last (CPU backends only).
     Matmul,
-    /// matmul while training, burn for sampling and encoding (CPU backends only).
+    /// matmul while training, burn for sampling and encoding (CPU backends only; flex's default
+    /// before its matmul kernels outran Burn's convolutions, kept so such runs resume alike).
     Hybrid,
 }
 
@@ -218,7 +219,7 @@ pub struct RunArgs {
     /// Compute backend [default: flex].
     #[arg(long, value_enum)]
     pub device: Option<Backend>,
-    /// How the conv VAE computes convolutions [default: hybrid on flex, matmul on ndarray, burn
+    /// How the conv VAE computes convolutions [default: matmul on flex and ndarray, burn
     /// on wgpu]; the weights are the same either way.
     #[arg(long, value_enum)]
     pub conv_impl: Option<ConvImplArg>,
@@ -313,7 +314,7 @@ pub struct BenchArgs {
     /// batches of 1,000.
     #[arg(long, default_value_t = 10_000)]
     pub samples: usize,
-    /// How the conv VAE computes convolutions [default: hybrid on flex, matmul on ndarray, burn
+    /// How the conv VAE computes convolutions [default: matmul on flex and ndarray, burn
     /// on wgpu].
     #[arg(long, value_enum)]
     pub conv_impl: Option<ConvImplArg>,

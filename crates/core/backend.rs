@@ -20,15 +20,14 @@ pub struct Selected {
 }
 
 impl Backend {
-    /// How the conv VAE computes convolutions on this backend: Burn's ndarray
-    /// convolutions are ~50× slower than flex's, so ndarray gets the project's
-    /// lowering to unfold (im2col) and a matrix multiply; flex trains 20–30 %
-    /// faster on the lowering but samples faster on its own convolutions, so it
-    /// gets both (hybrid); wgpu uses Burn's.
+    /// How the conv VAE and the frozen classifier compute convolutions on this
+    /// backend: the CPU backends get the project's lowering to unfold (im2col)
+    /// and a matrix multiply (Burn's ndarray convolutions are ~50× slower than
+    /// flex's, and on flex the lowering trains, samples and scores faster than
+    /// flex's own); wgpu uses Burn's.
     pub fn conv_impl(self) -> ConvImpl {
         match self {
-            Backend::Ndarray => ConvImpl::Matmul,
-            Backend::Flex => ConvImpl::Hybrid,
+            Backend::Ndarray | Backend::Flex => ConvImpl::Matmul,
             Backend::Wgpu => ConvImpl::Burn,
         }
     }

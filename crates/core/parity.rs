@@ -64,7 +64,7 @@ pub fn parity(args: ParityArgs) -> Result<(), Failure> {
     let mut worst_step_overall = 0.0f64;
     let conv = config.architecture == Architecture::Conv;
     // Each backend with its own convolutions; the reference backend too where
-    // the conv VAE computes them otherwise there (flex's hybrid).
+    // the conv VAE computes them otherwise there (flex's lowering).
     let compared = args
         .backends
         .iter()

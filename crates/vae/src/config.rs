@@ -31,12 +31,13 @@ impl std::fmt::Display for Architecture {
 pub enum ConvImpl {
     /// Burn's `conv2d` / `conv_transpose2d`.
     Burn,
-    /// The project's lowering to unfold (im2col) and one matrix multiply
-    /// ([`crate::lowered`]); much faster on the ndarray backend.
+    /// The project's lowering to unfold (im2col) and matrix multiplies
+    /// ([`crate::lowered`]); the faster path on both CPU backends.
     Matmul,
     /// The lowering while training (on an autodiff device), Burn's
-    /// convolutions for sampling and encoding: on flex the lowering trains
-    /// faster and Burn's convolutions sample faster.
+    /// convolutions for sampling and encoding: flex's default while Burn's
+    /// convolutions sampled faster there, kept so that runs recorded with it
+    /// resume the same.
     Hybrid,
 }
 
