@@ -25,6 +25,7 @@
 // burn-ndarray is deprecated in Burn 0.22; the project still runs on it.
 #![allow(deprecated)]
 
+use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -563,31 +564,48 @@ impl LoweredConvOps for Flex {
     }
 }
 
+/// The start of both products' backward passes: the output's gradient through
+/// the ReLU where one was applied (`out` is then its output), and the bias
+/// gradient (its sums) registered for `bias` where the bias is tracked.
+fn through_relu_and_bias<B: Backend + LoweredConvOps>(
+    grad: FloatTensor<B>,
+    out: Option<FloatTensor<B>>,
+    bias: Option<NodeId>,
+    grads: &mut Gradients,
+) -> FloatTensor<B> {
+    let grad = match out {
+        Some(out) => B::relu_backward_in_place(grad, out),
+        None => grad,
+    };
+    if let Some(bias) = bias {
+        grads.register::<B>(bias, B::channel_sums(grad.clone()));
+    }
+    grad
+}
+
+/// What a product's backward pass keeps: `x`, `m`, the output where a ReLU
+/// was applied, and `N` sizes of the geometry.
+type Saved<B, const N: usize> = (
+    FloatTensor<B>,
+    FloatTensor<B>,
+    Option<FloatTensor<B>>,
+    [usize; N],
+);
+
 /// Backward of [`LoweredConvOps::conv_rows`]: with `z̄` the output's gradient
 /// through the ReLU, `x̄ = Uᵀ(z̄ · mᵀ)`, `m̄ = U(x)ᵀ · z̄` and `b̄ = Σ z̄`.
 #[derive(Debug)]
 struct ConvRowsBackward;
 
 impl<B: Backend + LoweredConvOps> Backward<B, 3> for ConvRowsBackward {
-    /// `x`, `m`, the output where a ReLU was applied, and kernel, stride,
-    /// padding, and `x`'s height and width.
-    type State = (
-        FloatTensor<B>,
-        FloatTensor<B>,
-        Option<FloatTensor<B>>,
-        [usize; 5],
-    );
+    /// Kernel, stride, padding, and `x`'s height and width.
+    type State = Saved<B, 5>;
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let (x, m, out, [k, s, p, h, w]) = ops.state;
         let [x_node, m_node, bias_node] = ops.parents;
-        let mut grad = grads.consume::<B>(&ops.node);
-        if let Some(out) = out {
-            grad = B::relu_backward_in_place(grad, out);
-        }
-        if let Some(node) = bias_node {
-            grads.register::<B>(node.id, B::channel_sums(grad.clone()));
-        }
+        let grad = grads.consume::<B>(&ops.node);
+        let grad = through_relu_and_bias::<B>(grad, out, bias_node.map(|n| n.id), grads);
         if let Some(node) = m_node {
             grads.register::<B>(node.id, B::window_gram(x, grad.clone(), k, s, p));
         }
@@ -606,24 +624,14 @@ impl<B: Backend + LoweredConvOps> Backward<B, 3> for ConvRowsBackward {
 struct DeconvRowsBackward;
 
 impl<B: Backend + LoweredConvOps> Backward<B, 3> for DeconvRowsBackward {
-    /// `x`, `m`, the output where a ReLU was applied, and kernel, stride, padding.
-    type State = (
-        FloatTensor<B>,
-        FloatTensor<B>,
-        Option<FloatTensor<B>>,
-        [usize; 3],
-    );
+    /// Kernel, stride, padding.
+    type State = Saved<B, 3>;
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let (x, m, out, [k, s, p]) = ops.state;
         let [x_node, m_node, bias_node] = ops.parents;
-        let mut grad = grads.consume::<B>(&ops.node);
-        if let Some(out) = out {
-            grad = B::relu_backward_in_place(grad, out);
-        }
-        if let Some(node) = bias_node {
-            grads.register::<B>(node.id, B::channel_sums(grad.clone()));
-        }
+        let grad = grads.consume::<B>(&ops.node);
+        let grad = through_relu_and_bias::<B>(grad, out, bias_node.map(|n| n.id), grads);
         if let Some(node) = m_node {
             let gram = B::window_gram(grad.clone(), x, k, s, p);
             grads.register::<B>(node.id, B::float_transpose(gram));
