@@ -13,7 +13,7 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
     /// Threads of the CPU backends (flex, ndarray) [default: one per core; on 2 cores
-    /// the MLP VAE trains 15-35 % faster with 2 than with 1, the conv VAE 40-50 %].
+    /// the MLP VAE trains 3-27 % faster with 2 than with 1, the conv VAE 50-70 %].
     #[arg(long, global = true)]
     pub threads: Option<usize>,
 }
@@ -113,7 +113,8 @@ pub enum ConvImplArg {
     /// The project's unfold (im2col) and matrix multiply, channels-last (CPU backends only).
     Matmul,
     /// matmul while training, burn for sampling and encoding (CPU backends only; flex's default
-    /// before its matmul kernels outran Burn's convolutions, kept so such runs resume alike).
+    /// before its matmul kernels outran Burn's convolutions, kept so that such runs resume on
+    /// the same paths).
     Hybrid,
 }
 
@@ -219,8 +220,8 @@ pub struct RunArgs {
     /// Compute backend [default: flex].
     #[arg(long, value_enum)]
     pub device: Option<Backend>,
-    /// How the conv VAE computes convolutions [default: matmul on flex and ndarray, burn
-    /// on wgpu]; the weights are the same either way.
+    /// How the conv VAE and the frozen classifier compute convolutions [default: matmul on
+    /// flex and ndarray, burn on wgpu]; the weights are the same either way.
     #[arg(long, value_enum)]
     pub conv_impl: Option<ConvImplArg>,
     /// Samples encoded by the generation-0 encoder (the probe) per generation.
@@ -315,7 +316,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 10_000)]
     pub samples: usize,
     /// How the conv VAE computes convolutions [default: matmul on flex and ndarray, burn
-    /// on wgpu].
+    /// on wgpu]; the classifier's row always uses the device's default.
     #[arg(long, value_enum)]
     pub conv_impl: Option<ConvImplArg>,
     /// Skip the frozen classifier's scoring rate.

@@ -37,7 +37,7 @@ pub enum ConvImpl {
     /// The lowering while training (on an autodiff device), Burn's
     /// convolutions for sampling and encoding: flex's default while Burn's
     /// convolutions sampled faster there, kept so that runs recorded with it
-    /// resume the same.
+    /// resume on the same paths.
     Hybrid,
 }
 

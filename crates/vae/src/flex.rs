@@ -15,14 +15,6 @@ pub fn is_flex(device: &Device) -> bool {
     )
 }
 
-/// Whether `device` computes on ndarray, with or without autodiff.
-pub fn is_ndarray(device: &Device) -> bool {
-    matches!(
-        device.clone().inner().as_dispatch(),
-        DispatchDevice::NdArray(_)
-    )
-}
-
 /// `tensor` with contiguous f32 values that fill its whole buffer, so that
 /// `storage_mut` reaches exactly its values (copied only if it is a strided
 /// view or a part of a larger buffer).
