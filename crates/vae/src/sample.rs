@@ -141,15 +141,27 @@ pub fn sample_images(
     let into_rows = mode == SampleMode::Mean && is_flex(device) && !device.is_autodiff();
     let mut rows: Option<FloatTensor<Dispatch>> = None;
     let mut chunks = Vec::new();
-    for start in (0..count).step_by(batch.max(1)) {
+    let draw = |start: usize| {
         let n = batch.min(count - start);
-        let z = Tensor::<2>::random(
+        Tensor::<2>::random(
             [n, latent_dim],
             Distribution::Normal(0.0, prior_scale),
             device,
-        );
+        )
+    };
+    let starts: Vec<usize> = (0..count).step_by(batch.max(1)).collect();
+    let mut next = starts.first().map(|&s| draw(s));
+    for (i, &start) in starts.iter().enumerate() {
+        let Some(z) = next.take() else { break };
         if into_rows {
-            let logits = model.decode(z).into_dispatch();
+            // The next batch's noise is drawn while this one decodes: the
+            // host RNG is serial, and decoding a trained or loaded model
+            // draws nothing, so the noise is the same as drawn in turn.
+            let (logits, following) = rayon::join(
+                || model.decode(z).into_dispatch(),
+                || starts.get(i + 1).map(|&s| draw(s)),
+            );
+            next = following;
             let sink = rows
                 .take()
                 .unwrap_or_else(|| <Dispatch as SigmoidOps>::zero_rows(logits.clone(), count));
@@ -164,6 +176,8 @@ pub fn sample_images(
                 .greater(means.random_like(Distribution::Default))
                 .float(),
         });
+        // After this batch's Bernoulli draws: the noise keeps its order.
+        next = starts.get(i + 1).map(|&s| draw(s));
     }
     match rows {
         Some(rows) => Tensor::from_dispatch(rows),
