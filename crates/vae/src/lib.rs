@@ -17,6 +17,7 @@ pub mod data;
 pub mod elementary;
 pub mod eval;
 pub mod flex;
+mod gemm;
 pub mod loss;
 pub mod lowered;
 pub mod model;

@@ -40,6 +40,7 @@ use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
 use crate::flex::{contiguous_f32, flex_tensor};
+use crate::gemm::{Mat, matmul_into};
 
 /// A square window sliding over a channels-last image: kernel size, stride and
 /// symmetric zero padding, over an image of `height × width × channels`.
@@ -354,37 +355,25 @@ fn split(batch: usize, per_image: usize) -> (usize, usize) {
     (per_group, per_chunk)
 }
 
-/// `tensor` as a flex matrix of `[rows, cols]` (a view where it is contiguous).
-fn matrix(tensor: &FlexTensor, rows: usize, cols: usize) -> FlexTensor {
-    tensor.reshape(Shape::new([rows, cols]))
-}
-
 /// The values of a contiguous f32 flex tensor.
 fn values(tensor: &FlexTensor) -> &[f32] {
     tensor.as_slice::<f32>().expect("a contiguous f32 tensor")
 }
 
-/// `out` (rows of `bias.len()` values) written from `product` (or from
-/// itself when `product` is `None`), plus `bias`, through a ReLU if `relu`.
-fn finish_rows(out: &mut [f32], product: Option<&[f32]>, bias: &[f32], relu: bool) {
+/// Whether the products of `tasks` tasks should themselves be split over the
+/// thread pool: only when there are fewer tasks than threads (a small batch).
+fn multiply_in_parallel(tasks: usize) -> bool {
+    tasks < rayon::current_num_threads()
+}
+
+/// `out` (rows of `bias.len()` values) plus `bias`, through a ReLU if `relu`, in place.
+fn finish_rows(out: &mut [f32], bias: &[f32], relu: bool) {
     // Zero where `v ≤ 0`: a NaN passes, as in Burn's `relu` (`max` would make it 0,
     // and a diverged layer's NaN would no longer reach the loss's check).
     let activate = |v: f32| if relu && v <= 0.0 { 0.0 } else { v };
-    let n = bias.len();
-    match product {
-        Some(product) => {
-            for (out, product) in out.chunks_exact_mut(n).zip(product.chunks_exact(n)) {
-                for ((o, p), b) in out.iter_mut().zip(product).zip(bias) {
-                    *o = activate(p + b);
-                }
-            }
-        }
-        None => {
-            for out in out.chunks_exact_mut(n) {
-                for (o, b) in out.iter_mut().zip(bias) {
-                    *o = activate(*o + b);
-                }
-            }
+    for out in out.chunks_exact_mut(bias.len()) {
+        for (o, b) in out.iter_mut().zip(bias) {
+            *o = activate(*o + b);
         }
     }
 }
@@ -422,23 +411,26 @@ impl LoweredConvOps for Flex {
         let (positions, len, outs) = (oh * ow, window.row_len(), m.shape().dims::<2>()[1]);
         let image = height * width * channels;
         let (per_group, per_chunk) = split(batch, positions * (len + outs));
-        let images = values(&x);
+        let (images, m) = (values(&x), contiguous_f32(m));
+        let m = Mat::row_major(values(&m), len, outs);
+        let parallel = multiply_in_parallel(batch.div_ceil(per_group));
         let mut out = vec![0.0f32; batch * positions * outs];
         out.par_chunks_mut(per_group * positions * outs)
             .zip(images.par_chunks(per_group * image))
             .for_each(|(out, images)| {
+                let mut rows = Vec::with_capacity(per_chunk * positions * len);
                 let chunks = out
                     .chunks_mut(per_chunk * positions * outs)
                     .zip(images.chunks(per_chunk * image));
                 for (out, images) in chunks {
-                    let n = images.len() / image;
-                    let mut rows = Vec::with_capacity(n * positions * len);
+                    rows.clear();
                     for image in images.chunks_exact(image) {
                         window.push_unfolded(image, &mut rows);
                     }
-                    let rows = flex_tensor(rows, Shape::new([n * positions, len]));
-                    let product = burn_flex::ops::matmul::matmul(rows, m.clone());
-                    finish_rows(out, Some(values(&product)), bias, relu);
+                    let n = images.len() / image;
+                    let rows = Mat::row_major(&rows, n * positions, len);
+                    matmul_into(out, rows, m, false, parallel);
+                    finish_rows(out, bias, relu);
                 }
             });
         flex_tensor(out, Shape::new([batch, oh, ow, outs]))
@@ -466,20 +458,28 @@ impl LoweredConvOps for Flex {
         );
         let (pixels, image) = (h * w, height * width * window.channels);
         let (per_group, per_chunk) = split(batch, pixels * (c + len));
-        let x = matrix(&x, batch * pixels, c);
+        let (x, m) = (values(&x), contiguous_f32(m));
+        let m = Mat::row_major(values(&m), c, len);
+        let parallel = multiply_in_parallel(batch.div_ceil(per_group));
         let mut out = vec![0.0f32; batch * image];
         out.par_chunks_mut(per_group * image)
-            .enumerate()
-            .for_each(|(group, out)| {
-                for (chunk, out) in out.chunks_mut(per_chunk * image).enumerate() {
-                    let (first, n) = (group * per_group + chunk * per_chunk, out.len() / image);
-                    let part = x.narrow(0, first * pixels, n * pixels);
-                    let rows = burn_flex::ops::matmul::matmul(part, m.clone());
-                    let rows = values(&rows).chunks_exact(pixels * len);
-                    for (rows, image) in rows.zip(out.chunks_exact_mut(image)) {
+            .zip(x.par_chunks(per_group * pixels * c))
+            .for_each(|(out, x)| {
+                let mut rows = vec![0.0f32; per_chunk * pixels * len];
+                let chunks = out
+                    .chunks_mut(per_chunk * image)
+                    .zip(x.chunks(per_chunk * pixels * c));
+                for (out, x) in chunks {
+                    let n = out.len() / image;
+                    let rows = &mut rows[..n * pixels * len];
+                    matmul_into(rows, Mat::row_major(x, n * pixels, c), m, false, parallel);
+                    for (rows, image) in rows
+                        .chunks_exact(pixels * len)
+                        .zip(out.chunks_exact_mut(image))
+                    {
                         window.fold_image(rows, image);
                     }
-                    finish_rows(out, None, bias, relu);
+                    finish_rows(out, bias, relu);
                 }
             });
         flex_tensor(out, Shape::new([batch, height, width, window.channels]))
@@ -499,27 +499,28 @@ impl LoweredConvOps for Flex {
         let (positions, len, n) = (oh * ow, window.row_len(), y.shape().dims::<4>()[3]);
         let image = height * width * channels;
         let (per_group, per_chunk) = split(batch, positions * (len + n));
-        let images = values(&x);
-        let y = matrix(&y, batch * positions, n);
+        let (images, y) = (values(&x), contiguous_f32(y));
+        let y = values(&y);
+        let parallel = multiply_in_parallel(batch.div_ceil(per_group));
         // One partial sum per group, each over its chunks in order.
         let partials: Vec<Vec<f32>> = images
             .par_chunks(per_group * image)
-            .enumerate()
-            .map(|(group, images)| {
+            .zip(y.par_chunks(per_group * positions * n))
+            .map(|(images, y)| {
                 let mut sum = vec![0.0f32; len * n];
-                for (chunk, images) in images.chunks(per_chunk * image).enumerate() {
-                    let (first, count) =
-                        (group * per_group + chunk * per_chunk, images.len() / image);
-                    let mut rows = Vec::with_capacity(count * positions * len);
+                let mut rows = Vec::with_capacity(per_chunk * positions * len);
+                let chunks = images
+                    .chunks(per_chunk * image)
+                    .zip(y.chunks(per_chunk * positions * n));
+                for (images, y) in chunks {
+                    rows.clear();
                     for image in images.chunks_exact(image) {
                         window.push_unfolded(image, &mut rows);
                     }
-                    let rows = flex_tensor(rows, Shape::new([count * positions, len]));
-                    let part = y.narrow(0, first * positions, count * positions);
-                    let product = burn_flex::ops::matmul::matmul(rows.transpose(0, 1), part);
-                    for (s, v) in sum.iter_mut().zip(values(&product)) {
-                        *s += v;
-                    }
+                    let count = images.len() / image;
+                    let rows = Mat::row_major(&rows, count * positions, len).t();
+                    let y = Mat::row_major(y, count * positions, n);
+                    matmul_into(&mut sum, rows, y, true, parallel);
                 }
                 sum
             })
