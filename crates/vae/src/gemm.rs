@@ -45,6 +45,41 @@ impl<'a> Mat<'a> {
         mat
     }
 
+    /// `data` read with the given strides: element `(i, j)` at
+    /// `i * row_stride + j * col_stride` (a transposed or broadcast view).
+    ///
+    /// # Panics
+    /// If the strides reach past the end of `data`.
+    pub(crate) fn strided(
+        data: &'a [f32],
+        [rows, cols]: [usize; 2],
+        [row_stride, col_stride]: [usize; 2],
+    ) -> Self {
+        let mat = Mat {
+            data,
+            rows,
+            cols,
+            row_stride,
+            col_stride,
+        };
+        assert!(
+            mat.in_bounds(),
+            "a {rows}x{cols} matrix of strides {row_stride}, {col_stride} over {} values",
+            data.len()
+        );
+        mat
+    }
+
+    /// Number of rows.
+    pub(crate) fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Number of columns.
+    pub(crate) fn cols(&self) -> usize {
+        self.cols
+    }
+
     /// The transpose, a view over the same values.
     pub(crate) fn t(self) -> Self {
         Mat {
@@ -191,6 +226,25 @@ mod tests {
                 close(&out, &naive(x, y));
             }
         }
+    }
+
+    #[test]
+    fn strided_views_read_the_values_their_strides_name() {
+        // A 3x2 matrix stored column by column, and a row broadcast to 4 rows.
+        let cols = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let a = Mat::strided(&cols, [3, 2], [1, 3]);
+        let row = [1.0, -1.0, 0.5];
+        let b = Mat::strided(&row, [2, 3], [0, 1]);
+        let mut out = vec![0.0f32; 9];
+        matmul_into(&mut out, a, b, false, false);
+        close(&out, &naive(a, b));
+        assert_eq!(out[..3], [5.0, -5.0, 2.5]);
+    }
+
+    #[test]
+    #[should_panic(expected = "a 3x2 matrix of strides 1, 3 over 5 values")]
+    fn strides_past_the_end_are_refused() {
+        Mat::strided(&[0.0; 5], [3, 2], [1, 3]);
     }
 
     #[test]

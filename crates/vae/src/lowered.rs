@@ -35,7 +35,7 @@ use burn::backend::{
     Autodiff, AutodiffBackend, Backend, Flex, NdArray, TensorMetadata, backend_extension,
 };
 use burn::prelude::*;
-use burn::tensor::{TensorData, try_read_sync};
+use burn::tensor::{DType, TensorData, try_read_sync};
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
@@ -71,6 +71,13 @@ impl Window {
     fn out_dims(&self) -> [usize; 2] {
         let out = |n: usize| (n + 2 * self.padding - self.kernel) / self.stride + 1;
         [out(self.height), out(self.width)]
+    }
+
+    /// Whether each output position's window is its own pixel (kernel 1,
+    /// stride 1, no padding): the unfolded rows are the image itself, and the
+    /// product a dense layer's.
+    fn is_pointwise(&self) -> bool {
+        self.kernel == 1 && self.stride == 1 && self.padding == 0
     }
 
     /// Values of one unfolded row: `k · k · channels`.
@@ -360,6 +367,68 @@ fn values(tensor: &FlexTensor) -> &[f32] {
     tensor.as_slice::<f32>().expect("a contiguous f32 tensor")
 }
 
+/// `tensor` as is where its values are contiguous (a batch cut from a larger
+/// tensor, say), else a contiguous copy: for tensors only read.
+fn readable(tensor: FlexTensor) -> FlexTensor {
+    assert_eq!(tensor.dtype(), DType::F32, "the project computes in f32");
+    if tensor.as_slice::<f32>().is_some() {
+        tensor
+    } else {
+        tensor.to_contiguous()
+    }
+}
+
+/// `tensor` as is where its strides are those of a 2-D view with none
+/// negative (a transpose, say), else a contiguous copy.
+fn strided(tensor: FlexTensor) -> FlexTensor {
+    assert_eq!(tensor.dtype(), DType::F32, "the project computes in f32");
+    match tensor.layout().strides() {
+        [r, c] if *r >= 0 && *c >= 0 => tensor,
+        _ => contiguous_f32(tensor),
+    }
+}
+
+/// A 2-D tensor returned by [`strided`] as a matrix over its buffer.
+fn matrix(tensor: &FlexTensor) -> Mat<'_> {
+    let layout = tensor.layout();
+    let [rows, cols] = tensor.shape().dims();
+    let strides = layout.strides().iter().map(|&s| s as usize);
+    let [row_stride, col_stride] =
+        <[usize; 2]>::try_from(strides.collect::<Vec<_>>()).expect("a 2-D tensor");
+    let data = &tensor.storage::<f32>()[layout.start_offset()..];
+    Mat::strided(data, [rows, cols], [row_stride, col_stride])
+}
+
+/// A dense layer on a whole batch: `rows · m` (one multiply, over the thread
+/// pool if it is large: split by rows, gemm would pack `m` again for every
+/// part) plus `bias`, through a ReLU if `relu`, in parallel slices if large.
+/// A zero bias without a ReLU (the backward passes') is no pass at all.
+fn dense_rows(rows: Mat<'_>, m: Mat<'_>, bias: &[f32], relu: bool) -> Vec<f32> {
+    let mut out = vec![0.0f32; rows.rows() * m.cols()];
+    let parallel = worth_splitting(rows.rows(), rows.cols(), m.cols());
+    matmul_into(&mut out, rows, m, false, parallel);
+    if relu || bias.iter().any(|&b| b != 0.0) {
+        if out.len() >= SPLIT_VALUES {
+            out.par_chunks_mut(SPLIT_VALUES.div_ceil(bias.len()) * bias.len())
+                .for_each(|out| finish_rows(out, bias, relu));
+        } else {
+            finish_rows(&mut out, bias, relu);
+        }
+    }
+    out
+}
+
+/// Values below which an element-wise pass stays on the calling thread:
+/// waking the pool costs more than it saves (a dense layer of the MLPs runs
+/// a dozen such passes per step).
+const SPLIT_VALUES: usize = 1 << 15;
+
+/// Whether an `m × k` by `k × n` product is large enough to split over the
+/// thread pool (as flex does from 192³ multiply-adds).
+fn worth_splitting(m: usize, k: usize, n: usize) -> bool {
+    m.saturating_mul(k).saturating_mul(n) >= 192 * 192 * 192
+}
+
 /// Whether the products of `tasks` tasks should themselves be split over the
 /// thread pool: only when there are fewer tasks than threads (a small batch).
 fn multiply_in_parallel(tasks: usize) -> bool {
@@ -402,8 +471,8 @@ impl LoweredConvOps for Flex {
         padding: usize,
         relu: bool,
     ) -> FlexTensor {
-        let x = contiguous_f32(x);
-        let bias = contiguous_f32(bias);
+        let x = readable(x);
+        let bias = readable(bias);
         let bias = values(&bias);
         let [batch, height, width, channels] = x.shape().dims();
         let window = Window::new([kernel, stride, padding], [height, width, channels]);
@@ -411,8 +480,13 @@ impl LoweredConvOps for Flex {
         let (positions, len, outs) = (oh * ow, window.row_len(), m.shape().dims::<2>()[1]);
         let image = height * width * channels;
         let (per_group, per_chunk) = split(batch, positions * (len + outs));
-        let (images, m) = (values(&x), contiguous_f32(m));
-        let m = Mat::row_major(values(&m), len, outs);
+        let (images, m) = (values(&x), strided(m));
+        let m = matrix(&m);
+        if window.is_pointwise() {
+            let rows = Mat::row_major(images, batch * positions, len);
+            let out = dense_rows(rows, m, bias, relu);
+            return flex_tensor(out, Shape::new([batch, oh, ow, outs]));
+        }
         let parallel = multiply_in_parallel(batch.div_ceil(per_group));
         let mut out = vec![0.0f32; batch * positions * outs];
         out.par_chunks_mut(per_group * positions * outs)
@@ -447,8 +521,8 @@ impl LoweredConvOps for Flex {
         width: usize,
         relu: bool,
     ) -> FlexTensor {
-        let x = contiguous_f32(x);
-        let bias = contiguous_f32(bias);
+        let x = readable(x);
+        let bias = readable(bias);
         let bias = values(&bias);
         let [batch, h, w, c] = x.shape().dims();
         let len = m.shape().dims::<2>()[1];
@@ -458,8 +532,12 @@ impl LoweredConvOps for Flex {
         );
         let (pixels, image) = (h * w, height * width * window.channels);
         let (per_group, per_chunk) = split(batch, pixels * (c + len));
-        let (x, m) = (values(&x), contiguous_f32(m));
-        let m = Mat::row_major(values(&m), c, len);
+        let (x, m) = (values(&x), strided(m));
+        let m = matrix(&m);
+        if window.is_pointwise() {
+            let out = dense_rows(Mat::row_major(x, batch * pixels, c), m, bias, relu);
+            return flex_tensor(out, Shape::new([batch, height, width, window.channels]));
+        }
         let parallel = multiply_in_parallel(batch.div_ceil(per_group));
         let mut out = vec![0.0f32; batch * image];
         out.par_chunks_mut(per_group * image)
@@ -492,15 +570,28 @@ impl LoweredConvOps for Flex {
         stride: usize,
         padding: usize,
     ) -> FlexTensor {
-        let x = contiguous_f32(x);
+        let x = readable(x);
         let [batch, height, width, channels] = x.shape().dims();
         let window = Window::new([kernel, stride, padding], [height, width, channels]);
         let [oh, ow] = window.out_dims();
         let (positions, len, n) = (oh * ow, window.row_len(), y.shape().dims::<4>()[3]);
         let image = height * width * channels;
         let (per_group, per_chunk) = split(batch, positions * (len + n));
-        let (images, y) = (values(&x), contiguous_f32(y));
+        let (images, y) = (values(&x), readable(y));
         let y = values(&y);
+        if window.is_pointwise() {
+            let rows = Mat::row_major(images, batch * positions, len).t();
+            let mut out = vec![0.0f32; len * n];
+            let parallel = worth_splitting(len, batch * positions, n);
+            matmul_into(
+                &mut out,
+                rows,
+                Mat::row_major(y, batch * positions, n),
+                false,
+                parallel,
+            );
+            return flex_tensor(out, Shape::new([len, n]));
+        }
         let parallel = multiply_in_parallel(batch.div_ceil(per_group));
         // One partial sum per group, each over its chunks in order.
         let partials: Vec<Vec<f32>> = images
@@ -531,7 +622,7 @@ impl LoweredConvOps for Flex {
     fn relu_backward_in_place(grad: FlexTensor, out: FlexTensor) -> FlexTensor {
         const SLICE: usize = 1 << 14;
         let mut grad = contiguous_f32(grad);
-        let out = contiguous_f32(out);
+        let out = readable(out);
         grad.storage_mut::<f32>()
             .par_chunks_mut(SLICE)
             .zip(values(&out).par_chunks(SLICE))
@@ -547,11 +638,12 @@ impl LoweredConvOps for Flex {
     }
 
     fn channel_sums(y: FlexTensor) -> FlexTensor {
-        let y = contiguous_f32(y);
+        let y = readable(y);
         let dims = y.shape();
         let n = dims[dims.num_dims() - 1];
         let rows = dims.num_elements() / n;
-        let per_group = rows.div_ceil(GROUPS).max(1);
+        // Fixed by the size alone, so the sums are the same on any thread count.
+        let per_group = rows.div_ceil(GROUPS).max(SPLIT_VALUES / n).max(1);
         let partials: Vec<Vec<f32>> = values(&y)
             .par_chunks(per_group * n)
             .map(|rows| {
@@ -823,6 +915,34 @@ pub fn conv_transpose2d_nhwc(
     deconv_rows(x, matrix, bias, [k, stride, padding], [oh, ow], relu)
 }
 
+/// A dense layer, `x · weight + bias`, through a ReLU if `relu`.
+///
+/// On flex this is the lowering's pointwise product (a 1×1 convolution of a
+/// one-pixel image): one multiply over the thread pool into the layer's own
+/// buffer, with bias and ReLU in one parallel pass, and the backward pass made
+/// of the same pieces, where Burn's `Linear` zero-fills and re-aligns a new
+/// tensor per multiply and adds the bias and the ReLU as passes of their own.
+/// Elsewhere it is Burn's `linear` and `relu`.
+///
+/// # Shapes
+/// - `x`: `[batch, in]`, `weight`: `[in, out]` (Burn's `Linear`), `bias`: `[out]`
+/// - returns `[batch, out]`
+pub fn dense(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>, relu: bool) -> Tensor<2> {
+    if !crate::flex::is_flex(&weight.device()) {
+        let y = burn::tensor::module::linear(x, weight, bias);
+        return if relu {
+            burn::tensor::activation::relu(y)
+        } else {
+            y
+        };
+    }
+    let [batch, inputs] = x.dims();
+    let [_, outs] = weight.dims();
+    let bias = bias.unwrap_or_else(|| Tensor::zeros([outs], &weight.device()));
+    let x = x.reshape([batch, 1, 1, inputs]);
+    conv_rows(x, weight, bias, [1, 1, 0], relu).reshape([batch, outs])
+}
+
 /// `layer` applied to the channels-first batch `x` (`[batch, c, h, w]`) by
 /// Burn's convolution or by [`conv2d_nhwc`], as `conv_impl` says; `stride` and
 /// `padding` must be the layer's own (the lowering reads only its weights).
@@ -857,8 +977,9 @@ mod tests {
     use burn::prelude::*;
     use burn::tensor::{Distribution, activation};
 
-    const GEOMETRIES: [(usize, usize, usize, usize); 9] = [
+    const GEOMETRIES: [(usize, usize, usize, usize); 10] = [
         (4, 2, 1, 14),
+        (1, 1, 0, 5),
         (3, 1, 1, 9),
         (4, 2, 0, 10),
         (2, 2, 0, 8),
@@ -966,6 +1087,50 @@ mod tests {
 
     /// A NaN passes the fused ReLU as it passes Burn's `relu` (flex and
     /// ndarray alike): a diverged layer must still reach the loss's check.
+    #[test]
+    fn dense_matches_burn_linear_with_gradients() {
+        use burn::nn::LinearConfig;
+        let device = Device::flex().autodiff();
+        let layer = LinearConfig::new(50, 23).init(&device);
+        let (w, b) = (layer.weight.val(), layer.bias.as_ref().expect("bias").val());
+        // A batch cut out of a larger tensor, as the training loop's are.
+        let whole = Tensor::<2>::random([80, 50], Distribution::Normal(0.0, 1.0), &device);
+        let x = whole.narrow(0, 7, 37);
+        let target = Tensor::<2>::random([37, 23], Distribution::Normal(0.0, 1.0), &device);
+        for relu in [false, true] {
+            let run = |ours: bool| {
+                let x = x.clone().detach().require_grad();
+                let y = if ours {
+                    super::dense(x.clone(), w.clone(), Some(b.clone()), relu)
+                } else {
+                    let y = burn::tensor::module::linear(x.clone(), w.clone(), Some(b.clone()));
+                    if relu { activation::relu(y) } else { y }
+                };
+                let g = (y.clone() * target.clone()).sum().backward();
+                let grads = [x.grad(&g), w.grad(&g)].map(|t| t.expect("a gradient"));
+                let bias = b.grad(&g).expect("a bias gradient");
+                (y.detach(), grads, bias)
+            };
+            let (y1, [x1, w1], b1) = run(false);
+            let (y2, [x2, w2], b2) = run(true);
+            let close = |a: Tensor<2>, b: Tensor<2>, what: &str| {
+                let scale = a.clone().abs().max().into_scalar::<f32>().max(1.0);
+                let diff = (a - b).abs().max().into_scalar::<f32>() / scale;
+                assert!(diff < 1e-5, "{what}, relu {relu}: {diff}");
+            };
+            close(y1, y2, "output");
+            close(x1, x2, "input grad");
+            close(w1, w2, "weight grad");
+            close(b1.unsqueeze(), b2.unsqueeze(), "bias grad");
+        }
+        // Without autodiff (sampling, the probe) the same values.
+        let plain = Device::flex();
+        let (x, w, b) = (x.inner().to_device(&plain), w.inner(), b.inner());
+        let ours = super::dense(x.clone(), w.clone(), Some(b.clone()), true);
+        let theirs = activation::relu(burn::tensor::module::linear(x, w, Some(b)));
+        assert!((ours - theirs).abs().max().into_scalar::<f32>() < 1e-5);
+    }
+
     #[test]
     fn nan_passes_the_fused_relu() {
         for device in [Device::flex(), Device::ndarray()] {

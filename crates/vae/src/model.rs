@@ -117,21 +117,31 @@ impl VaeConfig {
     }
 }
 
+/// `layer` on `x`, through a ReLU if `relu`, by [`lowered::dense`] (the
+/// lowering's product on flex, Burn's `Linear` elsewhere).
+fn dense(layer: &Linear, x: Tensor<2>, relu: bool) -> Tensor<2> {
+    let bias = layer.bias.as_ref().map(|b| b.val());
+    lowered::dense(x, layer.weight.val(), bias, relu)
+}
+
 impl MlpVae {
     fn encode(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
         let h = self
             .encoder
             .iter()
-            .fold(x, |h, layer| relu(layer.forward(h)));
-        (self.mu.forward(h.clone()), self.logvar.forward(h))
+            .fold(x, |h, layer| dense(layer, h, true));
+        (
+            dense(&self.mu, h.clone(), false),
+            dense(&self.logvar, h, false),
+        )
     }
 
     fn decode(&self, z: Tensor<2>) -> Tensor<2> {
         let h = self
             .decoder
             .iter()
-            .fold(z, |h, layer| relu(layer.forward(h)));
-        self.output.forward(h)
+            .fold(z, |h, layer| dense(layer, h, true));
+        dense(&self.output, h, false)
     }
 }
 
@@ -145,30 +155,50 @@ impl ConvVae {
     fn encode(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
         let [b, _] = x.dims();
         let [c, fh, fw] = self.feature_shape;
-        let h: Tensor<2> = if self.lowered() {
+        if self.lowered() {
             // Channels last all the way; one image channel makes `[b, h, w, 1]`
-            // the same values as `[b, 1, h, w]`. The heads read channels first.
+            // the same values as `[b, 1, h, w]`.
             let x = x.reshape([b, fh * 4, fw * 4, 1]);
             let h = nhwc_conv(&self.conv1, x);
-            let h = nhwc_conv(&self.conv2, h);
-            h.permute([0, 3, 1, 2]).reshape([b, c * fh * fw])
+            let h = nhwc_conv(&self.conv2, h).reshape([b, fh * fw * c]);
+            // The heads' weights read channels first (a checkpoint is the same
+            // for both paths): their rows are put in the features' order,
+            // rather than the whole batch's features in theirs.
+            let head = |layer: &Linear| {
+                let [_, d] = layer.weight.dims();
+                let weight = layer.weight.val().reshape([c, fh, fw, d]);
+                let weight = weight.permute([1, 2, 0, 3]).reshape([fh * fw * c, d]);
+                let bias = layer.bias.as_ref().map(|b| b.val());
+                lowered::dense(h.clone(), weight, bias, false)
+            };
+            (head(&self.mu), head(&self.logvar))
         } else {
             let x = x.reshape([b, 1, fh * 4, fw * 4]);
             let h = relu(self.conv2.forward(relu(self.conv1.forward(x))));
-            h.flatten(1, 3)
-        };
-        (self.mu.forward(h.clone()), self.logvar.forward(h))
+            let h = h.flatten(1, 3);
+            (self.mu.forward(h.clone()), self.logvar.forward(h))
+        }
     }
 
     fn decode(&self, z: Tensor<2>) -> Tensor<2> {
         let [b, _] = z.dims();
         let [c, fh, fw] = self.feature_shape;
-        let h = self.expand.forward(z).reshape([b, c, fh, fw]);
         if self.lowered() {
-            let h = nhwc_deconv(&self.deconv1, h.permute([0, 2, 3, 1]), true);
+            // `expand`'s columns (and bias) put in channels-last order, so its
+            // output is already the first transposed convolution's input.
+            let [d, _] = self.expand.weight.dims();
+            let weight = self.expand.weight.val().reshape([d, c, fh, fw]);
+            let weight = weight.permute([0, 2, 3, 1]).reshape([d, fh * fw * c]);
+            let bias = self.expand.bias.as_ref().map(|b| {
+                let b = b.val().reshape([c, fh, fw]);
+                b.permute([1, 2, 0]).reshape([fh * fw * c])
+            });
+            let h = lowered::dense(z, weight, bias, false).reshape([b, fh, fw, c]);
+            let h = nhwc_deconv(&self.deconv1, h, true);
             // One output channel: `[b, h, w, 1]` flattens like `[b, 1, h, w]`.
             nhwc_deconv(&self.deconv2, h, false).flatten(1, 3)
         } else {
+            let h = self.expand.forward(z).reshape([b, c, fh, fw]);
             let h = self.deconv2.forward(relu(self.deconv1.forward(h)));
             h.flatten(1, 3)
         }
