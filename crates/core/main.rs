@@ -49,34 +49,44 @@ impl Failure {
     }
 }
 
-/// Sizes the thread pool that flex and ndarray run on, before either uses it.
-fn set_threads(threads: Option<usize>) -> Result<(), Failure> {
-    let Some(n) = threads else { return Ok(()) };
-    if n == 0 {
-        return Err(Failure::input(anyhow::anyhow!(
-            "--threads must be at least 1"
-        )));
+/// Builds the thread pool that flex and ndarray run on (`threads`, else one
+/// per core), before either uses it.
+fn thread_pool(threads: Option<usize>) -> Result<(), Failure> {
+    // The command runs on one of the pool's threads: as much stack as a main thread.
+    let mut pool = rayon::ThreadPoolBuilder::new().stack_size(8 << 20);
+    if let Some(n) = threads {
+        if n == 0 {
+            return Err(Failure::input(anyhow::anyhow!(
+                "--threads must be at least 1"
+            )));
+        }
+        pool = pool.num_threads(n);
     }
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .build_global()
-        .map_err(Failure::run)
+    pool.build_global().map_err(Failure::run)
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = set_threads(cli.threads).and_then(|()| match cli.command {
-        Command::Run(args) => run::run(*args),
-        Command::Fetch(args) => run::fetch(args),
-        Command::Report(args) => run::report(args),
-        Command::Bench(args) => bench::bench(args),
-        Command::Sample(args) => run::sample(args),
-        Command::Devices => backend::devices(),
-        Command::Parity(args) => parity::parity(args),
-        Command::Evaluator {
-            action: args::EvaluatorCommand::Train(args),
-        } => evaluate::evaluator_train(args),
-        Command::Compare(args) => evaluate::compare(args),
+    // The command runs on a thread of the pool rather than beside it: each
+    // parallel operation (Burn's and the project's, dozens per training step)
+    // then starts on the calling thread and the others join in, where from
+    // outside the pool each one hands all its work over and puts the caller
+    // to sleep until it is done (one thread: two context switches per
+    // operation for nothing).
+    let result = thread_pool(cli.threads).and_then(|()| {
+        rayon::scope(|_| match cli.command {
+            Command::Run(args) => run::run(*args),
+            Command::Fetch(args) => run::fetch(args),
+            Command::Report(args) => run::report(args),
+            Command::Bench(args) => bench::bench(args),
+            Command::Sample(args) => run::sample(args),
+            Command::Devices => backend::devices(),
+            Command::Parity(args) => parity::parity(args),
+            Command::Evaluator {
+                action: args::EvaluatorCommand::Train(args),
+            } => evaluate::evaluator_train(args),
+            Command::Compare(args) => evaluate::compare(args),
+        })
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
