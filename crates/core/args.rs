@@ -12,8 +12,9 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
-    /// Threads of the CPU backends (flex, ndarray) [default: one per core; on 2 cores
-    /// the MLP VAE trains 3-27 % faster with 2 than with 1, the conv VAE 50-70 %].
+    /// Threads of the CPU backends (flex, ndarray), the command's own included
+    /// [default: one per core; on 2 cores the MLP VAE trains 5-28 % faster with 2
+    /// than with 1, the conv VAE 60-90 %].
     #[arg(long, global = true)]
     pub threads: Option<usize>,
 }

@@ -16,7 +16,9 @@
 //! gradient of both) are one Burn backend extension ([`LoweredConvOps`]), each
 //! the others' backward under autodiff. On flex each task of the thread pool
 //! unfolds, multiplies and folds a few images at a time in its own cache; on
-//! ndarray the whole batch goes through the host and one matrix multiply. The
+//! ndarray the whole batch goes through the host and one matrix multiply. A
+//! dense layer is the 1×1 case ([`dense`]): on flex the MLPs' layers and the
+//! conv VAE's heads are one multiply over the thread pool each. The
 //! weights keep the layouts of Burn's `Conv2d` (`[out, in, k, k]`) and
 //! `ConvTranspose2d` (`[in, out, k, k]`), so a checkpoint is the same whichever
 //! path computed it; the tests and `collapse parity` check this path against
