@@ -105,7 +105,7 @@ impl<'a> Mat<'a> {
 
 /// `out` (row-major, `a.rows × b.cols`) set to `a · b`, or `a · b` added to it
 /// when `accumulate`. `parallel` lets gemm split the product over the thread
-/// pool; callers already inside one task per core pass `false`.
+/// pool (over output blocks only: the sums run in the same order either way).
 ///
 /// # Panics
 /// If the inner dimensions differ or `out` does not hold `a.rows × b.cols` values.
@@ -123,8 +123,8 @@ pub(crate) fn matmul_into(
         b.rows
     );
     assert_eq!(
-        out.len(),
-        m * n,
+        Some(out.len()),
+        m.checked_mul(n),
         "a {m}x{n} product into {} values",
         out.len()
     );
@@ -146,8 +146,8 @@ pub(crate) fn matmul_into(
     // SAFETY: `a` and `b` were checked on construction (and `t` keeps the
     // check true) so that every `i * row_stride + j * col_stride` for `i < rows`,
     // `j < cols` indexes inside their slices; `out` is a distinct, exclusively
-    // borrowed `m × n` row-major buffer (row stride n, column stride 1), whose
-    // length was asserted above. gemm reads `out` only when `read_dst`.
+    // borrowed, initialised `m × n` row-major buffer (row stride n, column
+    // stride 1), whose length was asserted above without overflow.
     unsafe {
         gemm::gemm(
             m,

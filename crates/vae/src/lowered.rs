@@ -18,7 +18,7 @@
 //! unfolds, multiplies and folds a few images at a time in its own cache; on
 //! ndarray the whole batch goes through the host and one matrix multiply. A
 //! dense layer is the 1×1 case ([`dense`]): on flex the MLPs' layers and the
-//! conv VAE's heads are one multiply over the thread pool each. The
+//! conv VAE's heads are one multiply each (over the thread pool when large). The
 //! weights keep the layouts of Burn's `Conv2d` (`[out, in, k, k]`) and
 //! `ConvTranspose2d` (`[in, out, k, k]`), so a checkpoint is the same whichever
 //! path computed it; the tests and `collapse parity` check this path against
@@ -537,6 +537,11 @@ impl LoweredConvOps for Flex {
         let (x, m) = (values(&x), strided(m));
         let m = matrix(&m);
         if window.is_pointwise() {
+            assert_eq!(
+                [height, width],
+                [h, w],
+                "a 1x1 transposed convolution keeps the size"
+            );
             let out = dense_rows(Mat::row_major(x, batch * pixels, c), m, bias, relu);
             return flex_tensor(out, Shape::new([batch, height, width, window.channels]));
         }
@@ -920,8 +925,8 @@ pub fn conv_transpose2d_nhwc(
 /// A dense layer, `x · weight + bias`, through a ReLU if `relu`.
 ///
 /// On flex this is the lowering's pointwise product (a 1×1 convolution of a
-/// one-pixel image): one multiply over the thread pool into the layer's own
-/// buffer, with bias and ReLU in one parallel pass, and the backward pass made
+/// one-pixel image): one multiply into the layer's own buffer (over the
+/// thread pool when large), with bias and ReLU in one pass, and the backward pass made
 /// of the same pieces, where Burn's `Linear` zero-fills and re-aligns a new
 /// tensor per multiply and adds the bias and the ReLU as passes of their own.
 /// Elsewhere it is Burn's `linear` and `relu`.
@@ -1087,8 +1092,8 @@ mod tests {
         }
     }
 
-    /// A NaN passes the fused ReLU as it passes Burn's `relu` (flex and
-    /// ndarray alike): a diverged layer must still reach the loss's check.
+    /// The dense layer on flex against Burn's `linear` (and `relu`): output
+    /// and the input, weight and bias gradients, on a batch cut from a larger tensor.
     #[test]
     fn dense_matches_burn_linear_with_gradients() {
         use burn::nn::LinearConfig;
@@ -1133,6 +1138,8 @@ mod tests {
         assert!((ours - theirs).abs().max().into_scalar::<f32>() < 1e-5);
     }
 
+    /// A NaN passes the fused ReLU as it passes Burn's `relu` (flex and
+    /// ndarray alike): a diverged layer must still reach the loss's check.
     #[test]
     fn nan_passes_the_fused_relu() {
         for device in [Device::flex(), Device::ndarray()] {
