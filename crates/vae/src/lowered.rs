@@ -394,11 +394,15 @@ fn strided(tensor: FlexTensor) -> FlexTensor {
 fn matrix(tensor: &FlexTensor) -> Mat<'_> {
     let layout = tensor.layout();
     let [rows, cols] = tensor.shape().dims();
-    let strides = layout.strides().iter().map(|&s| s as usize);
-    let [row_stride, col_stride] =
-        <[usize; 2]>::try_from(strides.collect::<Vec<_>>()).expect("a 2-D tensor");
+    let &[row_stride, col_stride] = layout.strides() else {
+        panic!("a 2-D tensor")
+    };
     let data = &tensor.storage::<f32>()[layout.start_offset()..];
-    Mat::strided(data, [rows, cols], [row_stride, col_stride])
+    Mat::strided(
+        data,
+        [rows, cols],
+        [row_stride as usize, col_stride as usize],
+    )
 }
 
 /// A dense layer on a whole batch: `rows · m` (one multiply, over the thread
@@ -926,9 +930,10 @@ pub fn conv_transpose2d_nhwc(
 ///
 /// On flex this is the lowering's pointwise product (a 1×1 convolution of a
 /// one-pixel image): one multiply into the layer's own buffer (over the
-/// thread pool when large), with bias and ReLU in one pass, and the backward pass made
-/// of the same pieces, where Burn's `Linear` zero-fills and re-aligns a new
-/// tensor per multiply and adds the bias and the ReLU as passes of their own.
+/// thread pool when large), with bias and ReLU in one pass, and the backward
+/// pass made of the same pieces, where Burn's `Linear` zero-fills and
+/// re-aligns a new tensor per multiply and adds the bias and the ReLU as
+/// passes of their own.
 /// Elsewhere it is Burn's `linear` and `relu`.
 ///
 /// # Shapes
@@ -954,9 +959,9 @@ pub fn dense(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>, relu: boo
 /// Burn's convolution or by [`conv2d_nhwc`], as `conv_impl` says; `stride` and
 /// `padding` must be the layer's own (the lowering reads only its weights).
 /// The frozen classifier is channels-first, so the lowering permutes around
-/// it; on flex it still scores 1.4× as fast as Burn's convolution, and the
-/// classifier trains in 57 s instead of 124 s. `Hybrid` keeps Burn's convolution here, as it did when the
-/// lowering was the slower one.
+/// it; on flex it still scores and trains faster than Burn's convolution (the
+/// README has the figures). `Hybrid` keeps Burn's convolution here, as it did
+/// when the lowering was the slower one.
 pub fn apply_conv2d(
     layer: &burn::nn::conv::Conv2d,
     x: Tensor<4>,
