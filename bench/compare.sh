@@ -79,7 +79,10 @@ for model in $MODELS; do
 done
 
 "$PY" - "$TMP" "${OUT:-}" "${NOTE:-}" <<'EOF'
-import glob, json, os, re, sys, time
+import glob, json, os, sys
+
+sys.path.insert(0, "bench")
+import record as record_file
 
 tmp, out, note = sys.argv[1:4]
 peak = json.load(open(f"{tmp}/peak.json"))
@@ -127,8 +130,7 @@ if classifier:
     print(f"frozen classifier: collapse {classifier['collapse']:.0f}, torch {classifier['torch']:.0f} images/s, ratio {classifier['ratio']:.2f}")
 
 cpu = c["cpu"]
-host = re.sub(r"\((r|tm)\)|[^a-z0-9]+", "-", (cpu["model"] or "cpu").lower()).strip("-")
-host = re.sub(r"-+", "-", host)
+host = record_file.slug(cpu["model"] or "cpu")
 date = c["date"][:10]
 out = out or f"bench/results/{date}-{host}-{cpu['logical_cores']}c.json"
 record = {
@@ -147,10 +149,5 @@ record = {
     "classifier": classifier or None,
     "note": note or None,
 }
-tmp_out = out + ".tmp"
-with open(tmp_out, "w") as f:
-    json.dump(record, f, indent=2, sort_keys=True)
-    f.write("\n")
-os.replace(tmp_out, out)
-print(f"\nwritten: {out}")
+record_file.write(out, record)
 EOF

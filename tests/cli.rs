@@ -28,6 +28,7 @@ fn bad_values_name_their_flag() {
         (&["--dataset", "cifar"], "--dataset"),
         (&["--batch-size", "-3"], "--batch-size"),
         (&["--threads", "0"], "--threads"),
+        (&["--threads", "100000"], "--threads"),
         (
             &["--device", "wgpu", "--conv-impl", "matmul"],
             "--conv-impl",
@@ -63,6 +64,20 @@ fn threads_size_the_cpu_backends_pool() {
 }
 
 #[test]
+fn an_out_that_is_a_file_is_refused_once_and_kept() {
+    let tmp = TempDir::new("out-file");
+    let file = tmp.join("notes.txt");
+    std::fs::write(&file, b"keep me").unwrap();
+    let out = run_into(&tmp, &file, &[]);
+    assert_fails(&out, 2, &["--out", "is a file"]);
+    assert_eq!(std::fs::read(&file).unwrap(), b"keep me");
+    // Below a file: the OS's reason, said once.
+    let below = run_into(&tmp, &file.join("run"), &[]);
+    let stderr = String::from_utf8_lossy(&below.stderr);
+    assert_eq!(stderr.matches("Not a directory").count(), 1, "{stderr}");
+}
+
+#[test]
 fn missing_data_names_the_folder_and_the_fetch_command() {
     let tmp = TempDir::new("missing");
     let out = collapse(&tmp.0, &["run", "--data", "nowhere/mnist", "--quiet"]);
@@ -72,8 +87,29 @@ fn missing_data_names_the_folder_and_the_fetch_command() {
 #[test]
 fn unavailable_backend_is_an_error_not_a_fallback() {
     let tmp = TempDir::new("backend");
-    let out = run_with(&tmp, &["--device", "cuda"]);
-    assert_fails(&out, 2, &["--device"]);
+    // A backend this build lacks names the build that has it; a CUDA build on a
+    // machine without an NVIDIA driver says so.
+    let cases = [
+        ("cuda", cfg!(feature = "cuda"), "no CUDA device"),
+        ("vulkan", cfg!(feature = "vulkan"), ""),
+    ];
+    for (backend, compiled, absent) in cases {
+        let flag = format!("--device {backend}");
+        let needles = match compiled {
+            false => vec![flag.as_str(), "built without", "--features"],
+            true if backend == "cuda" && !Path::new("/dev/nvidiactl").exists() => {
+                vec![flag.as_str(), absent]
+            }
+            // The backend is built in and this machine may run it.
+            true => continue,
+        };
+        let out = run_with(&tmp, &["--device", backend]);
+        assert_fails(&out, 2, &needles);
+        assert!(
+            !tmp.join("run").exists(),
+            "{backend}: did work before refusing"
+        );
+    }
 }
 
 /// Writes an IDX file with the given type code, dims and payload.

@@ -21,3 +21,5 @@ mod fetch;
 mod report;
 // Interrupted chains: kill at random moments, resume, same result.
 mod resume;
+// The GPU build's scripts where they need no GPU: scripts/cuda-llvm.sh's refusals.
+mod scripts;

@@ -305,6 +305,12 @@ def main():
         "threads": torch.get_num_threads(),
         "mkldnn": torch.backends.mkldnn.is_available(),
         "device": torch.cuda.get_device_name() if DEVICE.type == "cuda" else "cpu",
+        # Whether cuDNN's convolutions and cuBLAS's matmuls may round f32 inputs to TF32
+        # (PyTorch's defaults: convolutions yes, matmuls no); they apply on CUDA only.
+        "tf32": {
+            "cudnn": torch.backends.cudnn.allow_tf32,
+            "matmul": torch.backends.cuda.matmul.allow_tf32,
+        },
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": sys.argv,
     }

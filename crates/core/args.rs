@@ -104,6 +104,10 @@ pub enum Backend {
     Ndarray,
     /// GPU through wgpu (Vulkan, Metal, DX12); a software Vulkan driver such as lavapipe also works.
     Wgpu,
+    /// GPU through wgpu pinned to Vulkan, SPIR-V kernels (a build with `--features vulkan`).
+    Vulkan,
+    /// NVIDIA GPU through Burn's CUDA backend (a build with `--features cuda`).
+    Cuda,
 }
 
 /// How the conv VAE computes its convolutions.
@@ -222,7 +226,7 @@ pub struct RunArgs {
     #[arg(long, value_enum)]
     pub device: Option<Backend>,
     /// How the conv VAE and the frozen classifier compute convolutions [default: matmul on
-    /// flex and ndarray, burn on wgpu]; the weights are the same either way.
+    /// flex and ndarray, burn on the GPU backends]; the weights are the same either way.
     #[arg(long, value_enum)]
     pub conv_impl: Option<ConvImplArg>,
     /// Samples encoded by the generation-0 encoder (the probe) per generation.
@@ -317,7 +321,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 10_000)]
     pub samples: usize,
     /// How the conv VAE computes convolutions [default: matmul on flex and ndarray, burn
-    /// on wgpu]; the classifier's row always uses the device's default.
+    /// on the GPU backends]; the classifier's row always uses the device's default.
     #[arg(long, value_enum)]
     pub conv_impl: Option<ConvImplArg>,
     /// Skip the frozen classifier's scoring rate.
@@ -356,14 +360,10 @@ pub struct ParityArgs {
     /// Architecture of the fresh model (ignored with --checkpoint).
     #[arg(long, value_enum, default_value = "mlp")]
     pub model: Model,
-    /// Backends to compare with the reference.
-    #[arg(
-        long,
-        value_enum,
-        value_delimiter = ',',
-        default_value = "flex,ndarray,wgpu"
-    )]
-    pub backends: Vec<Backend>,
+    /// Backends to compare with the reference [default: every backend this build has; a GPU
+    /// backend that cannot start on this machine is then skipped, with a line saying why].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub backends: Option<Vec<Backend>>,
     /// The backend every other one is compared with.
     #[arg(long, value_enum, default_value = "flex")]
     pub reference: Backend,
@@ -378,6 +378,10 @@ pub struct ParityArgs {
     /// first update lr*g/(|g|+eps) amplifies rounding where a gradient is near eps.
     #[arg(long, default_value_t = 5e-3)]
     pub step_tolerance: f64,
+    /// The tolerance of backends whose matrix products round their inputs to TF32 (tensor
+    /// cores), for the forward pass, the loss, the gradients and the Adam step alike.
+    #[arg(long, default_value_t = 1e-2)]
+    pub tf32_tolerance: f64,
     /// Seed of the weights, images and noise.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

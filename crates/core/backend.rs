@@ -1,9 +1,17 @@
 //! Picking the compute backend at run time, and describing it for the manifest.
 //!
 //! Only the binary enables Burn's backend features; the library crates take a
-//! `&Device`. A backend that cannot start is an error, never a silent fallback.
+//! `&Device`. A backend that cannot start, or that this build lacks, is an
+//! error, never a silent fallback.
 
-use anyhow::anyhow;
+use std::panic::UnwindSafe;
+use std::path::Path;
+
+use anyhow::{Context, anyhow};
+use burn::backend::DispatchDevice;
+use burn::cubecl::config::{CubeClRuntimeConfig, RuntimeConfig};
+use burn::cubecl::prelude::Scalar;
+use burn::cubecl::tf32;
 use burn::prelude::*;
 use burn::tensor::DeviceType;
 use collapse_report::DeviceRecord;
@@ -19,30 +27,53 @@ pub struct Selected {
     pub record: DeviceRecord,
 }
 
+/// The kernel features this build gives the GPU backends (Cargo feature `gpu-kernels`).
+fn gpu_kernels() -> Vec<String> {
+    match cfg!(feature = "gpu-kernels") {
+        true => vec!["fusion".to_string(), "autotune".to_string()],
+        false => Vec::new(),
+    }
+}
+
 impl Backend {
+    /// Every backend, in the order `collapse devices` and `collapse parity` list them.
+    pub const ALL: [Backend; 5] = [
+        Backend::Flex,
+        Backend::Ndarray,
+        Backend::Wgpu,
+        Backend::Vulkan,
+        Backend::Cuda,
+    ];
+
     /// How the conv VAE and the frozen classifier compute convolutions on this
     /// backend: the CPU backends get the project's lowering to unfold (im2col)
-    /// and a matrix multiply (Burn's ndarray convolutions are ~50× slower than
-    /// flex's, and on flex the lowering trains, samples and scores faster than
-    /// flex's own); wgpu uses Burn's.
+    /// and a matrix multiply (Burn's ndarray convolutions are far slower than
+    /// flex's, and on flex the lowering is the faster path); the GPU backends
+    /// use Burn's.
     pub fn conv_impl(self) -> ConvImpl {
         match self {
             Backend::Ndarray | Backend::Flex => ConvImpl::Matmul,
-            Backend::Wgpu => ConvImpl::Burn,
+            Backend::Wgpu | Backend::Vulkan | Backend::Cuda => ConvImpl::Burn,
         }
     }
 
     /// `choice` where given (refused where this backend cannot run it), else [`Self::conv_impl`].
     pub fn conv_impl_or(self, choice: Option<ConvImplArg>) -> anyhow::Result<ConvImpl> {
-        match (self, choice) {
+        match (self.is_gpu(), choice) {
             (_, None) => Ok(self.conv_impl()),
             (_, Some(ConvImplArg::Burn)) => Ok(ConvImpl::Burn),
-            (Backend::Wgpu, Some(ConvImplArg::Matmul | ConvImplArg::Hybrid)) => Err(anyhow!(
-                "--conv-impl matmul and hybrid run on the CPU backends (flex, ndarray), not on wgpu"
+            (true, Some(ConvImplArg::Matmul | ConvImplArg::Hybrid)) => Err(anyhow!(
+                "--conv-impl matmul and hybrid run on the CPU backends (flex, ndarray), not on {}",
+                self.name()
             )),
-            (_, Some(ConvImplArg::Matmul)) => Ok(ConvImpl::Matmul),
-            (_, Some(ConvImplArg::Hybrid)) => Ok(ConvImpl::Hybrid),
+            (false, Some(ConvImplArg::Matmul)) => Ok(ConvImpl::Matmul),
+            (false, Some(ConvImplArg::Hybrid)) => Ok(ConvImpl::Hybrid),
         }
+    }
+
+    /// Whether the backend runs on a GPU (or a software rasterizer standing in for one).
+    pub fn is_gpu(self) -> bool {
+        matches!(self, Backend::Wgpu | Backend::Vulkan | Backend::Cuda)
     }
 
     /// The name given to `--device`.
@@ -51,7 +82,38 @@ impl Backend {
             Backend::Flex => "flex",
             Backend::Ndarray => "ndarray",
             Backend::Wgpu => "wgpu",
+            Backend::Vulkan => "vulkan",
+            Backend::Cuda => "cuda",
         }
+    }
+
+    /// Whether this build has the backend compiled in.
+    pub fn compiled(self) -> bool {
+        match self {
+            Backend::Flex | Backend::Ndarray | Backend::Wgpu => true,
+            Backend::Vulkan => cfg!(feature = "vulkan"),
+            Backend::Cuda => cfg!(feature = "cuda"),
+        }
+    }
+
+    /// How to build a collapse that has this GPU backend.
+    fn how_to_build(self) -> &'static str {
+        match self {
+            Backend::Cuda => {
+                "run scripts/cuda-llvm.sh once, then cargo build --release --features cuda"
+            }
+            _ => "cargo build --release --features vulkan",
+        }
+    }
+
+    /// Why this build lacks the backend, and how to build one that has it.
+    fn not_compiled(self) -> anyhow::Error {
+        anyhow!(
+            "--device {}: this collapse was built without the {} backend ({}; README, \"GPU builds\")",
+            self.name(),
+            self.name(),
+            self.how_to_build()
+        )
     }
 }
 
@@ -64,31 +126,55 @@ fn cpu(device: Device, backend: Backend) -> Selected {
             backend: backend.name().to_string(),
             adapter: format!("host CPU, {threads} threads"),
             kind: "cpu".to_string(),
+            runtime: backend.name().to_string(),
+            precision: "f32".to_string(),
+            kernels: Vec::new(),
+            tuning_cache: None,
         },
     }
 }
 
-/// Starts the default wgpu device and checks that it runs a kernel.
-fn wgpu() -> anyhow::Result<Selected> {
-    open_wgpu(Device::wgpu(DeviceKind::DefaultDevice))
+/// Runs `f` with the panic message silenced, returning the message of a panic
+/// as the error: the GPU runtimes panic where a driver or adapter is missing,
+/// and that is to reach the user as one line.
+fn quietly<T>(f: impl FnOnce() -> T + UnwindSafe) -> Result<T, String> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let outcome = std::panic::catch_unwind(f);
+    std::panic::set_hook(hook);
+    outcome.map_err(|payload| {
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("the runtime panicked");
+        // The first line or sentence: the runtimes' messages continue with search paths.
+        let first = message.lines().next().unwrap_or(message);
+        first
+            .split(" - ")
+            .next()
+            .unwrap_or(first)
+            .trim()
+            .to_string()
+    })
 }
 
-/// Opens a wgpu device and checks that it runs a kernel; wgpu panics when no
-/// adapter exists, which is turned into an error here.
-fn open_wgpu(device: Device) -> anyhow::Result<Selected> {
-    let started = std::panic::catch_unwind(move || {
+/// Opens a GPU `device` of `backend` and checks that it runs a kernel;
+/// `missing` says what to install where it cannot start.
+fn open_gpu(backend: Backend, device: Device, missing: &str) -> anyhow::Result<Selected> {
+    let name = backend.name();
+    let started = quietly(move || {
         let identity = device.identity();
         let probe: f32 = Tensor::<1>::from_floats([1.0, 2.0], &device)
             .sum()
             .into_scalar();
         (device, identity, probe)
     });
-    let (device, identity, probe) = started.map_err(|_| {
-        anyhow!("--device wgpu: no usable wgpu adapter (install a Vulkan driver, e.g. Debian's mesa-vulkan-drivers, or use --device flex)")
-    })?;
+    let (device, identity, probe) =
+        started.map_err(|why| anyhow!("--device {name}: cannot start ({why}); {missing}"))?;
     if probe != 3.0 {
         return Err(anyhow!(
-            "--device wgpu: the adapter computed 1 + 2 = {probe}"
+            "--device {name}: the device computed 1 + 2 = {probe}"
         ));
     }
     let (adapter, kind) = match identity {
@@ -102,14 +188,83 @@ fn open_wgpu(device: Device) -> anyhow::Result<Selected> {
         }
         None => ("unknown adapter".to_string(), "unknown"),
     };
+    let (runtime, precision) = runtime_and_precision(&device);
     Ok(Selected {
         device,
         record: DeviceRecord {
-            backend: "wgpu".to_string(),
+            backend: name.to_string(),
             adapter,
             kind: kind.to_string(),
+            runtime,
+            precision,
+            kernels: gpu_kernels(),
+            tuning_cache: None,
         },
     })
+}
+
+/// The runtime's own name (its compiler: `cuda`, `wgpu<wgsl>`, `wgpu<spirv>`)
+/// and the precision of its matrix products: the autotuned and default matmul
+/// and convolution kernels stage f32 inputs as TF32 wherever they run on tensor
+/// cores and the device offers TF32 (CUDA from sm 80), as cuDNN does for
+/// PyTorch's convolutions.
+fn runtime_and_precision(device: &Device) -> (String, String) {
+    match device.as_dispatch() {
+        DispatchDevice::Cube(cube) => {
+            let client = cube.client();
+            let properties = client.properties();
+            let matmul = &properties.features.matmul;
+            let tensor_cores = !matmul.cmma.is_empty() || !matmul.mma.is_empty();
+            let tf32 = tensor_cores && properties.supports_type(tf32::elem_type_native());
+            let precision = if tf32 { "tf32" } else { "f32" };
+            (client.name().to_string(), precision.to_string())
+        }
+        _ => ("unknown".to_string(), "f32".to_string()),
+    }
+}
+
+/// Starts the default wgpu device.
+fn wgpu() -> anyhow::Result<Selected> {
+    open_gpu(
+        Backend::Wgpu,
+        Device::wgpu(DeviceKind::DefaultDevice),
+        "install a Vulkan driver (e.g. Debian's mesa-vulkan-drivers) or use --device flex",
+    )
+}
+
+/// Starts the default wgpu device on Vulkan.
+#[cfg(feature = "vulkan")]
+fn vulkan() -> anyhow::Result<Selected> {
+    open_gpu(
+        Backend::Vulkan,
+        Device::vulkan(DeviceKind::DefaultDevice),
+        "install a Vulkan driver (e.g. Debian's mesa-vulkan-drivers) or use --device flex",
+    )
+}
+
+#[cfg(not(feature = "vulkan"))]
+fn vulkan() -> anyhow::Result<Selected> {
+    Err(Backend::Vulkan.not_compiled())
+}
+
+/// Starts the first CUDA device.
+#[cfg(feature = "cuda")]
+fn cuda() -> anyhow::Result<Selected> {
+    if Device::enumerate(DeviceType::Cuda).into_vec().is_empty() {
+        return Err(anyhow!(
+            "--device cuda: no CUDA device (the NVIDIA driver's libcuda.so was not found, or it sees no GPU)"
+        ));
+    }
+    open_gpu(
+        Backend::Cuda,
+        Device::cuda(0),
+        "check the NVIDIA driver with nvidia-smi",
+    )
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda() -> anyhow::Result<Selected> {
+    Err(Backend::Cuda.not_compiled())
 }
 
 /// Starts `backend`.
@@ -120,38 +275,90 @@ pub fn select(backend: Backend) -> anyhow::Result<Selected> {
         #[allow(deprecated)]
         Backend::Ndarray => Ok(cpu(Device::ndarray(), backend)),
         Backend::Wgpu => wgpu(),
+        Backend::Vulkan => vulkan(),
+        Backend::Cuda => cuda(),
     }
 }
 
-/// `collapse devices`: every backend compiled in, and what each can run on.
+/// The devices of a GPU backend that this build has, each opened, or why none is listed.
+fn gpu_devices(backend: Backend) -> Result<Vec<anyhow::Result<Selected>>, String> {
+    if !backend.compiled() {
+        return Err(format!("not in this build ({})", backend.how_to_build()));
+    }
+    let kind = match backend {
+        #[cfg(feature = "cuda")]
+        Backend::Cuda => DeviceType::Cuda,
+        #[cfg(feature = "vulkan")]
+        Backend::Vulkan => DeviceType::Vulkan,
+        _ => DeviceType::Wgpu,
+    };
+    let devices = quietly(move || Device::enumerate(kind).into_vec()).unwrap_or_default();
+    if devices.is_empty() {
+        return Err(match backend {
+            Backend::Cuda => "no device found (no NVIDIA driver, or it sees no GPU)".to_string(),
+            _ => {
+                "no adapter found (install a Vulkan driver such as mesa-vulkan-drivers)".to_string()
+            }
+        });
+    }
+    let missing = "the adapter cannot start";
+    Ok(devices
+        .into_iter()
+        .map(|device| open_gpu(backend, device, missing))
+        .collect())
+}
+
+/// `collapse devices`: every backend, whether this build has it, and what each can run on.
 pub fn devices() -> Result<(), crate::Failure> {
-    println!("{:<8} {:<10} {:<40} kind", "backend", "status", "adapter");
-    for backend in [Backend::Flex, Backend::Ndarray] {
-        let s = select(backend).map_err(crate::Failure::run)?;
+    println!(
+        "{:<8} {:<10} {:<40} {:<9} {:<12} {:<9} kernels",
+        "backend", "status", "adapter", "kind", "runtime", "precision"
+    );
+    let row = |s: &Selected| {
+        let r = &s.record;
+        let kernels = match r.kernels.is_empty() {
+            true => "-".to_string(),
+            false => r.kernels.join(","),
+        };
         println!(
-            "{:<8} {:<10} {:<40} {}",
-            backend.name(),
-            "available",
-            s.record.adapter,
-            s.record.kind
+            "{:<8} {:<10} {:<40} {:<9} {:<12} {:<9} {kernels}",
+            r.backend, "available", r.adapter, r.kind, r.runtime, r.precision
         );
-    }
-    let adapters = std::panic::catch_unwind(|| Device::enumerate(DeviceType::Wgpu).into_vec())
-        .unwrap_or_default();
-    if adapters.is_empty() {
-        println!(
-            "{:<8} {:<10} no adapter found (install a Vulkan driver such as mesa-vulkan-drivers)",
-            "wgpu", "missing"
-        );
-    }
-    for device in adapters {
-        match open_wgpu(device) {
-            Ok(s) => println!(
-                "{:<8} {:<10} {:<40} {}",
-                "wgpu", "available", s.record.adapter, s.record.kind
-            ),
-            Err(e) => println!("{:<8} {:<10} {e}", "wgpu", "failing"),
+    };
+    for backend in Backend::ALL {
+        if !backend.is_gpu() {
+            row(&select(backend).map_err(crate::Failure::run)?);
+            continue;
+        }
+        match gpu_devices(backend) {
+            Err(why) => println!("{:<8} {:<10} {why}", backend.name(), "missing"),
+            Ok(devices) => {
+                for device in devices {
+                    match device {
+                        Ok(s) => row(&s),
+                        Err(e) => println!("{:<8} {:<10} {e}", backend.name(), "failing"),
+                    }
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// Points the autotuner's cache of measured kernel choices at `dir` (which the
+/// runtime creates on its first write) for a GPU backend of a build with
+/// autotune, so that a run keeps the choices it measured and its resume, or
+/// another run given the same cache, makes the same ones. Returns the folder to
+/// record, `None` where nothing is tuned.
+pub fn keep_tuning(backend: Backend, dir: &Path) -> anyhow::Result<Option<String>> {
+    if !(backend.is_gpu() && cfg!(feature = "gpu-kernels")) {
+        return Ok(None);
+    }
+    let absolute =
+        std::path::absolute(dir).with_context(|| format!("the tuning cache {}", dir.display()))?;
+    // Loading the runtime's configuration points the cache at its default
+    // root, so it is loaded first and the root set after.
+    let _ = CubeClRuntimeConfig::get();
+    burn::cubecl::environment::set_root(absolute);
+    Ok(Some(dir.display().to_string()))
 }

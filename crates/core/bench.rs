@@ -255,11 +255,19 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
         .map_err(Failure::input)?;
     let selected = backend::select(args.device).map_err(Failure::input)?;
     let device = &selected.device;
+    let r = &selected.record;
     println!(
-        "device: {} ({}, {}); {} steps x {} timed epochs after 1 warm-up; {} images per sampling, probe and classifier pass, in batches of {EVAL_BATCH}",
-        selected.record.backend,
-        selected.record.adapter,
-        selected.record.kind,
+        "device: {} ({}, {}; {}, {}, kernels: {}); {} steps x {} timed epochs after 1 warm-up; {} images per sampling, probe and classifier pass, in batches of {EVAL_BATCH}",
+        r.backend,
+        r.adapter,
+        r.kind,
+        r.runtime,
+        r.precision,
+        if r.kernels.is_empty() {
+            "the backend's own".to_string()
+        } else {
+            r.kernels.join(", ")
+        },
         args.steps,
         args.repeats,
         args.samples
@@ -313,11 +321,7 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
             "git_commit": commit.as_ref().map(|c| &c.0),
             "git_dirty": commit.map(|c| c.1),
             "cpu": cpu_description(),
-            "device": {
-                "backend": selected.record.backend,
-                "adapter": selected.record.adapter,
-                "kind": selected.record.kind,
-            },
+            "device": selected.record,
             "steps": args.steps,
             "repeats": args.repeats,
             "samples": args.samples,

@@ -49,15 +49,38 @@ impl Failure {
     }
 }
 
+/// The most threads `--threads` takes: each has a main thread's stack, and far
+/// more than a machine's cores only slows the backends down.
+const MAX_THREADS: usize = 1024;
+
+/// The error and its causes on one line, each cause once: a typed error whose
+/// message already quotes its source (`path: reason`) is not followed by the
+/// source again.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
 /// Builds the thread pool that flex and ndarray run on (`threads`, else one
 /// per core), before either uses it.
 fn thread_pool(threads: Option<usize>) -> Result<(), Failure> {
     // The command runs on one of the pool's threads: as much stack as a main thread.
     let mut pool = rayon::ThreadPoolBuilder::new().stack_size(8 << 20);
     if let Some(n) = threads {
-        if n == 0 {
+        if !(1..=MAX_THREADS).contains(&n) {
+            let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
             return Err(Failure::input(anyhow::anyhow!(
-                "--threads must be at least 1"
+                "--threads must be from 1 to {MAX_THREADS} (this machine has {cores} cores)"
             )));
         }
         pool = pool.num_threads(n);
@@ -91,11 +114,11 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Input(e)) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", one_line(&e));
             ExitCode::from(2)
         }
         Err(Failure::Run(e)) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", one_line(&e));
             ExitCode::from(1)
         }
     }

@@ -5,36 +5,75 @@ use std::path::Path;
 
 use anyhow::anyhow;
 use burn::module::Module;
-use collapse_vae::parity::{STEP_PREFIX, StepInputs, TensorDiff, compare};
-use collapse_vae::{Architecture, ConvImpl, TrainConfig, VaeConfig, load_checkpoint};
+use burn::prelude::Device;
+use clap::ValueEnum;
+use collapse_vae::parity::{STEP_PREFIX, StepInputs, StepSnapshot, TensorDiff, compare};
+use collapse_vae::{Architecture, ConvImpl, TrainConfig, Vae, VaeConfig, load_checkpoint};
 use serde_json::json;
 
 use crate::Failure;
-use crate::args::{Model, ParityArgs};
+use crate::args::{Backend, Model, ParityArgs};
 use crate::backend;
 
-/// `collapse parity`.
-pub fn parity(args: ParityArgs) -> Result<(), Failure> {
-    if args.batch == 0 || !(args.tolerance >= 0.0 && args.step_tolerance >= 0.0) {
-        return Err(Failure::input(anyhow!(
-            "--batch must be at least 1, --tolerance and --step-tolerance 0 or more"
-        )));
+/// The tolerances a backend is held to: (forward, loss and gradients; weights after the Adam step).
+fn tolerances(args: &ParityArgs, precision: &str) -> (f64, f64) {
+    match precision {
+        "tf32" => (args.tf32_tolerance, args.tf32_tolerance),
+        _ => (args.tolerance, args.step_tolerance),
     }
-    let reference = backend::select(args.reference).map_err(Failure::input)?;
-    let (model, config) = match &args.checkpoint {
-        Some(dir) => {
-            load_checkpoint(dir, &reference.device, ConvImpl::Burn).map_err(Failure::input)?
+}
+
+/// The backends compared: those named, else every one this build has, a GPU
+/// backend that cannot start then skipped with a line. The reference itself
+/// only where the conv VAE computes its convolutions otherwise there (flex's lowering).
+fn compared(args: &ParityArgs, conv: bool) -> Result<Vec<backend::Selected>, Failure> {
+    let named = args.backends.is_some();
+    let candidates = args
+        .backends
+        .clone()
+        .unwrap_or_else(|| Backend::ALL.into_iter().filter(|b| b.compiled()).collect());
+    let mut started = Vec::new();
+    for b in candidates {
+        if b == args.reference && !(conv && b.conv_impl() != ConvImpl::Burn) {
+            continue;
         }
+        match backend::select(b) {
+            Ok(s) => started.push(s),
+            Err(e) if !named && b.is_gpu() => println!("skipped {}: {e:#}", b.name()),
+            Err(e) => return Err(Failure::input(e)),
+        }
+    }
+    Ok(started)
+}
+
+/// The weights compared: the checkpoint's, else a fresh model seeded by `--seed`.
+fn model_of(args: &ParityArgs, device: &Device) -> Result<(Vae, VaeConfig), Failure> {
+    match &args.checkpoint {
+        Some(dir) => load_checkpoint(dir, device, ConvImpl::Burn).map_err(Failure::input),
         None => {
             let architecture = match args.model {
                 Model::Mlp => Architecture::Mlp,
                 Model::Conv => Architecture::Conv,
             };
             let config = VaeConfig::new(architecture);
-            reference.device.seed(args.seed);
-            (config.init(&reference.device), config)
+            device.seed(args.seed);
+            Ok((config.init(device), config))
         }
-    };
+    }
+}
+
+/// `collapse parity`.
+pub fn parity(args: ParityArgs) -> Result<(), Failure> {
+    let tolerances_ok = [args.tolerance, args.step_tolerance, args.tf32_tolerance]
+        .iter()
+        .all(|t| *t >= 0.0);
+    if args.batch == 0 || !tolerances_ok {
+        return Err(Failure::input(anyhow!(
+            "--batch must be at least 1, --tolerance, --step-tolerance and --tf32-tolerance 0 or more"
+        )));
+    }
+    let reference = backend::select(args.reference).map_err(Failure::input)?;
+    let (model, config) = model_of(&args, &reference.device)?;
     let inputs = StepInputs::new(
         &model,
         config.clone(),
@@ -43,59 +82,32 @@ pub fn parity(args: ParityArgs) -> Result<(), Failure> {
         args.seed,
         &reference.device,
     )
-    .map_err(|e| Failure::run(anyhow!("{e}")))?;
+    .map_err(Failure::run)?;
     // The reference computes the convolutions with Burn's own (the plain
     // path); the project's lowering is one of the things compared with it.
     let base = inputs
         .run(&reference.device, ConvImpl::Burn)
-        .map_err(|e| Failure::run(anyhow!("{e}")))?;
+        .map_err(Failure::run)?;
     println!(
-        "{} VAE, {} parameters, batch {}; reference {} ({}, Burn's own convolutions); tolerance {:e} relative, {:e} after the Adam step",
+        "{} VAE, {} parameters, batch {}; reference {} ({}, Burn's own convolutions); tolerance {:e} relative, {:e} after the Adam step; {:e} for both on TF32 paths",
         config.architecture,
         model.num_params(),
         args.batch,
         reference.record.backend,
         reference.record.adapter,
         args.tolerance,
-        args.step_tolerance
+        args.step_tolerance,
+        args.tf32_tolerance
     );
-    let mut report = Vec::new();
-    let mut worst_overall = 0.0f64;
-    let mut worst_step_overall = 0.0f64;
     let conv = config.architecture == Architecture::Conv;
-    // Each backend with its own convolutions; the reference backend too where
-    // the conv VAE computes them otherwise there (flex's lowering).
-    let compared = args
-        .backends
-        .iter()
-        .filter(|b| **b != args.reference || (conv && b.conv_impl() != ConvImpl::Burn));
-    for backend in compared {
-        let selected = backend::select(*backend).map_err(Failure::input)?;
-        let conv_impl = backend.conv_impl();
-        let snapshot = inputs
-            .run(&selected.device, conv_impl)
-            .map_err(|e| Failure::run(anyhow!("{e}")))?;
-        let diffs = compare(&base, &snapshot);
-        let name = match conv {
-            true => format!("{}, {conv_impl} convolutions", backend.name()),
-            false => backend.name().to_string(),
-        };
-        print_table(&name, &selected.record.adapter, &diffs);
-        let worst = worst_of(&diffs, false);
-        let worst_step = worst_of(&diffs, true);
-        worst_overall = worst_overall.max(worst);
-        worst_step_overall = worst_step_overall.max(worst_step);
-        report.push(json!({
-            "backend": backend.name(),
-            "conv_impl": conv.then(|| conv_impl.to_string()),
-            "adapter": selected.record.adapter,
-            "kind": selected.record.kind,
-            "worst_rel": worst,
-            "worst_step_rel": worst_step,
-            "tensors": diffs.iter().map(|d| json!({
-                "name": d.name, "max_abs": d.max_abs, "max_rel": d.max_rel,
-            })).collect::<Vec<_>>(),
-        }));
+    let mut report = Vec::new();
+    let mut beyond = Vec::new();
+    for selected in compared(&args, conv)? {
+        let row = compare_one(&args, &inputs, &base, &selected, conv)?;
+        if !row.within {
+            beyond.push(row.name.clone());
+        }
+        report.push(row.json);
     }
     if let Some(path) = &args.json {
         let doc = json!({
@@ -106,22 +118,83 @@ pub fn parity(args: ParityArgs) -> Result<(), Failure> {
             "reference": reference.record.backend,
             "tolerance": args.tolerance,
             "step_tolerance": args.step_tolerance,
+            "tf32_tolerance": args.tf32_tolerance,
             "backends": report,
         });
         write_json(path, &doc)?;
     }
-    if worst_overall > args.tolerance || worst_step_overall > args.step_tolerance {
+    if !beyond.is_empty() {
         return Err(Failure::run(anyhow!(
-            "a difference exceeds its tolerance: largest {worst_overall:.3e} (tolerance {:e}), after the Adam step {worst_step_overall:.3e} (tolerance {:e})",
-            args.tolerance,
-            args.step_tolerance
+            "a difference exceeds its tolerance on {}",
+            beyond.join(", ")
         )));
     }
-    println!(
-        "forward, loss and gradients within {:e} (largest {worst_overall:.3e}); weights after one Adam step within {:e} (largest {worst_step_overall:.3e})",
-        args.tolerance, args.step_tolerance
-    );
+    println!("every backend within its tolerances");
     Ok(())
+}
+
+/// One backend's comparison with the reference.
+struct Compared {
+    name: String,
+    within: bool,
+    json: serde_json::Value,
+}
+
+/// Runs the step on `selected`, prints its table and says whether it is within its tolerances.
+fn compare_one(
+    args: &ParityArgs,
+    inputs: &StepInputs,
+    base: &StepSnapshot,
+    selected: &backend::Selected,
+    conv: bool,
+) -> Result<Compared, Failure> {
+    let record = &selected.record;
+    let backend =
+        Backend::from_str(&record.backend, false).map_err(|e| Failure::run(anyhow!(e)))?;
+    let conv_impl = backend.conv_impl();
+    let snapshot = inputs
+        .run(&selected.device, conv_impl)
+        .map_err(Failure::run)?;
+    let diffs = compare(base, &snapshot);
+    let name = match conv {
+        true => format!("{}, {conv_impl} convolutions", record.backend),
+        false => record.backend.clone(),
+    };
+    let (tolerance, step_tolerance) = tolerances(args, &record.precision);
+    println!(
+        "\n{name} ({}; {}, {}) against the reference; tolerance {tolerance:e}, after the Adam step {step_tolerance:e}:",
+        record.adapter, record.runtime, record.precision
+    );
+    print_table(&diffs);
+    let worst = worst_of(&diffs, false);
+    let worst_step = worst_of(&diffs, true);
+    let within = worst <= tolerance && worst_step <= step_tolerance;
+    println!(
+        "largest {worst:.3e}, after the Adam step {worst_step:.3e}: {}",
+        if within {
+            "within"
+        } else {
+            "BEYOND its tolerance"
+        }
+    );
+    let json = json!({
+        "backend": record.backend,
+        "conv_impl": conv.then(|| conv_impl.to_string()),
+        "adapter": record.adapter,
+        "kind": record.kind,
+        "runtime": record.runtime,
+        "precision": record.precision,
+        "kernels": record.kernels,
+        "tolerance": tolerance,
+        "step_tolerance": step_tolerance,
+        "worst_rel": worst,
+        "worst_step_rel": worst_step,
+        "within": within,
+        "tensors": diffs.iter().map(|d| json!({
+            "name": d.name, "max_abs": d.max_abs, "max_rel": d.max_rel,
+        })).collect::<Vec<_>>(),
+    });
+    Ok(Compared { name, within, json })
 }
 
 /// The largest relative difference among the Adam-step tensors (`step`) or all the others.
@@ -133,8 +206,7 @@ fn worst_of(diffs: &[TensorDiff], step: bool) -> f64 {
         .fold(0.0, f64::max)
 }
 
-fn print_table(backend: &str, adapter: &str, diffs: &[TensorDiff]) {
-    println!("\n{backend} ({adapter}) against the reference:");
+fn print_table(diffs: &[TensorDiff]) {
     println!("{:<44} {:>12} {:>12}", "tensor", "max abs", "max rel");
     for d in diffs {
         println!("{:<44} {:>12.3e} {:>12.3e}", d.name, d.max_abs, d.max_rel);

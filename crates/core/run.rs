@@ -251,6 +251,10 @@ impl Progress {
     }
 }
 
+/// The folder of a run (for `--seeds`, of the study) that keeps the autotuner's
+/// kernel choices in builds with autotune.
+const TUNING_DIR: &str = "tuning";
+
 /// `collapse run`.
 pub fn run(args: RunArgs) -> Result<(), Failure> {
     if let Some(run) = args.resume.clone() {
@@ -276,7 +280,11 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     config
         .resolve_sizes(dataset.train.len())
         .map_err(Failure::input)?;
-    let selected = backend::select(device_of(&args)).map_err(Failure::input)?;
+    let backend = device_of(&args);
+    let tuning =
+        backend::keep_tuning(backend, &config.out.join(TUNING_DIR)).map_err(Failure::run)?;
+    let mut selected = backend::select(backend).map_err(Failure::input)?;
+    selected.record.tuning_cache = tuning;
     let chain = |config: &ChainConfig| {
         execute(config, args.quiet, |on_event| {
             let context = RunContext {
@@ -308,6 +316,12 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
 /// Refuses a non-empty `--out` folder, or with `--force` empties it (unless a
 /// live process writes it).
 fn clear_out(out: &Path, force: bool) -> Result<(), Failure> {
+    if out.exists() && !out.is_dir() {
+        return Err(Failure::input(anyhow!(
+            "--out: {} is a file, not a run folder",
+            out.display()
+        )));
+    }
     let Ok(mut entries) = std::fs::read_dir(out) else {
         return Ok(());
     };
@@ -450,6 +464,15 @@ fn resume(args: RunArgs, run: PathBuf) -> Result<(), Failure> {
         load_dataset(spec, &config.data, true, args.quiet)?,
         args.no_verify,
     )?;
+    // The kernel choices the run measured, where it recorded a cache that still exists.
+    let tuning = manifest
+        .device
+        .tuning_cache
+        .as_ref()
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_dir())
+        .unwrap_or_else(|| run.join(TUNING_DIR));
+    backend::keep_tuning(backend, &tuning).map_err(Failure::run)?;
     let selected = backend::select(backend).map_err(Failure::input)?;
     execute(&config, args.quiet, |on_event| {
         resume_chain(&config, manifest, &dataset, &selected.device, on_event)

@@ -131,11 +131,14 @@ pub fn class_stats(probs: Tensor<2>) -> ClassStats {
     let counts: Vec<u64> = values[..classes].iter().map(|&c| c as u64).collect();
     let total = n.max(1) as f64;
     let frequencies: Vec<f64> = counts.iter().map(|&c| c as f64 / total).collect();
+    // Rust's float `sum` of only zeros (one class left: -1 * ln 1) is -0.0;
+    // adding 0.0 turns that into 0.0 and leaves every other value as it is.
     let entropy: f64 = frequencies
         .iter()
         .filter(|&&p| p > 0.0)
         .map(|&p| -p * p.ln())
-        .sum();
+        .sum::<f64>()
+        + 0.0;
     let (rarest_class, rarest_share) = frequencies
         .iter()
         .copied()
@@ -206,6 +209,18 @@ mod tests {
         assert!((s.entropy_normalised - 1.0).abs() < 1e-12);
         assert!((s.mean_confidence - (0.9 + 0.8 + 0.6) / 3.0).abs() < 1e-6);
         assert_eq!(s.unconfident_share, 0.0);
+    }
+
+    #[test]
+    fn a_single_class_has_zero_entropy_not_negative_zero() {
+        let s = class_stats(probs(&[[0.1, 0.8, 0.1], [0.2, 0.7, 0.1]]));
+        assert_eq!(s.counts, vec![0, 2, 0]);
+        assert!(
+            s.entropy_nats == 0.0 && s.entropy_nats.is_sign_positive(),
+            "{}",
+            s.entropy_nats
+        );
+        assert!(s.entropy_normalised.is_sign_positive());
     }
 
     #[test]

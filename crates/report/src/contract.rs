@@ -293,6 +293,20 @@ pub struct DeviceRecord {
     pub adapter: String,
     /// `cpu`, `gpu` or `software` (a software rasterizer such as lavapipe).
     pub kind: String,
+    /// What compiles and runs the kernels: `flex`, `ndarray`, `cuda`, `wgpu<wgsl>` or
+    /// `wgpu<spirv>` (empty in manifests written before it was recorded).
+    #[serde(default)]
+    pub runtime: String,
+    /// `f32`, or `tf32` where matrix multiplies and convolutions on tensor cores round
+    /// their f32 inputs to TF32 (10-bit mantissa; accumulation and storage stay f32).
+    #[serde(default)]
+    pub precision: String,
+    /// Kernel features of the build on this backend: `fusion`, `autotune`.
+    #[serde(default)]
+    pub kernels: Vec<String>,
+    /// Folder of the autotuner's measured kernel choices, reused on resume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tuning_cache: Option<String>,
 }
 
 /// The dataset a run used.

@@ -269,6 +269,12 @@ fn manifest_summary(
         ("backend", m.device.backend.clone()),
         ("adapter", m.device.adapter.clone()),
         ("device kind", m.device.kind.clone()),
+        ("runtime", m.device.runtime.clone()),
+        ("precision", m.device.precision.clone()),
+        (
+            "kernels",
+            list(m.device.kernels.clone(), "the backend's own"),
+        ),
         ("dataset", format!("{}: {checksums}", m.dataset.name)),
         ("parameters", thousands(m.parameters)),
         ("generations", generations),

@@ -70,6 +70,10 @@ pub fn manifest(config: serde_json::Value) -> Manifest {
             backend: "flex".into(),
             adapter: "host CPU, 2 threads".into(),
             kind: "cpu".into(),
+            runtime: "flex".into(),
+            precision: "f32".into(),
+            kernels: Vec::new(),
+            tuning_cache: None,
         },
         parameters: 652_824,
         dataset: DatasetRecord {
