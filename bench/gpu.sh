@@ -19,12 +19,18 @@
 #                    it exists, else python3]
 #   MODELS=mlp,mlp-deep,conv  BATCHES=128,256  STEPS=50  REPEATS=5  SAMPLES=10000
 #   PARITY_BATCH=32  images in the parity step
-#   OUT=FILE         [default: bench/results/<date>-<adapter>.json]
+#   OUT=FILE         [default: bench/results/<date>-<adapter>-gpu.json]
 #   NOTE="..."       a line kept in the JSON (how the binary was built)
 set -euo pipefail
+# Paths given relative to where the script was started, before it moves to the checkout.
+here() { [ -n "$1" ] && realpath -m "$1"; }
+BIN=$(here "${COLLAPSE:-}") || true
+PLAIN=$(here "${PLAIN_COLLAPSE:-}") || true
+OUT=$(here "${OUT:-}") || true
+case "${PY:-}" in */*) PY=$(realpath -m "$PY") ;; esac
 cd "$(dirname "$0")/.."
 
-BIN=${COLLAPSE:-target/release/collapse}
+BIN=${BIN:-target/release/collapse}
 BACKENDS=${BACKENDS:-cuda vulkan wgpu}
 TORCH_DEVICE=${TORCH_DEVICE:-cuda}
 MODELS=${MODELS:-mlp,mlp-deep,conv}
@@ -39,6 +45,11 @@ if [ -z "${PY:-}" ]; then
 fi
 [ -x "$BIN" ] || { echo "gpu.sh: no collapse binary at $BIN (build one, or set COLLAPSE)" >&2; exit 2; }
 "$PY" -c 'import torch' 2>/dev/null || { echo "gpu.sh: $PY has no torch (set PY)" >&2; exit 2; }
+# Before any GPU time goes to collapse: the peer must be able to run where it is asked to.
+if [ "$TORCH_DEVICE" = cuda ] && ! "$PY" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
+    echo "gpu.sh: torch sees no CUDA device (TORCH_DEVICE=cpu to check the script without one)" >&2
+    exit 2
+fi
 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -46,14 +57,14 @@ common=(--model "$MODELS" --batch-size "$BATCHES" --steps "$STEPS" --repeats "$R
 
 echo "== devices"
 "$BIN" devices | tee "$TMP/devices.txt"
-# Each entry: label, binary, backend. A GPU build compiles SPIR-V for wgpu on Vulkan
-# too, so plain WGSL wgpu is measured with a default build's binary.
-entries=()
-for b in $BACKENDS; do entries+=("$b $BIN $b"); done
-[ -n "${PLAIN_COLLAPSE:-}" ] && entries+=("wgpu-wgsl $PLAIN_COLLAPSE wgpu")
+# Each entry: a label, a binary and a backend. A GPU build compiles SPIR-V for wgpu
+# on Vulkan too, so plain WGSL wgpu is measured with a default build's binary.
+labels=() bins=() devices=()
+for b in $BACKENDS; do labels+=("$b") bins+=("$BIN") devices+=("$b"); done
+if [ -n "$PLAIN" ]; then labels+=(wgpu-wgsl) bins+=("$PLAIN") devices+=(wgpu); fi
 measured=()
-for entry in "${entries[@]}"; do
-    read -r label bin b <<<"$entry"
+for i in "${!labels[@]}"; do
+    label=${labels[$i]} bin=${bins[$i]} b=${devices[$i]}
     started=$(date +%s)
     echo "== $label: $bin bench --device $b"
     if ! "$bin" bench --device "$b" "${common[@]}" --json "$TMP/collapse-$label.json" 2>"$TMP/err-$label.txt"; then
@@ -75,7 +86,7 @@ echo "== torch on $TORCH_DEVICE"
 "$PY" bench/peers/torch_vae.py --device "$TORCH_DEVICE" "${common[@]}" --json "$TMP/torch.json"
 "$PY" bench/peers/torch_vae.py --device "$TORCH_DEVICE" --peak 8192 --repeats "$REPEATS" --json "$TMP/peak.json"
 
-"$PY" - "$TMP" "${OUT:-}" "${NOTE:-}" "${measured[@]}" <<'EOF'
+"$PY" - "$TMP" "$OUT" "${NOTE:-}" "${measured[@]}" <<'EOF'
 import json, os, sys
 
 sys.path.insert(0, "bench")

@@ -34,29 +34,25 @@ case "$data" in /*) ;; *) data=$HOME/.local/share ;; esac
 dest="$data/tracel/tracel-llvm-$bundler"
 sentinel="$dest/.tracel-llvm-installed"
 
-# LLVM links against the system's zlib and zstd; their unversioned .so names
-# come with the -dev packages.
-for lib in z zstd; do
-    ldconfig -p | grep -q "lib$lib.so " || [ -e "/usr/lib/$(gcc -print-multiarch)/lib$lib.so" ] ||
-        die "lib$lib.so is missing: install zlib1g-dev and libzstd-dev (Debian) first"
-done
-
 if [ -f "$sentinel" ] && "$dest/bin/llvm-config" --targets-built 2>/dev/null | grep -qw NVPTX; then
     echo "LLVM for Burn's CUDA backend already in $dest"
     exit 0
 fi
 
 version=23.1.1.post0
+# The base wheel first, then the extra targets unpacked over it.
+names=(mlc_llvm_static mlc_llvm_static_extra_targets)
 declare -A sha256=(
-    [mlc_llvm_static-$version-py3-none-manylinux_2_28_x86_64.whl]=dcfec888abfaa418be77d41af585805f31463584cf9c90582992c00f392c1ac5
-    [mlc_llvm_static_extra_targets-$version-py3-none-manylinux_2_28_x86_64.whl]=c36e834d9a4e9cf9759f27fece65711ece7a2fc2b5a96dbb15d66f5e9e787929
+    [mlc_llvm_static]=dcfec888abfaa418be77d41af585805f31463584cf9c90582992c00f392c1ac5
+    [mlc_llvm_static_extra_targets]=c36e834d9a4e9cf9759f27fece65711ece7a2fc2b5a96dbb15d66f5e9e787929
 )
+wheel() { echo "$wheels/$1-$version-py3-none-manylinux_2_28_x86_64.whl"; }
 [ "$(uname -m)-$(uname -s)" = "x86_64-Linux" ] ||
     die "the pinned wheels are for x86_64 Linux; this machine is $(uname -m) $(uname -s)"
 
 mkdir -p "$wheels"
 missing=0
-for w in "${!sha256[@]}"; do [ -f "$wheels/$w" ] || missing=1; done
+for n in "${names[@]}"; do [ -f "$(wheel "$n")" ] || missing=1; done
 if [ "$missing" = 1 ]; then
     echo "== downloading mlc-llvm-static $version (about 92 MB) into $wheels"
     ${PIP:-python3 -m pip} download --quiet --no-deps --only-binary=:all: \
@@ -64,10 +60,21 @@ if [ "$missing" = 1 ]; then
         "mlc-llvm-static==$version" "mlc-llvm-static-extra-targets==$version" ||
         die "pip could not download the wheels; put them in $wheels (WHEELS=DIR) and run again"
 fi
-for w in "${!sha256[@]}"; do
-    [ -f "$wheels/$w" ] || die "$wheels/$w is missing"
-    echo "${sha256[$w]}  $wheels/$w" | sha256sum --check --status ||
-        die "$wheels/$w does not match its pinned SHA-256"
+for n in "${names[@]}"; do
+    w=$(wheel "$n")
+    [ -f "$w" ] || die "$w is missing"
+    echo "${sha256[$n]}  $w" | sha256sum --check --status || die "$w does not match its pinned SHA-256"
+done
+
+# LLVM links against the system's zlib and zstd; their unversioned .so names
+# come with the -dev packages.
+multiarch=$(gcc -print-multiarch 2>/dev/null || true)
+for lib in z zstd; do
+    found=0
+    for dir in /usr/lib/$multiarch /usr/lib64 /usr/lib /lib/$multiarch; do
+        [ -e "$dir/lib$lib.so" ] && found=1
+    done
+    [ "$found" = 1 ] || die "lib$lib.so is missing: install zlib1g-dev and libzstd-dev (Debian) first"
 done
 
 # Unpack beside the destination and move it into place whole, so that an
@@ -77,8 +84,8 @@ rm -rf "$staging"
 mkdir -p "$staging"
 trap 'rm -rf "$staging"' EXIT
 echo "== unpacking into $dest"
-for w in "${!sha256[@]}"; do
-    python3 -m zipfile -e "$wheels/$w" "$staging/wheel"
+for n in "${names[@]}"; do
+    python3 -m zipfile -e "$(wheel "$n")" "$staging/wheel"
 done
 mv "$staging/wheel/mlc_llvm_static/static" "$staging/llvm"
 chmod +x "$staging/llvm/bin/llvm-config"

@@ -27,7 +27,10 @@ fn wgpu_chain_records_its_adapter_and_its_checkpoint_loads_on_the_cpu() {
         &[]
     };
     assert_eq!(d.kernels, expected, "{d:?}");
-    assert_eq!(d.tuning_cache.is_some(), gpu_kernels, "{d:?}");
+    // Where autotune runs, its measured kernel choices are kept in the run folder.
+    let tuning = gpu_kernels.then(|| "tuning".to_string());
+    assert_eq!(d.tuning_cache, tuning, "{d:?}");
+    assert_eq!(out.join("tuning").is_dir(), gpu_kernels, "{d:?}");
     let rows = read_metrics_csv(&out.join("metrics.csv")).unwrap();
     assert!(
         rows.iter()

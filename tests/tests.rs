@@ -21,5 +21,7 @@ mod fetch;
 mod report;
 // Interrupted chains: kill at random moments, resume, same result.
 mod resume;
-// The GPU build's scripts where they need no GPU: scripts/cuda-llvm.sh's refusals.
+// The GPU build's scripts where they need no GPU: scripts/cuda-llvm.sh's refusals
+// (its pinned wheels are for x86_64 Linux).
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod scripts;

@@ -107,6 +107,7 @@ impl Backend {
     }
 
     /// Why this build lacks the backend, and how to build one that has it.
+    #[cfg_attr(all(feature = "cuda", feature = "vulkan"), allow(dead_code))]
     fn not_compiled(self) -> anyhow::Error {
         anyhow!(
             "--device {}: this collapse was built without the {} backend ({}; README, \"GPU builds\")",
@@ -250,7 +251,8 @@ fn vulkan() -> anyhow::Result<Selected> {
 /// Starts the first CUDA device.
 #[cfg(feature = "cuda")]
 fn cuda() -> anyhow::Result<Selected> {
-    if Device::enumerate(DeviceType::Cuda).into_vec().is_empty() {
+    let devices = quietly(|| Device::enumerate(DeviceType::Cuda).into_vec()).unwrap_or_default();
+    if devices.is_empty() {
         return Err(anyhow!(
             "--device cuda: no CUDA device (the NVIDIA driver's libcuda.so was not found, or it sees no GPU)"
         ));
@@ -345,14 +347,18 @@ pub fn devices() -> Result<(), crate::Failure> {
     Ok(())
 }
 
+/// Whether `backend` measures its kernel choices in this build (GPU backends with autotune).
+pub fn tunes(backend: Backend) -> bool {
+    backend.is_gpu() && cfg!(feature = "gpu-kernels")
+}
+
 /// Points the autotuner's cache of measured kernel choices at `dir` (which the
-/// runtime creates on its first write) for a GPU backend of a build with
-/// autotune, so that a run keeps the choices it measured and its resume, or
-/// another run given the same cache, makes the same ones. Returns the folder to
-/// record, `None` where nothing is tuned.
-pub fn keep_tuning(backend: Backend, dir: &Path) -> anyhow::Result<Option<String>> {
-    if !(backend.is_gpu() && cfg!(feature = "gpu-kernels")) {
-        return Ok(None);
+/// runtime creates on its first write), so that a run keeps the choices it
+/// measured and its resume, or another run given the same cache, makes the
+/// same ones. Does nothing where `backend` does not tune.
+pub fn keep_tuning(backend: Backend, dir: &Path) -> anyhow::Result<()> {
+    if !tunes(backend) {
+        return Ok(());
     }
     let absolute =
         std::path::absolute(dir).with_context(|| format!("the tuning cache {}", dir.display()))?;
@@ -360,5 +366,5 @@ pub fn keep_tuning(backend: Backend, dir: &Path) -> anyhow::Result<Option<String
     // root, so it is loaded first and the root set after.
     let _ = CubeClRuntimeConfig::get();
     burn::cubecl::environment::set_root(absolute);
-    Ok(Some(dir.display().to_string()))
+    Ok(())
 }

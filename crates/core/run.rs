@@ -281,15 +281,20 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         .resolve_sizes(dataset.train.len())
         .map_err(Failure::input)?;
     let backend = device_of(&args);
-    let tuning =
-        backend::keep_tuning(backend, &config.out.join(TUNING_DIR)).map_err(Failure::run)?;
-    let mut selected = backend::select(backend).map_err(Failure::input)?;
-    selected.record.tuning_cache = tuning;
+    backend::keep_tuning(backend, &config.out.join(TUNING_DIR)).map_err(Failure::run)?;
+    let selected = backend::select(backend).map_err(Failure::input)?;
+    // The cache is the study's (--out), so each seed's folder records it relative to itself.
+    let tuning = |one: &ChainConfig| {
+        let up = if one.out == config.out { "" } else { "../" };
+        backend::tunes(backend).then(|| format!("{up}{TUNING_DIR}"))
+    };
     let chain = |config: &ChainConfig| {
         execute(config, args.quiet, |on_event| {
+            let mut device = selected.record.clone();
+            device.tuning_cache = tuning(config);
             let context = RunContext {
                 command_line: std::env::args().collect(),
-                device: selected.record.clone(),
+                device,
             };
             run_chain(config, &dataset, &selected.device, context, on_event)
         })
@@ -464,12 +469,13 @@ fn resume(args: RunArgs, run: PathBuf) -> Result<(), Failure> {
         load_dataset(spec, &config.data, true, args.quiet)?,
         args.no_verify,
     )?;
-    // The kernel choices the run measured, where it recorded a cache that still exists.
+    // The kernel choices the run measured, in the cache it recorded (relative to
+    // the run folder) where that still exists.
     let tuning = manifest
         .device
         .tuning_cache
         .as_ref()
-        .map(PathBuf::from)
+        .map(|dir| run.join(dir))
         .filter(|dir| dir.is_dir())
         .unwrap_or_else(|| run.join(TUNING_DIR));
     backend::keep_tuning(backend, &tuning).map_err(Failure::run)?;

@@ -287,7 +287,7 @@ pub fn read_metrics_csv(path: &Path) -> Result<Vec<MetricsRow>, ReportError> {
 /// The device a run used, as recorded in the manifest.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DeviceRecord {
-    /// Backend name as given to `--device` (`flex`, `ndarray`, `wgpu`).
+    /// Backend name as given to `--device` (`flex`, `ndarray`, `wgpu`, `vulkan`, `cuda`).
     pub backend: String,
     /// The adapter's name where the backend reports one (wgpu), else a description.
     pub adapter: String,
@@ -304,7 +304,8 @@ pub struct DeviceRecord {
     /// Kernel features of the build on this backend: `fusion`, `autotune`.
     #[serde(default)]
     pub kernels: Vec<String>,
-    /// Folder of the autotuner's measured kernel choices, reused on resume.
+    /// Folder of the autotuner's measured kernel choices, relative to the run
+    /// folder (`tuning`, or `../tuning` for a seed of a study); reused on resume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tuning_cache: Option<String>,
 }
@@ -442,5 +443,22 @@ mod tests {
         let err = read_metrics_csv(&path).unwrap_err().to_string();
         assert!(err.contains("line 2"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_manifest_written_before_the_device_said_its_runtime_still_loads() {
+        let mut json =
+            serde_json::to_value(crate::testing::manifest(serde_json::json!({}))).unwrap();
+        let device = json["device"].as_object_mut().unwrap();
+        for field in ["runtime", "precision", "kernels", "tuning_cache"] {
+            device.remove(field);
+        }
+        let old: Manifest = serde_json::from_value(json).unwrap();
+        assert_eq!(old.device.backend, "flex");
+        assert_eq!(
+            (old.device.runtime.as_str(), old.device.precision.as_str()),
+            ("", "")
+        );
+        assert!(old.device.kernels.is_empty() && old.device.tuning_cache.is_none());
     }
 }

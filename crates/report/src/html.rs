@@ -245,6 +245,11 @@ fn manifest_summary(
         ),
         _ => "none yet".to_string(),
     };
+    // Manifests written before a field was recorded hold it empty.
+    let recorded = |value: &str| match value {
+        "" => "not recorded".to_string(),
+        v => v.to_string(),
+    };
     let list = |items: Vec<String>, none: &str| {
         if items.is_empty() {
             none.to_string()
@@ -269,8 +274,8 @@ fn manifest_summary(
         ("backend", m.device.backend.clone()),
         ("adapter", m.device.adapter.clone()),
         ("device kind", m.device.kind.clone()),
-        ("runtime", m.device.runtime.clone()),
-        ("precision", m.device.precision.clone()),
+        ("runtime", recorded(&m.device.runtime)),
+        ("precision", recorded(&m.device.precision)),
         (
             "kernels",
             list(m.device.kernels.clone(), "the backend's own"),
