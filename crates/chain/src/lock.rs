@@ -1,88 +1,82 @@
-//! One writer per run folder: `outputs/NAME/.lock` names the process that
-//! writes the run. A lock whose process is gone (killed, crashed, machine
-//! rebooted) is detected and taken over.
-//!
-//! A process is identified by its PID and its start time (from
-//! `/proc/PID/stat` on Linux), so a recycled PID does not keep a stale lock
-//! alive. Where `/proc` is missing, a lock is taken as held; remove the file by
-//! hand once you know its writer is gone.
+//! One writer per run folder. The writer holds an OS lock on
+//! `outputs/NAME/.lock` (flock on Unix, LockFileEx on Windows, through std's
+//! `File::try_lock`) for as long as it writes. The OS releases it when the
+//! process ends, however it ends, so the folder of a killed run is free at
+//! once and a recycled PID cannot keep it locked. The file names the writer's
+//! process and host, only for the message a second writer is refused with.
 
-use std::fs;
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// File name of the lock inside a run folder.
 pub const LOCK: &str = ".lock";
 
-/// Who holds a lock: a PID and, where known, its start time in clock ticks.
+/// Who holds a lock, as its lock file names it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Holder {
-    /// Process id.
+    /// Process id (0 while the holder has not written its name yet).
     pub pid: u32,
-    /// Start time of the process (field 22 of `/proc/PID/stat`).
-    pub start: Option<u64>,
+    /// The host it runs on.
+    pub host: String,
 }
 
 impl std::fmt::Display for Holder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "process {}", self.pid)
+        match self.pid {
+            0 => write!(f, "another process"),
+            pid => write!(f, "process {pid} on {}", self.host),
+        }
     }
-}
-
-/// Start time of process `pid`, if it is running and `/proc` can tell.
-fn start_time(pid: u32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may hold spaces; fields resume after its ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
 }
 
 impl Holder {
     /// This process.
     fn me() -> Holder {
-        let pid = std::process::id();
         Holder {
-            pid,
-            start: start_time(pid),
+            pid: std::process::id(),
+            host: gethostname::gethostname().to_string_lossy().into_owned(),
         }
     }
 
-    fn parse(text: &str) -> Option<Holder> {
+    /// The holder a lock file names; an unnamed one where it is empty or being written.
+    fn read(file: &mut File) -> Holder {
+        let mut text = String::new();
+        let _ = file.read_to_string(&mut text);
         let mut parts = text.split_whitespace();
-        let pid = parts.next()?.parse().ok()?;
-        let start = parts.next().and_then(|s| s.parse().ok());
-        Some(Holder { pid, start })
+        let pid = parts.next().and_then(|p| p.parse().ok());
+        match (pid, parts.next()) {
+            (Some(pid), Some(host)) => Holder {
+                pid,
+                host: host.to_string(),
+            },
+            _ => Holder {
+                pid: 0,
+                host: String::new(),
+            },
+        }
     }
 
     fn line(&self) -> String {
-        match self.start {
-            Some(s) => format!("{} {s}\n", self.pid),
-            None => format!("{}\n", self.pid),
-        }
-    }
-
-    /// Whether the process that wrote this holder is still running.
-    fn alive(&self) -> bool {
-        if !Path::new("/proc").is_dir() {
-            return true;
-        }
-        match (start_time(self.pid), self.start) {
-            (Some(now), Some(then)) => now == then,
-            (Some(_), None) => true,
-            (None, _) => false,
-        }
+        format!("{} {}\n", self.pid, self.host)
     }
 }
 
-/// The live process holding `dir`'s lock, if any.
+/// The process holding `dir`'s lock, if one does (the lock is held when it cannot be taken).
 pub fn holder(dir: &Path) -> Option<Holder> {
-    let text = fs::read_to_string(dir.join(LOCK)).ok()?;
-    Holder::parse(&text).filter(Holder::alive)
+    let mut file = File::open(dir.join(LOCK)).ok()?;
+    match file.try_lock_shared() {
+        Err(TryLockError::WouldBlock) => Some(Holder::read(&mut file)),
+        Ok(()) | Err(TryLockError::Error(_)) => None,
+    }
 }
 
 /// Exclusive ownership of a run folder, released when dropped.
 #[derive(Debug)]
 pub struct RunLock {
     path: PathBuf,
+    /// The locked file: closing it releases the OS lock.
+    _file: File,
 }
 
 /// Why a run folder could not be locked.
@@ -96,7 +90,7 @@ pub enum LockError {
         /// Its writer.
         holder: Holder,
     },
-    /// The lock file could not be written.
+    /// The lock file could not be opened, locked or written.
     #[error("{}: {source}", path.display())]
     Io {
         /// The lock file.
@@ -106,40 +100,61 @@ pub enum LockError {
     },
 }
 
+/// Whether `file` is still the file at `path` (a writer that finished removes
+/// its lock file, possibly after another process opened it).
+#[cfg(unix)]
+fn still_at(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), fs::metadata(path)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn still_at(_file: &File, path: &Path) -> bool {
+    path.exists()
+}
+
 impl RunLock {
-    /// Takes `dir`'s lock, taking over one left by a process that is gone.
+    /// Takes `dir`'s lock; refused while another process holds it.
     pub fn acquire(dir: &Path) -> Result<RunLock, LockError> {
         let path = dir.join(LOCK);
         let io = |source| LockError::Io {
             path: path.clone(),
             source,
         };
-        let me = Holder::me();
-        // Written whole under a temporary name, then linked into place: the
-        // link fails if a lock exists, and a reader never sees a partial one.
-        let tmp = collapse_data::atomic::temp_path(&path);
-        fs::write(&tmp, me.line()).map_err(io)?;
-        let linked = fs::hard_link(&tmp, &path);
-        let _ = fs::remove_file(&tmp);
-        match linked {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                if let Some(holder) = holder(dir) {
+        loop {
+            let mut file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(io)?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(TryLockError::WouldBlock) => {
                     return Err(LockError::Held {
                         dir: dir.to_path_buf(),
-                        holder,
+                        holder: Holder::read(&mut file),
                     });
                 }
-                collapse_data::atomic::write(&path, me.line().as_bytes()).map_err(io)?;
+                Err(TryLockError::Error(e)) => return Err(io(e)),
             }
-            Err(e) => return Err(io(e)),
+            if !still_at(&file, &path) {
+                continue;
+            }
+            file.set_len(0).map_err(io)?;
+            file.write_all(Holder::me().line().as_bytes()).map_err(io)?;
+            return Ok(RunLock { path, _file: file });
         }
-        Ok(RunLock { path })
     }
 }
 
 impl Drop for RunLock {
     fn drop(&mut self) {
+        // Removed while still locked; the lock goes with the file handle after this.
         let _ = fs::remove_file(&self.path);
     }
 }
@@ -149,24 +164,56 @@ mod tests {
     use super::*;
 
     #[test]
-    fn second_lock_is_refused_and_a_dead_holder_is_taken_over() {
-        let dir = std::env::temp_dir().join(format!("collapse-lock-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let lock = RunLock::acquire(&dir).unwrap();
-        let err = RunLock::acquire(&dir).unwrap_err();
+    fn second_lock_is_refused_and_a_stale_file_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        let lock = RunLock::acquire(dir).unwrap();
+        let err = RunLock::acquire(dir).unwrap_err();
+        let me = Holder::me();
         assert!(
             err.to_string()
-                .contains(&format!("process {}", std::process::id())),
+                .contains(&format!("process {} on {}", me.pid, me.host)),
             "{err}"
         );
+        assert_eq!(holder(dir), Some(me.clone()));
         drop(lock);
         assert!(!dir.join(LOCK).exists());
-        // A lock naming a process that does not exist (PID far above pid_max).
-        fs::write(dir.join(LOCK), "4194999 12345\n").unwrap();
-        assert!(holder(&dir).is_none());
-        let taken = RunLock::acquire(&dir).unwrap();
-        assert_eq!(holder(&dir), Some(Holder::me()));
+        // A lock file left by a writer that is gone names it, but nobody holds its OS lock.
+        fs::write(dir.join(LOCK), "4194999 elsewhere\n").unwrap();
+        assert!(holder(dir).is_none());
+        let taken = RunLock::acquire(dir).unwrap();
+        assert_eq!(holder(dir), Some(me));
         drop(taken);
-        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_lock_of_a_killed_process_is_free_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LOCK);
+        // util-linux's flock(1) takes an OS lock on the file, then becomes `sleep` (-F).
+        let Ok(mut child) = std::process::Command::new("flock")
+            .arg("-F")
+            .arg(&path)
+            .args(["sleep", "60"])
+            .spawn()
+        else {
+            panic!("flock(1) from util-linux is needed by this test");
+        };
+        let held = (0..200).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            holder(dir.path()).is_some()
+        });
+        assert!(held, "flock never took the lock");
+        assert!(matches!(
+            RunLock::acquire(dir.path()),
+            Err(LockError::Held { .. })
+        ));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let free = (0..300).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            RunLock::acquire(dir.path()).is_ok()
+        });
+        assert!(free, "the killed holder's lock was not released");
     }
 }

@@ -1,6 +1,9 @@
-//! Atomic file writes: write to a temporary file beside the target, then rename.
+//! Atomic, durable file writes: write to a temporary file beside the target,
+//! sync it, rename it over the target, then sync the folder.
 //!
-//! An interrupted run never leaves a half-written file under its final name.
+//! An interrupted run never leaves a half-written file under its final name,
+//! and a write that returned survives a crash of the machine: the file's data
+//! and the folder entry the rename made are both on disk.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -22,8 +25,8 @@ pub fn temp_path(path: &Path) -> PathBuf {
 /// Writes `path` atomically with the bytes produced by `fill`.
 ///
 /// `fill` writes into a temporary file next to `path`; on success the file is
-/// flushed, synced and renamed over `path`. On failure the temporary file is
-/// removed and `path` is left as it was.
+/// flushed, synced, renamed over `path`, and the folder synced. On failure the
+/// temporary file is removed and `path` is left as it was.
 pub fn write_with(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
@@ -34,12 +37,29 @@ pub fn write_with(
         fill(&mut file)?;
         let file = file.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
-        fs::rename(&tmp, path)
+        fs::rename(&tmp, path)?;
+        sync_folder_of(path)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Syncs the folder holding `path`, which makes a rename into it durable.
+#[cfg(unix)]
+fn sync_folder_of(path: &Path) -> io::Result<()> {
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    File::open(folder)?.sync_all()
+}
+
+/// Elsewhere a rename is made durable by the file system itself (NTFS logs it).
+#[cfg(not(unix))]
+fn sync_folder_of(_path: &Path) -> io::Result<()> {
+    Ok(())
 }
 
 /// Writes `bytes` to `path` atomically.
@@ -52,9 +72,22 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(unix)]
+    fn the_folder_of_a_written_file_is_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(sync_folder_of(&dir.path().join("f.txt")).is_ok());
+        // It opens the folder itself: one that does not exist is an error, not skipped.
+        let gone = dir.path().join("gone/f.txt");
+        assert_eq!(
+            sync_folder_of(&gone).unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+    }
+
+    #[test]
     fn write_replaces_whole_file_and_leaves_no_temporary() {
-        let dir = std::env::temp_dir().join(format!("collapse-atomic-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let path = dir.join("f.txt");
         write(&path, b"first").unwrap();
         write(&path, b"second").unwrap();
@@ -64,6 +97,5 @@ mod tests {
         assert!(failed.is_err());
         assert_eq!(fs::read(&path).unwrap(), b"second");
         assert!(!temp_path(&path).exists());
-        fs::remove_dir_all(&dir).unwrap();
     }
 }
