@@ -224,12 +224,16 @@ fn runtime_and_precision(device: &Device) -> (String, String) {
     }
 }
 
+/// What to do where no Vulkan adapter starts.
+const NO_VULKAN: &str =
+    "install a Vulkan driver (e.g. Debian's mesa-vulkan-drivers) or use --device flex";
+
 /// Starts the default wgpu device.
 fn wgpu() -> anyhow::Result<Selected> {
     open_gpu(
         Backend::Wgpu,
         Device::wgpu(DeviceKind::DefaultDevice),
-        "install a Vulkan driver (e.g. Debian's mesa-vulkan-drivers) or use --device flex",
+        NO_VULKAN,
     )
 }
 
@@ -239,7 +243,7 @@ fn vulkan() -> anyhow::Result<Selected> {
     open_gpu(
         Backend::Vulkan,
         Device::vulkan(DeviceKind::DefaultDevice),
-        "install a Vulkan driver (e.g. Debian's mesa-vulkan-drivers) or use --device flex",
+        NO_VULKAN,
     )
 }
 

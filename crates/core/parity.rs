@@ -6,7 +6,6 @@ use std::path::Path;
 use anyhow::anyhow;
 use burn::module::Module;
 use burn::prelude::Device;
-use clap::ValueEnum;
 use collapse_vae::parity::{STEP_PREFIX, StepInputs, StepSnapshot, TensorDiff, compare};
 use collapse_vae::{Architecture, ConvImpl, TrainConfig, Vae, VaeConfig, load_checkpoint};
 use serde_json::json;
@@ -26,7 +25,7 @@ fn tolerances(args: &ParityArgs, precision: &str) -> (f64, f64) {
 /// The backends compared: those named, else every one this build has, a GPU
 /// backend that cannot start then skipped with a line. The reference itself
 /// only where the conv VAE computes its convolutions otherwise there (flex's lowering).
-fn compared(args: &ParityArgs, conv: bool) -> Result<Vec<backend::Selected>, Failure> {
+fn compared(args: &ParityArgs, conv: bool) -> Result<Vec<(Backend, backend::Selected)>, Failure> {
     let named = args.backends.is_some();
     let candidates = args
         .backends
@@ -38,7 +37,7 @@ fn compared(args: &ParityArgs, conv: bool) -> Result<Vec<backend::Selected>, Fai
             continue;
         }
         match backend::select(b) {
-            Ok(s) => started.push(s),
+            Ok(s) => started.push((b, s)),
             Err(e) if !named && b.is_gpu() => println!("skipped {}: {e:#}", b.name()),
             Err(e) => return Err(Failure::input(e)),
         }
@@ -102,8 +101,8 @@ pub fn parity(args: ParityArgs) -> Result<(), Failure> {
     let conv = config.architecture == Architecture::Conv;
     let mut report = Vec::new();
     let mut beyond = Vec::new();
-    for selected in compared(&args, conv)? {
-        let row = compare_one(&args, &inputs, &base, &selected, conv)?;
+    for (backend, selected) in compared(&args, conv)? {
+        let row = compare_one(&args, &inputs, &base, backend, &selected, conv)?;
         if !row.within {
             beyond.push(row.name.clone());
         }
@@ -145,12 +144,11 @@ fn compare_one(
     args: &ParityArgs,
     inputs: &StepInputs,
     base: &StepSnapshot,
+    backend: Backend,
     selected: &backend::Selected,
     conv: bool,
 ) -> Result<Compared, Failure> {
     let record = &selected.record;
-    let backend =
-        Backend::from_str(&record.backend, false).map_err(|e| Failure::run(anyhow!(e)))?;
     let conv_impl = backend.conv_impl();
     let snapshot = inputs
         .run(&selected.device, conv_impl)
