@@ -318,6 +318,25 @@ fn broken_run_folders_and_data_are_answered_in_one_line_and_lose_nothing() {
     );
     assert_fails(&resumed, 2, &["model.bpk", "cannot read checkpoint"]);
     assert!(out.join("gen-000/COMPLETE").is_file() && out.join("gen-001/COMPLETE").is_file());
+    // A run recorded with a convolution path this build no longer has, and a
+    // generation saved with it: both name the build that has it.
+    let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    let hybrid = manifest.replace("\"conv_impl\": \"matmul\"", "\"conv_impl\": \"hybrid\"");
+    assert_ne!(hybrid, manifest, "the manifest records conv_impl");
+    std::fs::write(out.join("manifest.json"), hybrid).unwrap();
+    let resumed = collapse(&tmp.0, &["run", "--resume", dir, "--generations", "2"]);
+    assert_fails(&resumed, 2, &["manifest.json", "\"hybrid\"", "3e2cbdd"]);
+    std::fs::write(out.join("manifest.json"), manifest).unwrap();
+    let vae = std::fs::read_to_string(out.join("gen-001/vae.json")).unwrap();
+    let hybrid = vae.replace("\"conv_impl\": \"matmul\"", "\"conv_impl\": \"hybrid\"");
+    assert_ne!(hybrid, vae, "vae.json records conv_impl");
+    let generation = tmp.join("hybrid-gen");
+    std::fs::create_dir_all(&generation).unwrap();
+    std::fs::write(generation.join("vae.json"), hybrid).unwrap();
+    std::fs::copy(out.join("gen-000/model.bpk"), generation.join("model.bpk")).unwrap();
+    let g = generation.to_str().unwrap();
+    let sampled = collapse(&tmp.0, &["sample", g, "--out", "grid.png"]);
+    assert_fails(&sampled, 2, &["vae.json", "\"hybrid\"", "3e2cbdd"]);
     // A manifest edited into nonsense.
     std::fs::write(out.join("manifest.json"), "{\"tool\": 42").unwrap();
     let resumed = collapse(&tmp.0, &["run", "--resume", dir]);

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use collapse_kernels::ConvImpl;
 
 /// Study model collapse: a VAE trained on MNIST regenerates its own training
 /// set, generation after generation (Shumailov et al., "The Curse of Recursion").
@@ -13,8 +14,7 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
     /// Threads of the CPU backends (flex, ndarray), the command's own included
-    /// [default: one per core; on 2 cores the MLP VAE trains 5-28 % faster with 2
-    /// than with 1, the conv VAE 60-90 %].
+    /// [default: one per core]
     #[arg(long, global = true)]
     pub threads: Option<usize>,
 }
@@ -98,9 +98,9 @@ pub struct CompareArgs {
 pub enum Backend {
     /// Burn's own CPU backend (the default).
     Flex,
-    /// Burn's ndarray CPU backend: deprecated in Burn 0.22 and very slow on
-    /// convolutions, so the conv VAE uses the project's own (unfold and matrix
-    /// multiply) there, at about a third of flex's speed.
+    /// Burn's ndarray CPU backend (deprecated in Burn 0.22); its convolutions
+    /// are slow, so the conv VAE uses the project's own (unfold and matrix
+    /// multiply) there.
     Ndarray,
     /// GPU through wgpu (Vulkan, Metal, DX12); a software Vulkan driver such as lavapipe also works.
     Wgpu,
@@ -108,19 +108,6 @@ pub enum Backend {
     Vulkan,
     /// NVIDIA GPU through Burn's CUDA backend (a build with `--features cuda`).
     Cuda,
-}
-
-/// How the conv VAE computes its convolutions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ConvImplArg {
-    /// Burn's `conv2d` / `conv_transpose2d`.
-    Burn,
-    /// The project's unfold (im2col) and matrix multiply, channels-last (CPU backends only).
-    Matmul,
-    /// matmul while training, burn for sampling and encoding (CPU backends only; flex's default
-    /// before its matmul kernels outran Burn's convolutions, kept so that such runs resume on
-    /// the same paths).
-    Hybrid,
 }
 
 /// A VAE architecture.
@@ -228,7 +215,7 @@ pub struct RunArgs {
     /// How the conv VAE and the frozen classifier compute convolutions [default: matmul on
     /// flex and ndarray, burn on the GPU backends]; the weights are the same either way.
     #[arg(long, value_enum)]
-    pub conv_impl: Option<ConvImplArg>,
+    pub conv_impl: Option<ConvImpl>,
     /// Samples encoded by the generation-0 encoder (the probe) per generation.
     #[arg(long)]
     pub probe_samples: Option<usize>,
@@ -323,7 +310,7 @@ pub struct BenchArgs {
     /// How the conv VAE computes convolutions [default: matmul on flex and ndarray, burn
     /// on the GPU backends]; the classifier's row always uses the device's default.
     #[arg(long, value_enum)]
-    pub conv_impl: Option<ConvImplArg>,
+    pub conv_impl: Option<ConvImpl>,
     /// Skip the frozen classifier's scoring rate.
     #[arg(long)]
     pub no_classifier: bool,

@@ -17,7 +17,7 @@ use burn::tensor::DeviceType;
 use collapse_report::DeviceRecord;
 use collapse_vae::ConvImpl;
 
-use crate::args::{Backend, ConvImplArg};
+use crate::args::Backend;
 
 /// A started device and its description.
 pub struct Selected {
@@ -58,16 +58,14 @@ impl Backend {
     }
 
     /// `choice` where given (refused where this backend cannot run it), else [`Self::conv_impl`].
-    pub fn conv_impl_or(self, choice: Option<ConvImplArg>) -> anyhow::Result<ConvImpl> {
+    pub fn conv_impl_or(self, choice: Option<ConvImpl>) -> anyhow::Result<ConvImpl> {
         match (self.is_gpu(), choice) {
             (_, None) => Ok(self.conv_impl()),
-            (_, Some(ConvImplArg::Burn)) => Ok(ConvImpl::Burn),
-            (true, Some(ConvImplArg::Matmul | ConvImplArg::Hybrid)) => Err(anyhow!(
-                "--conv-impl matmul and hybrid run on the CPU backends (flex, ndarray), not on {}",
+            (true, Some(ConvImpl::Matmul)) => Err(anyhow!(
+                "--conv-impl matmul runs on the CPU backends (flex, ndarray), not on {}",
                 self.name()
             )),
-            (false, Some(ConvImplArg::Matmul)) => Ok(ConvImpl::Matmul),
-            (false, Some(ConvImplArg::Hybrid)) => Ok(ConvImpl::Hybrid),
+            (_, Some(choice)) => Ok(choice),
         }
     }
 

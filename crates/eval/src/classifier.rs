@@ -13,10 +13,9 @@ use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, softmax};
+use collapse_kernels::{ConvImpl, apply_conv2d, relu_max_pool2};
 use collapse_vae::data::permutation;
-use collapse_vae::{ConvImpl, lowered, to_host};
-
-use crate::pool::relu_max_pool2;
+use collapse_vae::to_host;
 
 /// Kernel size of both convolutions.
 const KERNEL: usize = 5;
@@ -93,7 +92,7 @@ impl ClassifierConfig {
 
 impl Classifier {
     fn conv(&self, layer: &Conv2d, x: Tensor<4>, padding: usize) -> Tensor<4> {
-        lowered::apply_conv2d(layer, x, self.conv_impl, 1, padding)
+        apply_conv2d(layer, x, self.conv_impl, 1, padding)
     }
 
     /// The hidden-layer features and the class logits.

@@ -15,7 +15,6 @@ pub mod classifier;
 pub mod error;
 pub mod evaluator;
 pub mod linalg;
-pub mod pool;
 pub mod prdc;
 pub mod style;
 

@@ -7,7 +7,9 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::prelude::*;
 
-use crate::config::{ConvImpl, VaeConfig};
+use collapse_kernels::ConvImpl;
+
+use crate::config::VaeConfig;
 use crate::model::Vae;
 
 /// File name of the weights inside a checkpoint folder.

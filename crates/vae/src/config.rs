@@ -1,7 +1,7 @@
 //! Configurations of the model and of its training, saved as JSON with each run.
 
 use burn::config::Config;
-use burn::prelude::Device;
+use collapse_kernels::ConvImpl;
 use serde::{Deserialize, Serialize};
 
 /// Which network the VAE uses.
@@ -22,43 +22,6 @@ impl std::fmt::Display for Architecture {
             Architecture::Mlp => "mlp",
             Architecture::Conv => "conv",
         })
-    }
-}
-
-/// How the conv VAE computes its convolutions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ConvImpl {
-    /// Burn's `conv2d` / `conv_transpose2d`.
-    Burn,
-    /// The project's lowering to unfold (im2col) and matrix multiplies
-    /// ([`crate::lowered`]); the faster path on both CPU backends.
-    Matmul,
-    /// The lowering while training (on an autodiff device), Burn's
-    /// convolutions for sampling and encoding: flex's default while Burn's
-    /// convolutions sampled faster there, kept so that runs recorded with it
-    /// resume on the same paths.
-    Hybrid,
-}
-
-impl std::fmt::Display for ConvImpl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            ConvImpl::Burn => "burn",
-            ConvImpl::Matmul => "matmul",
-            ConvImpl::Hybrid => "hybrid",
-        })
-    }
-}
-
-impl ConvImpl {
-    /// Whether the lowering computes the convolutions on `device`.
-    pub fn lowers_on(self, device: &Device) -> bool {
-        match self {
-            ConvImpl::Burn => false,
-            ConvImpl::Matmul => true,
-            ConvImpl::Hybrid => device.is_autodiff(),
-        }
     }
 }
 
@@ -109,21 +72,4 @@ pub struct TrainConfig {
     /// Weight of the KL term (β-VAE; 1 is the plain ELBO).
     #[config(default = 1.0)]
     pub beta: f64,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Hybrid lowers exactly where gradients are tracked (training).
-    #[test]
-    fn hybrid_lowers_only_on_autodiff_devices() {
-        let (plain, tracked) = (Device::flex(), Device::flex().autodiff());
-        assert!(ConvImpl::Hybrid.lowers_on(&tracked));
-        assert!(!ConvImpl::Hybrid.lowers_on(&plain));
-        for device in [&plain, &tracked] {
-            assert!(ConvImpl::Matmul.lowers_on(device));
-            assert!(!ConvImpl::Burn.lowers_on(device));
-        }
-    }
 }

@@ -3,30 +3,26 @@
 //! loss, a hand-written training loop, sampling, evaluation and checkpoints.
 //!
 //! Library code takes a `&Device`; the binary chooses the backend at run time.
-//! The crate names the CPU backends only for the project's own backend
-//! operations: the conv lowering ([`lowered::LoweredConvOps`]) and the fused flex
-//! kernels ([`adam`], [`loss`], [`sample`]). Images are flat rows of `rows × cols`
-//! grey values in `[0, 1]`.
+//! The tensor operations that have fast paths of their own (the convolution
+//! lowering, the fused Adam, loss and sigmoid) come from `collapse-kernels`,
+//! which picks the path for the device, so nothing here names a backend.
+//! Images are flat rows of `rows × cols` grey values in `[0, 1]`.
 
 #![deny(missing_docs)]
 
-pub mod adam;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
-pub mod elementary;
 pub mod eval;
-pub mod flex;
-mod gemm;
 pub mod loss;
-pub mod lowered;
 pub mod model;
 pub mod parity;
 pub mod sample;
 pub mod train;
 
 pub use checkpoint::{CheckpointError, load_checkpoint, save_checkpoint};
-pub use config::{Architecture, ConvImpl, TrainConfig, VaeConfig};
+pub use collapse_kernels::ConvImpl;
+pub use config::{Architecture, TrainConfig, VaeConfig};
 pub use data::{BatchSource, HostImages, ShuffledImages, StreamedImages};
 pub use eval::{EvalStats, Posterior, encode_all, evaluate, per_image_parts, to_host};
 pub use loss::{LossParts, loss_parts};

@@ -6,8 +6,9 @@ use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
-use crate::config::{Architecture, ConvImpl, VaeConfig};
-use crate::lowered;
+use collapse_kernels::{ConvImpl, conv_transpose2d_nhwc, conv2d_nhwc, dense as dense_layer};
+
+use crate::config::{Architecture, VaeConfig};
 
 /// Stride of every convolution of the conv VAE.
 const STRIDE: usize = 2;
@@ -117,11 +118,10 @@ impl VaeConfig {
     }
 }
 
-/// `layer` on `x`, through a ReLU if `relu`, by [`lowered::dense`] (the
-/// lowering's product on flex, Burn's `Linear` elsewhere).
+/// `layer` on `x`, through a ReLU if `relu`.
 fn dense(layer: &Linear, x: Tensor<2>, relu: bool) -> Tensor<2> {
     let bias = layer.bias.as_ref().map(|b| b.val());
-    lowered::dense(x, layer.weight.val(), bias, relu)
+    dense_layer(x, layer.weight.val(), bias, relu)
 }
 
 impl MlpVae {
@@ -146,10 +146,9 @@ impl MlpVae {
 }
 
 impl ConvVae {
-    /// Whether the convolutions go through the lowering: decided by the
-    /// weights' device (the images of a training batch need not be tracked).
+    /// Whether the convolutions go through the lowering.
     fn lowered(&self) -> bool {
-        self.conv_impl.lowers_on(&self.conv1.weight.val().device())
+        self.conv_impl == ConvImpl::Matmul
     }
 
     fn encode(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
@@ -169,7 +168,7 @@ impl ConvVae {
                 let weight = layer.weight.val().reshape([c, fh, fw, d]);
                 let weight = weight.permute([1, 2, 0, 3]).reshape([fh * fw * c, d]);
                 let bias = layer.bias.as_ref().map(|b| b.val());
-                lowered::dense(h.clone(), weight, bias, false)
+                dense_layer(h.clone(), weight, bias, false)
             };
             (head(&self.mu), head(&self.logvar))
         } else {
@@ -193,7 +192,7 @@ impl ConvVae {
                 let b = b.val().reshape([c, fh, fw]);
                 b.permute([1, 2, 0]).reshape([fh * fw * c])
             });
-            let h = lowered::dense(z, weight, bias, false).reshape([b, fh, fw, c]);
+            let h = dense_layer(z, weight, bias, false).reshape([b, fh, fw, c]);
             let h = nhwc_deconv(&self.deconv1, h, true);
             // One output channel: `[b, h, w, 1]` flattens like `[b, 1, h, w]`.
             nhwc_deconv(&self.deconv2, h, false).flatten(1, 3)
@@ -208,13 +207,13 @@ impl ConvVae {
 /// `layer` and its ReLU by the project's lowering, on a channels-last batch.
 fn nhwc_conv(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let bias = layer.bias.as_ref().map(|b| b.val());
-    lowered::conv2d_nhwc(x, layer.weight.val(), bias, [STRIDE, PADDING], true)
+    conv2d_nhwc(x, layer.weight.val(), bias, [STRIDE, PADDING], true)
 }
 
 /// `layer` by the project's lowering, on a channels-last batch, through a ReLU if `relu`.
 fn nhwc_deconv(layer: &ConvTranspose2d, x: Tensor<4>, relu: bool) -> Tensor<4> {
     let bias = layer.bias.as_ref().map(|b| b.val());
-    lowered::conv_transpose2d_nhwc(x, layer.weight.val(), bias, [STRIDE, PADDING], relu)
+    conv_transpose2d_nhwc(x, layer.weight.val(), bias, [STRIDE, PADDING], relu)
 }
 
 impl Vae {

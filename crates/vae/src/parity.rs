@@ -11,7 +11,9 @@ use burn::prelude::*;
 use burn::store::{ModuleRecord, RecordError};
 use burn::tensor::{Bytes, Gradients};
 
-use crate::config::{ConvImpl, TrainConfig, VaeConfig};
+use collapse_kernels::ConvImpl;
+
+use crate::config::{TrainConfig, VaeConfig};
 use crate::eval::to_host;
 use crate::loss::loss_parts;
 use crate::model::Vae;

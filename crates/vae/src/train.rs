@@ -10,11 +10,11 @@ use std::time::Instant;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
-use crate::adam::FusedAdam;
 use crate::config::TrainConfig;
 use crate::data::BatchSource;
 use crate::loss::loss_parts;
 use crate::model::Vae;
+use collapse_kernels::FusedAdam;
 
 /// What the training loop reports while it runs.
 #[derive(Clone, Copy, Debug)]

@@ -2,8 +2,7 @@
 //!
 //! In Burn's operations the pooling is a reshape and two `max_dim` reductions,
 //! and its backward pass one `scatter_add` into zeros per reduction, then the
-//! ReLU's mask. flex runs `scatter_add` on one thread, and it alone was 25 % of
-//! the classifier's training time on 2 cores (`perf`). Here each `[h, w]`
+//! ReLU's mask, and flex runs `scatter_add` on one thread. Here each `[h, w]`
 //! plane is one task of the thread pool: forward keeps which input of each
 //! window won, backward writes each gradient back to its winner.
 //!
@@ -12,6 +11,7 @@
 //! wins only if it is strictly greater, first along a row, then between the
 //! rows. (A NaN is not carried the way flex's reductions carry it.)
 
+use crate::flex::{contiguous_f32, flex_tensor, is_flex};
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -21,7 +21,6 @@ use burn::backend::{Autodiff, Backend, Dispatch, Flex, TensorMetadata, backend_e
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use burn_flex::FlexTensor;
-use collapse_vae::flex::{contiguous_f32, flex_tensor, is_flex};
 use rayon::prelude::*;
 
 /// The winner of a window none of whose inputs is positive: its output is 0
@@ -41,7 +40,7 @@ pub fn relu_max_pool2(x: Tensor<4>) -> Tensor<4> {
     if is_flex(&x.device()) {
         return Tensor::from_dispatch(<Dispatch as PoolOps>::relu_max_pool2(x.into_dispatch()));
     }
-    // A reshape and two maxima: several times faster on the CPU backends than
+    // A reshape and two maxima: faster on the CPU backends than
     // Burn's pooling kernel for these sizes.
     relu(x)
         .reshape([b, c, h / 2, 2, w / 2, 2])

@@ -1,5 +1,5 @@
-//! What the project's own flex kernels ([`crate::adam`],
-//! [`crate::loss`], [`crate::lowered`], [`crate::sample`]) share: recognising a flex device,
+//! What the project's own flex kernels ([`crate::adam`], [`crate::bce`],
+//! [`crate::conv`], [`crate::pool`], [`crate::sigmoid`]) share: recognising a flex device,
 //! reading a flex tensor as contiguous f32 values, and making one from values.
 
 use burn::backend::DispatchDevice;

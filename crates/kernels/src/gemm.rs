@@ -3,8 +3,7 @@
 //!
 //! flex's own `matmul` returns a new tensor each time, and allocates it by
 //! zero-filling a byte vector that its buffer type then copies once more to
-//! align it: 7–8 % of conv VAE training once the lowering multiplies a few
-//! images per thread-pool task. Here a task multiplies into a buffer it reuses,
+//! align it, for every few images the lowering multiplies. Here a task multiplies into a buffer it reuses,
 //! or adds its product straight into a running sum.
 //!
 //! This is the project's only `unsafe`: `gemm` takes raw pointers and

@@ -1,10 +1,9 @@
 //! Convolutions lowered to window copies and matrix multiplies, for the CPU
 //! backends.
 //!
-//! Burn's ndarray backend computes `conv2d` and `conv_transpose2d` so slowly
-//! (the conv VAE trained at 20 images/s there, against about 1,000 on flex) that the
-//! authors' network was unusable on it, and on flex the lowering trains faster
-//! than flex's own convolutions. Here a convolution is `unfold` (each output
+//! Burn's ndarray backend computes `conv2d` and `conv_transpose2d` too slowly
+//! for the authors' network to train on it, and on flex the lowering trains
+//! faster than flex's own convolutions (the README has the figures). Here a convolution is `unfold` (each output
 //! position's input window copied into one row, "im2col") followed by a matrix
 //! multiply, and a transposed convolution is a matrix multiply followed by
 //! `fold`, the adjoint of `unfold` (each row added back into the windows it
@@ -40,9 +39,47 @@ use burn::prelude::*;
 use burn::tensor::{DType, TensorData, try_read_sync};
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
+use serde::{Deserialize, Deserializer, Serialize, de};
 
 use crate::flex::{contiguous_f32, flex_tensor};
 use crate::gemm::{Mat, matmul_into};
+
+/// How convolutions are computed: the same weights and layouts either way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum ConvImpl {
+    /// Burn's `conv2d` / `conv_transpose2d`.
+    Burn,
+    /// The project's unfold (im2col) and matrix multiply, channels-last (CPU backends only).
+    Matmul,
+}
+
+/// Why a record that names `hybrid` cannot be read: the last build that had it.
+pub const HYBRID_REMOVED: &str = "conv_impl \"hybrid\" (the lowering for training, Burn's \
+     convolutions for sampling) is not in this build; a collapse built from commit 3e2cbdd \
+     or earlier has it";
+
+impl<'de> Deserialize<'de> for ConvImpl {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        match name.as_str() {
+            "burn" => Ok(ConvImpl::Burn),
+            "matmul" => Ok(ConvImpl::Matmul),
+            "hybrid" => Err(de::Error::custom(HYBRID_REMOVED)),
+            other => Err(de::Error::unknown_variant(other, &["burn", "matmul"])),
+        }
+    }
+}
+
+impl std::fmt::Display for ConvImpl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ConvImpl::Burn => "burn",
+            ConvImpl::Matmul => "matmul",
+        })
+    }
+}
 
 /// A square window sliding over a channels-last image: kernel size, stride and
 /// symmetric zero padding, over an image of `height × width × channels`.
@@ -356,8 +393,8 @@ const GROUPS: usize = 16;
 
 /// How the flex kernels split a batch: `per_group` images per task of the
 /// thread pool, processed `per_chunk` at a time (`per_image` values of
-/// buffers each). Whole groups at once for the weight gradient (whose product
-/// is `[k·k·c, n]` whatever the number of rows) measured 8 % slower.
+/// buffers each). The weight gradient goes chunk by chunk too: its product is
+/// `[k·k·c, n]` whatever the number of rows, so whole groups gain nothing.
 fn split(batch: usize, per_image: usize) -> (usize, usize) {
     let per_group = batch.div_ceil(GROUPS).max(1);
     let per_chunk = (TASK_VALUES / per_image.max(1)).clamp(1, per_group);
@@ -958,20 +995,17 @@ pub fn dense(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>, relu: boo
 /// `layer` applied to the channels-first batch `x` (`[batch, c, h, w]`) by
 /// Burn's convolution or by [`conv2d_nhwc`], as `conv_impl` says; `stride` and
 /// `padding` must be the layer's own (the lowering reads only its weights).
-/// The frozen classifier is channels-first, so the lowering permutes around
-/// it; on flex it still scores and trains faster than Burn's convolution (the
-/// README has the figures). `Hybrid` keeps Burn's convolution here, as it did
-/// when the lowering was the slower one.
+/// The lowering is channels-last, so it permutes around it.
 pub fn apply_conv2d(
     layer: &burn::nn::conv::Conv2d,
     x: Tensor<4>,
-    conv_impl: crate::ConvImpl,
+    conv_impl: ConvImpl,
     stride: usize,
     padding: usize,
 ) -> Tensor<4> {
     match conv_impl {
-        crate::ConvImpl::Burn | crate::ConvImpl::Hybrid => layer.forward(x),
-        crate::ConvImpl::Matmul => conv2d_nhwc(
+        ConvImpl::Burn => layer.forward(x),
+        ConvImpl::Matmul => conv2d_nhwc(
             x.permute([0, 2, 3, 1]),
             layer.weight.val(),
             layer.bias.as_ref().map(|b| b.val()),
