@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use collapse_chain::{ConfigError, Setting};
 use collapse_kernels::ConvImpl;
 
 /// Study model collapse: a VAE trained on MNIST regenerates its own training
@@ -375,4 +376,30 @@ pub struct ParityArgs {
     /// Also write the comparison as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+}
+
+/// The flag that sets a chain's `setting`.
+pub fn flag_of(setting: Setting) -> &'static str {
+    match setting {
+        Setting::Epochs => "--epochs",
+        Setting::BatchSize => "--batch-size",
+        Setting::LatentDim => "--latent-dim",
+        Setting::Hidden => "--hidden",
+        Setting::Lr => "--lr",
+        Setting::WeightDecay => "--weight-decay",
+        Setting::Beta => "--beta",
+        Setting::TrainSize => "--train-size",
+        Setting::SyntheticSize => "--synthetic-size",
+        Setting::RealFraction => "--real-fraction",
+        Setting::Stream => "--stream",
+        Setting::PriorScale => "--prior-scale",
+        Setting::ProbeSamples => "--probe-samples",
+        Setting::EvalBatch => "--eval-batch",
+        Setting::EvaluatorEpochs => "--evaluator-epochs",
+    }
+}
+
+/// A refused configuration value, worded by the flag that sets it.
+pub fn flag_error(e: ConfigError) -> anyhow::Error {
+    anyhow::anyhow!("{}: {}", flag_of(e.setting), e.message)
 }

@@ -20,6 +20,7 @@ use collapse_vae::{Architecture, CheckpointError, SampleMode, TrainEvent};
 use crate::Failure;
 use crate::args::{
     Backend, FetchArgs, Mode, Model, OnDivergenceArg, ReportArgs, RunArgs, Sample, SampleArgs,
+    flag_error,
 };
 use crate::backend;
 
@@ -107,7 +108,7 @@ fn resolve(args: &RunArgs, spec: &DatasetSpec, data: PathBuf) -> Result<ChainCon
         };
     }
     c.device = device_of(args).name().to_string();
-    c.validate().map_err(Failure::input)?;
+    c.validate().map_err(|e| Failure::input(flag_error(e)))?;
     Ok(c)
 }
 
@@ -136,6 +137,16 @@ pub fn verified(dataset: Dataset, accept: bool) -> Result<Dataset, Failure> {
             dataset.spec.name
         ))),
         _ => Ok(dataset),
+    }
+}
+
+/// A dataset that cannot be loaded, with the commands that provide one.
+fn dataset_failure(e: DatasetError) -> Failure {
+    match e {
+        DatasetError::Missing { dataset, .. } => Failure::input(anyhow!(
+            "{e}: run `collapse fetch {dataset}`, or pass --data DIR with the IDX files"
+        )),
+        e => Failure::input(e),
     }
 }
 
@@ -168,9 +179,9 @@ pub fn load_dataset(
                     spec.name
                 ))
             })?;
-            Dataset::load(spec, data).map_err(Failure::input)
+            Dataset::load(spec, data).map_err(dataset_failure)
         }
-        other => other.map_err(Failure::input),
+        other => other.map_err(dataset_failure),
     }
 }
 
@@ -279,7 +290,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     )?;
     config
         .resolve_sizes(dataset.train.len())
-        .map_err(Failure::input)?;
+        .map_err(|e| Failure::input(flag_error(e)))?;
     let backend = device_of(&args);
     backend::keep_tuning(backend, &config.out.join(TUNING_DIR)).map_err(Failure::run)?;
     let selected = backend::select(backend).map_err(Failure::input)?;
@@ -371,18 +382,33 @@ fn execute(
         generations: config.generations,
         last_batch_line: Cell::new(Instant::now()),
     };
-    let rows = chain(&mut |e| progress.event(e)).map_err(|e| match e {
-        ChainError::Exists(_)
-        | ChainError::Lock(_)
-        | ChainError::Checkpoint(CheckpointError::Read { .. }) => Failure::input(e),
-        e => Failure::run(e),
-    })?;
+    let rows = chain(&mut |e| progress.event(e)).map_err(chain_failure)?;
     println!("generation,probe_mu_std,test_nelbo");
     for r in &rows {
         println!("{},{:.4},{:.2}", r.generation, r.probe_mu_std, r.test_nelbo);
     }
     println!("run folder: {}", config.out.display());
     Ok(())
+}
+
+/// A chain's error as the command line's user reads it: bad input or a failed
+/// run, with the flags that act on it.
+fn chain_failure(e: ChainError) -> Failure {
+    match e {
+        ChainError::Exists(_) => Failure::input(anyhow!("{e}; choose another --out")),
+        ChainError::Diverged { retried, .. } => Failure::run(anyhow!(
+            "{e}; start a new run with a lower --lr{}",
+            if retried {
+                ""
+            } else {
+                ", or use --on-divergence retry"
+            }
+        )),
+        ChainError::Lock(_) | ChainError::Checkpoint(CheckpointError::Read { .. }) => {
+            Failure::input(e)
+        }
+        e => Failure::run(e),
+    }
 }
 
 /// The flags that would change a recorded run's science, as given.
@@ -457,7 +483,9 @@ fn resume(args: RunArgs, run: PathBuf) -> Result<(), Failure> {
     if let Some(data) = args.data {
         config.data = data;
     }
-    config.validate().map_err(Failure::input)?;
+    config
+        .validate()
+        .map_err(|e| Failure::input(flag_error(e)))?;
     let backend = Backend::from_str(&config.device, false).map_err(|_| {
         Failure::input(anyhow!(
             "--resume: the recorded device {:?} is not compiled into this build",

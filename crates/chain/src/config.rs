@@ -115,19 +115,77 @@ pub struct ChainConfig {
     pub classifier: ClassifierConfig,
 }
 
+/// A setting of a chain's configuration, as an error names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Setting {
+    /// Passes over the training set per generation.
+    Epochs,
+    /// Images per optimisation step.
+    BatchSize,
+    /// Latent dimensions.
+    LatentDim,
+    /// Hidden widths of the MLP.
+    Hidden,
+    /// Adam's learning rate.
+    Lr,
+    /// Adam's L2 penalty.
+    WeightDecay,
+    /// Weight of the KL term.
+    Beta,
+    /// Real training images used by generation 0.
+    TrainSize,
+    /// Images per synthetic training set.
+    SyntheticSize,
+    /// Fraction of real images in a synthetic generation's training set.
+    RealFraction,
+    /// Drawing every training batch fresh from the previous decoder.
+    Stream,
+    /// Standard deviation of the prior samples are drawn from.
+    PriorScale,
+    /// Samples encoded by the probe.
+    ProbeSamples,
+    /// Batch size of sampling and evaluation.
+    EvalBatch,
+    /// Epochs of the frozen classifier's training.
+    EvaluatorEpochs,
+}
+
+impl Setting {
+    /// The setting in words.
+    pub fn name(self) -> &'static str {
+        match self {
+            Setting::Epochs => "epochs",
+            Setting::BatchSize => "batch size",
+            Setting::LatentDim => "latent dimensions",
+            Setting::Hidden => "hidden widths",
+            Setting::Lr => "learning rate",
+            Setting::WeightDecay => "weight decay",
+            Setting::Beta => "KL weight",
+            Setting::TrainSize => "real training images",
+            Setting::SyntheticSize => "synthetic set size",
+            Setting::RealFraction => "real fraction",
+            Setting::Stream => "streaming",
+            Setting::PriorScale => "prior scale",
+            Setting::ProbeSamples => "probe samples",
+            Setting::EvalBatch => "evaluation batch",
+            Setting::EvaluatorEpochs => "classifier epochs",
+        }
+    }
+}
+
 /// A configuration value refused before any work.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("--{flag}: {message}")]
+#[error("{}: {message}", setting.name())]
 pub struct ConfigError {
-    /// The flag at fault (without dashes).
-    pub flag: &'static str,
+    /// The setting at fault.
+    pub setting: Setting,
     /// Why.
     pub message: String,
 }
 
-fn refuse(flag: &'static str, message: impl Into<String>) -> ConfigError {
+fn refuse(setting: Setting, message: impl Into<String>) -> ConfigError {
     ConfigError {
-        flag,
+        setting,
         message: message.into(),
     }
 }
@@ -178,24 +236,24 @@ impl ChainConfig {
 
     /// Checks every value that does not need the data.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let positive = |flag, v: usize| {
+        let positive = |setting, v: usize| {
             if v == 0 {
-                Err(refuse(flag, "must be at least 1"))
+                Err(refuse(setting, "must be at least 1"))
             } else {
                 Ok(())
             }
         };
-        positive("epochs", self.train.epochs)?;
-        positive("batch-size", self.train.batch_size)?;
-        positive("latent-dim", self.model.latent_dim)?;
-        positive("train-size", self.train_size.unwrap_or(1))?;
-        positive("synthetic-size", self.synthetic_size.unwrap_or(1))?;
-        positive("probe-samples", self.probe_samples)?;
-        positive("eval-batch", self.eval_batch)?;
-        positive("evaluator-epochs", self.classifier.epochs)?;
+        positive(Setting::Epochs, self.train.epochs)?;
+        positive(Setting::BatchSize, self.train.batch_size)?;
+        positive(Setting::LatentDim, self.model.latent_dim)?;
+        positive(Setting::TrainSize, self.train_size.unwrap_or(1))?;
+        positive(Setting::SyntheticSize, self.synthetic_size.unwrap_or(1))?;
+        positive(Setting::ProbeSamples, self.probe_samples)?;
+        positive(Setting::EvalBatch, self.eval_batch)?;
+        positive(Setting::EvaluatorEpochs, self.classifier.epochs)?;
         if self.evaluate && self.probe_samples < 2 * collapse_eval::prdc::K {
             return Err(refuse(
-                "probe-samples",
+                Setting::ProbeSamples,
                 format!(
                     "the evaluators need at least {} samples for their {}-nearest-neighbour balls",
                     2 * collapse_eval::prdc::K,
@@ -204,42 +262,42 @@ impl ChainConfig {
             ));
         }
         if self.model.hidden.contains(&0) {
-            return Err(refuse("hidden", "every width must be at least 1"));
+            return Err(refuse(Setting::Hidden, "every width must be at least 1"));
         }
-        let finite_positive = |flag, v: f64| {
+        let finite_positive = |setting, v: f64| {
             if v.is_finite() && v > 0.0 {
                 Ok(())
             } else {
                 Err(refuse(
-                    flag,
+                    setting,
                     format!("must be a finite number above 0, got {v}"),
                 ))
             }
         };
-        finite_positive("lr", self.train.lr)?;
-        finite_positive("prior-scale", self.prior_scale)?;
+        finite_positive(Setting::Lr, self.train.lr)?;
+        finite_positive(Setting::PriorScale, self.prior_scale)?;
         if !(self.train.weight_decay.is_finite() && self.train.weight_decay >= 0.0) {
-            return Err(refuse("weight-decay", "must be 0 or more"));
+            return Err(refuse(Setting::WeightDecay, "must be 0 or more"));
         }
         if !(self.train.beta.is_finite() && self.train.beta >= 0.0) {
-            return Err(refuse("beta", "must be 0 or more"));
+            return Err(refuse(Setting::Beta, "must be 0 or more"));
         }
         if !(0.0..=1.0).contains(&self.real_fraction) {
             return Err(refuse(
-                "real-fraction",
+                Setting::RealFraction,
                 format!("must be within [0, 1], got {}", self.real_fraction),
             ));
         }
         if self.mode == LoopMode::Accumulate && self.real_fraction > 0.0 {
             return Err(refuse(
-                "real-fraction",
-                "applies to --mode replace; --mode accumulate already keeps all real data",
+                Setting::RealFraction,
+                "applies to a chain that replaces its training set; an accumulating chain already keeps all real data",
             ));
         }
         if self.mode == LoopMode::Accumulate && self.stream {
             return Err(refuse(
-                "stream",
-                "streams fresh samples each batch, so there are no earlier sets to accumulate; use --mode replace",
+                Setting::Stream,
+                "draws fresh samples for each batch, so there are no earlier sets to accumulate",
             ));
         }
         Ok(())
@@ -250,7 +308,7 @@ impl ChainConfig {
         let train = self.train_size.unwrap_or(available);
         if train > available {
             return Err(refuse(
-                "train-size",
+                Setting::TrainSize,
                 format!(
                     "{train} is more than the {available} training images of {}",
                     self.dataset
@@ -295,16 +353,19 @@ mod tests {
     }
 
     #[test]
-    fn refuses_bad_values_naming_the_flag() {
+    fn refuses_bad_values_naming_the_setting() {
         let mut c = quick();
         c.real_fraction = 1.5;
-        assert_eq!(c.validate().unwrap_err().flag, "real-fraction");
+        assert_eq!(c.validate().unwrap_err().setting, Setting::RealFraction);
         let mut c = quick();
         c.train.epochs = 0;
-        assert_eq!(c.validate().unwrap_err().flag, "epochs");
+        assert_eq!(c.validate().unwrap_err().setting, Setting::Epochs);
         let mut c = quick();
         c.train_size = Some(70_000);
-        assert_eq!(c.resolve_sizes(60_000).unwrap_err().flag, "train-size");
+        assert_eq!(
+            c.resolve_sizes(60_000).unwrap_err().setting,
+            Setting::TrainSize
+        );
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub mod latents;
 pub mod lock;
 pub mod run;
 pub mod seeds;
+#[cfg(test)]
+mod tests;
 
-pub use config::{ChainConfig, ConfigError, LoopMode, OnDivergence, Preset};
+pub use config::{ChainConfig, ConfigError, LoopMode, OnDivergence, Preset, Setting};
 pub use run::{ChainError, ChainEvent, RunContext, resume_chain, run_chain};

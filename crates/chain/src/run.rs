@@ -11,12 +11,13 @@ use collapse_eval::{CacheEvent, Classifier, EvalError, Evaluator, load_or_train}
 use collapse_report::grid::{grid_image, save_png};
 use collapse_report::{ClassifierInfo, EvalRecord};
 use collapse_report::{
-    DatasetFileRecord, DatasetRecord, DeviceRecord, GenerationTiming, Manifest, MetricsRow,
-    ReportError, RetryRecord, generation_dir, read_json, redraw_run, write_json, write_metrics_csv,
+    DatasetFileRecord, DatasetRecord, DeviceRecord, GenerationTiming, LatentStats, Manifest,
+    MetricsRow, ProbeStats, ReportError, RetryRecord, generation_dir, read_json, redraw_run,
+    write_json, write_metrics_csv,
 };
 use collapse_vae::data::permutation;
 use collapse_vae::{
-    BatchSource, CheckpointError, Divergence, HostImages, SampleMode, ShuffledImages,
+    BatchSource, CheckpointError, Divergence, EvalStats, HostImages, SampleMode, ShuffledImages,
     StreamedImages, TrainConfig, TrainEvent, Vae, decode_means, encode_all, evaluate,
     load_checkpoint, sample_images, save_checkpoint, to_host, train,
 };
@@ -64,7 +65,7 @@ pub enum ChainEvent<'a> {
 #[non_exhaustive]
 pub enum ChainError {
     /// The run folder already holds a run.
-    #[error("{}: already holds a run (manifest.json); choose another --out", .0.display())]
+    #[error("{}: already holds a run (manifest.json)", .0.display())]
     Exists(PathBuf),
     /// A folder could not be created.
     #[error("{}: {source}", path.display())]
@@ -90,7 +91,7 @@ pub enum ChainError {
     #[error(transparent)]
     Eval(#[from] EvalError),
     /// A generation's loss diverged (after its retry, if one was allowed).
-    #[error("generation {generation}: {divergence}{}; completed generations are kept; start a new run with a lower --lr, or use --on-divergence retry", if *retried { " again after a retry at half the learning rate" } else { "" })]
+    #[error("generation {generation}: {divergence}{}; completed generations are kept", if *retried { " again after a retry at half the learning rate" } else { "" })]
     Diverged {
         /// The generation.
         generation: usize,
@@ -464,6 +465,22 @@ fn read_training_set(dir: &Path) -> Result<Arc<[f32]>, ChainError> {
     Ok(read_idx(&path)?.data.to_unit_f32().into())
 }
 
+/// What training produced for one generation.
+struct Trained {
+    model: Vae,
+    train_size: usize,
+    real_fraction: f64,
+    train_loss: f64,
+}
+
+/// What was measured of one generation's model.
+struct Measured {
+    eval: EvalStats,
+    latents: LatentStats,
+    probe: ProbeStats,
+    scored: Option<EvalRecord>,
+}
+
 /// The generation loop from the state's next generation to `config.generations`.
 fn drive(
     fixed: &Fixed<'_>,
@@ -472,128 +489,196 @@ fn drive(
     on_event: &mut dyn FnMut(ChainEvent<'_>),
 ) -> Result<Vec<MetricsRow>, ChainError> {
     let config = fixed.config;
-    let out = &config.out;
-    let device = &fixed.device;
-    let latent = config.model.latent_dim;
-    let autodiff = device.clone().autodiff();
     let first = state.rows.len();
     for g in first..=config.generations {
         let started = Instant::now();
-        let dir = generation_dir(out, g);
+        let dir = generation_dir(&config.out, g);
         create_dir(&dir)?;
-        let (mut source, real_fraction) =
-            training_source(fixed, g, state.previous.as_ref(), &mut state.history, &dir)?;
-        let train_size = source.epoch_len();
-        on_event(ChainEvent::GenerationStart {
-            generation: g,
-            train_size,
-        });
-        let mut attempt = |purposes: (Purpose, Purpose), train_config: &TrainConfig| {
-            fixed.seed(g, purposes.0);
-            let model = config.model.init(&autodiff);
-            fixed.seed(g, purposes.1);
-            train(model, source.as_mut(), train_config, &mut |event| {
-                on_event(ChainEvent::Training {
-                    generation: g,
-                    event,
-                })
-            })
-        };
-        let trained = match attempt((Purpose::Init, Purpose::Train), &config.train) {
-            Err(divergence) if config.on_divergence == OnDivergence::Retry => {
-                let retry = config.train.clone().with_lr(config.train.lr / 2.0);
-                manifest.retries.push(RetryRecord {
-                    generation: g,
-                    reason: divergence.to_string(),
-                    lr: retry.lr,
-                });
-                write_json(&out.join("manifest.json"), &manifest)?;
-                attempt((Purpose::RetryInit, Purpose::RetryTrain), &retry)
-                    .map_err(|divergence| (divergence, true))
-            }
-            other => other.map_err(|divergence| (divergence, false)),
-        };
-        drop(source);
-        let (model, train_loss) =
-            trained.map_err(|(divergence, retried)| ChainError::Diverged {
-                generation: g,
-                divergence,
-                retried,
-            })?;
-        let model = model.valid();
-        fixed.seed(g, Purpose::Eval);
-        let eval = evaluate(&model, &fixed.test, config.eval_batch);
-        let latents = latent_stats(g, &encode_all(&model, &fixed.test, config.eval_batch));
-        let reference = state.gen0.get_or_insert_with(|| model.clone());
-        fixed.seed(g, Purpose::Probe);
-        let probe_images = sample_images(
-            &model,
-            latent,
-            config.probe_samples,
-            config.eval_batch,
-            config.prior_scale,
-            config.sample,
-            device,
-        );
-        let probe_mu = encode_all(reference, &probe_images, config.eval_batch).mu;
-        let scored = state
-            .scorer
-            .score(fixed, reference, g, &probe_images, &probe_mu)?;
-        let probe = probe_stats(g, probe_mu);
-        fixed.write_grids(&dir, &model)?;
-        write_json(&dir.join("latents.json"), &latents)?;
-        write_json(&dir.join("probe.json"), &probe)?;
-        if let Some(record) = &scored {
-            write_json(&dir.join("eval.json"), record)?;
-        }
-        save_checkpoint(&dir, &model, &config.model)?;
-        let row = MetricsRow {
-            generation: g,
-            train_size,
-            real_fraction,
-            train_loss,
-            test_nelbo: eval.nelbo,
-            test_recon: eval.recon,
-            test_kl: eval.kl,
-            active_units: latents.active_units,
-            probe_mu_mean: probe.mu_mean,
-            probe_mu_std: probe.mu_std,
-            probe_tail_mass: probe.tail_mass,
-            seconds: started.elapsed().as_secs_f64(),
-            eval: scored.as_ref().map(EvalRecord::summary),
-        };
-        write_json(&dir.join("metrics.json"), &row)?;
-        collapse_data::atomic::write(
-            &dir.join(COMPLETE),
-            collapse_report::time::now_rfc3339().as_bytes(),
-        )
-        .map_err(|source| ChainError::Io {
-            path: dir.join(COMPLETE),
-            source,
-        })?;
-        state.rows.push(row.clone());
-        write_metrics_csv(&out.join("metrics.csv"), &state.rows)?;
-        manifest.generations.push(GenerationTiming {
-            generation: g,
-            seconds: row.seconds,
-        });
-        if g == config.generations {
-            // Finished before the last redraw, so index.html says so.
-            manifest.finished = Some(collapse_report::time::now_rfc3339());
-        }
-        write_json(&out.join("manifest.json"), &manifest)?;
-        redraw_run(out)?;
+        let trained = train_generation(fixed, g, &mut manifest, &mut state, &dir, on_event)?;
+        let measured = measure_generation(fixed, g, &trained.model, &mut state)?;
+        write_generation(fixed, &dir, &trained.model, &measured)?;
+        let row = metrics_row(g, &trained, &measured, started.elapsed().as_secs_f64());
+        record_generation(fixed, &dir, &row, &mut manifest, &mut state)?;
         on_event(ChainEvent::GenerationDone(&row));
-        state.previous = Some(model);
+        state.previous = Some(trained.model);
     }
     if first > config.generations {
         // A resumed run that was already complete: its files only need redrawing.
         manifest.finished = Some(collapse_report::time::now_rfc3339());
-        write_json(&out.join("manifest.json"), &manifest)?;
-        write_metrics_csv(&out.join("metrics.csv"), &state.rows)?;
-        redraw_run(out)?;
+        write_json(&config.out.join("manifest.json"), &manifest)?;
+        write_metrics_csv(&config.out.join("metrics.csv"), &state.rows)?;
+        redraw_run(&config.out)?;
     }
     Ok(state.rows)
+}
+
+/// Trains generation `g` on its training source, retrying once at half the
+/// learning rate when the loss diverges and the config allows it (the retry
+/// is recorded in the manifest first).
+fn train_generation(
+    fixed: &Fixed<'_>,
+    g: usize,
+    manifest: &mut Manifest,
+    state: &mut ChainState,
+    dir: &Path,
+    on_event: &mut dyn FnMut(ChainEvent<'_>),
+) -> Result<Trained, ChainError> {
+    let config = fixed.config;
+    let (mut source, real_fraction) =
+        training_source(fixed, g, state.previous.as_ref(), &mut state.history, dir)?;
+    let train_size = source.epoch_len();
+    on_event(ChainEvent::GenerationStart {
+        generation: g,
+        train_size,
+    });
+    let autodiff = fixed.device.clone().autodiff();
+    let mut attempt = |purposes: (Purpose, Purpose), train_config: &TrainConfig| {
+        fixed.seed(g, purposes.0);
+        let model = config.model.init(&autodiff);
+        fixed.seed(g, purposes.1);
+        train(model, source.as_mut(), train_config, &mut |event| {
+            on_event(ChainEvent::Training {
+                generation: g,
+                event,
+            })
+        })
+    };
+    let trained = match attempt((Purpose::Init, Purpose::Train), &config.train) {
+        Err(divergence) if config.on_divergence == OnDivergence::Retry => {
+            let retry = config.train.clone().with_lr(config.train.lr / 2.0);
+            manifest.retries.push(RetryRecord {
+                generation: g,
+                reason: divergence.to_string(),
+                lr: retry.lr,
+            });
+            write_json(&config.out.join("manifest.json"), manifest)?;
+            attempt((Purpose::RetryInit, Purpose::RetryTrain), &retry)
+                .map_err(|divergence| (divergence, true))
+        }
+        other => other.map_err(|divergence| (divergence, false)),
+    };
+    let (model, train_loss) = trained.map_err(|(divergence, retried)| ChainError::Diverged {
+        generation: g,
+        divergence,
+        retried,
+    })?;
+    Ok(Trained {
+        model: model.valid(),
+        train_size,
+        real_fraction,
+        train_loss,
+    })
+}
+
+/// The test-set likelihood and latents of `model`, and the probe: its samples
+/// encoded by generation 0's encoder (generation 0 being `model` itself the
+/// first time) and scored by the frozen evaluators.
+fn measure_generation(
+    fixed: &Fixed<'_>,
+    g: usize,
+    model: &Vae,
+    state: &mut ChainState,
+) -> Result<Measured, ChainError> {
+    let config = fixed.config;
+    fixed.seed(g, Purpose::Eval);
+    let eval = evaluate(model, &fixed.test, config.eval_batch);
+    let latents = latent_stats(g, &encode_all(model, &fixed.test, config.eval_batch));
+    let reference = state.gen0.get_or_insert_with(|| model.clone());
+    fixed.seed(g, Purpose::Probe);
+    let probe_images = sample_images(
+        model,
+        config.model.latent_dim,
+        config.probe_samples,
+        config.eval_batch,
+        config.prior_scale,
+        config.sample,
+        &fixed.device,
+    );
+    let probe_mu = encode_all(reference, &probe_images, config.eval_batch).mu;
+    let scored = state
+        .scorer
+        .score(fixed, reference, g, &probe_images, &probe_mu)?;
+    Ok(Measured {
+        eval,
+        latents,
+        probe: probe_stats(g, probe_mu),
+        scored,
+    })
+}
+
+/// Writes a generation's grids, records and checkpoint into `dir`.
+fn write_generation(
+    fixed: &Fixed<'_>,
+    dir: &Path,
+    model: &Vae,
+    measured: &Measured,
+) -> Result<(), ChainError> {
+    fixed.write_grids(dir, model)?;
+    write_json(&dir.join("latents.json"), &measured.latents)?;
+    write_json(&dir.join("probe.json"), &measured.probe)?;
+    if let Some(record) = &measured.scored {
+        write_json(&dir.join("eval.json"), record)?;
+    }
+    save_checkpoint(dir, model, &fixed.config.model)?;
+    Ok(())
+}
+
+/// Generation `g`'s row of `metrics.csv`.
+fn metrics_row(g: usize, trained: &Trained, measured: &Measured, seconds: f64) -> MetricsRow {
+    let Measured {
+        eval,
+        latents,
+        probe,
+        scored,
+    } = measured;
+    MetricsRow {
+        generation: g,
+        train_size: trained.train_size,
+        real_fraction: trained.real_fraction,
+        train_loss: trained.train_loss,
+        test_nelbo: eval.nelbo,
+        test_recon: eval.recon,
+        test_kl: eval.kl,
+        active_units: latents.active_units,
+        probe_mu_mean: probe.mu_mean,
+        probe_mu_std: probe.mu_std,
+        probe_tail_mass: probe.tail_mass,
+        seconds,
+        eval: scored.as_ref().map(EvalRecord::summary),
+    }
+}
+
+/// Marks generation `row.generation` complete (its `metrics.json`, then
+/// `COMPLETE`), then brings the run's `metrics.csv`, manifest and plots up to
+/// date.
+fn record_generation(
+    fixed: &Fixed<'_>,
+    dir: &Path,
+    row: &MetricsRow,
+    manifest: &mut Manifest,
+    state: &mut ChainState,
+) -> Result<(), ChainError> {
+    let out = &fixed.config.out;
+    write_json(&dir.join("metrics.json"), row)?;
+    let complete = dir.join(COMPLETE);
+    collapse_data::atomic::write(&complete, collapse_report::time::now_rfc3339().as_bytes())
+        .map_err(|source| ChainError::Io {
+            path: complete,
+            source,
+        })?;
+    state.rows.push(row.clone());
+    write_metrics_csv(&out.join("metrics.csv"), &state.rows)?;
+    manifest.generations.push(GenerationTiming {
+        generation: row.generation,
+        seconds: row.seconds,
+    });
+    if row.generation == fixed.config.generations {
+        // Finished before the last redraw, so index.html says so.
+        manifest.finished = Some(collapse_report::time::now_rfc3339());
+    }
+    write_json(&out.join("manifest.json"), manifest)?;
+    redraw_run(out)?;
+    Ok(())
 }
 
 /// Generation `g`'s source of training batches and its real fraction.

@@ -1,6 +1,5 @@
 //! Loading a catalogued dataset from a folder of IDX files, with checks.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::catalogue::{DatasetSpec, FileRole, FileSpec, sha256_hex};
@@ -58,10 +57,11 @@ pub struct Dataset {
 }
 
 /// An error loading a dataset.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DatasetError {
     /// Some of the dataset's files are not in the folder.
+    #[error("no {dataset} data in {}/ (missing {})", dir.display(), files.join(", "))]
     Missing {
         /// The dataset's name.
         dataset: &'static str,
@@ -71,8 +71,10 @@ pub enum DatasetError {
         files: Vec<&'static str>,
     },
     /// A file is not valid IDX.
+    #[error(transparent)]
     Idx(IdxError),
     /// A file is valid IDX but not of the shape the dataset needs.
+    #[error("{}: expected {expected}, found dimensions {found:?}", path.display())]
     WrongShape {
         /// The file.
         path: PathBuf,
@@ -82,6 +84,7 @@ pub enum DatasetError {
         found: Vec<usize>,
     },
     /// The images and labels files of a split hold different counts.
+    #[error("{} holds {image_count} images but {} holds {label_count} labels; they must agree", images.display(), labels.display())]
     CountMismatch {
         /// The images file.
         images: PathBuf,
@@ -93,6 +96,7 @@ pub enum DatasetError {
         label_count: usize,
     },
     /// A label is outside `0..classes`.
+    #[error("{}: label {index} is {value}, expected a class below 10", path.display())]
     BadLabel {
         /// The labels file.
         path: PathBuf,
@@ -102,51 +106,6 @@ pub enum DatasetError {
         value: u8,
     },
 }
-
-impl fmt::Display for DatasetError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DatasetError::Missing {
-                dataset,
-                dir,
-                files,
-            } => write!(
-                f,
-                "no {dataset} data in {}/ (missing {}): run `collapse fetch {dataset}`, or pass --data DIR with the IDX files",
-                dir.display(),
-                files.join(", ")
-            ),
-            DatasetError::Idx(e) => e.fmt(f),
-            DatasetError::WrongShape {
-                path,
-                expected,
-                found,
-            } => write!(
-                f,
-                "{}: expected {expected}, found dimensions {found:?}",
-                path.display()
-            ),
-            DatasetError::CountMismatch {
-                images,
-                image_count,
-                labels,
-                label_count,
-            } => write!(
-                f,
-                "{} holds {image_count} images but {} holds {label_count} labels; they must agree",
-                images.display(),
-                labels.display()
-            ),
-            DatasetError::BadLabel { path, index, value } => write!(
-                f,
-                "{}: label {index} is {value}, expected a class below 10",
-                path.display()
-            ),
-        }
-    }
-}
-
-impl std::error::Error for DatasetError {}
 
 /// The path of `file` in `dir`: the `.gz` name if present, else the raw name.
 fn locate(dir: &Path, file: &FileSpec) -> Option<PathBuf> {

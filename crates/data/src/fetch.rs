@@ -4,7 +4,6 @@
 //! decompressed contents have the catalogue's SHA-256. A file already present
 //! with the right contents is not downloaded again.
 
-use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -32,10 +31,11 @@ pub enum FetchOutcome {
 }
 
 /// Why `fetch` failed.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FetchError {
     /// The destination could not be created or written.
+    #[error("{}: {source}", path.display())]
     Io {
         /// The path at fault.
         path: PathBuf,
@@ -43,6 +43,7 @@ pub enum FetchError {
         source: std::io::Error,
     },
     /// Every mirror failed for one file.
+    #[error("could not download {file} from any mirror:{}", attempts.iter().map(|(url, why)| format!(" {url}: {why};")).collect::<String>())]
     AllMirrorsFailed {
         /// The file name.
         file: &'static str,
@@ -50,23 +51,6 @@ pub enum FetchError {
         attempts: Vec<(String, String)>,
     },
 }
-
-impl fmt::Display for FetchError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FetchError::Io { path, source } => write!(f, "{}: {source}", path.display()),
-            FetchError::AllMirrorsFailed { file, attempts } => {
-                write!(f, "could not download {file} from any mirror:")?;
-                for (url, why) in attempts {
-                    write!(f, " {url}: {why};")?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
-impl std::error::Error for FetchError {}
 
 /// SHA-256 of the decompressed contents of gzip bytes, or why they are not gzip.
 fn content_sha256(gz: &[u8]) -> Result<String, String> {

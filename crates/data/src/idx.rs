@@ -6,7 +6,6 @@
 //! generated training sets of grey values) are supported. Files whose name ends
 //! in `.gz` are read and written gzip-compressed.
 
-use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -75,31 +74,41 @@ pub struct IdxArray {
 }
 
 /// An error reading or writing an IDX file, with the file's path.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {kind}", path.display())]
 pub struct IdxError {
     /// The file at fault.
     pub path: PathBuf,
     /// What went wrong.
+    #[source]
     pub kind: IdxErrorKind,
 }
 
 /// What went wrong with an IDX file.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum IdxErrorKind {
     /// The file could not be opened, read, decompressed or written.
-    Io(io::Error),
+    #[error("{0}")]
+    Io(#[source] io::Error),
     /// The first two bytes are not zero, so this is not an IDX file.
+    #[error(
+        "not an IDX file: magic number {found:#010x}, expected 0x0000TTDD (two zero bytes, type, dimensions)"
+    )]
     BadMagic {
         /// The first four bytes as a big-endian number.
         found: u32,
     },
     /// The type code is not one of IDX's, or one this reader does not handle.
+    #[error(
+        "IDX type code {code:#04x} is not supported, expected 0x08 (unsigned byte) or 0x0d (float32)"
+    )]
     UnsupportedType {
         /// The code found.
         code: u8,
     },
     /// The header declares more data than the file holds.
+    #[error("truncated: the header declares {expected} bytes, the file has {found}")]
     Truncated {
         /// Bytes the header promises (header included).
         expected: u64,
@@ -107,6 +116,7 @@ pub enum IdxErrorKind {
         found: u64,
     },
     /// The file holds bytes after the declared payload.
+    #[error("{} trailing bytes: the header declares {expected} bytes, the file has {found}", found - expected)]
     TrailingBytes {
         /// Bytes the header promises (header included).
         expected: u64,
@@ -114,51 +124,13 @@ pub enum IdxErrorKind {
         found: u64,
     },
     /// The array given to the writer is inconsistent (payload length is not the product of dims).
+    #[error("cannot write: dimensions give {expected} elements, the payload has {found}")]
     Inconsistent {
         /// Product of the dimensions.
         expected: usize,
         /// Payload length.
         found: usize,
     },
-}
-
-impl fmt::Display for IdxError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let p = self.path.display();
-        match &self.kind {
-            IdxErrorKind::Io(e) => write!(f, "{p}: {e}"),
-            IdxErrorKind::BadMagic { found } => write!(
-                f,
-                "{p}: not an IDX file: magic number {found:#010x}, expected 0x0000TTDD (two zero bytes, type, dimensions)"
-            ),
-            IdxErrorKind::UnsupportedType { code } => write!(
-                f,
-                "{p}: IDX type code {code:#04x} is not supported, expected 0x08 (unsigned byte) or 0x0d (float32)"
-            ),
-            IdxErrorKind::Truncated { expected, found } => write!(
-                f,
-                "{p}: truncated: the header declares {expected} bytes, the file has {found}"
-            ),
-            IdxErrorKind::TrailingBytes { expected, found } => write!(
-                f,
-                "{p}: {} trailing bytes: the header declares {expected} bytes, the file has {found}",
-                found - expected
-            ),
-            IdxErrorKind::Inconsistent { expected, found } => write!(
-                f,
-                "{p}: cannot write: dimensions give {expected} elements, the payload has {found}"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for IdxError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.kind {
-            IdxErrorKind::Io(e) => Some(e),
-            _ => None,
-        }
-    }
 }
 
 fn is_gz(path: &Path) -> bool {

@@ -15,7 +15,7 @@ pub enum EvalError {
         source: std::io::Error,
     },
     /// The cache folder cannot be created next to the dataset.
-    #[error("{}: cannot store the evaluator next to the dataset ({source}); make the dataset folder writable or copy the dataset to a writable --data folder", path.display())]
+    #[error("{}: cannot store the evaluator next to the dataset ({source}); make the dataset folder writable or copy the dataset to a writable folder", path.display())]
     UnwritableCache {
         /// The folder.
         path: PathBuf,

@@ -1,0 +1,162 @@
+//! The chain on a tiny synthetic dataset, on flex: what each step leaves in
+//! the run folder, without the binary or MNIST.
+
+use std::path::Path;
+
+use burn::prelude::Device;
+use collapse_data::{Catalogue, Dataset, DatasetSpec, Split};
+use collapse_report::{
+    DeviceRecord, LatentStats, Manifest, MetricsRow, ProbeStats, generation_dir, read_json,
+    read_metrics_csv,
+};
+
+use crate::run::{COMPLETE, TRAINING_SET_FLOAT};
+use crate::{ChainConfig, ChainError, LoopMode, Preset, RunContext, resume_chain, run_chain};
+
+/// Image side of the synthetic dataset (the catalogue's MNIST shape).
+const SIDE: usize = 28;
+
+/// `count` images of a bar per class: class `c` inks rows `2c..2c + 3` between
+/// columns that shift with the image's index, so no two images are alike.
+fn split(count: usize) -> Split {
+    let mut images = vec![0u8; count * SIDE * SIDE];
+    let labels: Vec<u8> = (0..count).map(|i| (i % 10) as u8).collect();
+    for (i, image) in images.chunks_mut(SIDE * SIDE).enumerate() {
+        let row = 2 * labels[i] as usize + 4;
+        let left = 3 + i % 7;
+        for r in row..row + 3 {
+            image[r * SIDE + left..r * SIDE + left + 14].fill(255);
+        }
+    }
+    Split { images, labels }
+}
+
+fn dataset() -> Dataset {
+    let spec: DatasetSpec = Catalogue::get("mnist").expect("mnist is catalogued");
+    Dataset {
+        spec,
+        train: split(120),
+        test: split(60),
+        provenance: Vec::new(),
+    }
+}
+
+/// A chain small enough for a unit test: an MLP of one small hidden layer,
+/// one epoch, two synthetic generations, no frozen evaluators.
+fn config(out: &Path) -> ChainConfig {
+    let mut c = ChainConfig::preset(Preset::Quick, "mnist", "unused".into(), out.into());
+    c.model = c.model.with_hidden(vec![16]).with_latent_dim(4);
+    c.train = c.train.with_epochs(1).with_batch_size(32);
+    c.generations = 2;
+    c.train_size = None;
+    c.probe_samples = 50;
+    c.eval_batch = 40;
+    c.evaluate = false;
+    c.resolve_sizes(120).expect("120 images suffice");
+    c.validate().expect("a valid chain");
+    c
+}
+
+fn context() -> RunContext {
+    RunContext {
+        command_line: vec!["test".into()],
+        device: DeviceRecord {
+            backend: "flex".into(),
+            adapter: "cpu".into(),
+            kind: "cpu".into(),
+            runtime: "flex".into(),
+            precision: "f32".into(),
+            kernels: Vec::new(),
+            tuning_cache: None,
+        },
+    }
+}
+
+fn without_seconds(rows: &[MetricsRow]) -> Vec<MetricsRow> {
+    rows.iter()
+        .cloned()
+        .map(|row| MetricsRow {
+            seconds: 0.0,
+            ..row
+        })
+        .collect()
+}
+
+#[test]
+fn each_generation_leaves_its_records_and_resuming_redoes_the_same() {
+    let tmp = tempfile::tempdir().expect("temporary folder");
+    let out = tmp.path().join("run");
+    let (c, data, device) = (config(&out), dataset(), Device::flex());
+    let rows = run_chain(&c, &data, &device, context(), &mut |_| {}).expect("the chain runs");
+    assert_eq!(rows.len(), 3);
+    for (g, row) in rows.iter().enumerate() {
+        let dir = generation_dir(&out, g);
+        assert!(dir.join(COMPLETE).is_file(), "gen {g} complete");
+        assert_eq!(
+            &read_json::<MetricsRow>(&dir.join("metrics.json")).unwrap(),
+            row
+        );
+        let probe: ProbeStats = read_json(&dir.join("probe.json")).unwrap();
+        assert_eq!((probe.generation, probe.samples), (g, 50));
+        assert_eq!(probe.per_dim_std.len(), 4);
+        assert!(probe.mu_std > 0.0 && probe.mu_std.is_finite());
+        assert_eq!(probe.mu_std, row.probe_mu_std);
+        let latents: LatentStats = read_json(&dir.join("latents.json")).unwrap();
+        assert_eq!((latents.generation, latents.images), (g, 60));
+        assert_eq!(latents.active_units, row.active_units);
+        for file in [
+            "samples.png",
+            "reconstructions.png",
+            "model.bpk",
+            "vae.json",
+        ] {
+            assert!(dir.join(file).is_file(), "gen {g}: {file}");
+        }
+        // Generation 0 trains on the real images; the others on a drawn set, on disk.
+        assert_eq!(row.real_fraction, if g == 0 { 1.0 } else { 0.0 });
+        assert_eq!(dir.join(TRAINING_SET_FLOAT).is_file(), g > 0);
+        assert_eq!(row.train_size, 120);
+        assert!(row.test_nelbo.is_finite() && row.test_nelbo > 0.0);
+        assert!((row.test_recon + row.test_kl - row.test_nelbo).abs() < 1e-3 * row.test_nelbo);
+    }
+    // metrics.csv rounds the wall time; every other value reads back exactly.
+    let csv = read_metrics_csv(&out.join("metrics.csv")).unwrap();
+    assert_eq!(without_seconds(&csv), without_seconds(&rows));
+    let manifest: Manifest = read_json(&out.join("manifest.json")).unwrap();
+    assert_eq!(manifest.generations.len(), 3);
+    assert!(manifest.finished.is_some() && manifest.resumed.is_empty());
+
+    // Generation 2 interrupted before its marker: resuming redoes it alone.
+    std::fs::remove_file(generation_dir(&out, 2).join(COMPLETE)).unwrap();
+    let first_gen = std::fs::read(generation_dir(&out, 1).join("model.bpk")).unwrap();
+    let resumed = resume_chain(&c, manifest, &data, &device, &mut |_| {}).expect("resumes");
+    assert_eq!(without_seconds(&resumed), without_seconds(&rows));
+    assert_eq!(
+        std::fs::read(generation_dir(&out, 1).join("model.bpk")).unwrap(),
+        first_gen,
+        "complete generations are kept"
+    );
+    let manifest: Manifest = read_json(&out.join("manifest.json")).unwrap();
+    assert_eq!((manifest.generations.len(), manifest.resumed.len()), (3, 1));
+
+    // The folder now holds a run: a second run into it is refused, changing nothing.
+    let again = run_chain(&c, &data, &device, context(), &mut |_| {});
+    assert!(matches!(again, Err(ChainError::Exists(path)) if path == out));
+    assert_eq!(
+        read_json::<Manifest>(&out.join("manifest.json")).unwrap(),
+        manifest
+    );
+}
+
+#[test]
+fn an_accumulating_chain_trains_on_every_earlier_set() {
+    let tmp = tempfile::tempdir().expect("temporary folder");
+    let mut c = config(&tmp.path().join("run"));
+    c.mode = LoopMode::Accumulate;
+    let rows =
+        run_chain(&c, &dataset(), &Device::flex(), context(), &mut |_| {}).expect("the chain runs");
+    let sizes: Vec<usize> = rows.iter().map(|r| r.train_size).collect();
+    assert_eq!(sizes, [120, 240, 360]);
+    let fractions: Vec<f64> = rows.iter().map(|r| r.real_fraction).collect();
+    assert_eq!(fractions, [1.0, 0.5, 1.0 / 3.0]);
+}
