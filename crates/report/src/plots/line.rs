@@ -47,27 +47,22 @@ pub fn line_plot(
                     .iter()
                     .map(|&(x, _, hi)| (x, hi))
                     .chain(band.iter().rev().map(|&(x, lo, _)| (x, lo)));
-                chart
-                    .draw_series(std::iter::once(Polygon::new(
-                        outline.collect::<Vec<_>>(),
-                        s.color.mix(0.2).filled(),
-                    )))
-                    .map_err(|e| e.to_string())?;
+                chart.draw_series(std::iter::once(Polygon::new(
+                    outline.collect::<Vec<_>>(),
+                    s.color.mix(0.2).filled(),
+                )))?;
             }
         }
         for s in series {
             let color = s.color;
             chart
-                .draw_series(LineSeries::new(finite(&s.points), color.stroke_width(2)))
-                .map_err(|e| e.to_string())?
+                .draw_series(LineSeries::new(finite(&s.points), color.stroke_width(2)))?
                 .label(s.label.as_str())
                 .legend(move |(x, y)| {
                     PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
                 });
             if s.points.len() <= MAX_MARKED_POINTS {
-                chart
-                    .draw_series(finite(&s.points).map(|p| Circle::new(p, 3, color.filled())))
-                    .map_err(|e| e.to_string())?;
+                chart.draw_series(finite(&s.points).map(|p| Circle::new(p, 3, color.filled())))?;
             }
         }
         if let Some(r) = reference {
@@ -78,8 +73,7 @@ pub fn line_plot(
                     10,
                     6,
                     style,
-                ))
-                .map_err(|e| e.to_string())?
+                ))?
                 .label(REFERENCE_LABEL)
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
         }
