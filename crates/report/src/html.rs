@@ -10,7 +10,7 @@ use std::path::{Component, Path};
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use crate::contract::{Manifest, MetricsRow, generation_dir};
+use crate::contract::{DatasetRecord, Manifest, MetricsRow, RetryRecord, generation_dir};
 use crate::error::ReportError;
 use crate::evaluation::EvalRecord;
 use crate::headline::value;
@@ -219,47 +219,7 @@ fn manifest_summary(
     rows: &[MetricsRow],
     reference: Option<&EvalRecord>,
 ) -> Vec<(&'static str, String)> {
-    let differing: Vec<String> = m
-        .dataset
-        .files
-        .iter()
-        .filter(|f| !f.matches_catalogue)
-        .map(|f| f.path.display().to_string())
-        .collect();
-    let checksums = if differing.is_empty() {
-        format!(
-            "all {} checksums match the catalogue",
-            m.dataset.files.len()
-        )
-    } else {
-        format!("differ from the catalogue: {}", differing.join(", "))
-    };
-    let generations = match (rows.first(), rows.last()) {
-        (Some(first), Some(last)) => format!(
-            "{} ({} to {})",
-            rows.len(),
-            first.generation,
-            last.generation
-        ),
-        _ => "none yet".to_string(),
-    };
-    // Manifests written before a field was recorded hold it empty.
-    let recorded = |value: &str| match value {
-        "" => "not recorded".to_string(),
-        v => v.to_string(),
-    };
-    let list = |items: Vec<String>, none: &str| {
-        if items.is_empty() {
-            none.to_string()
-        } else {
-            items.join("; ")
-        }
-    };
-    let retries = m
-        .retries
-        .iter()
-        .map(|r| format!("generation {}: {} (lr {})", r.generation, r.reason, r.lr))
-        .collect();
+    let d = &m.device;
     let mut items = vec![
         ("tool", m.tool.clone()),
         ("started", m.started.clone()),
@@ -269,32 +229,87 @@ fn manifest_summary(
         ),
         ("command line", command_line(&m.command_line)),
         ("seed", m.seed.to_string()),
-        ("backend", m.device.backend.clone()),
-        ("adapter", m.device.adapter.clone()),
-        ("device kind", m.device.kind.clone()),
-        ("runtime", recorded(&m.device.runtime)),
-        ("precision", recorded(&m.device.precision)),
-        (
-            "kernels",
-            list(m.device.kernels.clone(), "the backend's own"),
-        ),
-        ("dataset", format!("{}: {checksums}", m.dataset.name)),
+        ("backend", d.backend.clone()),
+        ("adapter", d.adapter.clone()),
+        ("device kind", d.kind.clone()),
+        ("runtime", recorded(&d.runtime)),
+        ("precision", recorded(&d.precision)),
+        ("kernels", list(&d.kernels, "the backend's own")),
+        ("dataset", dataset_checksums(&m.dataset)),
         ("parameters", thousands(m.parameters)),
-        ("generations", generations),
-        ("resumed", list(m.resumed.clone(), "never")),
-        ("retries", list(retries, "none")),
+        ("generations", generation_range(rows)),
+        ("resumed", list(&m.resumed, "never")),
+        ("retries", list(&retries(&m.retries), "none")),
     ];
     if let Some(r) = reference {
-        items.push((
-            "evaluation classifier",
-            format!(
-                "test accuracy {:.2} % (key {})",
-                100.0 * r.classifier.test_accuracy,
-                r.classifier.key
-            ),
-        ));
+        items.push(("evaluation classifier", classifier(r)));
     }
     items
+}
+
+/// A manifest field as written; manifests written before the field was
+/// recorded hold it empty.
+fn recorded(value: &str) -> String {
+    match value {
+        "" => "not recorded".to_string(),
+        v => v.to_string(),
+    }
+}
+
+/// `items` separated by semicolons, or `none` for no item.
+fn list(items: &[String], none: &str) -> String {
+    if items.is_empty() {
+        none.to_string()
+    } else {
+        items.join("; ")
+    }
+}
+
+/// The dataset's name and whether its files' checksums match the catalogue.
+fn dataset_checksums(dataset: &DatasetRecord) -> String {
+    let differing: Vec<String> = dataset
+        .files
+        .iter()
+        .filter(|f| !f.matches_catalogue)
+        .map(|f| f.path.display().to_string())
+        .collect();
+    let checksums = if differing.is_empty() {
+        format!("all {} checksums match the catalogue", dataset.files.len())
+    } else {
+        format!("differ from the catalogue: {}", differing.join(", "))
+    };
+    format!("{}: {checksums}", dataset.name)
+}
+
+/// How many generations `rows` hold, and the first and last.
+fn generation_range(rows: &[MetricsRow]) -> String {
+    match (rows.first(), rows.last()) {
+        (Some(first), Some(last)) => format!(
+            "{} ({} to {})",
+            rows.len(),
+            first.generation,
+            last.generation
+        ),
+        _ => "none yet".to_string(),
+    }
+}
+
+/// Each retry of a diverged generation in words.
+fn retries(retries: &[RetryRecord]) -> Vec<String> {
+    retries
+        .iter()
+        .map(|r| format!("generation {}: {} (lr {})", r.generation, r.reason, r.lr))
+        .collect()
+}
+
+/// The evaluation classifier's test accuracy and cache key.
+fn classifier(reference: &EvalRecord) -> String {
+    let c = &reference.classifier;
+    format!(
+        "test accuracy {:.2} % (key {})",
+        100.0 * c.test_accuracy,
+        c.key
+    )
 }
 
 /// The command line as a shell would read it back: arguments with spaces or
