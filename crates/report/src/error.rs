@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::plots::DrawingError;
+
 /// An error writing or reading a file of a run folder.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -41,12 +43,12 @@ pub enum ReportError {
         source: image::ImageError,
     },
     /// Drawing a plot failed.
-    #[error("{}: drawing failed: {message}", path.display())]
+    #[error("{}: drawing failed: {source}", path.display())]
     Plot {
         /// The file.
         path: PathBuf,
-        /// What the plotting library said.
-        message: String,
+        /// What the plotting library reported.
+        source: DrawingError,
     },
     /// Fewer runs were given than the operation needs.
     #[error("{operation} needs at least {needed} runs, got {given}")]

@@ -2,19 +2,25 @@
 //! comparison and seed pages share (page frame, tables, plot grids, links).
 //!
 //! Every page is self-contained: inline CSS and JS, relative links to the
-//! PNGs, nothing fetched, so it works from `file://`. Every text put into a
-//! page goes through [`escape`].
+//! PNGs, nothing fetched, so it works from `file://`. The pages are `maud`
+//! templates, which escape every text they insert; the functions here that
+//! return `String` give HTML for pages that assemble their body themselves.
 
-use std::fmt::Write as _;
 use std::path::{Component, Path};
 
-use crate::contract::{Manifest, MetricsRow, generation_dir};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+use crate::contract::{DatasetRecord, Manifest, MetricsRow, RetryRecord, generation_dir};
 use crate::error::ReportError;
 use crate::evaluation::EvalRecord;
 use crate::headline::value;
 
 /// The file name of every page.
 pub const INDEX: &str = "index.html";
+/// A generation's sample grid image.
+const SAMPLES: &str = "samples.png";
+/// A generation's reconstructions image.
+const RECONSTRUCTIONS: &str = "reconstructions.png";
 
 const STYLE: &str = "
 body{font:15px/1.45 system-ui,sans-serif;color:#222;max-width:1400px;margin:0 auto;padding:0 16px 40px}
@@ -61,60 +67,55 @@ const VIEWER_SCRIPT: &str = "
 })();
 ";
 
-/// `text` with the five HTML special characters replaced by entities, safe
-/// in element content and in quoted attribute values.
+/// `text` escaped as the templates escape it (`&`, `<`, `>` and `"`), safe
+/// in element content and in double-quoted attribute values.
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    html! { (text) }.into_string()
 }
 
 /// A whole page: `title` (escaped here) and `body` (already HTML).
 pub(crate) fn page(title: &str, body: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{title}</h1>\n{body}</body>\n</html>\n",
-        title = escape(title)
-    )
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                h1 { (title) }
+                (PreEscaped(body))
+            }
+        }
+    }
+    .into_string()
 }
 
 /// A table with a header row; every cell is escaped.
 pub(crate) fn table(header: &[String], rows: &[Vec<String>]) -> String {
-    let cells = |tag: &str, row: &[String]| -> String {
-        row.iter()
-            .map(|c| format!("<{tag}>{}</{tag}>", escape(c)))
-            .collect()
-    };
-    let mut html = format!("<table>\n<tr>{}</tr>\n", cells("th", header));
-    for row in rows {
-        let _ = writeln!(html, "<tr>{}</tr>", cells("td", row));
+    html! {
+        table {
+            tr { @for cell in header { th { (cell) } } }
+            @for row in rows {
+                tr { @for cell in row { td { (cell) } } }
+            }
+        }
     }
-    html.push_str("</table>\n");
-    html
+    .into_string()
 }
 
 /// A grid of plot images, `srcs` relative to the page.
 pub(crate) fn plots(srcs: &[String]) -> String {
-    let mut html = String::from("<div class=\"plots\">\n");
-    for src in srcs {
-        let _ = writeln!(
-            html,
-            "<a href=\"{0}\"><img src=\"{0}\" alt=\"{0}\"></a>",
-            escape(src)
-        );
+    html! {
+        div class="plots" {
+            @for src in srcs {
+                a href=(src) { img src=(src) alt=(src); }
+            }
+        }
     }
-    html.push_str("</div>\n");
-    html
+    .into_string()
 }
 
 /// A number for a table cell: integers as such, others to 4 significant
@@ -175,44 +176,41 @@ pub(crate) fn run_page(
     plot_files: &[String],
     reference: Option<&EvalRecord>,
 ) -> String {
-    let mut body = String::new();
-    body.push_str("<h2>Run</h2>\n");
-    body.push_str(&key_values(&manifest_summary(manifest, rows, reference)));
     let config = serde_json::to_string_pretty(&manifest.config).unwrap_or_default();
-    let _ = writeln!(
-        body,
-        "<details><summary>configuration</summary><pre>{}</pre></details>",
-        escape(&config)
-    );
-    body.push_str("<h2>Sample grids</h2>\n");
-    body.push_str(&sample_viewer(rows));
-    body.push_str("<h2>Plots</h2>\n");
-    body.push_str(&plots(plot_files));
-    body.push_str("<h2>Metrics</h2>\n<div class=\"scroll\">\n");
+    let body = html! {
+        h2 { "Run" }
+        (key_values(&manifest_summary(manifest, rows, reference)))
+        details { summary { "configuration" } pre { (config) } }
+        h2 { "Sample grids" }
+        (sample_viewer(rows))
+        h2 { "Plots" }
+        (PreEscaped(plots(plot_files)))
+        h2 { "Metrics" }
+        div class="scroll" { (PreEscaped(metrics_table(rows))) }
+        script { (PreEscaped(VIEWER_SCRIPT)) }
+    };
+    page(&format!("model collapse: {name}"), &body.into_string())
+}
+
+/// Every column of `metrics.csv`, one row per generation.
+fn metrics_table(rows: &[MetricsRow]) -> String {
     let header: Vec<String> = MetricsRow::header().iter().map(|c| c.to_string()).collect();
     let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| header.iter().map(|c| number(value(r, c))).collect())
         .collect();
-    body.push_str(&table(&header, &cells));
-    body.push_str("</div>\n");
-    let _ = writeln!(body, "<script>{VIEWER_SCRIPT}</script>");
-    page(&format!("model collapse: {name}"), &body)
+    table(&header, &cells)
 }
 
 /// A two-column table of labelled texts.
-fn key_values(items: &[(&str, String)]) -> String {
-    let mut html = String::from("<table class=\"kv\">\n");
-    for (key, value) in items {
-        let _ = writeln!(
-            html,
-            "<tr><th>{}</th><td>{}</td></tr>",
-            escape(key),
-            escape(value)
-        );
+fn key_values(items: &[(&str, String)]) -> Markup {
+    html! {
+        table class="kv" {
+            @for (key, value) in items {
+                tr { th { (key) } td { (value) } }
+            }
+        }
     }
-    html.push_str("</table>\n");
-    html
 }
 
 /// The manifest in words, one item per line of the summary table.
@@ -221,47 +219,7 @@ fn manifest_summary(
     rows: &[MetricsRow],
     reference: Option<&EvalRecord>,
 ) -> Vec<(&'static str, String)> {
-    let differing: Vec<String> = m
-        .dataset
-        .files
-        .iter()
-        .filter(|f| !f.matches_catalogue)
-        .map(|f| f.path.display().to_string())
-        .collect();
-    let checksums = if differing.is_empty() {
-        format!(
-            "all {} checksums match the catalogue",
-            m.dataset.files.len()
-        )
-    } else {
-        format!("differ from the catalogue: {}", differing.join(", "))
-    };
-    let generations = match (rows.first(), rows.last()) {
-        (Some(first), Some(last)) => format!(
-            "{} ({} to {})",
-            rows.len(),
-            first.generation,
-            last.generation
-        ),
-        _ => "none yet".to_string(),
-    };
-    // Manifests written before a field was recorded hold it empty.
-    let recorded = |value: &str| match value {
-        "" => "not recorded".to_string(),
-        v => v.to_string(),
-    };
-    let list = |items: Vec<String>, none: &str| {
-        if items.is_empty() {
-            none.to_string()
-        } else {
-            items.join("; ")
-        }
-    };
-    let retries = m
-        .retries
-        .iter()
-        .map(|r| format!("generation {}: {} (lr {})", r.generation, r.reason, r.lr))
-        .collect();
+    let d = &m.device;
     let mut items = vec![
         ("tool", m.tool.clone()),
         ("started", m.started.clone()),
@@ -271,32 +229,87 @@ fn manifest_summary(
         ),
         ("command line", command_line(&m.command_line)),
         ("seed", m.seed.to_string()),
-        ("backend", m.device.backend.clone()),
-        ("adapter", m.device.adapter.clone()),
-        ("device kind", m.device.kind.clone()),
-        ("runtime", recorded(&m.device.runtime)),
-        ("precision", recorded(&m.device.precision)),
-        (
-            "kernels",
-            list(m.device.kernels.clone(), "the backend's own"),
-        ),
-        ("dataset", format!("{}: {checksums}", m.dataset.name)),
+        ("backend", d.backend.clone()),
+        ("adapter", d.adapter.clone()),
+        ("device kind", d.kind.clone()),
+        ("runtime", recorded(&d.runtime)),
+        ("precision", recorded(&d.precision)),
+        ("kernels", list(&d.kernels, "the backend's own")),
+        ("dataset", dataset_checksums(&m.dataset)),
         ("parameters", thousands(m.parameters)),
-        ("generations", generations),
-        ("resumed", list(m.resumed.clone(), "never")),
-        ("retries", list(retries, "none")),
+        ("generations", generation_range(rows)),
+        ("resumed", list(&m.resumed, "never")),
+        ("retries", list(&retries(&m.retries), "none")),
     ];
     if let Some(r) = reference {
-        items.push((
-            "evaluation classifier",
-            format!(
-                "test accuracy {:.2} % (key {})",
-                100.0 * r.classifier.test_accuracy,
-                r.classifier.key
-            ),
-        ));
+        items.push(("evaluation classifier", classifier(r)));
     }
     items
+}
+
+/// A manifest field as written; manifests written before the field was
+/// recorded hold it empty.
+fn recorded(value: &str) -> String {
+    match value {
+        "" => "not recorded".to_string(),
+        v => v.to_string(),
+    }
+}
+
+/// `items` separated by semicolons, or `none` for no item.
+fn list(items: &[String], none: &str) -> String {
+    if items.is_empty() {
+        none.to_string()
+    } else {
+        items.join("; ")
+    }
+}
+
+/// The dataset's name and whether its files' checksums match the catalogue.
+fn dataset_checksums(dataset: &DatasetRecord) -> String {
+    let differing: Vec<String> = dataset
+        .files
+        .iter()
+        .filter(|f| !f.matches_catalogue)
+        .map(|f| f.path.display().to_string())
+        .collect();
+    let checksums = if differing.is_empty() {
+        format!("all {} checksums match the catalogue", dataset.files.len())
+    } else {
+        format!("differ from the catalogue: {}", differing.join(", "))
+    };
+    format!("{}: {checksums}", dataset.name)
+}
+
+/// How many generations `rows` hold, and the first and last.
+fn generation_range(rows: &[MetricsRow]) -> String {
+    match (rows.first(), rows.last()) {
+        (Some(first), Some(last)) => format!(
+            "{} ({} to {})",
+            rows.len(),
+            first.generation,
+            last.generation
+        ),
+        _ => "none yet".to_string(),
+    }
+}
+
+/// Each retry of a diverged generation in words.
+fn retries(retries: &[RetryRecord]) -> Vec<String> {
+    retries
+        .iter()
+        .map(|r| format!("generation {}: {} (lr {})", r.generation, r.reason, r.lr))
+        .collect()
+}
+
+/// The evaluation classifier's test accuracy and cache key.
+fn classifier(reference: &EvalRecord) -> String {
+    let c = &reference.classifier;
+    format!(
+        "test accuracy {:.2} % (key {})",
+        100.0 * c.test_accuracy,
+        c.key
+    )
 }
 
 /// The command line as a shell would read it back: arguments with spaces or
@@ -328,37 +341,49 @@ fn thousands(n: usize) -> String {
 }
 
 /// The viewer (slider, buttons, label, the current grid and reconstructions)
-/// over a strip of every generation's sample grid.
-fn sample_viewer(rows: &[MetricsRow]) -> String {
+/// over a strip of every generation's sample grid. The spaces between the
+/// inline controls and between the two images keep them apart on screen.
+fn sample_viewer(rows: &[MetricsRow]) -> Markup {
     let Some(first) = rows.first() else {
-        return "<p>No generation is complete yet.</p>\n".to_string();
+        return html! { p { "No generation is complete yet." } };
     };
-    let file = |g: usize, name: &str| escape(&href(&generation_dir(Path::new(""), g).join(name)));
-    let mut html = format!(
-        "<div class=\"viewer\">\n<p><button id=\"gen-prev\" type=\"button\">&#9664; previous</button>\n\
-         <input id=\"gen-slider\" type=\"range\" min=\"0\" max=\"{max}\" value=\"0\" step=\"1\">\n\
-         <button id=\"gen-next\" type=\"button\">next &#9654;</button>\n\
-         <strong id=\"gen-label\">generation {g}</strong></p>\n\
-         <img id=\"gen-image\" src=\"{samples}\" alt=\"sample grid\">\n\
-         <img id=\"gen-recon\" src=\"{recon}\" alt=\"reconstructions of test digits\">\n</div>\n\
-         <div class=\"strip\" id=\"strip\">\n",
-        max = rows.len() - 1,
-        g = first.generation,
-        samples = file(first.generation, "samples.png"),
-        recon = file(first.generation, "reconstructions.png"),
-    );
-    for r in rows {
-        let g = r.generation;
-        let _ = writeln!(
-            html,
-            "<figure data-generation=\"{g}\" data-reconstructions=\"{}\">\
-             <img src=\"{}\" alt=\"generation {g}\"><figcaption>{g}</figcaption></figure>",
-            file(g, "reconstructions.png"),
-            file(g, "samples.png"),
-        );
+    let g = first.generation;
+    html! {
+        div class="viewer" {
+            p {
+                button id="gen-prev" type="button" { "◀ previous" }
+                " "
+                input id="gen-slider" type="range" min="0" max=(rows.len() - 1) value="0" step="1";
+                " "
+                button id="gen-next" type="button" { "next ▶" }
+                " "
+                strong id="gen-label" { "generation " (g) }
+            }
+            img id="gen-image" src=(generation_file(g, SAMPLES)) alt="sample grid";
+            " "
+            img id="gen-recon" src=(generation_file(g, RECONSTRUCTIONS))
+                alt="reconstructions of test digits";
+        }
+        div class="strip" id="strip" {
+            @for r in rows { (thumbnail(r.generation)) }
+        }
     }
-    html.push_str("</div>\n");
-    html
+}
+
+/// A generation's thumbnail in the strip; its data attributes tell the
+/// viewer which generation it is and where its reconstructions are.
+fn thumbnail(g: usize) -> Markup {
+    html! {
+        figure data-generation=(g) data-reconstructions=(generation_file(g, RECONSTRUCTIONS)) {
+            img src=(generation_file(g, SAMPLES)) alt={ "generation " (g) };
+            figcaption { (g) }
+        }
+    }
+}
+
+/// The link to file `name` of generation `g`, relative to the run folder.
+fn generation_file(g: usize, name: &str) -> String {
+    href(&generation_dir(Path::new(""), g).join(name))
 }
 
 /// A relative path as a URL path (`/` between components, whatever the OS).
@@ -377,7 +402,7 @@ mod tests {
     fn escape_replaces_special_characters() {
         assert_eq!(
             escape(r#"<b class="x">Tom & 'Jerry'</b>"#),
-            "&lt;b class=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/b&gt;"
+            "&lt;b class=&quot;x&quot;&gt;Tom &amp; 'Jerry'&lt;/b&gt;"
         );
         assert_eq!(escape("μ ≥ 2"), "μ ≥ 2");
     }

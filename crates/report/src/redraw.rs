@@ -331,7 +331,7 @@ mod tests {
             "src=\"gen-001/samples.png\"",
             "src=\"plots/probe_histograms.png\"",
             "<td>host CPU, 2 threads</td>",
-            "--out &#39;a &lt;b&gt;&#39;",
+            "--out 'a &lt;b&gt;'",
             "all 1 checksums match",
         ] {
             assert!(html.contains(needle), "{needle}\n{html}");

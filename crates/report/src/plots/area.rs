@@ -39,7 +39,7 @@ pub fn stacked_area(
     render(path, |root| {
         let (plot, side) = root.split_horizontally(SIZE.0 - LEGEND_WIDTH);
         let mut chart = frame(&plot, axes, x, y)?;
-        side.fill(&WHITE).map_err(|e| e.to_string())?;
+        side.fill(&WHITE)?;
         let mut below = vec![0.0; columns.len()];
         for (layer, (label, _)) in layers.iter().enumerate() {
             let above: Vec<f64> = columns
@@ -53,17 +53,13 @@ pub fn stacked_area(
                 .map(|((x, _), &y)| (*x, y))
                 .chain(columns.iter().zip(&below).rev().map(|((x, _), &y)| (*x, y)));
             let color = palette(layer);
-            chart
-                .draw_series(std::iter::once(Polygon::new(
-                    outline.collect::<Vec<_>>(),
-                    color.filled(),
-                )))
-                .map_err(|e| e.to_string())?;
+            chart.draw_series(std::iter::once(Polygon::new(
+                outline.collect::<Vec<_>>(),
+                color.filled(),
+            )))?;
             let top = 60 + 24 * (layers.len() - 1 - layer) as i32;
-            side.draw(&Rectangle::new([(8, top), (24, top + 16)], color.filled()))
-                .map_err(|e| e.to_string())?;
-            side.draw(&Text::new(label.as_str(), (32, top), (FONT, 15)))
-                .map_err(|e| e.to_string())?;
+            side.draw(&Rectangle::new([(8, top), (24, top + 16)], color.filled()))?;
+            side.draw(&Text::new(label.as_str(), (32, top), (FONT, 15)))?;
             below = above;
         }
         Ok(())

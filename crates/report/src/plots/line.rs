@@ -1,12 +1,14 @@
 //! Line charts: metrics against generation (with shaded bands and a dashed
 //! reference line) and histograms overlaid as density curves.
 
+use std::ops::Range;
 use std::path::Path;
 
 use plotters::prelude::*;
 
 use super::{
-    Axes, REFERENCE_COLOR, REFERENCE_LABEL, Series, extent, finite, frame, legend, ramp, render,
+    Axes, Chart, DrawingError, REFERENCE_COLOR, REFERENCE_LABEL, Series, extent, finite, frame,
+    legend, ramp, render,
 };
 use crate::contract::Histogram;
 use crate::error::ReportError;
@@ -15,7 +17,9 @@ use crate::error::ReportError;
 const MAX_MARKED_POINTS: usize = 40;
 
 /// Draws `series` on common axes, each with its band if any, and `reference`
-/// (the real test set's value) as a dashed horizontal line.
+/// (the real test set's value) as a dashed horizontal line. Bands go under
+/// every line; the legend is drawn where there is a band or more than one
+/// line to name.
 pub fn line_plot(
     path: &Path,
     axes: &Axes<'_>,
@@ -36,52 +40,13 @@ pub fn line_plot(
     render(path, |root| {
         let mut chart = frame(root, axes, x.clone(), y)?;
         for s in series {
-            let band: Vec<(f64, f64, f64)> = s
-                .band
-                .iter()
-                .copied()
-                .filter(|(x, lo, hi)| x.is_finite() && lo.is_finite() && hi.is_finite())
-                .collect();
-            if !band.is_empty() {
-                let outline = band
-                    .iter()
-                    .map(|&(x, _, hi)| (x, hi))
-                    .chain(band.iter().rev().map(|&(x, lo, _)| (x, lo)));
-                chart
-                    .draw_series(std::iter::once(Polygon::new(
-                        outline.collect::<Vec<_>>(),
-                        s.color.mix(0.2).filled(),
-                    )))
-                    .map_err(|e| e.to_string())?;
-            }
+            draw_band(&mut chart, s)?;
         }
         for s in series {
-            let color = s.color;
-            chart
-                .draw_series(LineSeries::new(finite(&s.points), color.stroke_width(2)))
-                .map_err(|e| e.to_string())?
-                .label(s.label.as_str())
-                .legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
-                });
-            if s.points.len() <= MAX_MARKED_POINTS {
-                chart
-                    .draw_series(finite(&s.points).map(|p| Circle::new(p, 3, color.filled())))
-                    .map_err(|e| e.to_string())?;
-            }
+            draw_line(&mut chart, s)?;
         }
         if let Some(r) = reference {
-            let style = REFERENCE_COLOR.stroke_width(2);
-            chart
-                .draw_series(DashedLineSeries::new(
-                    [(x.start, r), (x.end, r)],
-                    10,
-                    6,
-                    style,
-                ))
-                .map_err(|e| e.to_string())?
-                .label(REFERENCE_LABEL)
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
+            draw_reference(&mut chart, &x, r)?;
         }
         let banded = series.iter().any(|s| !s.band.is_empty());
         if banded || series.len() + usize::from(reference.is_some()) > 1 {
@@ -89,6 +54,57 @@ pub fn line_plot(
         }
         Ok(())
     })
+}
+
+/// Shades the finite part of the band of `s` in a light shade of its colour.
+fn draw_band(chart: &mut Chart<'_, '_>, s: &Series) -> Result<(), DrawingError> {
+    let band: Vec<(f64, f64, f64)> = s
+        .band
+        .iter()
+        .copied()
+        .filter(|(x, lo, hi)| x.is_finite() && lo.is_finite() && hi.is_finite())
+        .collect();
+    if band.is_empty() {
+        return Ok(());
+    }
+    let outline = band
+        .iter()
+        .map(|&(x, _, hi)| (x, hi))
+        .chain(band.iter().rev().map(|&(x, lo, _)| (x, lo)));
+    chart.draw_series(std::iter::once(Polygon::new(
+        outline.collect::<Vec<_>>(),
+        s.color.mix(0.2).filled(),
+    )))?;
+    Ok(())
+}
+
+/// Draws the line of `s` with its legend entry, and a marker per point when
+/// it has few enough points for markers to stay apart.
+fn draw_line(chart: &mut Chart<'_, '_>, s: &Series) -> Result<(), DrawingError> {
+    let color = s.color;
+    chart
+        .draw_series(LineSeries::new(finite(&s.points), color.stroke_width(2)))?
+        .label(s.label.as_str())
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+    if s.points.len() <= MAX_MARKED_POINTS {
+        chart.draw_series(finite(&s.points).map(|p| Circle::new(p, 3, color.filled())))?;
+    }
+    Ok(())
+}
+
+/// Draws the real test set's value `r` as a dashed line across `x`.
+fn draw_reference(chart: &mut Chart<'_, '_>, x: &Range<f64>, r: f64) -> Result<(), DrawingError> {
+    let style = REFERENCE_COLOR.stroke_width(2);
+    chart
+        .draw_series(DashedLineSeries::new(
+            [(x.start, r), (x.end, r)],
+            10,
+            6,
+            style,
+        ))?
+        .label(REFERENCE_LABEL)
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
+    Ok(())
 }
 
 /// Overlays histograms as density curves, one per item coloured along the

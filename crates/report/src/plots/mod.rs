@@ -123,6 +123,10 @@ fn extent(values: impl Iterator<Item = f64>, pad: f64) -> Range<f64> {
     }
 }
 
+/// What plotters reports when drawing a chart on the bitmap fails (a font it
+/// cannot load, a buffer of the wrong size, a layout that does not fit).
+pub type DrawingError = DrawingAreaErrorKind<<BitMapBackend<'static> as DrawingBackend>::ErrorType>;
+
 /// The drawing area a chart kind draws on.
 type Root<'b> = DrawingArea<BitMapBackend<'b>, Shift>;
 /// A chart with real-valued axes.
@@ -132,17 +136,17 @@ type Chart<'a, 'b> =
 /// Draws into an RGB buffer with `draw`, then writes it as PNG atomically.
 fn render(
     path: &Path,
-    draw: impl FnOnce(&Root<'_>) -> Result<(), String>,
+    draw: impl FnOnce(&Root<'_>) -> Result<(), DrawingError>,
 ) -> Result<(), ReportError> {
     let (w, h) = SIZE;
     let mut buffer = vec![255u8; (w * h * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut buffer, SIZE).into_drawing_area();
         draw(&root)
-            .and_then(|()| root.present().map_err(|e| e.to_string()))
-            .map_err(|message| ReportError::Plot {
+            .and_then(|()| root.present())
+            .map_err(|source| ReportError::Plot {
                 path: path.to_path_buf(),
-                message,
+                source,
             })?;
     }
     let img = image::RgbImage::from_raw(w, h, buffer).expect("buffer has the plot's size");
@@ -164,34 +168,31 @@ fn frame<'a, 'b>(
     axes: &Axes<'_>,
     x: Range<f64>,
     y: Range<f64>,
-) -> Result<Chart<'a, 'b>, String> {
-    area.fill(&WHITE).map_err(|e| e.to_string())?;
+) -> Result<Chart<'a, 'b>, DrawingError> {
+    area.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(area)
         .caption(axes.title, (FONT, 24))
         .margin(16)
         .x_label_area_size(44)
         .y_label_area_size(70)
-        .build_cartesian_2d(x, y)
-        .map_err(|e| e.to_string())?;
+        .build_cartesian_2d(x, y)?;
     chart
         .configure_mesh()
         .x_desc(axes.x_label)
         .y_desc(axes.y_label)
         .label_style((FONT, 15))
-        .draw()
-        .map_err(|e| e.to_string())?;
+        .draw()?;
     Ok(chart)
 }
 
 /// Draws the legend of the labelled series of `chart`.
-fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>) -> Result<(), String> {
+fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>) -> Result<(), DrawingError> {
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .label_font((FONT, 14))
         .draw()
-        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -23,8 +23,7 @@ pub fn scatter(path: &Path, axes: &Axes<'_>, groups: &[Series]) -> Result<(), Re
             chart
                 .draw_series(
                     finite(&group.points).map(|p| Circle::new(p, RADIUS, color.mix(0.7).filled())),
-                )
-                .map_err(|e| e.to_string())?
+                )?
                 .label(group.label.as_str())
                 .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
         }
