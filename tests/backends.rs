@@ -4,7 +4,7 @@
 use collapse_report::{Manifest, read_json, read_metrics_csv};
 
 use crate::chain::{TINY, short_chain};
-use crate::util::{TempDir, assert_ok, collapse, sample_checkpoint};
+use crate::util::{TempDir, assert_ok, collapse, flags, sample_checkpoint};
 
 #[test]
 fn wgpu_chain_records_its_adapter_and_its_checkpoint_loads_on_the_cpu() {
@@ -153,23 +153,10 @@ fn chain_means(tmp: &TempDir, device: &str) -> (f64, f64) {
     let (mut nelbo, mut spread) = (0.0, 0.0);
     for seed in ["1", "2", "3"] {
         let out = tmp.join(&format!("{device}-{seed}"));
-        let args = [
-            "--device",
-            device,
-            "--seed",
-            seed,
-            "--train-size",
-            "1024",
-            "--generations",
-            "1",
-            "--epochs",
-            "2",
-            "--batch-size",
-            "64",
-            "--probe-samples",
-            "1000",
-            "--no-eval",
-        ];
+        let small = flags(
+            "--train-size 1024 --generations 1 --epochs 2 --batch-size 64 --probe-samples 1000 --no-eval",
+        );
+        let args = [&["--device", device, "--seed", seed][..], &small].concat();
         assert_ok(&crate::util::run_into(tmp, &out, &args));
         let rows = read_metrics_csv(&out.join("metrics.csv")).unwrap();
         let last = rows.last().unwrap();

@@ -6,7 +6,7 @@ use std::path::Path;
 use collapse_data::{IdxData, read_idx};
 use collapse_report::{LatentStats, Manifest, ProbeStats, read_json, read_metrics_csv};
 
-use crate::util::{TempDir, assert_fails, assert_ok, run_into, sample_checkpoint};
+use crate::util::{TempDir, assert_fails, assert_ok, flags, run_into, sample_checkpoint};
 
 /// Flags of the smallest useful chain: 256 images, one epoch, generation 0 and 1.
 pub const TINY: [&str; 8] = [
@@ -43,25 +43,10 @@ fn finite(values: &[f64], what: &str) {
 
 fn check_contract(model: &str, parameters: usize) {
     let tmp = TempDir::new(model);
-    let out = short_chain(
-        &tmp,
-        &[
-            "--model",
-            model,
-            "--train-size",
-            "512",
-            "--generations",
-            "2",
-            "--epochs",
-            "2",
-            "--batch-size",
-            "64",
-            "--probe-samples",
-            "1000",
-            "--seed",
-            "7",
-        ],
+    let args = flags(
+        "--train-size 512 --generations 2 --epochs 2 --batch-size 64 --probe-samples 1000 --seed 7",
     );
+    let out = short_chain(&tmp, &[&["--model", model][..], &args].concat());
     let manifest: Manifest = read_json(&out.join("manifest.json")).unwrap();
     assert!(manifest.tool.starts_with("collapse "));
     assert!(manifest.finished.is_some());
@@ -183,20 +168,9 @@ pub fn metrics_without_seconds(run: &Path) -> Vec<String> {
 
 #[test]
 fn same_seed_gives_identical_metrics_on_flex() {
-    let args = [
-        "--train-size",
-        "256",
-        "--generations",
-        "1",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "64",
-        "--probe-samples",
-        "500",
-        "--seed",
-        "11",
-    ];
+    let args = flags(
+        "--train-size 256 --generations 1 --epochs 1 --batch-size 64 --probe-samples 500 --seed 11",
+    );
     let (a, b) = (TempDir::new("seed-a"), TempDir::new("seed-b"));
     let (ra, rb) = (short_chain(&a, &args), short_chain(&b, &args));
     assert_eq!(metrics_without_seconds(&ra), metrics_without_seconds(&rb));

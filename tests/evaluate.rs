@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use collapse_report::{EvalRecord, read_json, read_metrics_csv};
 
 use crate::chain::{TINY, short_chain};
-use crate::util::{TEST_EVALUATOR, TempDir, assert_fails, assert_ok, collapse, mnist_dir};
+use crate::util::{TEST_EVALUATOR, TempDir, assert_fails, assert_ok, collapse, flags, mnist_dir};
 
 fn in_unit(v: f64, what: &str) {
     assert!((0.0..=1.0).contains(&v), "{what}: {v}");
@@ -45,19 +45,8 @@ fn check_record(r: &EvalRecord, images: usize) {
 #[test]
 fn every_generation_is_scored_against_the_real_test_set() {
     let tmp = TempDir::new("eval");
-    let out = short_chain(
-        &tmp,
-        &[
-            "--train-size",
-            "512",
-            "--generations",
-            "2",
-            "--epochs",
-            "2",
-            "--probe-samples",
-            "500",
-        ],
-    );
+    let args = flags("--train-size 512 --generations 2 --epochs 2 --probe-samples 500");
+    let out = short_chain(&tmp, &args);
     let reference: EvalRecord = read_json(&out.join("reference.json")).unwrap();
     assert_eq!((reference.generation, &reference.distances), (None, &None));
     check_record(&reference, 10_000);

@@ -1,37 +1,27 @@
-//! Test harness: unique temporary folders, a wrapper over the built binary,
+//! Test harness: temporary folders, a wrapper over the built binary,
 //! and assertions that print the command's output when they fail.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-static NEXT: AtomicUsize = AtomicUsize::new(0);
-
-/// A temporary folder removed when dropped.
-pub struct TempDir(pub PathBuf);
+/// A test's temporary folder (tempfile's), removed when dropped unless
+/// `COLLAPSE_KEEP_TEST_DIRS` is set, for looking at what a failed test left.
+pub struct TempDir(pub PathBuf, tempfile::TempDir);
 
 impl TempDir {
     /// A new empty folder named after the test.
     pub fn new(name: &str) -> TempDir {
-        let n = NEXT.fetch_add(1, Ordering::SeqCst);
-        let dir =
-            std::env::temp_dir().join(format!("collapse-it-{}-{name}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
+        let mut dir = tempfile::Builder::new()
+            .prefix(&format!("collapse-it-{name}-"))
+            .tempdir()
+            .expect("create temp dir");
+        dir.disable_cleanup(std::env::var_os("COLLAPSE_KEEP_TEST_DIRS").is_some());
+        TempDir(dir.path().to_path_buf(), dir)
     }
 
     /// A path inside the folder.
     pub fn join(&self, p: &str) -> PathBuf {
-        self.0.join(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if std::env::var_os("COLLAPSE_KEEP_TEST_DIRS").is_none() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
+        self.1.path().join(p)
     }
 }
 
@@ -141,4 +131,9 @@ pub fn assert_fails(out: &Output, code: i32, needles: &[&str]) {
         );
     }
     assert!(!stderr.contains("panicked"), "panic\n{}", describe(out));
+}
+
+/// The flags of a command line written as one string, split at white space.
+pub fn flags(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
 }

@@ -14,10 +14,26 @@ use burn::cubecl::prelude::Scalar;
 use burn::cubecl::tf32;
 use burn::prelude::*;
 use burn::tensor::DeviceType;
+use clap::ValueEnum;
 use collapse_report::DeviceRecord;
 use collapse_vae::ConvImpl;
 
-use crate::args::Backend;
+/// A compute backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// Burn's own CPU backend (the default).
+    Flex,
+    /// Burn's ndarray CPU backend (deprecated in Burn 0.22); its convolutions
+    /// are slow, so the conv VAE uses the project's own (unfold and matrix
+    /// multiply) there.
+    Ndarray,
+    /// GPU through wgpu (Vulkan, Metal, DX12); a software Vulkan driver such as lavapipe also works.
+    Wgpu,
+    /// GPU through wgpu pinned to Vulkan, SPIR-V kernels (a build with `--features vulkan`).
+    Vulkan,
+    /// NVIDIA GPU through Burn's CUDA backend (a build with `--features cuda`).
+    Cuda,
+}
 
 /// A started device and its description.
 pub struct Selected {
@@ -285,7 +301,7 @@ pub fn select(backend: Backend) -> anyhow::Result<Selected> {
 }
 
 /// The devices of a GPU backend that this build has, each opened, or why none is listed.
-fn gpu_devices(backend: Backend) -> Result<Vec<anyhow::Result<Selected>>, String> {
+pub fn gpu_devices(backend: Backend) -> Result<Vec<anyhow::Result<Selected>>, String> {
     if !backend.compiled() {
         return Err(format!("not in this build ({})", backend.how_to_build()));
     }
@@ -310,43 +326,6 @@ fn gpu_devices(backend: Backend) -> Result<Vec<anyhow::Result<Selected>>, String
         .into_iter()
         .map(|device| open_gpu(backend, device, missing))
         .collect())
-}
-
-/// `collapse devices`: every backend, whether this build has it, and what each can run on.
-pub fn devices() -> Result<(), crate::Failure> {
-    println!(
-        "{:<8} {:<10} {:<40} {:<9} {:<12} {:<9} kernels",
-        "backend", "status", "adapter", "kind", "runtime", "precision"
-    );
-    let row = |s: &Selected| {
-        let r = &s.record;
-        let kernels = match r.kernels.is_empty() {
-            true => "-".to_string(),
-            false => r.kernels.join(","),
-        };
-        println!(
-            "{:<8} {:<10} {:<40} {:<9} {:<12} {:<9} {kernels}",
-            r.backend, "available", r.adapter, r.kind, r.runtime, r.precision
-        );
-    };
-    for backend in Backend::ALL {
-        if !backend.is_gpu() {
-            row(&select(backend).map_err(crate::Failure::run)?);
-            continue;
-        }
-        match gpu_devices(backend) {
-            Err(why) => println!("{:<8} {:<10} {why}", backend.name(), "missing"),
-            Ok(devices) => {
-                for device in devices {
-                    match device {
-                        Ok(s) => row(&s),
-                        Err(e) => println!("{:<8} {:<10} {e}", backend.name(), "failing"),
-                    }
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Whether `backend` measures its kernel choices in this build (GPU backends with autotune).

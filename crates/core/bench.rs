@@ -30,8 +30,8 @@ use collapse_vae::{
 use serde_json::{Value, json};
 
 use crate::Failure;
-use crate::args::BenchArgs;
 use crate::backend;
+use crate::flags::BenchArgs;
 
 /// Images per batch of sampling, of the probe and of the classifier.
 const EVAL_BATCH: usize = 1_000;

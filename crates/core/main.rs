@@ -9,12 +9,12 @@
 //! Errors become one line on stderr and a non-zero exit: 2 for bad usage or
 //! input, 1 for a run that failed.
 
-mod args;
 mod backend;
 mod bench;
-mod evaluate;
+mod commands;
+mod dataset;
+mod flags;
 mod parity;
-mod run;
 
 use std::process::ExitCode;
 
@@ -22,12 +22,12 @@ use clap::Parser;
 
 /// mimalloc keeps the freed tensor buffers of one training step for the next. glibc's
 /// allocator hands buffers this large back to the kernel and faults them in again,
-/// page by page, with a TLB shootdown across cores each time; on 2 cores that was a
-/// third of an MLP step (`perf`: `ptep_clear_flush`), and more with 2 threads than 1.
+/// page by page, with a TLB shootdown across cores each time.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use crate::args::{Cli, Command};
+use crate::commands::{compare, devices, evaluator, fetch, report, run, sample};
+use crate::flags::{Cli, Command, EvaluatorCommand};
 
 /// An error with the exit code it deserves.
 pub enum Failure {
@@ -99,16 +99,16 @@ fn main() -> ExitCode {
     let result = thread_pool(cli.threads).and_then(|()| {
         rayon::scope(|_| match cli.command {
             Command::Run(args) => run::run(*args),
-            Command::Fetch(args) => run::fetch(args),
-            Command::Report(args) => run::report(args),
+            Command::Fetch(args) => fetch::fetch(args),
+            Command::Report(args) => report::report(args),
             Command::Bench(args) => bench::bench(args),
-            Command::Sample(args) => run::sample(args),
-            Command::Devices => backend::devices(),
+            Command::Sample(args) => sample::sample(args),
+            Command::Devices => devices::devices(),
             Command::Parity(args) => parity::parity(args),
             Command::Evaluator {
-                action: args::EvaluatorCommand::Train(args),
-            } => evaluate::evaluator_train(args),
-            Command::Compare(args) => evaluate::compare(args),
+                action: EvaluatorCommand::Train(args),
+            } => evaluator::evaluator_train(args),
+            Command::Compare(args) => compare::compare(args),
         })
     });
     match result {

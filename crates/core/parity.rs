@@ -11,8 +11,9 @@ use collapse_vae::{Architecture, ConvImpl, TrainConfig, Vae, VaeConfig, load_che
 use serde_json::json;
 
 use crate::Failure;
-use crate::args::{Backend, Model, ParityArgs};
 use crate::backend;
+use crate::backend::Backend;
+use crate::flags::ParityArgs;
 
 /// The tolerances a backend is held to: (forward, loss and gradients; weights after the Adam step).
 fn tolerances(args: &ParityArgs, precision: &str) -> (f64, f64) {
@@ -50,11 +51,7 @@ fn model_of(args: &ParityArgs, device: &Device) -> Result<(Vae, VaeConfig), Fail
     match &args.checkpoint {
         Some(dir) => load_checkpoint(dir, device, ConvImpl::Burn).map_err(Failure::input),
         None => {
-            let architecture = match args.model {
-                Model::Mlp => Architecture::Mlp,
-                Model::Conv => Architecture::Conv,
-            };
-            let config = VaeConfig::new(architecture);
+            let config = VaeConfig::new(args.model);
             device.seed(args.seed);
             Ok((config.init(device), config))
         }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// How each generation's training set relates to earlier generations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum LoopMode {
     /// Train only on the newest synthetic set (plus `real_fraction` real images).
@@ -28,6 +29,7 @@ impl std::fmt::Display for LoopMode {
 
 /// What a chain does when a generation's loss diverges.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum OnDivergence {
     /// Stop with an error, keeping every completed generation.
@@ -236,6 +238,13 @@ impl ChainConfig {
 
     /// Checks every value that does not need the data.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_counts()?;
+        self.validate_rates()?;
+        self.validate_loop()
+    }
+
+    /// Sizes and counts: each at least 1, and enough probe samples for the evaluators.
+    fn validate_counts(&self) -> Result<(), ConfigError> {
         let positive = |setting, v: usize| {
             if v == 0 {
                 Err(refuse(setting, "must be at least 1"))
@@ -264,6 +273,11 @@ impl ChainConfig {
         if self.model.hidden.contains(&0) {
             return Err(refuse(Setting::Hidden, "every width must be at least 1"));
         }
+        Ok(())
+    }
+
+    /// Rates, weights and scales: finite, and positive where zero means nothing.
+    fn validate_rates(&self) -> Result<(), ConfigError> {
         let finite_positive = |setting, v: f64| {
             if v.is_finite() && v > 0.0 {
                 Ok(())
@@ -282,6 +296,11 @@ impl ChainConfig {
         if !(self.train.beta.is_finite() && self.train.beta >= 0.0) {
             return Err(refuse(Setting::Beta, "must be 0 or more"));
         }
+        Ok(())
+    }
+
+    /// The loop's variant and the real data it keeps.
+    fn validate_loop(&self) -> Result<(), ConfigError> {
         if !(0.0..=1.0).contains(&self.real_fraction) {
             return Err(refuse(
                 Setting::RealFraction,

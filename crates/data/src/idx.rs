@@ -274,8 +274,8 @@ mod tests {
 
     #[test]
     fn round_trips_u8_and_f32_raw_and_gz() {
-        let dir = std::env::temp_dir().join(format!("collapse-idx-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let arrays = [
             IdxArray {
                 dims: vec![2, 2, 3],
@@ -293,7 +293,6 @@ mod tests {
                 assert_eq!(&read_idx(&path).unwrap(), a);
             }
         }
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

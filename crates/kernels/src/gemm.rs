@@ -102,6 +102,23 @@ impl<'a> Mat<'a> {
     }
 }
 
+/// Panics unless `a · b` is defined and `out` holds exactly its `a.rows × b.cols` values.
+fn check_shapes(out: &[f32], a: Mat<'_>, b: Mat<'_>) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    assert_eq!(
+        k, b.rows,
+        "inner dimensions of a {m}x{k} and a {}x{n} matrix",
+        b.rows
+    );
+    assert_eq!(
+        Some(out.len()),
+        m.checked_mul(n),
+        "a {m}x{n} product into {} values",
+        out.len()
+    );
+    debug_assert!(a.in_bounds() && b.in_bounds());
+}
+
 /// `out` (row-major, `a.rows × b.cols`) set to `a · b`, or `a · b` added to it
 /// when `accumulate`. `parallel` lets gemm split the product over the thread
 /// pool (over output blocks only: the sums run in the same order either way).
@@ -116,18 +133,7 @@ pub(crate) fn matmul_into(
     parallel: bool,
 ) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
-    assert_eq!(
-        k, b.rows,
-        "inner dimensions of a {m}x{k} and a {}x{n} matrix",
-        b.rows
-    );
-    assert_eq!(
-        Some(out.len()),
-        m.checked_mul(n),
-        "a {m}x{n} product into {} values",
-        out.len()
-    );
-    debug_assert!(a.in_bounds() && b.in_bounds());
+    check_shapes(out, a, b);
     if m == 0 || n == 0 {
         return;
     }
@@ -146,7 +152,7 @@ pub(crate) fn matmul_into(
     // check true) so that every `i * row_stride + j * col_stride` for `i < rows`,
     // `j < cols` indexes inside their slices; `out` is a distinct, exclusively
     // borrowed, initialised `m × n` row-major buffer (row stride n, column
-    // stride 1), whose length was asserted above without overflow.
+    // stride 1), whose length `check_shapes` asserted without overflow.
     unsafe {
         gemm::gemm(
             m,

@@ -6,12 +6,12 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::error::ReportError;
-use crate::files::{csv_number, write_csv};
-use crate::headline::Metric;
 use crate::html;
 use crate::plots::{Series, line_plot, palette};
-use crate::runs::{generations, present_headline, read_runs};
+use crate::runs::{RunFolder, generations, present_headline, read_runs};
 use crate::stats::mean_sample_std;
+use crate::table::Metric;
+use crate::table::{csv_number, write_csv};
 
 /// What [`aggregate_seeds`] wrote.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,7 +46,33 @@ pub fn aggregate_seeds(parent: &Path, runs: &[(u64, PathBuf)]) -> Result<Aggrega
     let plots = parent.join("plots");
     std::fs::create_dir_all(&plots).map_err(|e| ReportError::io(&plots, e))?;
     let metrics = present_headline(&folders);
-    let table: Vec<Generation> = generations(&folders)
+    let table = per_generation(&folders, &metrics);
+    let mut files = vec!["aggregate.csv".to_string()];
+    write_aggregate_csv(&parent.join(&files[0]), &metrics, &table)?;
+    for (i, m) in metrics.iter().enumerate() {
+        let rel = format!("plots/{}.png", m.column);
+        line_plot(
+            &parent.join(&rel),
+            &m.axes(),
+            &[band_series(&table, i, runs.len())],
+            None,
+        )?;
+        files.push(rel);
+    }
+    let plot_files = files[1..].to_vec();
+    let page = aggregate_page(parent, runs, &metrics, &table, &plot_files)?;
+    html::write(&parent.join(html::INDEX), &page)?;
+    files.push(html::INDEX.to_string());
+    Ok(Aggregated {
+        seeds: runs.iter().map(|(s, _)| *s).collect(),
+        generations: table.len(),
+        files,
+    })
+}
+
+/// Every generation any run reached, with the mean and deviation of each metric.
+fn per_generation(folders: &[RunFolder], metrics: &[&Metric]) -> Vec<Generation> {
+    generations(folders)
         .into_iter()
         .map(|generation| {
             let reached: Vec<_> = folders
@@ -69,11 +95,17 @@ pub fn aggregate_seeds(parent: &Path, runs: &[(u64, PathBuf)]) -> Result<Aggrega
                 stats,
             }
         })
-        .collect();
+        .collect()
+}
 
-    let mut files = vec!["aggregate.csv".to_string()];
+/// `aggregate.csv`: `generation`, `METRIC_mean` and `METRIC_std` per metric, then `n`.
+fn write_aggregate_csv(
+    path: &Path,
+    metrics: &[&Metric],
+    table: &[Generation],
+) -> Result<(), ReportError> {
     let mut header = vec!["generation".to_string()];
-    for m in &metrics {
+    for m in metrics {
         header.push(format!("{}_mean", m.column));
         header.push(format!("{}_std", m.column));
     }
@@ -90,27 +122,7 @@ pub fn aggregate_seeds(parent: &Path, runs: &[(u64, PathBuf)]) -> Result<Aggrega
             row
         })
         .collect();
-    write_csv(&parent.join(&files[0]), &header, &rows)?;
-
-    for (i, m) in metrics.iter().enumerate() {
-        let rel = format!("plots/{}.png", m.column);
-        line_plot(
-            &parent.join(&rel),
-            &m.axes(),
-            &[band_series(&table, i, runs.len())],
-            None,
-        )?;
-        files.push(rel);
-    }
-    let plot_files = files[1..].to_vec();
-    let page = aggregate_page(parent, runs, &metrics, &table, &plot_files)?;
-    html::write(&parent.join(html::INDEX), &page)?;
-    files.push(html::INDEX.to_string());
-    Ok(Aggregated {
-        seeds: runs.iter().map(|(s, _)| *s).collect(),
-        generations: table.len(),
-        files,
-    })
+    write_csv(path, &header, &rows)
 }
 
 /// The mean of metric `i` against generation with its ± std band.
@@ -178,14 +190,14 @@ fn aggregate_page(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{TempDir, eval_record, row, write_run};
+    use crate::testing::{eval_record, row, write_run};
 
     #[test]
     fn means_and_sample_deviations_per_generation() {
-        let tmp = TempDir::new("aggregate");
+        let tmp = tempfile::tempdir().unwrap();
         let seeds: Vec<(u64, PathBuf)> = [1, 2, 3]
             .iter()
-            .map(|&s| (s, tmp.0.join(format!("seed-{s}"))))
+            .map(|&s| (s, tmp.path().join(format!("seed-{s}"))))
             .collect();
         // probe_mu_std: generation 0 is 1, 2, 3 (mean 2, std 1); only seed 3 has generation 1.
         write_run(
@@ -207,10 +219,10 @@ mod tests {
             serde_json::json!({}),
             false,
         );
-        let aggregated = aggregate_seeds(&tmp.0, &seeds).unwrap();
+        let aggregated = aggregate_seeds(tmp.path(), &seeds).unwrap();
         assert_eq!(aggregated.seeds, [1, 2, 3]);
         assert_eq!(aggregated.generations, 2);
-        let csv = std::fs::read_to_string(tmp.0.join("aggregate.csv")).unwrap();
+        let csv = std::fs::read_to_string(tmp.path().join("aggregate.csv")).unwrap();
         let lines: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
         let column = |name: &str| lines[0].iter().position(|c| *c == name).unwrap();
         assert_eq!(lines[0][0], "generation");
@@ -224,17 +236,17 @@ mod tests {
         assert_eq!(lines[2][column("fd_mean")], "10");
         assert_eq!(lines[2][column("n")], "1");
         for f in &aggregated.files {
-            assert!(tmp.0.join(f).is_file(), "{f}");
+            assert!(tmp.path().join(f).is_file(), "{f}");
         }
-        let page = std::fs::read_to_string(tmp.0.join("index.html")).unwrap();
+        let page = std::fs::read_to_string(tmp.path().join("index.html")).unwrap();
         assert!(page.contains("href=\"seed-2/index.html\""), "{page}");
         assert!(page.contains("<td>2 ± 1</td>"), "{page}");
     }
 
     #[test]
     fn refuses_no_runs() {
-        let tmp = TempDir::new("aggregate-none");
-        let err = aggregate_seeds(&tmp.0, &[]).unwrap_err();
+        let tmp = tempfile::tempdir().unwrap();
+        let err = aggregate_seeds(tmp.path(), &[]).unwrap_err();
         assert!(matches!(
             err,
             ReportError::TooFewRuns {

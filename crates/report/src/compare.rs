@@ -6,11 +6,11 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::error::ReportError;
-use crate::files::{csv_number, write_csv};
-use crate::headline::Metric;
 use crate::html;
 use crate::plots::{Series, line_plot, palette};
 use crate::runs::{RunFolder, generations, present_headline, read_runs};
+use crate::table::Metric;
+use crate::table::{csv_number, write_csv};
 
 /// What [`compare_runs`] wrote.
 #[derive(Debug, Clone, PartialEq)]
@@ -262,12 +262,12 @@ fn compare_page(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{TempDir, eval_record, row, write_run};
+    use crate::testing::{eval_record, row, write_run};
 
     #[test]
     fn compares_runs_of_different_lengths_with_differences() {
-        let tmp = TempDir::new("compare");
-        let (a, b) = (tmp.0.join("a"), tmp.0.join("b"));
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
         let evaluated = |g: usize| Some(eval_record(Some(g)).summary());
         write_run(
             &a,
@@ -281,7 +281,7 @@ mod tests {
             serde_json::json!({"mode": "accumulate", "real_fraction": 0.0}),
             false,
         );
-        let out = tmp.0.join("cmp");
+        let out = tmp.path().join("cmp");
         let compared = compare_runs(&[a, b], &out).unwrap();
         assert_eq!(compared.names, ["a", "b"]);
         assert_eq!(
@@ -307,29 +307,30 @@ mod tests {
 
     #[test]
     fn refuses_one_run_and_a_folder_that_is_not_a_run() {
-        let tmp = TempDir::new("compare-bad");
-        let a = tmp.0.join("a");
+        let tmp = tempfile::tempdir().unwrap();
+        let a = tmp.path().join("a");
         write_run(&a, &[row(0, 1.0, None)], serde_json::json!({}), false);
-        let err = compare_runs(std::slice::from_ref(&a), &tmp.0.join("out")).unwrap_err();
+        let err = compare_runs(std::slice::from_ref(&a), &tmp.path().join("out")).unwrap_err();
         assert!(
             matches!(err, ReportError::TooFewRuns { given: 1, .. }),
             "{err}"
         );
-        let err = compare_runs(&[a, tmp.0.clone()], &tmp.0.join("out")).unwrap_err();
+        let err =
+            compare_runs(&[a, tmp.path().to_path_buf()], &tmp.path().join("out")).unwrap_err();
         assert!(
-            matches!(err, ReportError::NotARun { ref path } if *path == tmp.0),
+            matches!(err, ReportError::NotARun { ref path } if *path == tmp.path()),
             "{err}"
         );
     }
 
     #[test]
     fn repeated_folder_names_get_their_parent() {
-        let tmp = TempDir::new("compare-names");
-        let (a, b) = (tmp.0.join("x/seed-1"), tmp.0.join("y/seed-1"));
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b) = (tmp.path().join("x/seed-1"), tmp.path().join("y/seed-1"));
         for p in [&a, &b] {
             write_run(p, &[row(0, 1.0, None)], serde_json::json!({}), false);
         }
-        let compared = compare_runs(&[a, b], &tmp.0.join("out")).unwrap();
+        let compared = compare_runs(&[a, b], &tmp.path().join("out")).unwrap();
         assert_eq!(compared.names, ["x/seed-1", "y/seed-1"]);
     }
 }

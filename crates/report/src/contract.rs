@@ -18,55 +18,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::error::ReportError;
 use crate::evaluation::EvalSummary;
-
-/// A quantile of a distribution.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Quantile {
-    /// Level in `[0, 1]`.
-    pub q: f64,
-    /// Value at that level.
-    pub value: f64,
-}
-
-/// A histogram with fixed, equal bins over `[lo, hi)`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Histogram {
-    /// Left edge of the first bin.
-    pub lo: f64,
-    /// Right edge of the last bin.
-    pub hi: f64,
-    /// Count per bin.
-    pub counts: Vec<u64>,
-    /// Values below `lo`.
-    pub below: u64,
-    /// Values at or above `hi`.
-    pub above: u64,
-}
-
-impl Histogram {
-    /// Total number of values counted, outliers included.
-    pub fn total(&self) -> u64 {
-        self.counts.iter().sum::<u64>() + self.below + self.above
-    }
-
-    /// Bin centres.
-    pub fn centres(&self) -> Vec<f64> {
-        let w = (self.hi - self.lo) / self.counts.len() as f64;
-        (0..self.counts.len())
-            .map(|i| self.lo + (i as f64 + 0.5) * w)
-            .collect()
-    }
-
-    /// Density per bin (count / (total × bin width)).
-    pub fn density(&self) -> Vec<f64> {
-        let w = (self.hi - self.lo) / self.counts.len() as f64;
-        let total = self.total().max(1) as f64;
-        self.counts
-            .iter()
-            .map(|&c| c as f64 / (total * w))
-            .collect()
-    }
-}
+use crate::stats::{Histogram, Quantile};
 
 /// `probe.json`: a generation's samples encoded by the generation-0 encoder
 /// (the tails-vanishing evidence of Shumailov et al.).
@@ -124,8 +76,9 @@ pub struct LatentStats {
     pub aggregate: AggregatePosterior,
 }
 
-/// One row of `metrics.csv`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// One row of `metrics.csv`: its columns are [`crate::columns::COLUMNS`],
+/// written and read by [`crate::columns::write_metrics_csv`] and [`crate::columns::read_metrics_csv`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct MetricsRow {
     /// Generation number (0 = trained on real data).
     pub generation: usize,
@@ -154,134 +107,6 @@ pub struct MetricsRow {
     /// The frozen evaluators' headline figures for this generation's samples.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eval: Option<EvalSummary>,
-}
-
-impl MetricsRow {
-    /// Column names, in file order.
-    pub const COLUMNS: [&'static str; 12] = [
-        "generation",
-        "train_size",
-        "real_fraction",
-        "train_loss",
-        "test_nelbo",
-        "test_recon",
-        "test_kl",
-        "active_units",
-        "probe_mu_mean",
-        "probe_mu_std",
-        "probe_tail_mass",
-        "seconds",
-    ];
-
-    /// Every column of `metrics.csv`: [`Self::COLUMNS`], then [`EvalSummary::COLUMNS`].
-    pub fn header() -> Vec<&'static str> {
-        Self::COLUMNS
-            .iter()
-            .chain(EvalSummary::COLUMNS.iter())
-            .copied()
-            .collect()
-    }
-
-    fn values(&self) -> Vec<String> {
-        let mut values = vec![
-            self.generation.to_string(),
-            self.train_size.to_string(),
-            self.real_fraction.to_string(),
-            self.train_loss.to_string(),
-            self.test_nelbo.to_string(),
-            self.test_recon.to_string(),
-            self.test_kl.to_string(),
-            self.active_units.to_string(),
-            self.probe_mu_mean.to_string(),
-            self.probe_mu_std.to_string(),
-            self.probe_tail_mass.to_string(),
-            format!("{:.3}", self.seconds),
-        ];
-        match &self.eval {
-            Some(e) => values.extend(e.values().iter().map(f64::to_string)),
-            None => values.extend(EvalSummary::COLUMNS.iter().map(|_| String::new())),
-        }
-        values
-    }
-
-    fn parse(header: &[&str], fields: &[&str]) -> Result<Self, String> {
-        let get = |name: &str| -> Result<&str, String> {
-            header
-                .iter()
-                .position(|h| *h == name)
-                .and_then(|i| fields.get(i).copied())
-                .ok_or_else(|| format!("missing column {name}"))
-        };
-        let f = |name: &str| -> Result<f64, String> {
-            get(name)?
-                .parse::<f64>()
-                .map_err(|e| format!("{name}: {e}"))
-        };
-        let u = |name: &str| -> Result<usize, String> {
-            get(name)?
-                .parse::<usize>()
-                .map_err(|e| format!("{name}: {e}"))
-        };
-        // The evaluation columns are absent in files of runs made without
-        // them, and empty in rows that were not evaluated.
-        let has_eval = EvalSummary::COLUMNS
-            .iter()
-            .all(|c| get(c).is_ok_and(|v| !v.is_empty()));
-        let eval = if has_eval {
-            let mut v = [0.0; 17];
-            for (slot, name) in v.iter_mut().zip(EvalSummary::COLUMNS) {
-                *slot = f(name)?;
-            }
-            Some(EvalSummary::from_values(v))
-        } else {
-            None
-        };
-        Ok(MetricsRow {
-            generation: u("generation")?,
-            train_size: u("train_size")?,
-            real_fraction: f("real_fraction")?,
-            train_loss: f("train_loss")?,
-            test_nelbo: f("test_nelbo")?,
-            test_recon: f("test_recon")?,
-            test_kl: f("test_kl")?,
-            active_units: u("active_units")?,
-            probe_mu_mean: f("probe_mu_mean")?,
-            probe_mu_std: f("probe_mu_std")?,
-            probe_tail_mass: f("probe_tail_mass")?,
-            seconds: f("seconds")?,
-            eval,
-        })
-    }
-}
-
-/// Writes `metrics.csv` atomically (header, then one row per generation).
-pub fn write_metrics_csv(path: &Path, rows: &[MetricsRow]) -> Result<(), ReportError> {
-    let mut text = MetricsRow::header().join(",");
-    text.push('\n');
-    for row in rows {
-        text.push_str(&row.values().join(","));
-        text.push('\n');
-    }
-    collapse_data::atomic::write(path, text.as_bytes()).map_err(|e| ReportError::io(path, e))
-}
-
-/// Reads `metrics.csv` back.
-pub fn read_metrics_csv(path: &Path) -> Result<Vec<MetricsRow>, ReportError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ReportError::io(path, e))?;
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
-    lines
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, line)| {
-            let fields: Vec<&str> = line.split(',').collect();
-            MetricsRow::parse(&header, &fields).map_err(|message| ReportError::Csv {
-                path: path.to_path_buf(),
-                line: i + 2,
-                message,
-            })
-        })
-        .collect()
 }
 
 /// The device a run used, as recorded in the manifest.
@@ -402,6 +227,16 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, ReportError> {
     })
 }
 
+/// Reads the JSON record at `path`, or `None` when there is no such file
+/// (a run made before the record existed).
+pub(crate) fn read_optional<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, ReportError> {
+    if path.exists() {
+        read_json(path).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
 /// The folder of generation `g` inside a run folder (`gen-007`).
 pub fn generation_dir(run: &Path, generation: usize) -> PathBuf {
     run.join(format!("gen-{generation:03}"))
@@ -410,40 +245,6 @@ pub fn generation_dir(run: &Path, generation: usize) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn metrics_csv_round_trip() {
-        let dir = std::env::temp_dir().join(format!("collapse-csv-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("metrics.csv");
-        let row = MetricsRow {
-            generation: 3,
-            train_size: 512,
-            real_fraction: 0.1,
-            train_loss: 160.25,
-            test_nelbo: 170.5,
-            test_recon: 150.0,
-            test_kl: 20.5,
-            active_units: 12,
-            probe_mu_mean: -0.01,
-            probe_mu_std: 0.75,
-            probe_tail_mass: 0.02,
-            seconds: 1.5,
-            eval: None,
-        };
-        let mut evaluated = row.clone();
-        evaluated.generation = 4;
-        evaluated.eval = Some(EvalSummary::from_values(std::array::from_fn(|i| {
-            i as f64 * 0.25 - 1.0
-        })));
-        let rows = vec![row, evaluated];
-        write_metrics_csv(&path, &rows).unwrap();
-        assert_eq!(read_metrics_csv(&path).unwrap(), rows);
-        std::fs::write(&path, "generation,train_size\n1,x\n").unwrap();
-        let err = read_metrics_csv(&path).unwrap_err().to_string();
-        assert!(err.contains("line 2"), "{err}");
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
 
     #[test]
     fn a_manifest_written_before_the_device_said_its_runtime_still_loads() {

@@ -2,7 +2,11 @@
 
 use std::path::PathBuf;
 
-use crate::plots::DrawingError;
+use plotters::prelude::{BitMapBackend, DrawingAreaErrorKind, DrawingBackend};
+
+/// What plotters reports when drawing a chart on the bitmap fails (a font it
+/// cannot load, a buffer of the wrong size, a layout that does not fit).
+pub type DrawingError = DrawingAreaErrorKind<<BitMapBackend<'static> as DrawingBackend>::ErrorType>;
 
 /// An error writing or reading a file of a run folder.
 #[derive(Debug, thiserror::Error)]

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::contract::{Histogram, Quantile};
+use crate::stats::{Histogram, Quantile};
 
 /// The frozen digit classifier that scored a record.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -158,8 +158,8 @@ impl EvalRecord {
 }
 
 /// The headline evaluation figures of one generation, appended to its
-/// `metrics.csv` row.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// `metrics.csv` row (its columns are in [`crate::columns::COLUMNS`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct EvalSummary {
     /// Entropy of the predicted class frequencies, nats.
     pub class_entropy: f64,
@@ -195,92 +195,4 @@ pub struct EvalSummary {
     pub height_spread: f64,
     /// 1–99 % spread of stroke thickness.
     pub thickness_spread: f64,
-}
-
-impl EvalSummary {
-    /// Column names in `metrics.csv`, in order.
-    pub const COLUMNS: [&'static str; 17] = [
-        "class_entropy",
-        "class_entropy_norm",
-        "rarest_class_share",
-        "mean_confidence",
-        "unconfident_share",
-        "fd",
-        "precision",
-        "recall",
-        "density",
-        "coverage",
-        "nelbo0_median",
-        "nelbo0_spread",
-        "ink_spread",
-        "slant_spread",
-        "width_spread",
-        "height_spread",
-        "thickness_spread",
-    ];
-
-    /// Values in [`Self::COLUMNS`] order.
-    pub fn values(&self) -> [f64; 17] {
-        [
-            self.class_entropy,
-            self.class_entropy_norm,
-            self.rarest_class_share,
-            self.mean_confidence,
-            self.unconfident_share,
-            self.fd,
-            self.precision,
-            self.recall,
-            self.density,
-            self.coverage,
-            self.nelbo0_median,
-            self.nelbo0_spread,
-            self.ink_spread,
-            self.slant_spread,
-            self.width_spread,
-            self.height_spread,
-            self.thickness_spread,
-        ]
-    }
-
-    /// Builds a summary from values in [`Self::COLUMNS`] order.
-    pub fn from_values(v: [f64; 17]) -> Self {
-        let [
-            class_entropy,
-            class_entropy_norm,
-            rarest_class_share,
-            mean_confidence,
-            unconfident_share,
-            fd,
-            precision,
-            recall,
-            density,
-            coverage,
-            nelbo0_median,
-            nelbo0_spread,
-            ink_spread,
-            slant_spread,
-            width_spread,
-            height_spread,
-            thickness_spread,
-        ] = v;
-        EvalSummary {
-            class_entropy,
-            class_entropy_norm,
-            rarest_class_share,
-            mean_confidence,
-            unconfident_share,
-            fd,
-            precision,
-            recall,
-            density,
-            coverage,
-            nelbo0_median,
-            nelbo0_spread,
-            ink_spread,
-            slant_spread,
-            width_spread,
-            height_spread,
-            thickness_spread,
-        }
-    }
 }

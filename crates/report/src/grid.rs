@@ -109,8 +109,8 @@ mod tests {
 
     #[test]
     fn png_and_gif_round_trip() {
-        let dir = std::env::temp_dir().join(format!("collapse-grid-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let img = grid_image(&[0.5; 16], [4, 4], 1, 2);
         let png = dir.join("g.png");
         save_png(&png, &img).unwrap();
@@ -118,6 +118,5 @@ mod tests {
         let gif = dir.join("g.gif");
         save_gif(&gif, &[img.clone(), img], 300).unwrap();
         assert!(std::fs::read(&gif).unwrap().starts_with(b"GIF89a"));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

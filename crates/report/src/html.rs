@@ -10,10 +10,10 @@ use std::path::{Component, Path};
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
+use crate::columns::value;
 use crate::contract::{DatasetRecord, Manifest, MetricsRow, RetryRecord, generation_dir};
 use crate::error::ReportError;
 use crate::evaluation::EvalRecord;
-use crate::headline::value;
 
 /// The file name of every page.
 pub const INDEX: &str = "index.html";
@@ -437,8 +437,8 @@ mod tests {
 
     #[test]
     fn relative_links_climb_to_the_common_folder() {
-        let tmp = crate::testing::TempDir::new("href");
-        let (a, b) = (tmp.0.join("cmp/x"), tmp.0.join("runs/r#1"));
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b) = (tmp.path().join("cmp/x"), tmp.path().join("runs/r#1"));
         std::fs::create_dir_all(&a).unwrap();
         std::fs::create_dir_all(&b).unwrap();
         assert_eq!(

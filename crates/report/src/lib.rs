@@ -9,31 +9,35 @@
 #![deny(missing_docs)]
 
 pub mod aggregate;
+pub mod columns;
 pub mod compare;
 pub mod contract;
 pub mod error;
 pub mod evaluation;
 mod files;
 pub mod grid;
-pub mod headline;
 pub mod html;
 pub mod plots;
 pub mod redraw;
 mod runs;
 pub mod stats;
+pub mod table;
 #[cfg(test)]
 mod testing;
 pub mod time;
 
 pub use aggregate::{Aggregated, aggregate_seeds};
+pub use columns::{read_metrics_csv, write_metrics_csv};
 pub use compare::{Compared, compare_runs};
 pub use contract::{
     AggregatePosterior, DatasetFileRecord, DatasetRecord, DeviceRecord, GenerationTiming,
-    Histogram, LatentStats, Manifest, MetricsRow, ProbeStats, Quantile, RetryRecord,
-    generation_dir, read_json, read_metrics_csv, write_json, write_metrics_csv,
+    LatentStats, Manifest, MetricsRow, ProbeStats, RetryRecord, generation_dir, read_json,
+    write_json,
 };
 pub use error::ReportError;
 pub use evaluation::{
     ClassStats, ClassifierInfo, Distribution, EvalRecord, EvalSummary, FeatureDistances, StyleStat,
 };
 pub use redraw::{Redrawn, redraw_run};
+pub use stats::{Histogram, Quantile};
+pub use table::{read_table, write_table};

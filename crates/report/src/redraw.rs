@@ -3,19 +3,19 @@
 
 use std::path::Path;
 
-use crate::contract::{
-    Histogram, Manifest, MetricsRow, ProbeStats, generation_dir, read_json, read_metrics_csv,
-};
+use crate::columns::read_metrics_csv;
+use crate::columns::{charted, summary_value, value};
+use crate::contract::read_optional;
+use crate::contract::{Manifest, MetricsRow, ProbeStats, generation_dir, read_json};
 use crate::error::ReportError;
 use crate::evaluation::EvalRecord;
-use crate::files::read_optional;
 use crate::grid::{read_png, save_gif};
-use crate::headline::{METRICS, summary_value, value};
 use crate::html;
 use crate::plots::{
     Axes, BACKGROUND_COLOR, REFERENCE_LABEL, Series, histogram_overlay, line_plot, palette, ramp,
     scatter, stacked_area,
 };
+use crate::stats::Histogram;
 
 /// Milliseconds each generation's grid shows in `samples.gif`.
 const GIF_FRAME_MS: u32 = 700;
@@ -103,7 +103,7 @@ fn metric_plots(
             .collect()
     };
     let mut files = Vec::new();
-    for metric in METRICS.iter().filter(|m| !DISTANCES.contains(&m.column)) {
+    for metric in charted().filter(|m| !DISTANCES.contains(&m.column)) {
         let points = line(metric.column);
         if points.is_empty() {
             continue;
@@ -295,7 +295,7 @@ fn pca_scatter(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{TempDir, eval_record, row, write_run};
+    use crate::testing::{eval_record, row, write_run};
 
     fn page(run: &Path) -> String {
         std::fs::read_to_string(run.join("index.html")).unwrap()
@@ -303,8 +303,8 @@ mod tests {
 
     #[test]
     fn an_old_run_without_evaluation_redraws_and_writes_its_page() {
-        let tmp = TempDir::new("redraw-old");
-        let run = tmp.0.join("old");
+        let tmp = tempfile::tempdir().unwrap();
+        let run = tmp.path().join("old");
         let rows = [row(0, 0.9, None), row(1, 0.7, None)];
         write_run(&run, &rows, serde_json::json!({}), false);
         let redrawn = redraw_run(&run).unwrap();
@@ -341,8 +341,8 @@ mod tests {
 
     #[test]
     fn an_evaluated_run_gets_every_evaluation_plot() {
-        let tmp = TempDir::new("redraw-eval");
-        let run = tmp.0.join("new");
+        let tmp = tempfile::tempdir().unwrap();
+        let run = tmp.path().join("new");
         let rows: Vec<MetricsRow> = (0..3)
             .map(|g| row(g, 0.9, Some(eval_record(Some(g)).summary())))
             .collect();
@@ -372,8 +372,8 @@ mod tests {
 
     #[test]
     fn non_finite_values_do_not_break_the_plots() {
-        let tmp = TempDir::new("redraw-nan");
-        let run = tmp.0.join("nan");
+        let tmp = tempfile::tempdir().unwrap();
+        let run = tmp.path().join("nan");
         let mut summary = eval_record(Some(1)).summary();
         summary.fd = f64::NAN;
         summary.recall = f64::INFINITY;

@@ -4,9 +4,11 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::contract::{Manifest, MetricsRow, read_json, read_metrics_csv};
+use crate::columns::read_metrics_csv;
+use crate::columns::{headline, value};
+use crate::contract::{Manifest, MetricsRow, read_json};
 use crate::error::ReportError;
-use crate::headline::{Metric, headline, value};
+use crate::table::Metric;
 
 /// A finished or partial run folder.
 pub(crate) struct RunFolder {

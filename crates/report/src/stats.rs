@@ -3,7 +3,56 @@
 //! These run once per generation on values already read back from the device
 //! (10,000 probe samples × latent size), never inside a training loop.
 
-use crate::contract::{Histogram, Quantile};
+use serde::{Deserialize, Serialize};
+
+/// A quantile of a distribution.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Quantile {
+    /// Level in `[0, 1]`.
+    pub q: f64,
+    /// Value at that level.
+    pub value: f64,
+}
+
+/// A histogram with fixed, equal bins over `[lo, hi)`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Histogram {
+    /// Left edge of the first bin.
+    pub lo: f64,
+    /// Right edge of the last bin.
+    pub hi: f64,
+    /// Count per bin.
+    pub counts: Vec<u64>,
+    /// Values below `lo`.
+    pub below: u64,
+    /// Values at or above `hi`.
+    pub above: u64,
+}
+
+impl Histogram {
+    /// Total number of values counted, outliers included.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().sum::<u64>() + self.below + self.above
+    }
+
+    /// Bin centres.
+    pub fn centres(&self) -> Vec<f64> {
+        let w = (self.hi - self.lo) / self.counts.len() as f64;
+        (0..self.counts.len())
+            .map(|i| self.lo + (i as f64 + 0.5) * w)
+            .collect()
+    }
+
+    /// Density per bin (count / (total × bin width)).
+    pub fn density(&self) -> Vec<f64> {
+        let w = (self.hi - self.lo) / self.counts.len() as f64;
+        let total = self.total().max(1) as f64;
+        self.counts
+            .iter()
+            .map(|&c| c as f64 / (total * w))
+            .collect()
+    }
+}
 
 /// The quantile levels recorded for the probe (1, 5, 25, 50, 75, 95, 99 %).
 pub const QUANTILE_LEVELS: [f64; 7] = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99];

@@ -1,37 +1,18 @@
-//! Fixtures of the crate's unit tests: temporary folders and small run
-//! folders written from made-up numbers.
+//! Fixtures of the crate's unit tests: small run folders written from
+//! made-up numbers.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use crate::columns::write_metrics_csv;
 use crate::contract::{
     DatasetFileRecord, DatasetRecord, DeviceRecord, Manifest, MetricsRow, ProbeStats,
-    generation_dir, write_json, write_metrics_csv,
+    generation_dir, write_json,
 };
 use crate::evaluation::{
     ClassStats, ClassifierInfo, Distribution, EvalRecord, EvalSummary, FeatureDistances, StyleStat,
 };
 use crate::grid::{grid_image, save_png};
 use crate::stats::{QUANTILE_LEVELS, histogram, quantiles};
-
-/// A temporary folder named after the test and the process, removed on drop.
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    /// A new empty folder.
-    pub fn new(name: &str) -> TempDir {
-        let dir =
-            std::env::temp_dir().join(format!("collapse-report-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A row of generation `g` whose probe μ std is `mu_std`, evaluated when `eval` is given.
 pub fn row(g: usize, mu_std: f64, eval: Option<EvalSummary>) -> MetricsRow {

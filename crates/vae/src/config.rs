@@ -6,13 +6,13 @@ use serde::{Deserialize, Serialize};
 
 /// Which network the VAE uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Architecture {
-    /// Fully connected encoder and decoder (784-400-20 by default, as the
-    /// classic pytorch/examples VAE).
+    /// Fully connected 784-400-20 (pytorch/examples).
     Mlp,
-    /// The authors' convolutional VAE (Shumailov et al., `VAE_experiments.ipynb`):
-    /// two stride-2 convolutions, linear heads, two stride-2 transposed convolutions.
+    /// The authors' convolutional VAE (Shumailov et al., `VAE_experiments.ipynb`;
+    /// 647,081 parameters).
     Conv,
 }
 

@@ -9,9 +9,10 @@ use crate::model::Vae;
 
 /// How a generated image is made from the decoder's Bernoulli means.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum SampleMode {
-    /// The means themselves (grey values), as the authors do.
+    /// Decoder means, grey values (the paper's choice).
     Mean,
     /// One Bernoulli draw per pixel (binary images).
     Bernoulli,

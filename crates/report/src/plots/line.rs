@@ -10,8 +10,8 @@ use super::{
     Axes, Chart, DrawingError, REFERENCE_COLOR, REFERENCE_LABEL, Series, extent, finite, frame,
     legend, ramp, render,
 };
-use crate::contract::Histogram;
 use crate::error::ReportError;
+use crate::stats::Histogram;
 
 /// Lines with at most this many points also get a marker per point.
 const MAX_MARKED_POINTS: usize = 40;

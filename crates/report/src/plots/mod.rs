@@ -15,7 +15,7 @@ use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use crate::error::ReportError;
+use crate::error::{DrawingError, ReportError};
 
 pub use area::stacked_area;
 pub use line::{histogram_overlay, line_plot};
@@ -122,10 +122,6 @@ fn extent(values: impl Iterator<Item = f64>, pad: f64) -> Range<f64> {
         lo - p..hi + p
     }
 }
-
-/// What plotters reports when drawing a chart on the bitmap fails (a font it
-/// cannot load, a buffer of the wrong size, a layout that does not fit).
-pub type DrawingError = DrawingAreaErrorKind<<BitMapBackend<'static> as DrawingBackend>::ErrorType>;
 
 /// The drawing area a chart kind draws on.
 type Root<'b> = DrawingArea<BitMapBackend<'b>, Shift>;

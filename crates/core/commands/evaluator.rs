@@ -1,27 +1,12 @@
-//! `collapse evaluator train` and `collapse compare`, and the words for the
-//! classifier cache's progress.
-
-use std::path::{Path, PathBuf};
+//! `collapse evaluator train`, and the words for the classifier cache's progress.
 
 use anyhow::anyhow;
 use collapse_eval::{CacheEvent, ClassifierConfig, load_or_train};
 
 use crate::Failure;
-use crate::args::{ClassifierFlags, CompareArgs, EvaluatorTrainArgs};
 use crate::backend;
-use crate::run::{dataset_spec, default_data_dir, load_dataset, timestamp, verified};
-
-impl ClassifierFlags {
-    /// Overrides the recipe's values with the flags given.
-    pub fn apply(&self, config: &mut ClassifierConfig) {
-        if let Some(e) = self.evaluator_epochs {
-            config.epochs = e;
-        }
-        if let Some(n) = self.evaluator_images {
-            config.train_images = n;
-        }
-    }
-}
+use crate::dataset::{dataset_spec, default_data_dir, load_dataset, verified};
+use crate::flags::EvaluatorTrainArgs;
 
 /// One line on the classifier cache's progress.
 pub fn describe(event: &CacheEvent<'_>) -> String {
@@ -74,35 +59,4 @@ pub fn evaluator_train(args: EvaluatorTrainArgs) -> Result<(), Failure> {
         record.seconds
     );
     Ok(())
-}
-
-/// `collapse compare`.
-pub fn compare(args: CompareArgs) -> Result<(), Failure> {
-    for run in &args.runs {
-        if !run.join("metrics.csv").is_file() {
-            return Err(Failure::input(anyhow!(
-                "{}: not a run folder (no metrics.csv)",
-                run.display()
-            )));
-        }
-    }
-    let out = args
-        .out
-        .unwrap_or_else(|| Path::new("outputs").join(format!("compare-{}", timestamp())));
-    let compared = collapse_report::compare_runs(&args.runs, &out).map_err(Failure::run)?;
-    for label in &compared.labels {
-        println!("run: {label}");
-    }
-    for f in &compared.files {
-        println!("{}", out.join(f).display());
-    }
-    Ok(())
-}
-
-/// The folders of a `--seeds` run, one per seed.
-pub fn seed_dirs(parent: &Path, seeds: &[u64]) -> Vec<(u64, PathBuf)> {
-    seeds
-        .iter()
-        .map(|&s| (s, parent.join(format!("seed-{s}"))))
-        .collect()
 }

@@ -1,0 +1,37 @@
+//! `collapse fetch`: download a dataset and verify its checksums.
+
+use anyhow::Context;
+use collapse_data::fetch::default_mirrors;
+use collapse_data::{Dataset, fetch_dataset};
+
+use crate::Failure;
+use crate::dataset::{dataset_spec, default_data_dir};
+use crate::flags::FetchArgs;
+
+/// `collapse fetch`.
+pub fn fetch(args: FetchArgs) -> Result<(), Failure> {
+    let spec = dataset_spec(&args.dataset)?;
+    let dir = args.dir.unwrap_or_else(|| default_data_dir(&spec));
+    let mirrors = if args.mirror.is_empty() {
+        default_mirrors(&spec)
+    } else {
+        args.mirror
+            .iter()
+            .map(|m| {
+                if m.ends_with('/') {
+                    m.clone()
+                } else {
+                    format!("{m}/")
+                }
+            })
+            .collect()
+    };
+    fetch_dataset(&spec, &dir, &mirrors, &mut |line| println!("{line}"))
+        .with_context(|| format!("fetching {} into {}", spec.name, dir.display()))
+        .map_err(Failure::run)?;
+    Dataset::load(spec, &dir)
+        .with_context(|| format!("checking the fetched files in {}", dir.display()))
+        .map_err(Failure::run)?;
+    println!("{} ready in {}", spec.name, dir.display());
+    Ok(())
+}

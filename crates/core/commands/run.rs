@@ -1,0 +1,321 @@
+//! `collapse run`: a new chain, several seeds of one, or an interrupted one resumed.
+
+use std::cell::Cell;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+use clap::ValueEnum;
+use collapse_chain::{ChainConfig, ChainError, ChainEvent, RunContext, resume_chain, run_chain};
+use collapse_report::{Manifest, MetricsRow, read_json};
+use collapse_vae::{CheckpointError, TrainEvent};
+
+use crate::Failure;
+use crate::backend::{self, Backend};
+use crate::dataset::{dataset_spec, default_data_dir, load_dataset, verified};
+use crate::flags::{RunArgs, device_of, flag_error, resolve, science_flags};
+
+/// Writes progress to stderr: one line per epoch, and on a terminal a line
+/// redrawn within each epoch with the images done so far.
+struct Progress {
+    quiet: bool,
+    tty: bool,
+    generations: usize,
+    last_batch_line: Cell<Instant>,
+}
+
+/// How often the in-epoch progress line is redrawn on a terminal.
+const BATCH_LINE_EVERY: Duration = Duration::from_millis(200);
+
+impl Progress {
+    fn event(&self, event: ChainEvent<'_>) {
+        if self.quiet {
+            return;
+        }
+        let mut err = std::io::stderr().lock();
+        let _ = match event {
+            ChainEvent::GenerationStart {
+                generation,
+                train_size,
+            } => writeln!(
+                err,
+                "generation {generation}/{}: training on {train_size} images",
+                self.generations
+            ),
+            ChainEvent::Training {
+                generation,
+                event: TrainEvent::Batch { epoch, done, total },
+            } => {
+                if !self.tty || self.last_batch_line.get().elapsed() < BATCH_LINE_EVERY {
+                    return;
+                }
+                self.last_batch_line.set(Instant::now());
+                write!(
+                    err,
+                    "\r  gen {generation} epoch {epoch}: {done}/{total} images\x1b[K"
+                )
+            }
+            ChainEvent::Training {
+                generation,
+                event: TrainEvent::Epoch(report),
+            } => {
+                let line = format!(
+                    "  gen {generation} epoch {}/{} loss {:.2} ({:.0} images/s)",
+                    report.epoch, report.epochs, report.mean_loss, report.images_per_sec
+                );
+                if self.tty {
+                    writeln!(err, "\r{line}\x1b[K")
+                } else {
+                    writeln!(err, "{line}")
+                }
+            }
+            ChainEvent::Evaluator(e) => {
+                writeln!(err, "{}", crate::commands::evaluator::describe(&e))
+            }
+            ChainEvent::GenerationDone(row) => writeln!(err, "{}", generation_line(row)),
+        };
+    }
+}
+
+/// The summary line of a finished generation.
+fn generation_line(row: &MetricsRow) -> String {
+    let eval = row.eval.as_ref().map_or(String::new(), |e| {
+        format!(
+            ", recall {:.3}, precision {:.3}, class entropy {:.3}, FD {:.1}",
+            e.recall, e.precision, e.class_entropy_norm, e.fd
+        )
+    });
+    format!(
+        "  gen {}: test NELBO {:.2}, probe mu std {:.4}, tail mass {:.4}, active units {}{eval}, {:.1} s",
+        row.generation,
+        row.test_nelbo,
+        row.probe_mu_std,
+        row.probe_tail_mass,
+        row.active_units,
+        row.seconds
+    )
+}
+
+/// The folder of a run (for `--seeds`, of the study) that keeps the autotuner's
+/// kernel choices in builds with autotune.
+const TUNING_DIR: &str = "tuning";
+
+/// `collapse run`.
+pub fn run(args: RunArgs) -> Result<(), Failure> {
+    if let Some(run) = args.resume.clone() {
+        return resume(args, run);
+    }
+    let spec = dataset_spec(args.dataset.as_deref().unwrap_or("mnist"))?;
+    let explicit = args.data.is_some();
+    let data = args.data.clone().unwrap_or_else(|| default_data_dir(&spec));
+    let mut config = resolve(&args, &spec, data.clone())?;
+    let seeds = args.seeds.clone().unwrap_or_default();
+    if let Some(i) = (1..seeds.len()).find(|&i| seeds[..i].contains(&seeds[i])) {
+        return Err(Failure::input(anyhow!(
+            "--seeds: {} is given twice",
+            seeds[i]
+        )));
+    }
+    clear_out(&config.out, args.force)?;
+    let dataset = verified(
+        load_dataset(spec, &data, explicit, args.quiet)?,
+        args.no_verify,
+    )?;
+    config
+        .resolve_sizes(dataset.train.len())
+        .map_err(|e| Failure::input(flag_error(e)))?;
+    let backend = device_of(&args);
+    backend::keep_tuning(backend, &config.out.join(TUNING_DIR)).map_err(Failure::run)?;
+    let selected = backend::select(backend).map_err(Failure::input)?;
+    // The cache is the study's (--out), so each seed's folder records it relative to itself.
+    let tuning = |one: &ChainConfig| {
+        let up = if one.out == config.out { "" } else { "../" };
+        backend::tunes(backend).then(|| format!("{up}{TUNING_DIR}"))
+    };
+    let chain = |config: &ChainConfig| {
+        execute(config, args.quiet, |on_event| {
+            let mut device = selected.record.clone();
+            device.tuning_cache = tuning(config);
+            let context = RunContext {
+                command_line: std::env::args().collect(),
+                device,
+            };
+            run_chain(config, &dataset, &selected.device, context, on_event)
+        })
+    };
+    if seeds.is_empty() {
+        return chain(&config);
+    }
+    run_seeds(&config, &seeds, chain)
+}
+
+/// One chain per seed, each in its own folder of the study `config.out`, then
+/// their aggregate.
+fn run_seeds(
+    config: &ChainConfig,
+    seeds: &[u64],
+    chain: impl Fn(&ChainConfig) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    let runs = seed_dirs(&config.out, seeds);
+    for (seed, out) in &runs {
+        let mut one = config.clone();
+        one.seed = *seed;
+        one.out = out.clone();
+        chain(&one)?;
+    }
+    collapse_report::aggregate_seeds(&config.out, &runs).map_err(Failure::run)?;
+    println!(
+        "{} seeds aggregated: {}",
+        runs.len(),
+        config.out.join("aggregate.csv").display()
+    );
+    Ok(())
+}
+
+/// Refuses a non-empty `--out` folder, or with `--force` empties it (unless a
+/// live process writes it).
+fn clear_out(out: &Path, force: bool) -> Result<(), Failure> {
+    if out.exists() && !out.is_dir() {
+        return Err(Failure::input(anyhow!(
+            "--out: {} is a file, not a run folder",
+            out.display()
+        )));
+    }
+    let Ok(mut entries) = std::fs::read_dir(out) else {
+        return Ok(());
+    };
+    if entries.next().is_none() {
+        return Ok(());
+    }
+    if let Some(holder) = collapse_chain::lock::holder(out) {
+        return Err(Failure::input(anyhow!(
+            "--out: {} is in use by {holder}",
+            out.display()
+        )));
+    }
+    if !force {
+        return Err(Failure::input(anyhow!(
+            "--out: {} already holds a run; continue it with --resume {}, or replace it with --force",
+            out.display(),
+            out.display()
+        )));
+    }
+    std::fs::remove_dir_all(out)
+        .with_context(|| format!("--force: removing {}", out.display()))
+        .map_err(Failure::run)
+}
+
+/// Prints the config, runs `chain` with progress on stderr, prints the summary.
+fn execute(
+    config: &ChainConfig,
+    quiet: bool,
+    chain: impl FnOnce(&mut dyn FnMut(ChainEvent<'_>)) -> Result<Vec<MetricsRow>, ChainError>,
+) -> Result<(), Failure> {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(config).expect("config serialises")
+    );
+    let progress = Progress {
+        quiet,
+        tty: std::io::stderr().is_terminal(),
+        generations: config.generations,
+        last_batch_line: Cell::new(Instant::now()),
+    };
+    let rows = chain(&mut |e| progress.event(e)).map_err(chain_failure)?;
+    println!("generation,probe_mu_std,test_nelbo");
+    for r in &rows {
+        println!("{},{:.4},{:.2}", r.generation, r.probe_mu_std, r.test_nelbo);
+    }
+    println!("run folder: {}", config.out.display());
+    Ok(())
+}
+
+/// A chain's error as the command line's user reads it: bad input or a failed
+/// run, with the flags that act on it.
+fn chain_failure(e: ChainError) -> Failure {
+    match e {
+        ChainError::Exists(_) => Failure::input(anyhow!("{e}; choose another --out")),
+        ChainError::Diverged { retried, .. } => Failure::run(anyhow!(
+            "{e}; start a new run with a lower --lr{}",
+            if retried {
+                ""
+            } else {
+                ", or use --on-divergence retry"
+            }
+        )),
+        ChainError::Lock(_) | ChainError::Checkpoint(CheckpointError::Read { .. }) => {
+            Failure::input(e)
+        }
+        e => Failure::run(e),
+    }
+}
+
+/// `collapse run --resume RUN`.
+fn resume(args: RunArgs, run: PathBuf) -> Result<(), Failure> {
+    let refused = science_flags(&args);
+    if !refused.is_empty() {
+        return Err(Failure::input(anyhow!(
+            "--resume continues {} with its recorded config; {} would change it (only --generations and --data may be given)",
+            run.display(),
+            refused.join(", ")
+        )));
+    }
+    let manifest: Manifest = read_json(&run.join("manifest.json"))
+        .map_err(|e| Failure::input(anyhow!("--resume: cannot read the run's manifest: {e}")))?;
+    let mut config: ChainConfig = serde_json::from_value(manifest.config.clone()).map_err(|e| {
+        Failure::input(anyhow!(
+            "--resume: {}: the recorded config is not valid: {e}",
+            run.join("manifest.json").display()
+        ))
+    })?;
+    config.out = run.clone();
+    if let Some(g) = args.generations {
+        if g < config.generations {
+            return Err(Failure::input(anyhow!(
+                "--generations: the run was started with {}; resuming may only raise it",
+                config.generations
+            )));
+        }
+        config.generations = g;
+    }
+    if let Some(data) = args.data {
+        config.data = data;
+    }
+    config
+        .validate()
+        .map_err(|e| Failure::input(flag_error(e)))?;
+    let backend = Backend::from_str(&config.device, false).map_err(|_| {
+        Failure::input(anyhow!(
+            "--resume: the recorded device {:?} is not compiled into this build",
+            config.device
+        ))
+    })?;
+    let spec = dataset_spec(&config.dataset)?;
+    let dataset = verified(
+        load_dataset(spec, &config.data, true, args.quiet)?,
+        args.no_verify,
+    )?;
+    // The kernel choices the run measured, in the cache it recorded (relative to
+    // the run folder) where that still exists.
+    let tuning = manifest
+        .device
+        .tuning_cache
+        .as_ref()
+        .map(|dir| run.join(dir))
+        .filter(|dir| dir.is_dir())
+        .unwrap_or_else(|| run.join(TUNING_DIR));
+    backend::keep_tuning(backend, &tuning).map_err(Failure::run)?;
+    let selected = backend::select(backend).map_err(Failure::input)?;
+    execute(&config, args.quiet, |on_event| {
+        resume_chain(&config, manifest, &dataset, &selected.device, on_event)
+    })
+}
+
+/// The folders of a `--seeds` run, one per seed.
+pub fn seed_dirs(parent: &Path, seeds: &[u64]) -> Vec<(u64, PathBuf)> {
+    seeds
+        .iter()
+        .map(|&s| (s, parent.join(format!("seed-{s}"))))
+        .collect()
+}

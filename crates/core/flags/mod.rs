@@ -1,0 +1,217 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use collapse_kernels::ConvImpl;
+use collapse_vae::Architecture;
+
+use crate::backend::Backend;
+
+mod run;
+
+pub use run::{ClassifierFlags, RunArgs, device_of, flag_error, resolve, science_flags};
+
+/// Study model collapse: a VAE trained on MNIST regenerates its own training
+/// set, generation after generation (Shumailov et al., "The Curse of Recursion").
+#[derive(Parser, Debug)]
+#[command(name = "collapse", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Threads of the CPU backends (flex, ndarray), the command's own included
+    /// [default: one per core]
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a generation chain and write its run folder.
+    Run(Box<RunArgs>),
+    /// Download a dataset into datasets/NAME/ and verify its checksums.
+    Fetch(FetchArgs),
+    /// Redraw the plots and the GIF of a run folder from the files on disk.
+    Report(ReportArgs),
+    /// Measure training and sampling throughput of each architecture.
+    Bench(BenchArgs),
+    /// Decode a sample grid from a saved generation, on any backend.
+    Sample(SampleArgs),
+    /// List the backends compiled in and the adapters each can see.
+    Devices,
+    /// Run one training step on every backend with identical weights and compare each tensor.
+    Parity(ParityArgs),
+    /// The frozen evaluators: train (or show) the digit classifier of a dataset.
+    Evaluator {
+        /// What to do.
+        #[command(subcommand)]
+        action: EvaluatorCommand,
+    },
+    /// Compare the headline metrics of several runs, generation by generation.
+    Compare(CompareArgs),
+}
+
+/// Subcommands of `collapse evaluator`.
+#[derive(Subcommand, Debug)]
+pub enum EvaluatorCommand {
+    /// Train the dataset's frozen classifier into its cache (or load it) and print its accuracy.
+    Train(EvaluatorTrainArgs),
+}
+
+/// Arguments of `collapse evaluator train`.
+#[derive(Args, Debug)]
+pub struct EvaluatorTrainArgs {
+    /// Dataset name: mnist or fashion-mnist.
+    #[arg(long, default_value = "mnist")]
+    pub dataset: String,
+    /// Folder of the dataset's IDX files [default: datasets/DATASET]; the classifier is
+    /// cached in its evaluators/ subfolder.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Compute backend.
+    #[arg(long, value_enum, default_value = "flex")]
+    pub device: Backend,
+    /// The recipe.
+    #[command(flatten)]
+    pub classifier: ClassifierFlags,
+}
+
+/// Arguments of `collapse compare`.
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// Run folders (outputs/NAME), two or more; the first is the baseline of the differences.
+    #[arg(required = true, num_args = 2..)]
+    pub runs: Vec<PathBuf>,
+    /// Folder to write the comparison into [default: outputs/compare-YYYYMMDD-HHMMSS].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Arguments of `collapse fetch`.
+#[derive(Args, Debug)]
+pub struct FetchArgs {
+    /// Dataset name: mnist or fashion-mnist.
+    pub dataset: String,
+    /// Destination folder [default: datasets/DATASET].
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Base URL to download from instead of the catalogue's mirrors (repeatable, tried in order).
+    #[arg(long)]
+    pub mirror: Vec<String>,
+}
+
+/// Arguments of `collapse report`.
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// The run folder (outputs/NAME).
+    pub run: PathBuf,
+}
+
+/// Arguments of `collapse bench`.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Compute backend.
+    #[arg(long, value_enum, default_value = "flex")]
+    pub device: Backend,
+    /// Reference models to measure: mlp (784-400-20), mlp-deep (784-512-256-16), conv
+    /// (the paper's, channels 64/128, latent 20).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "mlp,mlp-deep,conv"
+    )]
+    pub model: Vec<crate::bench::Reference>,
+    /// Images per training step; each model is measured at each of them.
+    #[arg(long, value_delimiter = ',', default_value = "128,256")]
+    pub batch_size: Vec<usize>,
+    /// Training steps per timed epoch.
+    #[arg(long, default_value_t = 20)]
+    pub steps: usize,
+    /// Timed passes of each measurement (the median is reported), after one warm-up pass.
+    #[arg(long, default_value_t = 3)]
+    pub repeats: usize,
+    /// Images decoded (sampling) and encoded (the probe, and the classifier) per pass, in
+    /// batches of 1,000.
+    #[arg(long, default_value_t = 10_000)]
+    pub samples: usize,
+    /// How the conv VAE computes convolutions [default: matmul on flex and ndarray, burn
+    /// on the GPU backends]; the classifier's row always uses the device's default.
+    #[arg(long, value_enum)]
+    pub conv_impl: Option<ConvImpl>,
+    /// Skip the frozen classifier's scoring rate.
+    #[arg(long)]
+    pub no_classifier: bool,
+    /// Also write the measurements and the machine's description as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// Arguments of `collapse sample`.
+#[derive(Args, Debug)]
+pub struct SampleArgs {
+    /// A generation folder holding model.bpk and vae.json (outputs/NAME/gen-NNN).
+    pub checkpoint: PathBuf,
+    /// Compute backend to load the weights on.
+    #[arg(long, value_enum, default_value = "flex")]
+    pub device: Backend,
+    /// PNG file to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Images in the grid (10 per row).
+    #[arg(long, default_value_t = 100)]
+    pub count: usize,
+    /// Seed of the latent noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// Arguments of `collapse parity`.
+#[derive(Args, Debug)]
+pub struct ParityArgs {
+    /// A generation folder to take the weights from [default: a fresh model seeded by --seed].
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// Architecture of the fresh model (ignored with --checkpoint).
+    #[arg(long, value_enum, default_value = "mlp")]
+    pub model: Architecture,
+    /// Backends to compare with the reference [default: every backend this build has; a GPU
+    /// backend that cannot start on this machine is then skipped, with a line saying why].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub backends: Option<Vec<Backend>>,
+    /// The backend every other one is compared with.
+    #[arg(long, value_enum, default_value = "flex")]
+    pub reference: Backend,
+    /// Images in the batch.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// Largest relative difference accepted for the forward pass, the loss and the gradients
+    /// (max |a-b| over max |reference|, per tensor).
+    #[arg(long, default_value_t = 1e-4)]
+    pub tolerance: f64,
+    /// Largest relative difference accepted for the weights after one Adam step, whose
+    /// first update lr*g/(|g|+eps) amplifies rounding where a gradient is near eps.
+    #[arg(long, default_value_t = 5e-3)]
+    pub step_tolerance: f64,
+    /// The tolerance of backends whose matrix products round their inputs to TF32 (tensor
+    /// cores), for the forward pass, the loss, the gradients and the Adam step alike.
+    #[arg(long, default_value_t = 1e-2)]
+    pub tf32_tolerance: f64,
+    /// Seed of the weights, images and noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Also write the comparison as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// The current UTC time as `YYYYMMDD-HHMMSS`, for default folder names.
+pub fn timestamp() -> String {
+    collapse_report::time::now_rfc3339()
+        .replace(['-', ':'], "")
+        .replace('T', "-")
+        .trim_end_matches('Z')
+        .to_string()
+}

@@ -1,0 +1,286 @@
+//! The columns of `metrics.csv`: one line each says a column's name, how its
+//! values are written, where they live in a [`MetricsRow`], and whether and
+//! how the reports chart it against generation. The CSV writer and reader,
+//! the report's tables and charts, `compare` and the seed aggregate all read
+//! their columns from [`COLUMNS`], so a new metric is a field of its record
+//! and one line here.
+
+use std::path::Path;
+
+use crate::contract::MetricsRow;
+use crate::error::ReportError;
+use crate::evaluation::EvalSummary;
+use crate::table::{Column, Format, Metric, read_table, write_table};
+
+impl<R> Column<R> {
+    /// This column charted against generation with `title` on a `axis` axis;
+    /// `headline` when runs and seeds are compared on it.
+    const fn chart(self, title: &'static str, axis: &'static str, headline: bool) -> Self {
+        let Column {
+            format,
+            optional,
+            get,
+            set,
+            metric,
+        } = self;
+        Column {
+            format,
+            optional,
+            get,
+            set,
+            metric: Metric {
+                column: metric.column,
+                title,
+                axis,
+                headline,
+            },
+        }
+    }
+}
+
+/// A field type of a record that a column holds.
+trait Cell: Copy {
+    fn to_cell(self) -> f64;
+    fn from_cell(value: f64) -> Self;
+}
+
+impl Cell for f64 {
+    fn to_cell(self) -> f64 {
+        self
+    }
+    fn from_cell(value: f64) -> Self {
+        value
+    }
+}
+
+impl Cell for usize {
+    fn to_cell(self) -> f64 {
+        self as f64
+    }
+    fn from_cell(value: f64) -> Self {
+        value as usize
+    }
+}
+
+const fn uncharted(column: &'static str) -> Metric {
+    Metric {
+        column,
+        title: "",
+        axis: "",
+        headline: false,
+    }
+}
+
+/// A column of a [`MetricsRow`] field.
+macro_rules! row {
+    ($field:ident, $format:ident) => {
+        Column::<MetricsRow> {
+            format: Format::$format,
+            optional: false,
+            get: |r| Some(Cell::to_cell(r.$field)),
+            set: |r, v| r.$field = Cell::from_cell(v),
+            metric: uncharted(stringify!($field)),
+        }
+    };
+}
+
+/// A column of the row's evaluation figures ([`EvalSummary`]).
+macro_rules! eval {
+    ($field:ident) => {
+        Column::<MetricsRow> {
+            format: Format::Real,
+            optional: true,
+            get: |r| r.eval.as_ref().map(|e| e.$field),
+            set: |r, v| r.eval.get_or_insert_with(EvalSummary::default).$field = v,
+            metric: uncharted(stringify!($field)),
+        }
+    };
+}
+
+/// Every column of `metrics.csv`, in file order (also the reports' order).
+#[rustfmt::skip]
+pub const COLUMNS: &[Column<MetricsRow>] = &[
+    row!(generation, Count),
+    row!(train_size, Count),
+    row!(real_fraction, Real),
+    row!(train_loss, Real),
+    row!(test_nelbo, Real).chart("Negative ELBO on the real test set", "nats per image", true),
+    row!(test_recon, Real),
+    row!(test_kl, Real),
+    row!(active_units, Count).chart("Active latent units on the real test set", "active units", false),
+    row!(probe_mu_mean, Real),
+    row!(probe_mu_std, Real).chart("Spread of the generation-0 encoder's μ on each generation's samples", "probe μ std", true),
+    row!(probe_tail_mass, Real).chart("Tail mass |μ| > 2 of the probe", "fraction of |μ| > 2", true),
+    row!(seconds, Seconds),
+    eval!(class_entropy),
+    eval!(class_entropy_norm).chart("Entropy of the predicted classes (1 = uniform)", "entropy / ln(classes)", true),
+    eval!(rarest_class_share).chart("Share of the rarest predicted class", "fraction of samples", false),
+    eval!(mean_confidence),
+    eval!(unconfident_share).chart("Samples the classifier is unsure of (top probability < 0.5)", "fraction of samples", false),
+    eval!(fd).chart("Fréchet distance to the real test set (classifier features)", "FD", true),
+    eval!(precision).chart("Precision: samples inside the real data's manifold", "precision", true),
+    eval!(recall).chart("Recall: real data inside the samples' manifold", "recall", true),
+    eval!(density).chart("Density of samples in real neighbourhoods", "density", true),
+    eval!(coverage).chart("Coverage: real neighbourhoods holding a sample", "coverage", true),
+    eval!(nelbo0_median).chart("Median negative ELBO of the samples under the generation-0 VAE", "nats per image", true),
+    eval!(nelbo0_spread),
+    eval!(ink_spread).chart("1–99 % spread of ink mass", "ink spread", true),
+    eval!(slant_spread).chart("1–99 % spread of slant", "slant spread", true),
+    eval!(width_spread).chart("1–99 % spread of bounding-box width", "width spread", true),
+    eval!(height_spread).chart("1–99 % spread of bounding-box height", "height spread", true),
+    eval!(thickness_spread).chart("1–99 % spread of stroke thickness", "thickness spread", true),
+];
+
+impl MetricsRow {
+    /// Every column of `metrics.csv`, in file order.
+    pub fn header() -> Vec<&'static str> {
+        COLUMNS.iter().map(|c| c.metric.column).collect()
+    }
+}
+
+/// Writes `metrics.csv` atomically (header, then one row per generation).
+pub fn write_metrics_csv(path: &Path, rows: &[MetricsRow]) -> Result<(), ReportError> {
+    write_table(path, COLUMNS, rows)
+}
+
+/// Reads `metrics.csv` back.
+pub fn read_metrics_csv(path: &Path) -> Result<Vec<MetricsRow>, ReportError> {
+    read_table(path, COLUMNS)
+}
+
+/// The column named `name`.
+pub fn column(name: &str) -> Option<&'static Column<MetricsRow>> {
+    COLUMNS.iter().find(|c| c.metric.column == name)
+}
+
+/// The columns charted against generation, in report order.
+pub fn charted() -> impl Iterator<Item = &'static Metric> {
+    COLUMNS.iter().map(|c| &c.metric).filter(|m| m.charted())
+}
+
+/// The headline metrics, in report order.
+pub fn headline() -> impl Iterator<Item = &'static Metric> {
+    charted().filter(|m| m.headline)
+}
+
+/// The value of `column` in `row`; `None` for an unknown column or an
+/// evaluation column of a row that was not evaluated.
+pub fn value(row: &MetricsRow, column: &str) -> Option<f64> {
+    self::column(column).and_then(|c| (c.get)(row))
+}
+
+/// The value of evaluation column `column` in `summary`.
+pub fn summary_value(summary: &EvalSummary, column: &str) -> Option<f64> {
+    let row = MetricsRow {
+        eval: Some(summary.clone()),
+        ..MetricsRow::default()
+    };
+    self::column(column)
+        .filter(|c| c.optional)
+        .and_then(|c| (c.get)(&row))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_metric_is_a_column_of_metrics_csv() {
+        let header = MetricsRow::header();
+        for m in charted() {
+            assert!(header.contains(&m.column), "{}", m.column);
+        }
+        assert_eq!(headline().count(), 15);
+        // Every field of both records has its column, and no column is listed twice.
+        let mut row = MetricsRow {
+            eval: Some(EvalSummary::default()),
+            ..MetricsRow::default()
+        };
+        for (i, c) in COLUMNS.iter().enumerate() {
+            (c.set)(&mut row, i as f64);
+        }
+        let json = serde_json::to_value(&row).unwrap();
+        let mut fields: Vec<String> = json.as_object().unwrap().keys().cloned().collect();
+        fields.retain(|f| f != "eval");
+        fields.extend(json["eval"].as_object().unwrap().keys().cloned());
+        fields.sort();
+        let mut names: Vec<String> = header.iter().map(|c| c.to_string()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(fields, names);
+        for (i, c) in COLUMNS.iter().enumerate() {
+            assert_eq!((c.get)(&row), Some(i as f64), "{}", c.metric.column);
+        }
+    }
+
+    #[test]
+    fn metrics_csv_round_trip() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let path = dir.join("metrics.csv");
+        let row = MetricsRow {
+            generation: 3,
+            train_size: 512,
+            real_fraction: 0.1,
+            train_loss: 160.25,
+            test_nelbo: 170.5,
+            test_recon: 150.0,
+            test_kl: 20.5,
+            active_units: 12,
+            probe_mu_mean: -0.01,
+            probe_mu_std: 0.75,
+            probe_tail_mass: 0.02,
+            seconds: 1.5,
+            eval: None,
+        };
+        let mut evaluated = row.clone();
+        evaluated.generation = 4;
+        for (i, c) in COLUMNS.iter().filter(|c| c.optional).enumerate() {
+            (c.set)(&mut evaluated, i as f64 * 0.25 - 1.0);
+        }
+        let rows = vec![row, evaluated];
+        write_metrics_csv(&path, &rows).unwrap();
+        assert_eq!(read_metrics_csv(&path).unwrap(), rows);
+        std::fs::write(&path, "generation,train_size\n1,x\n").unwrap();
+        let err = read_metrics_csv(&path).unwrap_err().to_string();
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn values_by_column() {
+        let row = MetricsRow {
+            generation: 2,
+            train_size: 100,
+            real_fraction: 0.5,
+            train_loss: 1.0,
+            test_nelbo: 2.0,
+            test_recon: 1.5,
+            test_kl: 0.5,
+            active_units: 7,
+            probe_mu_mean: 0.0,
+            probe_mu_std: 0.8,
+            probe_tail_mass: 0.01,
+            seconds: 3.0,
+            eval: None,
+        };
+        assert_eq!(value(&row, "active_units"), Some(7.0));
+        assert_eq!(value(&row, "fd"), None);
+        assert_eq!(value(&row, "nonsense"), None);
+        let evaluated = MetricsRow {
+            eval: Some(EvalSummary {
+                fd: 12.5,
+                ..EvalSummary::default()
+            }),
+            ..row
+        };
+        assert_eq!(value(&evaluated, "fd"), Some(12.5));
+        assert_eq!(
+            summary_value(evaluated.eval.as_ref().unwrap(), "fd"),
+            Some(12.5)
+        );
+        assert_eq!(
+            summary_value(evaluated.eval.as_ref().unwrap(), "test_nelbo"),
+            None
+        );
+    }
+}
