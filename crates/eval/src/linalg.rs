@@ -54,15 +54,7 @@ impl Matrix {
 /// entry) of a symmetric matrix.
 pub fn symmetric_eigen(m: &Matrix) -> (Vec<f64>, Vec<Vec<f64>>) {
     let n = m.n;
-    let mut a = m.data.clone();
-    // Symmetrise: covariances computed in f32 are symmetric only up to rounding.
-    for i in 0..n {
-        for j in 0..i {
-            let s = 0.5 * (a[i * n + j] + a[j * n + i]);
-            a[i * n + j] = s;
-            a[j * n + i] = s;
-        }
-    }
+    let mut a = symmetrised(m);
     let mut v = vec![0.0; n * n];
     for i in 0..n {
         v[i * n + i] = 1.0;
@@ -74,41 +66,12 @@ pub fn symmetric_eigen(m: &Matrix) -> (Vec<f64>, Vec<Vec<f64>>) {
         .sqrt()
         .max(f64::MIN_POSITIVE);
     for _sweep in 0..100 {
-        let off: f64 = (0..n)
-            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
-            .map(|(i, j)| a[i * n + j].powi(2))
-            .sum::<f64>()
-            .sqrt();
-        if off <= 1e-15 * scale {
+        if off_diagonal_norm(&a, n) <= 1e-15 * scale {
             break;
         }
         for p in 0..n {
             for q in p + 1..n {
-                let apq = a[p * n + q];
-                if apq.abs() <= f64::MIN_POSITIVE {
-                    continue;
-                }
-                // Rotation that zeroes a[p][q] (Golub & Van Loan, Algorithm 8.4.1).
-                let theta = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                let t = if theta == 0.0 { 1.0 } else { t };
-                let c = 1.0 / (t * t + 1.0).sqrt();
-                let s = t * c;
-                for k in 0..n {
-                    let (akp, akq) = (a[k * n + p], a[k * n + q]);
-                    a[k * n + p] = c * akp - s * akq;
-                    a[k * n + q] = s * akp + c * akq;
-                }
-                for k in 0..n {
-                    let (apk, aqk) = (a[p * n + k], a[q * n + k]);
-                    a[p * n + k] = c * apk - s * aqk;
-                    a[q * n + k] = s * apk + c * aqk;
-                }
-                for k in 0..n {
-                    let (vkp, vkq) = (v[k * n + p], v[k * n + q]);
-                    v[k * n + p] = c * vkp - s * vkq;
-                    v[k * n + q] = s * vkp + c * vkq;
-                }
+                rotate(&mut a, &mut v, n, p, q);
             }
         }
     }
@@ -120,6 +83,61 @@ pub fn symmetric_eigen(m: &Matrix) -> (Vec<f64>, Vec<Vec<f64>>) {
         .map(|&i| (0..n).map(|k| v[k * n + i]).collect())
         .collect();
     (values, vectors)
+}
+
+/// The entries of `m` with each pair `m[i][j]`, `m[j][i]` replaced by its
+/// mean: covariances computed in f32 are symmetric only up to rounding.
+fn symmetrised(m: &Matrix) -> Vec<f64> {
+    let n = m.n;
+    let mut a = m.data.clone();
+    for i in 0..n {
+        for j in 0..i {
+            let s = 0.5 * (a[i * n + j] + a[j * n + i]);
+            a[i * n + j] = s;
+            a[j * n + i] = s;
+        }
+    }
+    a
+}
+
+/// The Frobenius norm of the off-diagonal entries of the `n × n` matrix `a`.
+fn off_diagonal_norm(a: &[f64], n: usize) -> f64 {
+    (0..n)
+        .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+        .map(|(i, j)| a[i * n + j].powi(2))
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// One Jacobi rotation: zeroes `a[p][q]` (and `a[q][p]`) by rotating rows and
+/// columns `p` and `q` of `a`, and accumulates the rotation into the
+/// eigenvectors' columns of `v` (Golub & Van Loan, Algorithm 8.4.1). An entry
+/// already zero is left as it is.
+fn rotate(a: &mut [f64], v: &mut [f64], n: usize, p: usize, q: usize) {
+    let apq = a[p * n + q];
+    if apq.abs() <= f64::MIN_POSITIVE {
+        return;
+    }
+    let theta = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
+    let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+    let t = if theta == 0.0 { 1.0 } else { t };
+    let c = 1.0 / (t * t + 1.0).sqrt();
+    let s = t * c;
+    for k in 0..n {
+        let (akp, akq) = (a[k * n + p], a[k * n + q]);
+        a[k * n + p] = c * akp - s * akq;
+        a[k * n + q] = s * akp + c * akq;
+    }
+    for k in 0..n {
+        let (apk, aqk) = (a[p * n + k], a[q * n + k]);
+        a[p * n + k] = c * apk - s * aqk;
+        a[q * n + k] = s * apk + c * aqk;
+    }
+    for k in 0..n {
+        let (vkp, vkq) = (v[k * n + p], v[k * n + q]);
+        v[k * n + p] = c * vkp - s * vkq;
+        v[k * n + q] = s * vkp + c * vkq;
+    }
 }
 
 /// The symmetric positive semi-definite square root of a symmetric matrix
