@@ -102,22 +102,50 @@ pub fn load_or_train(
     on_event: &mut dyn FnMut(CacheEvent<'_>),
 ) -> Result<(Classifier, ClassifierRecord), EvalError> {
     let dir = entry_dir(data_dir, dataset, config);
-    let record_path = dir.join(RECORD);
-    if record_path.is_file() {
-        let text =
-            std::fs::read_to_string(&record_path).map_err(|e| EvalError::io(&record_path, e))?;
-        let record: ClassifierRecord = serde_json::from_str(&text)
-            .map_err(|e| EvalError::cache(&record_path, e.to_string()))?;
-        let weights = dir.join(WEIGHTS);
-        let model = config
-            .init(device, conv_impl)
-            .try_load_file(&weights)
-            .map_err(|e| EvalError::cache(&weights, e.to_string()))?;
+    if dir.join(RECORD).is_file() {
+        let loaded = load(&dir, config, device, conv_impl)?;
         on_event(CacheEvent::Loaded(&dir));
-        return Ok((model, record));
+        return Ok(loaded);
     }
     std::fs::create_dir_all(&dir).map_err(|e| EvalError::unwritable_cache(&dir, e))?;
     on_event(CacheEvent::Training(&dir));
+    let (model, record) =
+        train_and_test(dataset, config, device, backend, conv_impl, &mut |epoch| {
+            on_event(CacheEvent::Epoch(epoch))
+        });
+    store(&dir, &model, &record)?;
+    Ok((model, record))
+}
+
+/// The complete cache entry in `dir`: its record, then its weights.
+fn load(
+    dir: &Path,
+    config: &ClassifierConfig,
+    device: &Device,
+    conv_impl: ConvImpl,
+) -> Result<(Classifier, ClassifierRecord), EvalError> {
+    let record_path = dir.join(RECORD);
+    let text = std::fs::read_to_string(&record_path).map_err(|e| EvalError::io(&record_path, e))?;
+    let record: ClassifierRecord =
+        serde_json::from_str(&text).map_err(|e| EvalError::cache(&record_path, e.to_string()))?;
+    let weights = dir.join(WEIGHTS);
+    let model = config
+        .init(device, conv_impl)
+        .try_load_file(&weights)
+        .map_err(|e| EvalError::cache(&weights, e.to_string()))?;
+    Ok((model, record))
+}
+
+/// Trains the classifier on `dataset`'s training split, seeded from
+/// `config.seed`, and measures its accuracy on the test split.
+fn train_and_test(
+    dataset: &Dataset,
+    config: &ClassifierConfig,
+    device: &Device,
+    backend: &str,
+    conv_impl: ConvImpl,
+    on_epoch: &mut dyn FnMut(ClassifierEpoch),
+) -> (Classifier, ClassifierRecord) {
     let started = Instant::now();
     let pixels = dataset.pixels();
     let (images, labels) =
@@ -125,14 +153,7 @@ pub fn load_or_train(
     let train_images = images.dims()[0];
     let autodiff = device.clone().autodiff();
     device.seed(config.seed);
-    let model = train_classifier(
-        config,
-        &autodiff,
-        &images,
-        &labels,
-        conv_impl,
-        &mut |epoch| on_event(CacheEvent::Epoch(epoch)),
-    );
+    let model = train_classifier(config, &autodiff, &images, &labels, conv_impl, on_epoch);
     let (test_images, test_labels) = crate::split_tensors(&dataset.test, pixels, 0, device);
     let test_accuracy = model.accuracy(&test_images, &test_labels, 1000);
     let record = ClassifierRecord {
@@ -144,6 +165,11 @@ pub fn load_or_train(
         trained_on: backend.to_string(),
         seconds: started.elapsed().as_secs_f64(),
     };
+    (model, record)
+}
+
+/// Writes the weights, then the record that marks the entry in `dir` complete.
+fn store(dir: &Path, model: &Classifier, record: &ClassifierRecord) -> Result<(), EvalError> {
     let weights = dir.join(WEIGHTS);
     let bytes = model
         .clone()
@@ -151,10 +177,10 @@ pub fn load_or_train(
         .into_bytes()
         .map_err(|e| EvalError::cache(&weights, e.to_string()))?;
     collapse_data::atomic::write(&weights, &bytes).map_err(|e| EvalError::io(&weights, e))?;
-    let mut text = serde_json::to_string_pretty(&record)
+    let record_path = dir.join(RECORD);
+    let mut text = serde_json::to_string_pretty(record)
         .map_err(|e| EvalError::cache(&record_path, e.to_string()))?;
     text.push('\n');
     collapse_data::atomic::write(&record_path, text.as_bytes())
-        .map_err(|e| EvalError::io(&record_path, e))?;
-    Ok((model, record))
+        .map_err(|e| EvalError::io(&record_path, e))
 }
