@@ -3,9 +3,10 @@
 
 use std::path::Path;
 
-use anyhow::anyhow;
+use anyhow::{Context, anyhow};
 use burn::module::Module;
 use burn::prelude::Device;
+use collapse_report::DeviceRecord;
 use collapse_vae::parity::{STEP_PREFIX, StepInputs, StepSnapshot, TensorDiff, compare};
 use collapse_vae::{Architecture, ConvImpl, TrainConfig, Vae, VaeConfig, load_checkpoint};
 use serde_json::json;
@@ -60,14 +61,7 @@ fn model_of(args: &ParityArgs, device: &Device) -> Result<(Vae, VaeConfig), Fail
 
 /// `collapse parity`.
 pub fn parity(args: ParityArgs) -> Result<(), Failure> {
-    let tolerances_ok = [args.tolerance, args.step_tolerance, args.tf32_tolerance]
-        .iter()
-        .all(|t| *t >= 0.0);
-    if args.batch == 0 || !tolerances_ok {
-        return Err(Failure::input(anyhow!(
-            "--batch must be at least 1, --tolerance, --step-tolerance and --tf32-tolerance 0 or more"
-        )));
-    }
+    check_args(&args)?;
     let reference = backend::select(args.reference).map_err(Failure::input)?;
     let (model, config) = model_of(&args, &reference.device)?;
     let inputs = StepInputs::new(
@@ -84,17 +78,8 @@ pub fn parity(args: ParityArgs) -> Result<(), Failure> {
     let base = inputs
         .run(&reference.device, ConvImpl::Burn)
         .map_err(Failure::run)?;
-    println!(
-        "{} VAE, {} parameters, batch {}; reference {} ({}, Burn's own convolutions); tolerance {:e} relative, {:e} after the Adam step; {:e} for both on TF32 paths",
-        config.architecture,
-        model.num_params(),
-        args.batch,
-        reference.record.backend,
-        reference.record.adapter,
-        args.tolerance,
-        args.step_tolerance,
-        args.tf32_tolerance
-    );
+    let parameters = model.num_params();
+    print_setup(&args, &config, parameters, &reference.record);
     let conv = config.architecture == Architecture::Conv;
     let mut report = Vec::new();
     let mut beyond = Vec::new();
@@ -106,17 +91,7 @@ pub fn parity(args: ParityArgs) -> Result<(), Failure> {
         report.push(row.json);
     }
     if let Some(path) = &args.json {
-        let doc = json!({
-            "architecture": config.architecture.to_string(),
-            "parameters": model.num_params(),
-            "batch": args.batch,
-            "seed": args.seed,
-            "reference": reference.record.backend,
-            "tolerance": args.tolerance,
-            "step_tolerance": args.step_tolerance,
-            "tf32_tolerance": args.tf32_tolerance,
-            "backends": report,
-        });
+        let doc = document(&args, &config, parameters, &reference.record, report);
         write_json(path, &doc)?;
     }
     if !beyond.is_empty() {
@@ -127,6 +102,55 @@ pub fn parity(args: ParityArgs) -> Result<(), Failure> {
     }
     println!("every backend within its tolerances");
     Ok(())
+}
+
+/// Refuses an empty batch and negative tolerances.
+fn check_args(args: &ParityArgs) -> Result<(), Failure> {
+    let tolerances_ok = [args.tolerance, args.step_tolerance, args.tf32_tolerance]
+        .iter()
+        .all(|t| *t >= 0.0);
+    if args.batch == 0 || !tolerances_ok {
+        return Err(Failure::input(anyhow!(
+            "--batch must be at least 1, --tolerance, --step-tolerance and --tf32-tolerance 0 or more"
+        )));
+    }
+    Ok(())
+}
+
+/// The line that says what is compared with what, and how closely.
+fn print_setup(args: &ParityArgs, config: &VaeConfig, parameters: usize, reference: &DeviceRecord) {
+    println!(
+        "{} VAE, {} parameters, batch {}; reference {} ({}, Burn's own convolutions); tolerance {:e} relative, {:e} after the Adam step; {:e} for both on TF32 paths",
+        config.architecture,
+        parameters,
+        args.batch,
+        reference.backend,
+        reference.adapter,
+        args.tolerance,
+        args.step_tolerance,
+        args.tf32_tolerance
+    );
+}
+
+/// The `--json` document: the setup, then one entry per compared backend.
+fn document(
+    args: &ParityArgs,
+    config: &VaeConfig,
+    parameters: usize,
+    reference: &DeviceRecord,
+    backends: Vec<serde_json::Value>,
+) -> serde_json::Value {
+    json!({
+        "architecture": config.architecture.to_string(),
+        "parameters": parameters,
+        "batch": args.batch,
+        "seed": args.seed,
+        "reference": reference.backend,
+        "tolerance": args.tolerance,
+        "step_tolerance": args.step_tolerance,
+        "tf32_tolerance": args.tf32_tolerance,
+        "backends": backends,
+    })
 }
 
 /// One backend's comparison with the reference.
@@ -211,5 +235,6 @@ fn print_table(diffs: &[TensorDiff]) {
 fn write_json(path: &Path, doc: &serde_json::Value) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(doc).expect("JSON value serialises");
     collapse_data::atomic::write(path, text.as_bytes())
-        .map_err(|e| Failure::run(anyhow!("{}: {e}", path.display())))
+        .with_context(|| path.display().to_string())
+        .map_err(Failure::run)
 }
