@@ -23,11 +23,12 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use clap::ValueEnum;
 use collapse_eval::ClassifierConfig;
+use collapse_report::DeviceRecord;
 use collapse_vae::{
-    Architecture, ConvImpl, SampleMode, ShuffledImages, TrainConfig, TrainEvent, VaeConfig,
+    Architecture, ConvImpl, SampleMode, ShuffledImages, TrainConfig, TrainEvent, Vae, VaeConfig,
     encode_all, sample_images, train,
 };
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::Failure;
 use crate::backend;
@@ -86,7 +87,7 @@ fn rate<T>(
     let mut timed = || -> anyhow::Result<f64> {
         let started = Instant::now();
         let out = pass();
-        device.sync().map_err(|e| anyhow!("device sync: {e:?}"))?;
+        device.sync().context("device sync")?;
         drop(out);
         Ok(count as f64 / started.elapsed().as_secs_f64())
     };
@@ -112,45 +113,110 @@ fn cpu_seconds() -> Option<f64> {
     Some(ticks / USER_HZ)
 }
 
-/// One model at one batch size.
+/// Uniform random images, `count` rows of `pixels`, on the device.
+fn random_images(count: usize, pixels: usize, device: &Device) -> Tensor<2> {
+    Tensor::<2>::random([count, pixels], Distribution::Default, device)
+}
+
+/// One model at one batch size, as `--json` records it.
+#[derive(Serialize)]
+struct Row {
+    /// The reference model's name.
+    model: &'static str,
+    /// Images per training step.
+    batch: usize,
+    /// The VAE's parameter count.
+    params: usize,
+    /// How the conv VAE computes its convolutions; null for the MLPs.
+    conv_impl: Option<String>,
+    /// Median of the timed epochs.
+    train_images_per_sec: f64,
+    /// Each timed epoch, in order.
+    train_runs_images_per_sec: Vec<f64>,
+    /// CPU time over wall time of the training; null without /proc.
+    train_cores_busy: Option<f64>,
+    /// Sampling's median rate.
+    sample_images_per_sec: f64,
+    /// The probe's median rate.
+    probe_images_per_sec: f64,
+    /// The process's peak resident memory after the row (VmHWM), MiB; null without /proc.
+    peak_rss_mib: Option<f64>,
+}
+
+impl Row {
+    /// The row's line of the table that [`print_header`] opens.
+    fn print(&self) {
+        println!(
+            "{:<9} {:>5} {:>9} {:>10.0} {:>11.2} {:>9.0} {:>11.0} {:>9.0}",
+            self.model,
+            self.batch,
+            self.params,
+            self.train_images_per_sec,
+            self.train_cores_busy.unwrap_or(f64::NAN),
+            self.sample_images_per_sec,
+            self.probe_images_per_sec,
+            self.peak_rss_mib.unwrap_or(f64::NAN),
+        );
+    }
+}
+
+/// What the training of one row measured.
+struct Training {
+    /// The trained model.
+    vae: Vae,
+    /// Images per second of each timed epoch (the warm-up left out).
+    rates: Vec<f64>,
+    /// CPU time over wall time of the whole training, warm-up included.
+    cores_busy: Option<f64>,
+}
+
+/// Trains `vae` on `images` with the chain's own loop: one warm-up epoch,
+/// then `repeats` timed ones.
+fn measure_training(
+    vae: Vae,
+    images: Tensor<2>,
+    batch: usize,
+    repeats: usize,
+) -> anyhow::Result<Training> {
+    let config = TrainConfig::new()
+        .with_epochs(repeats + 1)
+        .with_batch_size(batch);
+    let mut rates = Vec::new();
+    let (cpu_before, started) = (cpu_seconds(), Instant::now());
+    let (vae, _) = train(vae, &mut ShuffledImages::new(images), &config, &mut |e| {
+        if let TrainEvent::Epoch(r) = e
+            && r.epoch > 1
+        {
+            rates.push(r.images_per_sec)
+        }
+    })?;
+    let wall = started.elapsed().as_secs_f64();
+    let cores_busy = cpu_seconds()
+        .zip(cpu_before)
+        .map(|(after, before)| (after - before) / wall);
+    Ok(Training {
+        vae,
+        rates,
+        cores_busy,
+    })
+}
+
+/// One model at one batch size: training, then sampling, then the probe, all
+/// from the device's seed 0.
 fn measure_row(
     reference: Reference,
     batch: usize,
     args: &BenchArgs,
     device: &Device,
     conv_impl: ConvImpl,
-) -> anyhow::Result<Value> {
+) -> anyhow::Result<Row> {
     let config = reference.config(conv_impl);
     device.seed(0);
-    let images = Tensor::<2>::random(
-        [batch * args.steps, config.pixels()],
-        Distribution::Default,
-        device,
-    );
+    let images = random_images(batch * args.steps, config.pixels(), device);
     let vae = config.init(&device.clone().autodiff());
     let params = vae.num_params();
-    let train_config = TrainConfig::new()
-        .with_epochs(args.repeats + 1)
-        .with_batch_size(batch);
-    let mut rates = Vec::new();
-    let (cpu_before, started) = (cpu_seconds(), Instant::now());
-    let (vae, _) = train(
-        vae,
-        &mut ShuffledImages::new(images),
-        &train_config,
-        &mut |e| {
-            if let TrainEvent::Epoch(r) = e
-                && r.epoch > 1
-            {
-                rates.push(r.images_per_sec)
-            }
-        },
-    )?;
-    let wall = started.elapsed().as_secs_f64();
-    let cores_busy = cpu_seconds()
-        .zip(cpu_before)
-        .map(|(after, before)| (after - before) / wall);
-    let vae = vae.valid();
+    let training = measure_training(vae, images, batch, args.repeats)?;
+    let vae = training.vae.valid();
     let sampling = rate(device, args.samples, args.repeats, || {
         sample_images(
             &vae,
@@ -162,26 +228,39 @@ fn measure_row(
             device,
         )
     })?;
-    let probe_images = Tensor::<2>::random(
-        [args.samples, config.pixels()],
-        Distribution::Default,
-        device,
-    );
+    let probe_images = random_images(args.samples, config.pixels(), device);
     let probe = rate(device, args.samples, args.repeats, || {
         encode_all(&vae, &probe_images, EVAL_BATCH)
     })?;
-    Ok(json!({
-        "model": reference.name(),
-        "batch": batch,
-        "params": params,
-        "conv_impl": (config.architecture == Architecture::Conv).then(|| conv_impl.to_string()),
-        "train_images_per_sec": median(rates.clone()),
-        "train_runs_images_per_sec": rates,
-        "train_cores_busy": cores_busy,
-        "sample_images_per_sec": sampling,
-        "probe_images_per_sec": probe,
-        "peak_rss_mib": proc_status_kb("VmHWM:").map(|kb| kb as f64 / 1024.0),
-    }))
+    Ok(Row {
+        model: reference.name(),
+        batch,
+        params,
+        conv_impl: (config.architecture == Architecture::Conv).then(|| conv_impl.to_string()),
+        train_images_per_sec: median(training.rates.clone()),
+        train_runs_images_per_sec: training.rates,
+        train_cores_busy: training.cores_busy,
+        sample_images_per_sec: sampling,
+        probe_images_per_sec: probe,
+        peak_rss_mib: proc_status_kb("VmHWM:").map(|kb| kb as f64 / 1024.0),
+    })
+}
+
+/// Every model at every batch size, each row printed once measured.
+fn measure_rows(
+    args: &BenchArgs,
+    device: &Device,
+    conv_impl: ConvImpl,
+) -> anyhow::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for &reference in &args.model {
+        for &batch in &args.batch_size {
+            let row = measure_row(reference, batch, args, device, conv_impl)?;
+            row.print();
+            rows.push(row);
+        }
+    }
+    Ok(rows)
 }
 
 /// The frozen classifier's scoring rate (`Classifier::score`, batches of 1,000).
@@ -189,7 +268,7 @@ fn measure_classifier(args: &BenchArgs, device: &Device) -> anyhow::Result<f64> 
     let config = ClassifierConfig::new();
     let classifier = config.init(device, args.device.conv_impl());
     let [h, w] = config.image_dims;
-    let images = Tensor::<2>::random([args.samples, h * w], Distribution::Default, device);
+    let images = random_images(args.samples, h * w, device);
     rate(device, args.samples, args.repeats, || {
         classifier.score(&images, EVAL_BATCH)
     })
@@ -215,8 +294,25 @@ fn git_commit() -> Option<(String, bool)> {
     ))
 }
 
+/// The CPU the benchmark ran on.
+#[derive(Serialize)]
+struct Cpu {
+    /// `model name` of /proc/cpuinfo.
+    model: Option<String>,
+    /// The threads the OS lets this process run at once.
+    logical_cores: usize,
+    /// Whether /proc/cpuinfo lists the `avx2` flag.
+    avx2: bool,
+    /// Whether /proc/cpuinfo lists the `avx512f` flag.
+    avx512f: bool,
+    /// The architecture this binary was built for.
+    arch: &'static str,
+    /// The OS this binary was built for.
+    os: &'static str,
+}
+
 /// The CPU as /proc/cpuinfo describes it.
-fn cpu_description() -> Value {
+fn cpu_description() -> Cpu {
     let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = info
         .lines()
@@ -228,45 +324,94 @@ fn cpu_description() -> Value {
         .find(|l| l.starts_with("flags"))
         .map(|l| l.split_whitespace().collect())
         .unwrap_or_default();
-    json!({
-        "model": model,
-        "logical_cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
-        "avx2": flags.contains(&"avx2"),
-        "avx512f": flags.contains(&"avx512f"),
-        "arch": std::env::consts::ARCH,
-        "os": std::env::consts::OS,
-    })
+    Cpu {
+        model,
+        logical_cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        avx2: flags.contains(&"avx2"),
+        avx512f: flags.contains(&"avx512f"),
+        arch: std::env::consts::ARCH,
+        os: std::env::consts::OS,
+    }
 }
 
-fn write_record(path: &Path, record: &Value) -> anyhow::Result<()> {
+/// The file `--json` writes: the measurements and what they were measured on.
+#[derive(Serialize)]
+struct Record<'a> {
+    /// `collapse`.
+    tool: &'static str,
+    /// This binary's version.
+    version: &'static str,
+    /// Burn's version in the Cargo.lock it was built from.
+    burn_version: Option<&'static str>,
+    /// When the measurements ended, RFC 3339 UTC.
+    date: String,
+    /// The command line.
+    command: Vec<String>,
+    /// The checkout's HEAD, where the command ran inside one.
+    git_commit: Option<String>,
+    /// Whether tracked files differ from HEAD.
+    git_dirty: Option<bool>,
+    /// The CPU.
+    cpu: Cpu,
+    /// The device measured.
+    device: &'a DeviceRecord,
+    /// `--steps`.
+    steps: usize,
+    /// `--repeats`.
+    repeats: usize,
+    /// `--samples`.
+    samples: usize,
+    /// One per model and batch size.
+    rows: Vec<Row>,
+    /// The frozen classifier's rate; null with `--no-classifier`.
+    classifier_images_per_sec: Option<f64>,
+}
+
+impl<'a> Record<'a> {
+    /// The record of `rows` and `classifier`, measured on `device` with `args`.
+    fn new(
+        args: &BenchArgs,
+        device: &'a DeviceRecord,
+        rows: Vec<Row>,
+        classifier: Option<f64>,
+    ) -> Self {
+        let (git_commit, git_dirty) = git_commit().unzip();
+        Record {
+            tool: "collapse",
+            version: env!("CARGO_PKG_VERSION"),
+            burn_version: locked_version("burn"),
+            date: collapse_report::time::now_rfc3339(),
+            command: std::env::args().collect(),
+            git_commit,
+            git_dirty,
+            cpu: cpu_description(),
+            device,
+            steps: args.steps,
+            repeats: args.repeats,
+            samples: args.samples,
+            rows,
+            classifier_images_per_sec: classifier,
+        }
+    }
+}
+
+fn write_record(path: &Path, record: &Record) -> anyhow::Result<()> {
     collapse_report::write_json(path, record).with_context(|| format!("--json {}", path.display()))
 }
 
-/// `collapse bench`.
-pub fn bench(args: BenchArgs) -> Result<(), Failure> {
-    if args.batch_size.contains(&0) || args.steps == 0 || args.repeats == 0 || args.samples == 0 {
-        return Err(Failure::input(anyhow!(
-            "--batch-size, --steps, --repeats and --samples must each be at least 1"
-        )));
-    }
-    let conv_impl = args
-        .device
-        .conv_impl_or(args.conv_impl)
-        .map_err(Failure::input)?;
-    let selected = backend::select(args.device).map_err(Failure::input)?;
-    let device = &selected.device;
-    let r = &selected.record;
+/// The device and the method on one line, then the table's header.
+fn print_header(device: &DeviceRecord, args: &BenchArgs) {
     println!(
         "device: {} ({}, {}; {}, {}, kernels: {}); {} steps x {} timed epochs after 1 warm-up; {} images per sampling, probe and classifier pass, in batches of {EVAL_BATCH}",
-        r.backend,
-        r.adapter,
-        r.kind,
-        r.runtime,
-        r.precision,
-        if r.kernels.is_empty() {
+        device.backend,
+        device.adapter,
+        device.kind,
+        device.runtime,
+        device.precision,
+        if device.kernels.is_empty() {
             "the backend's own".to_string()
         } else {
-            r.kernels.join(", ")
+            device.kernels.join(", ")
         },
         args.steps,
         args.repeats,
@@ -283,26 +428,23 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
         "probe im/s",
         "peak MiB"
     );
-    let mut rows = Vec::new();
-    for &reference in &args.model {
-        for &batch in &args.batch_size {
-            let row =
-                measure_row(reference, batch, &args, device, conv_impl).map_err(Failure::run)?;
-            let number = |key: &str| row[key].as_f64().unwrap_or(f64::NAN);
-            println!(
-                "{:<9} {:>5} {:>9} {:>10.0} {:>11.2} {:>9.0} {:>11.0} {:>9.0}",
-                reference.name(),
-                batch,
-                row["params"],
-                number("train_images_per_sec"),
-                number("train_cores_busy"),
-                number("sample_images_per_sec"),
-                number("probe_images_per_sec"),
-                number("peak_rss_mib"),
-            );
-            rows.push(row);
-        }
+}
+
+/// `collapse bench`.
+pub fn bench(args: BenchArgs) -> Result<(), Failure> {
+    if args.batch_size.contains(&0) || args.steps == 0 || args.repeats == 0 || args.samples == 0 {
+        return Err(Failure::input(anyhow!(
+            "--batch-size, --steps, --repeats and --samples must each be at least 1"
+        )));
     }
+    let conv_impl = args
+        .device
+        .conv_impl_or(args.conv_impl)
+        .map_err(Failure::input)?;
+    let selected = backend::select(args.device).map_err(Failure::input)?;
+    let device = &selected.device;
+    print_header(&selected.record, &args);
+    let rows = measure_rows(&args, device, conv_impl).map_err(Failure::run)?;
     let classifier = if args.no_classifier {
         None
     } else {
@@ -311,23 +453,7 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
         Some(r)
     };
     if let Some(path) = &args.json {
-        let commit = git_commit();
-        let record = json!({
-            "tool": "collapse",
-            "version": env!("CARGO_PKG_VERSION"),
-            "burn_version": locked_version("burn"),
-            "date": collapse_report::time::now_rfc3339(),
-            "command": std::env::args().collect::<Vec<_>>(),
-            "git_commit": commit.as_ref().map(|c| &c.0),
-            "git_dirty": commit.map(|c| c.1),
-            "cpu": cpu_description(),
-            "device": selected.record,
-            "steps": args.steps,
-            "repeats": args.repeats,
-            "samples": args.samples,
-            "rows": rows,
-            "classifier_images_per_sec": classifier,
-        });
+        let record = Record::new(&args, &selected.record, rows, classifier);
         write_record(path, &record).map_err(Failure::run)?;
     }
     Ok(())
