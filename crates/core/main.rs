@@ -10,11 +10,9 @@
 //! input, 1 for a run that failed.
 
 mod backend;
-mod bench;
 mod commands;
 mod dataset;
 mod flags;
-mod parity;
 
 use std::process::ExitCode;
 
@@ -26,7 +24,7 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use crate::commands::{compare, devices, evaluator, fetch, report, run, sample};
+use crate::commands::{bench, compare, devices, evaluator, fetch, parity, report, run, sample};
 use crate::flags::{Cli, Command, EvaluatorCommand};
 
 /// An error with the exit code it deserves.

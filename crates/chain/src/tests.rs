@@ -2,6 +2,7 @@
 //! the run folder, without the binary or MNIST.
 
 use std::path::Path;
+use std::sync::Mutex;
 
 use burn::prelude::Device;
 use collapse_data::{Catalogue, Dataset, DatasetSpec, Split};
@@ -12,6 +13,10 @@ use collapse_report::{
 
 use crate::run::{COMPLETE, TRAINING_SET_FLOAT};
 use crate::{ChainConfig, ChainError, LoopMode, Preset, RunContext, resume_chain, run_chain};
+
+/// Held by each test while it runs a chain: the chains seed flex's one random
+/// generator, which two chains running at once in this process would share.
+static ONE_CHAIN_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Image side of the synthetic dataset (the catalogue's MNIST shape).
 const SIDE: usize = 28;
@@ -84,6 +89,9 @@ fn without_seconds(rows: &[MetricsRow]) -> Vec<MetricsRow> {
 
 #[test]
 fn each_generation_leaves_its_records_and_resuming_redoes_the_same() {
+    let _one = ONE_CHAIN_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().expect("temporary folder");
     let out = tmp.path().join("run");
     let (c, data, device) = (config(&out), dataset(), Device::flex());
@@ -150,6 +158,9 @@ fn each_generation_leaves_its_records_and_resuming_redoes_the_same() {
 
 #[test]
 fn an_accumulating_chain_trains_on_every_earlier_set() {
+    let _one = ONE_CHAIN_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().expect("temporary folder");
     let mut c = config(&tmp.path().join("run"));
     c.mode = LoopMode::Accumulate;

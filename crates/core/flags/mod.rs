@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use collapse_kernels::ConvImpl;
 use collapse_vae::Architecture;
 
@@ -109,6 +109,17 @@ pub struct ReportArgs {
     pub run: PathBuf,
 }
 
+/// The reference models of the benchmark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Reference {
+    /// MLP VAE 784-400-20 (pytorch/examples; the `quick` preset).
+    Mlp,
+    /// MLP VAE 784-512-256-16.
+    MlpDeep,
+    /// The authors' conv VAE, channels 64/128, latent 20 (the `paper` preset).
+    Conv,
+}
+
 /// Arguments of `collapse bench`.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -123,7 +134,7 @@ pub struct BenchArgs {
         value_delimiter = ',',
         default_value = "mlp,mlp-deep,conv"
     )]
-    pub model: Vec<crate::bench::Reference>,
+    pub model: Vec<Reference>,
     /// Images per training step; each model is measured at each of them.
     #[arg(long, value_delimiter = ',', default_value = "128,256")]
     pub batch_size: Vec<usize>,

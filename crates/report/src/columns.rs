@@ -13,9 +13,15 @@ use crate::evaluation::EvalSummary;
 use crate::table::{Column, Format, Metric, read_table, write_table};
 
 impl<R> Column<R> {
-    /// This column charted against generation with `title` on a `axis` axis;
-    /// `headline` when runs and seeds are compared on it.
-    const fn chart(self, title: &'static str, axis: &'static str, headline: bool) -> Self {
+    /// This column charted against generation, `rank`-th in the reports, with
+    /// `title` on a `axis` axis; `headline` when runs and seeds are compared on it.
+    const fn chart(
+        self,
+        rank: usize,
+        title: &'static str,
+        axis: &'static str,
+        headline: bool,
+    ) -> Self {
         let Column {
             format,
             optional,
@@ -30,6 +36,7 @@ impl<R> Column<R> {
             set,
             metric: Metric {
                 column: metric.column,
+                rank,
                 title,
                 axis,
                 headline,
@@ -65,6 +72,7 @@ impl Cell for usize {
 const fn uncharted(column: &'static str) -> Metric {
     Metric {
         column,
+        rank: usize::MAX,
         title: "",
         axis: "",
         headline: false,
@@ -97,38 +105,39 @@ macro_rules! eval {
     };
 }
 
-/// Every column of `metrics.csv`, in file order (also the reports' order).
+/// Every column of `metrics.csv`, in file order; a charted column's first
+/// argument is its place in the reports.
 #[rustfmt::skip]
 pub const COLUMNS: &[Column<MetricsRow>] = &[
     row!(generation, Count),
     row!(train_size, Count),
     row!(real_fraction, Real),
     row!(train_loss, Real),
-    row!(test_nelbo, Real).chart("Negative ELBO on the real test set", "nats per image", true),
+    row!(test_nelbo, Real).chart(2, "Negative ELBO on the real test set", "nats per image", true),
     row!(test_recon, Real),
     row!(test_kl, Real),
-    row!(active_units, Count).chart("Active latent units on the real test set", "active units", false),
+    row!(active_units, Count).chart(3, "Active latent units on the real test set", "active units", false),
     row!(probe_mu_mean, Real),
-    row!(probe_mu_std, Real).chart("Spread of the generation-0 encoder's μ on each generation's samples", "probe μ std", true),
-    row!(probe_tail_mass, Real).chart("Tail mass |μ| > 2 of the probe", "fraction of |μ| > 2", true),
+    row!(probe_mu_std, Real).chart(0, "Spread of the generation-0 encoder's μ on each generation's samples", "probe μ std", true),
+    row!(probe_tail_mass, Real).chart(1, "Tail mass |μ| > 2 of the probe", "fraction of |μ| > 2", true),
     row!(seconds, Seconds),
     eval!(class_entropy),
-    eval!(class_entropy_norm).chart("Entropy of the predicted classes (1 = uniform)", "entropy / ln(classes)", true),
-    eval!(rarest_class_share).chart("Share of the rarest predicted class", "fraction of samples", false),
+    eval!(class_entropy_norm).chart(4, "Entropy of the predicted classes (1 = uniform)", "entropy / ln(classes)", true),
+    eval!(rarest_class_share).chart(5, "Share of the rarest predicted class", "fraction of samples", false),
     eval!(mean_confidence),
-    eval!(unconfident_share).chart("Samples the classifier is unsure of (top probability < 0.5)", "fraction of samples", false),
-    eval!(fd).chart("Fréchet distance to the real test set (classifier features)", "FD", true),
-    eval!(precision).chart("Precision: samples inside the real data's manifold", "precision", true),
-    eval!(recall).chart("Recall: real data inside the samples' manifold", "recall", true),
-    eval!(density).chart("Density of samples in real neighbourhoods", "density", true),
-    eval!(coverage).chart("Coverage: real neighbourhoods holding a sample", "coverage", true),
-    eval!(nelbo0_median).chart("Median negative ELBO of the samples under the generation-0 VAE", "nats per image", true),
+    eval!(unconfident_share).chart(6, "Samples the classifier is unsure of (top probability < 0.5)", "fraction of samples", false),
+    eval!(fd).chart(7, "Fréchet distance to the real test set (classifier features)", "FD", true),
+    eval!(precision).chart(8, "Precision: samples inside the real data's manifold", "precision", true),
+    eval!(recall).chart(9, "Recall: real data inside the samples' manifold", "recall", true),
+    eval!(density).chart(10, "Density of samples in real neighbourhoods", "density", true),
+    eval!(coverage).chart(11, "Coverage: real neighbourhoods holding a sample", "coverage", true),
+    eval!(nelbo0_median).chart(12, "Median negative ELBO of the samples under the generation-0 VAE", "nats per image", true),
     eval!(nelbo0_spread),
-    eval!(ink_spread).chart("1–99 % spread of ink mass", "ink spread", true),
-    eval!(slant_spread).chart("1–99 % spread of slant", "slant spread", true),
-    eval!(width_spread).chart("1–99 % spread of bounding-box width", "width spread", true),
-    eval!(height_spread).chart("1–99 % spread of bounding-box height", "height spread", true),
-    eval!(thickness_spread).chart("1–99 % spread of stroke thickness", "thickness spread", true),
+    eval!(ink_spread).chart(13, "1–99 % spread of ink mass", "ink spread", true),
+    eval!(slant_spread).chart(14, "1–99 % spread of slant", "slant spread", true),
+    eval!(width_spread).chart(15, "1–99 % spread of bounding-box width", "width spread", true),
+    eval!(height_spread).chart(16, "1–99 % spread of bounding-box height", "height spread", true),
+    eval!(thickness_spread).chart(17, "1–99 % spread of stroke thickness", "thickness spread", true),
 ];
 
 impl MetricsRow {
@@ -155,7 +164,13 @@ pub fn column(name: &str) -> Option<&'static Column<MetricsRow>> {
 
 /// The columns charted against generation, in report order.
 pub fn charted() -> impl Iterator<Item = &'static Metric> {
-    COLUMNS.iter().map(|c| &c.metric).filter(|m| m.charted())
+    let mut charted: Vec<&'static Metric> = COLUMNS
+        .iter()
+        .map(|c| &c.metric)
+        .filter(|m| m.charted())
+        .collect();
+    charted.sort_by_key(|m| m.rank);
+    charted.into_iter()
 }
 
 /// The headline metrics, in report order.

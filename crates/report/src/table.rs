@@ -40,6 +40,8 @@ pub struct Column<R: 'static> {
 pub struct Metric {
     /// The column name, also the plot's file stem.
     pub column: &'static str,
+    /// Its place among the charts of a report.
+    pub rank: usize,
     /// The chart's caption; empty for a column that is not charted.
     pub title: &'static str,
     /// The y axis label.

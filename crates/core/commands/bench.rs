@@ -21,7 +21,6 @@ use anyhow::{Context, anyhow};
 use burn::module::Module;
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use clap::ValueEnum;
 use collapse_eval::ClassifierConfig;
 use collapse_report::DeviceRecord;
 use collapse_vae::{
@@ -32,23 +31,12 @@ use serde::Serialize;
 
 use crate::Failure;
 use crate::backend;
-use crate::flags::BenchArgs;
+use crate::flags::{BenchArgs, Reference};
 
 /// Images per batch of sampling, of the probe and of the classifier.
 const EVAL_BATCH: usize = 1_000;
 /// Clock ticks per second of /proc/self/stat (Linux's USER_HZ).
 const USER_HZ: f64 = 100.0;
-
-/// The reference models of the benchmark.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Reference {
-    /// MLP VAE 784-400-20 (pytorch/examples; the `quick` preset).
-    Mlp,
-    /// MLP VAE 784-512-256-16.
-    MlpDeep,
-    /// The authors' conv VAE, channels 64/128, latent 20 (the `paper` preset).
-    Conv,
-}
 
 impl Reference {
     fn name(self) -> &'static str {
@@ -275,11 +263,11 @@ fn measure_classifier(args: &BenchArgs, device: &Device) -> anyhow::Result<f64> 
 }
 
 /// The version of `package` in the Cargo.lock this binary was built from.
-fn locked_version(package: &str) -> Option<String> {
-    let lock = include_str!("../../Cargo.lock");
+fn locked_version(package: &str) -> Option<&'static str> {
+    let lock: &'static str = include_str!("../../../Cargo.lock");
     let entry = format!("name = \"{package}\"\nversion = \"");
     let start = lock.find(&entry)? + entry.len();
-    Some(lock[start..].split('"').next()?.to_string())
+    lock[start..].split('"').next()
 }
 
 /// `git rev-parse HEAD` and whether the tree differs from it, when run inside a checkout.
