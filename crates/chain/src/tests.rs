@@ -87,6 +87,38 @@ fn without_seconds(rows: &[MetricsRow]) -> Vec<MetricsRow> {
         .collect()
 }
 
+/// What generation `g` of a run of [`config`] left in `out`, against its row.
+fn check_generation(out: &Path, g: usize, row: &MetricsRow) {
+    let dir = generation_dir(out, g);
+    assert!(dir.join(COMPLETE).is_file(), "gen {g} complete");
+    assert_eq!(
+        &read_json::<MetricsRow>(&dir.join("metrics.json")).unwrap(),
+        row
+    );
+    let probe: ProbeStats = read_json(&dir.join("probe.json")).unwrap();
+    assert_eq!((probe.generation, probe.samples), (g, 50));
+    assert_eq!(probe.per_dim_std.len(), 4);
+    assert!(probe.mu_std > 0.0 && probe.mu_std.is_finite());
+    assert_eq!(probe.mu_std, row.probe_mu_std);
+    let latents: LatentStats = read_json(&dir.join("latents.json")).unwrap();
+    assert_eq!((latents.generation, latents.images), (g, 60));
+    assert_eq!(latents.active_units, row.active_units);
+    for file in [
+        "samples.png",
+        "reconstructions.png",
+        "model.bpk",
+        "vae.json",
+    ] {
+        assert!(dir.join(file).is_file(), "gen {g}: {file}");
+    }
+    // Generation 0 trains on the real images; the others on a drawn set, on disk.
+    assert_eq!(row.real_fraction, if g == 0 { 1.0 } else { 0.0 });
+    assert_eq!(dir.join(TRAINING_SET_FLOAT).is_file(), g > 0);
+    assert_eq!(row.train_size, 120);
+    assert!(row.test_nelbo.is_finite() && row.test_nelbo > 0.0);
+    assert!((row.test_recon + row.test_kl - row.test_nelbo).abs() < 1e-3 * row.test_nelbo);
+}
+
 #[test]
 fn each_generation_leaves_its_records_and_resuming_redoes_the_same() {
     let _one = ONE_CHAIN_AT_A_TIME
@@ -98,34 +130,7 @@ fn each_generation_leaves_its_records_and_resuming_redoes_the_same() {
     let rows = run_chain(&c, &data, &device, context(), &mut |_| {}).expect("the chain runs");
     assert_eq!(rows.len(), 3);
     for (g, row) in rows.iter().enumerate() {
-        let dir = generation_dir(&out, g);
-        assert!(dir.join(COMPLETE).is_file(), "gen {g} complete");
-        assert_eq!(
-            &read_json::<MetricsRow>(&dir.join("metrics.json")).unwrap(),
-            row
-        );
-        let probe: ProbeStats = read_json(&dir.join("probe.json")).unwrap();
-        assert_eq!((probe.generation, probe.samples), (g, 50));
-        assert_eq!(probe.per_dim_std.len(), 4);
-        assert!(probe.mu_std > 0.0 && probe.mu_std.is_finite());
-        assert_eq!(probe.mu_std, row.probe_mu_std);
-        let latents: LatentStats = read_json(&dir.join("latents.json")).unwrap();
-        assert_eq!((latents.generation, latents.images), (g, 60));
-        assert_eq!(latents.active_units, row.active_units);
-        for file in [
-            "samples.png",
-            "reconstructions.png",
-            "model.bpk",
-            "vae.json",
-        ] {
-            assert!(dir.join(file).is_file(), "gen {g}: {file}");
-        }
-        // Generation 0 trains on the real images; the others on a drawn set, on disk.
-        assert_eq!(row.real_fraction, if g == 0 { 1.0 } else { 0.0 });
-        assert_eq!(dir.join(TRAINING_SET_FLOAT).is_file(), g > 0);
-        assert_eq!(row.train_size, 120);
-        assert!(row.test_nelbo.is_finite() && row.test_nelbo > 0.0);
-        assert!((row.test_recon + row.test_kl - row.test_nelbo).abs() < 1e-3 * row.test_nelbo);
+        check_generation(&out, g, row);
     }
     // metrics.csv rounds the wall time; every other value reads back exactly.
     let csv = read_metrics_csv(&out.join("metrics.csv")).unwrap();
