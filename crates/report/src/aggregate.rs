@@ -2,8 +2,9 @@
 //! standard deviation of each headline metric, as `aggregate.csv`, plots
 //! with a ± std band, and an `index.html` linking every seed's run.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+
+use maud::PreEscaped;
 
 use crate::error::ReportError;
 use crate::html;
@@ -149,19 +150,10 @@ fn aggregate_page(
     table: &[Generation],
     plot_files: &[String],
 ) -> Result<String, ReportError> {
-    let mut body = String::from("<h2>Seeds</h2>\n<ul>\n");
-    for (seed, path) in runs {
-        let href = html::relative_href(parent, path, html::INDEX)?;
-        let _ = writeln!(
-            body,
-            "<li><a href=\"{}\">seed {seed}</a></li>",
-            html::escape(&href)
-        );
-    }
-    body.push_str("</ul>\n<p>Data: <a href=\"aggregate.csv\">aggregate.csv</a></p>\n");
-    body.push_str("<h2>Plots</h2>\n");
-    body.push_str(&html::plots(plot_files));
-    body.push_str("<h2>Mean ± sample std per generation</h2>\n<div class=\"scroll\">\n");
+    let hrefs = runs
+        .iter()
+        .map(|(seed, path)| Ok((*seed, html::relative_href(parent, path, html::INDEX)?)))
+        .collect::<Result<Vec<_>, ReportError>>()?;
     let mut header = vec!["generation".to_string(), "n".to_string()];
     header.extend(metrics.iter().map(|m| m.column.to_string()));
     let rows: Vec<Vec<String>> = table
@@ -175,15 +167,26 @@ fn aggregate_page(
             row
         })
         .collect();
-    body.push_str(&html::table(&header, &rows));
-    body.push_str("</div>\n");
+    let body = maud::html! {
+        h2 { "Seeds" }
+        ul {
+            @for (seed, href) in &hrefs {
+                li { a href=(href) { "seed " (seed) } }
+            }
+        }
+        p { "Data: " a href="aggregate.csv" { "aggregate.csv" } }
+        h2 { "Plots" }
+        (PreEscaped(html::plots(plot_files)))
+        h2 { "Mean ± sample std per generation" }
+        div class="scroll" { (PreEscaped(html::table(&header, &rows))) }
+    };
     let name = parent
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     Ok(html::page(
         &format!("model collapse: {name}, {} seeds", runs.len()),
-        &body,
+        &body.into_string(),
     ))
 }
 

@@ -5,6 +5,8 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use maud::PreEscaped;
+
 use crate::error::ReportError;
 use crate::html;
 use crate::plots::{Series, line_plot, palette};
@@ -211,6 +213,19 @@ fn csv_rows(lines: &[Line<'_>]) -> Vec<Vec<String>> {
 }
 
 /// The comparison page: the runs, then per metric its plot and its table
+/// The rows of one metric's table: generation, then each run's value and difference.
+fn metric_rows(lines: &[Line<'_>], metric: &Metric) -> Vec<Vec<String>> {
+    lines
+        .iter()
+        .filter(|l| l.metric.column == metric.column)
+        .map(|l| {
+            let mut row = vec![l.generation.to_string()];
+            row.extend(value_cells(l, html::number));
+            row
+        })
+        .collect()
+}
+
 /// (values side by side, then differences to the first run).
 fn compare_page(
     out: &Path,
@@ -220,42 +235,34 @@ fn compare_page(
     metrics: &[&Metric],
     lines: &[Line<'_>],
 ) -> Result<String, ReportError> {
-    let mut body = String::from("<h2>Runs</h2>\n<ul>\n");
-    for (run, label) in runs.iter().zip(labels) {
-        let href = html::relative_href(out, &run.path, html::INDEX)?;
-        let d = &run.manifest.device;
-        let _ = writeln!(
-            body,
-            "<li><a href=\"{}\">{}</a>: {} on {} ({}), seed {}, {} generations</li>",
-            html::escape(&href),
-            html::escape(label),
-            html::escape(&run.manifest.tool),
-            html::escape(&d.adapter),
-            html::escape(&d.kind),
-            run.manifest.seed,
-            run.rows.len()
-        );
-    }
-    body.push_str("</ul>\n<p>Data: <a href=\"compare.csv\">compare.csv</a></p>\n");
+    let hrefs = runs
+        .iter()
+        .map(|run| html::relative_href(out, &run.path, html::INDEX))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut header = vec!["generation".to_string()];
     header.extend(value_columns(names));
-    for metric in metrics {
-        let _ = writeln!(body, "<h2>{}</h2>", html::escape(metric.title));
-        body.push_str(&html::plots(&[format!("plots/{}.png", metric.column)]));
-        let rows: Vec<Vec<String>> = lines
-            .iter()
-            .filter(|l| l.metric.column == metric.column)
-            .map(|l| {
-                let mut row = vec![l.generation.to_string()];
-                row.extend(value_cells(l, html::number));
-                row
-            })
-            .collect();
-        body.push_str(&html::table(&header, &rows));
-    }
+    let body = maud::html! {
+        h2 { "Runs" }
+        ul {
+            @for ((run, label), href) in runs.iter().zip(labels).zip(&hrefs) {
+                @let d = &run.manifest.device;
+                li {
+                    a href=(href) { (label) }
+                    ": " (run.manifest.tool) " on " (d.adapter) " (" (d.kind) "), seed "
+                    (run.manifest.seed) ", " (run.rows.len()) " generations"
+                }
+            }
+        }
+        p { "Data: " a href="compare.csv" { "compare.csv" } }
+        @for metric in metrics {
+            h2 { (metric.title) }
+            (PreEscaped(html::plots(&[format!("plots/{}.png", metric.column)])))
+            (PreEscaped(html::table(&header, &metric_rows(lines, metric))))
+        }
+    };
     Ok(html::page(
         &format!("model collapse: {} runs compared", runs.len()),
-        &body,
+        &body.into_string(),
     ))
 }
 
