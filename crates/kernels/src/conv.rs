@@ -56,7 +56,7 @@ pub enum ConvImpl {
 }
 
 /// Why a record that names `hybrid` cannot be read: the last build that had it.
-pub const HYBRID_REMOVED: &str = "conv_impl \"hybrid\" (the lowering for training, Burn's \
+const HYBRID_REMOVED: &str = "conv_impl \"hybrid\" (the lowering for training, Burn's \
      convolutions for sampling) is not in this build; a collapse built from commit 3e2cbdd \
      or earlier has it";
 

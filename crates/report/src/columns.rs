@@ -158,7 +158,7 @@ pub fn read_metrics_csv(path: &Path) -> Result<Vec<MetricsRow>, ReportError> {
 }
 
 /// The column named `name`.
-pub fn column(name: &str) -> Option<&'static Column<MetricsRow>> {
+fn column(name: &str) -> Option<&'static Column<MetricsRow>> {
     COLUMNS.iter().find(|c| c.metric.column == name)
 }
 
