@@ -5,7 +5,8 @@
 //! `sample` (decode a grid from a saved generation on any backend),
 //! `devices` (the backends and adapters available), `parity` (one training
 //! step compared across backends on identical weights), `evaluator train`
-//! (the frozen classifier), `compare` (several runs side by side).
+//! (the frozen classifier), `compare` (several runs side by side), `theory`
+//! (the paper's Gaussian and Gaussian-mixture experiments).
 //! Errors become one line on stderr and a non-zero exit: 2 for bad usage or
 //! input, 1 for a run that failed.
 
@@ -24,7 +25,9 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use crate::commands::{bench, compare, devices, evaluator, fetch, parity, report, run, sample};
+use crate::commands::{
+    bench, compare, devices, evaluator, fetch, parity, report, run, sample, theory,
+};
 use crate::flags::{Cli, Command, EvaluatorCommand};
 
 /// An error with the exit code it deserves.
@@ -107,6 +110,7 @@ fn main() -> ExitCode {
                 action: EvaluatorCommand::Train(args),
             } => evaluator::evaluator_train(args),
             Command::Compare(args) => compare::compare(args),
+            Command::Theory { experiment } => theory::theory(experiment),
         })
     });
     match result {

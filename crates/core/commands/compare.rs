@@ -20,7 +20,10 @@ pub fn compare(args: CompareArgs) -> Result<(), Failure> {
     let out = args
         .out
         .unwrap_or_else(|| Path::new("outputs").join(format!("compare-{}", timestamp())));
-    let compared = collapse_report::compare_runs(&args.runs, &out).map_err(Failure::run)?;
+    let compared = collapse_report::compare_runs(&args.runs, &out).map_err(|e| match e {
+        collapse_report::ReportError::MixedExperiments { .. } => Failure::input(e),
+        e => Failure::run(e),
+    })?;
     for label in &compared.labels {
         println!("run: {label}");
     }

@@ -9,3 +9,4 @@ pub mod parity;
 pub mod report;
 pub mod run;
 pub mod sample;
+pub mod theory;

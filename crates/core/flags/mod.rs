@@ -9,8 +9,10 @@ use collapse_vae::Architecture;
 use crate::backend::Backend;
 
 mod run;
+mod theory;
 
 pub use run::{ClassifierFlags, RunArgs, device_of, flag_error, resolve, science_flags};
+pub use theory::{GaussianArgs, GmmArgs, OutputFlags, TheoryCommand};
 
 /// Study model collapse: a VAE trained on MNIST regenerates its own training
 /// set, generation after generation (Shumailov et al., "The Curse of Recursion").
@@ -51,6 +53,12 @@ pub enum Command {
     },
     /// Compare the headline metrics of several runs, generation by generation.
     Compare(CompareArgs),
+    /// The paper's closed-form experiments: a Gaussian or a Gaussian mixture refitted to its own samples.
+    Theory {
+        /// Which experiment.
+        #[command(subcommand)]
+        experiment: TheoryCommand,
+    },
 }
 
 /// Subcommands of `collapse evaluator`.

@@ -139,6 +139,7 @@ fn band_series(table: &[Generation], i: usize, seeds: usize) -> Series {
         color: palette(0),
         points: table.iter().filter_map(mean).collect(),
         band: table.iter().filter_map(band).collect(),
+        dashed: false,
     }
 }
 

@@ -10,74 +10,7 @@ use std::path::Path;
 use crate::contract::MetricsRow;
 use crate::error::ReportError;
 use crate::evaluation::EvalSummary;
-use crate::table::{Column, Format, Metric, read_table, write_table};
-
-impl<R> Column<R> {
-    /// This column charted against generation, `rank`-th in the reports, with
-    /// `title` on a `axis` axis; `headline` when runs and seeds are compared on it.
-    const fn chart(
-        self,
-        rank: usize,
-        title: &'static str,
-        axis: &'static str,
-        headline: bool,
-    ) -> Self {
-        let Column {
-            format,
-            optional,
-            get,
-            set,
-            metric,
-        } = self;
-        Column {
-            format,
-            optional,
-            get,
-            set,
-            metric: Metric {
-                column: metric.column,
-                rank,
-                title,
-                axis,
-                headline,
-            },
-        }
-    }
-}
-
-/// A field type of a record that a column holds.
-trait Cell: Copy {
-    fn to_cell(self) -> f64;
-    fn from_cell(value: f64) -> Self;
-}
-
-impl Cell for f64 {
-    fn to_cell(self) -> f64 {
-        self
-    }
-    fn from_cell(value: f64) -> Self {
-        value
-    }
-}
-
-impl Cell for usize {
-    fn to_cell(self) -> f64 {
-        self as f64
-    }
-    fn from_cell(value: f64) -> Self {
-        value as usize
-    }
-}
-
-const fn uncharted(column: &'static str) -> Metric {
-    Metric {
-        column,
-        rank: usize::MAX,
-        title: "",
-        axis: "",
-        headline: false,
-    }
-}
+use crate::table::{Cell, Column, Format, Metric, read_table, uncharted, write_table};
 
 /// A column of a [`MetricsRow`] field.
 macro_rules! row {

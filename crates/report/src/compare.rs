@@ -159,7 +159,13 @@ fn labels(runs: &[RunFolder], names: &[String]) -> Vec<String> {
             None => "?".to_string(),
         }
     };
-    let differing: Vec<(&str, &str)> = [("mode", "mode"), ("real_fraction", "real fraction")]
+    let keys = [
+        ("mode", "mode"),
+        ("real_fraction", "real fraction"),
+        ("samples", "M"),
+        ("bias", "bias"),
+    ];
+    let differing: Vec<(&str, &str)> = keys
         .into_iter()
         .filter(|(key, _)| {
             runs.iter()
@@ -172,7 +178,7 @@ fn labels(runs: &[RunFolder], names: &[String]) -> Vec<String> {
     runs.iter()
         .zip(names)
         .map(|(run, name)| {
-            let mut label = format!("{name} ({}", run.manifest.device.backend);
+            let mut label = format!("{name} ({}", run.manifest.runs_on());
             for (key, words) in &differing {
                 let _ = write!(label, ", {words} {}", setting(run, key));
             }
@@ -245,11 +251,11 @@ fn compare_page(
         h2 { "Runs" }
         ul {
             @for ((run, label), href) in runs.iter().zip(labels).zip(&hrefs) {
-                @let d = &run.manifest.device;
                 li {
                     a href=(href) { (label) }
-                    ": " (run.manifest.tool) " on " (d.adapter) " (" (d.kind) "), seed "
-                    (run.manifest.seed) ", " (run.rows.len()) " generations"
+                    ": " (run.manifest.tool)
+                    @if let Some(d) = &run.manifest.device { " on " (d.adapter) " (" (d.kind) ")" }
+                    ", seed " (run.manifest.seed) ", " (run.rows.len()) " generations"
                 }
             }
         }

@@ -14,6 +14,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::table::Metric;
+use crate::theory::{GAUSSIAN_COLUMNS, GMM_COLUMNS, charted};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::error::ReportError;
@@ -164,6 +166,43 @@ pub struct GenerationTiming {
     pub generation: usize,
     /// Seconds from its start to its last file.
     pub seconds: f64,
+}
+
+/// Which experiment a run folder holds; its manifest says so (a chain's
+/// manifest, written before there were others, by leaving it out).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Experiment {
+    /// A VAE generation chain.
+    #[default]
+    Chain,
+    /// A Gaussian refitted to its own samples.
+    Gaussian,
+    /// A Gaussian mixture refitted to its own samples.
+    Gmm,
+}
+
+impl Experiment {
+    /// The metrics its runs are compared and aggregated on, in report order.
+    pub fn headline(self) -> Vec<&'static Metric> {
+        match self {
+            Experiment::Chain => crate::columns::headline().collect(),
+            Experiment::Gaussian => charted(GAUSSIAN_COLUMNS),
+            Experiment::Gmm => charted(GMM_COLUMNS),
+        }
+        .into_iter()
+        .filter(|m| m.headline)
+        .collect()
+    }
+
+    /// Its name in words.
+    pub fn words(self) -> &'static str {
+        match self {
+            Experiment::Chain => "VAE chain",
+            Experiment::Gaussian => "recursive Gaussian fit",
+            Experiment::Gmm => "recursive Gaussian-mixture fit",
+        }
+    }
 }
 
 /// `manifest.json`: what ran, where, on what, and how long it took.

@@ -64,6 +64,20 @@ pub enum ReportError {
         /// The runs given.
         given: usize,
     },
+    /// Runs of different experiments were given to one comparison or aggregate.
+    #[error("{operation}: {} is a {first_kind} but {} is a {other_kind}", first.display(), other.display())]
+    MixedExperiments {
+        /// What was asked.
+        operation: &'static str,
+        /// The first run.
+        first: PathBuf,
+        /// Its experiment, in words.
+        first_kind: &'static str,
+        /// A run of another experiment.
+        other: PathBuf,
+        /// Its experiment, in words.
+        other_kind: &'static str,
+    },
     /// A folder given as a run is not one.
     #[error("{}: not a run folder (no metrics.csv)", path.display())]
     NotARun {

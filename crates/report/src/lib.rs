@@ -24,15 +24,16 @@ pub mod stats;
 pub mod table;
 #[cfg(test)]
 mod testing;
+pub mod theory;
 pub mod time;
 
 pub use aggregate::{Aggregated, aggregate_seeds};
 pub use columns::{read_metrics_csv, write_metrics_csv};
 pub use compare::{Compared, compare_runs};
 pub use contract::{
-    AggregatePosterior, DatasetFileRecord, DatasetRecord, DeviceRecord, GenerationTiming,
-    LatentStats, Manifest, MetricsRow, ProbeStats, RetryRecord, generation_dir, read_json,
-    write_json,
+    AggregatePosterior, DatasetFileRecord, DatasetRecord, DeviceRecord, Experiment,
+    GenerationTiming, LatentStats, Manifest, MetricsRow, ProbeStats, RetryRecord, generation_dir,
+    read_json, write_json,
 };
 pub use error::ReportError;
 pub use evaluation::{
@@ -41,3 +42,4 @@ pub use evaluation::{
 pub use redraw::{Redrawn, redraw_run};
 pub use stats::{Histogram, Quantile};
 pub use table::{read_table, write_table};
+pub use theory::{GaussianRow, GaussianTheory, GmmRow, TheoryManifest};

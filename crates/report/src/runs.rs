@@ -1,23 +1,54 @@
-//! Run folders read back for comparison and seed aggregation: their
-//! manifest and metrics, and the generations and headline metrics they hold.
+//! Run folders read back for comparison and seed aggregation, whatever
+//! experiment wrote them: the manifest fields they share, and the headline
+//! metrics of their experiment per generation.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::columns::read_metrics_csv;
-use crate::columns::{headline, value};
-use crate::contract::{Manifest, MetricsRow, read_json};
+use serde::Deserialize;
+
+use crate::contract::{DeviceRecord, Experiment, read_json};
 use crate::error::ReportError;
-use crate::table::Metric;
+use crate::table::{Metric, NamedRow, read_named};
+
+/// The fields every experiment's `manifest.json` has.
+#[derive(Deserialize)]
+pub(crate) struct RunHeader {
+    /// Tool name and version.
+    pub tool: String,
+    /// The seed.
+    pub seed: u64,
+    /// The resolved configuration.
+    #[serde(default)]
+    pub config: serde_json::Value,
+    /// The experiment (a chain's manifest leaves it out).
+    #[serde(default)]
+    pub experiment: Experiment,
+    /// The device a chain ran on; the theory experiments run on the host.
+    #[serde(default)]
+    pub device: Option<DeviceRecord>,
+}
+
+impl RunHeader {
+    /// What ran where, for a legend: the backend, or the experiment.
+    pub fn runs_on(&self) -> &str {
+        match &self.device {
+            Some(d) => &d.backend,
+            None => self.experiment.words(),
+        }
+    }
+}
 
 /// A finished or partial run folder.
 pub(crate) struct RunFolder {
     /// The folder.
     pub path: PathBuf,
     /// Its manifest.
-    pub manifest: Manifest,
-    /// Its metrics, one row per generation.
-    pub rows: Vec<MetricsRow>,
+    pub manifest: RunHeader,
+    /// Its experiment's headline metrics, in report order.
+    pub metrics: Vec<&'static Metric>,
+    /// Their values, one row per generation.
+    pub rows: Vec<NamedRow>,
 }
 
 impl RunFolder {
@@ -29,23 +60,29 @@ impl RunFolder {
                 path: path.to_path_buf(),
             });
         }
+        let manifest: RunHeader = read_json(&path.join("manifest.json"))?;
+        let metrics = manifest.experiment.headline();
+        let names: Vec<&str> = metrics.iter().map(|m| m.column).collect();
         Ok(RunFolder {
             path: path.to_path_buf(),
-            manifest: read_json(&path.join("manifest.json"))?,
-            rows: read_metrics_csv(&csv)?,
+            rows: read_named(&csv, &names)?,
+            manifest,
+            metrics,
         })
     }
 
     /// The value of `column` in generation `generation`, if the run has both.
     pub fn value_at(&self, generation: usize, column: &str) -> Option<f64> {
+        let i = self.metrics.iter().position(|m| m.column == column)?;
         self.rows
             .iter()
             .find(|r| r.generation == generation)
-            .and_then(|r| value(r, column))
+            .and_then(|r| r.values[i])
     }
 }
 
-/// Reads every run of `paths`, refusing fewer than `needed` for `operation`.
+/// Reads every run of `paths`, refusing fewer than `needed` for `operation`
+/// and runs of different experiments.
 pub(crate) fn read_runs(
     paths: &[&Path],
     needed: usize,
@@ -58,7 +95,23 @@ pub(crate) fn read_runs(
             given: paths.len(),
         });
     }
-    paths.iter().map(|p| RunFolder::read(p)).collect()
+    let runs: Vec<RunFolder> = paths
+        .iter()
+        .map(|p| RunFolder::read(p))
+        .collect::<Result<_, _>>()?;
+    if let Some(other) = runs
+        .iter()
+        .find(|r| r.manifest.experiment != runs[0].manifest.experiment)
+    {
+        return Err(ReportError::MixedExperiments {
+            operation,
+            first: runs[0].path.clone(),
+            first_kind: runs[0].manifest.experiment.words(),
+            other: other.path.clone(),
+            other_kind: other.manifest.experiment.words(),
+        });
+    }
+    Ok(runs)
 }
 
 /// Every generation that any of `runs` has, in order.
@@ -70,14 +123,21 @@ pub(crate) fn generations(runs: &[RunFolder]) -> Vec<usize> {
     all.into_iter().collect()
 }
 
-/// The headline metrics that at least one row of `runs` holds (the
+/// The headline metrics that at least one row of `runs` holds (a chain's
 /// evaluation metrics only where some run was evaluated).
 pub(crate) fn present_headline(runs: &[RunFolder]) -> Vec<&'static Metric> {
-    headline()
-        .filter(|m| {
+    let Some(first) = runs.first() else {
+        return Vec::new();
+    };
+    first
+        .metrics
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| {
             runs.iter()
                 .flat_map(|r| &r.rows)
-                .any(|row| value(row, m.column).is_some())
+                .any(|row| row.values[i].is_some())
         })
+        .map(|(_, m)| *m)
         .collect()
 }

@@ -66,6 +66,73 @@ impl Metric {
     }
 }
 
+impl<R> Column<R> {
+    /// This column charted against generation, `rank`-th in the reports, with
+    /// `title` on a `axis` axis; `headline` when runs and seeds are compared on it.
+    pub(crate) const fn chart(
+        self,
+        rank: usize,
+        title: &'static str,
+        axis: &'static str,
+        headline: bool,
+    ) -> Self {
+        let Column {
+            format,
+            optional,
+            get,
+            set,
+            metric,
+        } = self;
+        Column {
+            format,
+            optional,
+            get,
+            set,
+            metric: Metric {
+                column: metric.column,
+                rank,
+                title,
+                axis,
+                headline,
+            },
+        }
+    }
+}
+
+/// A field type of a record that a column holds.
+pub(crate) trait Cell: Copy {
+    fn to_cell(self) -> f64;
+    fn from_cell(value: f64) -> Self;
+}
+
+impl Cell for f64 {
+    fn to_cell(self) -> f64 {
+        self
+    }
+    fn from_cell(value: f64) -> Self {
+        value
+    }
+}
+
+impl Cell for usize {
+    fn to_cell(self) -> f64 {
+        self as f64
+    }
+    fn from_cell(value: f64) -> Self {
+        value as usize
+    }
+}
+
+pub(crate) const fn uncharted(column: &'static str) -> Metric {
+    Metric {
+        column,
+        rank: usize::MAX,
+        title: "",
+        axis: "",
+        headline: false,
+    }
+}
+
 /// Writes a CSV table of text fields atomically, quoting fields that need it.
 pub(crate) fn write_csv(
     path: &Path,
@@ -184,6 +251,64 @@ pub fn read_table<R: Default>(path: &Path, columns: &[Column<R>]) -> Result<Vec<
             })?;
             let line = fields.position().map_or(0, |p| p.line());
             record(&header, &fields, columns).map_err(|message| malformed(line, message))
+        })
+        .collect()
+}
+
+/// One row of a table read by column name: its generation and the value of
+/// each column asked for (`None` where the cell is empty or the table has no
+/// such column).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct NamedRow {
+    pub generation: usize,
+    pub values: Vec<Option<f64>>,
+}
+
+/// Reads the columns `names` of a CSV table with a `generation` column, of
+/// whatever record type wrote it.
+pub(crate) fn read_named(path: &Path, names: &[&str]) -> Result<Vec<NamedRow>, ReportError> {
+    let bytes = std::fs::read(path).map_err(|e| ReportError::io(path, e))?;
+    let malformed = |line: u64, message: String| ReportError::Csv {
+        path: path.to_path_buf(),
+        line: line as usize,
+        message,
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(bytes.as_slice());
+    let header = reader
+        .headers()
+        .map_err(|e| malformed(1, e.to_string()))?
+        .clone();
+    let position = |name: &str| header.iter().position(|h| h == name);
+    let generation =
+        position("generation").ok_or_else(|| malformed(1, "missing column generation".into()))?;
+    let columns: Vec<Option<usize>> = names.iter().map(|n| position(n)).collect();
+    reader
+        .records()
+        .map(|fields| {
+            let fields = fields
+                .map_err(|e| malformed(e.position().map_or(0, |p| p.line()), e.to_string()))?;
+            let line = fields.position().map_or(0, |p| p.line());
+            let cell = |i: Option<usize>, name: &str| -> Result<Option<f64>, ReportError> {
+                match i.and_then(|i| fields.get(i)).filter(|f| !f.is_empty()) {
+                    None => Ok(None),
+                    Some(text) => parse(Format::Real, name, text)
+                        .map(Some)
+                        .map_err(|m| malformed(line, m)),
+                }
+            };
+            let generation = cell(Some(generation), "generation")?
+                .ok_or_else(|| malformed(line, "generation: empty".into()))?;
+            let values = columns
+                .iter()
+                .zip(names)
+                .map(|(&i, name)| cell(i, name))
+                .collect::<Result<_, _>>()?;
+            Ok(NamedRow {
+                generation: generation as usize,
+                values,
+            })
         })
         .collect()
 }

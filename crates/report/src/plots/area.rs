@@ -4,7 +4,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::{Axes, FONT, SIZE, extent, frame, palette, render};
+use super::{Axes, FONT, SIZE, Scale, extent, frame, palette, render};
 use crate::error::ReportError;
 
 /// Pixels on the right kept for the legend.
@@ -38,7 +38,7 @@ pub fn stacked_area(
     let x = extent(columns.iter().map(|c| c.0), 0.0);
     render(path, |root| {
         let (plot, side) = root.split_horizontally(SIZE.0 - LEGEND_WIDTH);
-        let mut chart = frame(&plot, axes, x, y)?;
+        let mut chart = frame(&plot, axes, Scale::LINEAR, x, y)?;
         side.fill(&WHITE)?;
         let mut below = vec![0.0; columns.len()];
         for (layer, (label, _)) in layers.iter().enumerate() {

@@ -7,8 +7,8 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::{
-    Axes, Chart, DrawingError, REFERENCE_COLOR, REFERENCE_LABEL, Series, extent, finite, frame,
-    legend, ramp, render,
+    Axes, Chart, DrawingError, REFERENCE_COLOR, REFERENCE_LABEL, Scale, Series, extent, finite,
+    frame, legend, ramp, render,
 };
 use crate::error::ReportError;
 use crate::stats::Histogram;
@@ -26,6 +26,27 @@ pub fn line_plot(
     series: &[Series],
     reference: Option<f64>,
 ) -> Result<(), ReportError> {
+    lines(path, axes, Scale::LINEAR, series, reference)
+}
+
+/// [`line_plot`] on the axes `scale` makes logarithmic, without a reference line.
+pub fn scaled_line_plot(
+    path: &Path,
+    axes: &Axes<'_>,
+    scale: Scale,
+    series: &[Series],
+) -> Result<(), ReportError> {
+    lines(path, axes, scale, &scale.apply(series), None)
+}
+
+/// Draws `series`, already in the coordinates of `scale`, and `reference`.
+fn lines(
+    path: &Path,
+    axes: &Axes<'_>,
+    scale: Scale,
+    series: &[Series],
+    reference: Option<f64>,
+) -> Result<(), ReportError> {
     let reference = reference.filter(|r| r.is_finite());
     let points = || series.iter().flat_map(|s| finite(&s.points));
     let bands = || {
@@ -38,7 +59,7 @@ pub fn line_plot(
     let x = extent(points().chain(bands()).map(|p| p.0), 0.0);
     let y = extent(points().chain(bands()).map(|p| p.1).chain(reference), 0.08);
     render(path, |root| {
-        let mut chart = frame(root, axes, x.clone(), y)?;
+        let mut chart = frame(root, axes, scale, x.clone(), y)?;
         for s in series {
             draw_band(&mut chart, s)?;
         }
@@ -78,15 +99,21 @@ fn draw_band(chart: &mut Chart<'_, '_>, s: &Series) -> Result<(), DrawingError> 
     Ok(())
 }
 
-/// Draws the line of `s` with its legend entry, and a marker per point when
-/// it has few enough points for markers to stay apart.
+/// Draws the line of `s` (dashed where it says so) with its legend entry, and
+/// a marker per point of a solid line with few enough points for markers to
+/// stay apart.
 fn draw_line(chart: &mut Chart<'_, '_>, s: &Series) -> Result<(), DrawingError> {
     let color = s.color;
-    chart
-        .draw_series(LineSeries::new(finite(&s.points), color.stroke_width(2)))?
+    let style = color.stroke_width(2);
+    let drawn = if s.dashed {
+        chart.draw_series(DashedLineSeries::new(finite(&s.points), 10, 6, style))?
+    } else {
+        chart.draw_series(LineSeries::new(finite(&s.points), style))?
+    };
+    drawn
         .label(s.label.as_str())
-        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
-    if s.points.len() <= MAX_MARKED_POINTS {
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
+    if !s.dashed && s.points.len() <= MAX_MARKED_POINTS {
         chart.draw_series(finite(&s.points).map(|p| Circle::new(p, 3, color.filled())))?;
     }
     Ok(())

@@ -18,7 +18,7 @@ use plotters::prelude::*;
 use crate::error::{DrawingError, ReportError};
 
 pub use area::stacked_area;
-pub use line::{histogram_overlay, line_plot};
+pub use line::{histogram_overlay, line_plot, scaled_line_plot};
 pub use scatter::scatter;
 
 /// Width and height of every plot, pixels.
@@ -83,6 +83,8 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     /// `(x, low, high)` of a shaded band; empty for none.
     pub band: Vec<(f64, f64, f64)>,
+    /// Drawn dashed (a closed form beside measured lines).
+    pub dashed: bool,
 }
 
 impl Series {
@@ -93,7 +95,81 @@ impl Series {
             color,
             points,
             band: Vec::new(),
+            dashed: false,
         }
+    }
+
+    /// The same series, drawn dashed.
+    pub fn dashed(self) -> Self {
+        Series {
+            dashed: true,
+            ..self
+        }
+    }
+}
+
+/// Which axes of a chart are logarithmic. A log axis plots log10 of the
+/// values, leaves out points at or below zero and labels its ticks in the
+/// values themselves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Scale {
+    /// The x axis is logarithmic.
+    pub log_x: bool,
+    /// The y axis is logarithmic.
+    pub log_y: bool,
+}
+
+impl Scale {
+    /// Both axes linear.
+    pub const LINEAR: Scale = Scale {
+        log_x: false,
+        log_y: false,
+    };
+
+    /// A point in the chart's coordinates; `None` where a log axis cannot show it.
+    fn place(self, (x, y): (f64, f64)) -> Option<(f64, f64)> {
+        let axis = |log: bool, v: f64| match log {
+            false => Some(v),
+            true if v > 0.0 => Some(v.log10()),
+            true => None,
+        };
+        Some((axis(self.log_x, x)?, axis(self.log_y, y)?))
+    }
+
+    /// `series` in the chart's coordinates, bands included.
+    fn apply(self, series: &[Series]) -> Vec<Series> {
+        series
+            .iter()
+            .map(|s| Series {
+                points: s.points.iter().filter_map(|&p| self.place(p)).collect(),
+                band: s
+                    .band
+                    .iter()
+                    .filter_map(|&(x, lo, hi)| {
+                        let (x, lo) = self.place((x, lo))?;
+                        let (_, hi) = self.place((1.0, hi))?;
+                        Some((x, lo, hi))
+                    })
+                    .collect(),
+                ..s.clone()
+            })
+            .collect()
+    }
+}
+
+/// A tick label of an axis: the value, or 10 to the value on a log axis, to
+/// three significant digits.
+fn tick(log: bool, v: f64) -> String {
+    let v = if log { 10f64.powf(v) } else { v };
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let digits = (2 - v.abs().log10().floor() as i32).max(0) as usize;
+    let text = format!("{v:.digits$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
     }
 }
 
@@ -158,10 +234,12 @@ fn render(
     collapse_data::atomic::write(path, &bytes).map_err(|e| ReportError::io(path, e))
 }
 
-/// A white chart on `area` with caption, axis labels and a mesh over `x` × `y`.
+/// A white chart on `area` with caption, axis labels and a mesh over `x` × `y`
+/// (in the coordinates of `scale`).
 fn frame<'a, 'b>(
     area: &'a Root<'b>,
     axes: &Axes<'_>,
+    scale: Scale,
     x: Range<f64>,
     y: Range<f64>,
 ) -> Result<Chart<'a, 'b>, DrawingError> {
@@ -177,6 +255,8 @@ fn frame<'a, 'b>(
         .x_desc(axes.x_label)
         .y_desc(axes.y_label)
         .label_style((FONT, 15))
+        .x_label_formatter(&|v| tick(scale.log_x, *v))
+        .y_label_formatter(&|v| tick(scale.log_y, *v))
         .draw()?;
     Ok(chart)
 }
@@ -199,6 +279,24 @@ mod tests {
     fn ramp_runs_blue_to_red() {
         assert_eq!(ramp(0, 5), RGBColor(30, 60, 200));
         assert_eq!(ramp(4, 5), RGBColor(220, 40, 40));
+    }
+
+    #[test]
+    fn log_axes_leave_out_what_they_cannot_show_and_label_in_values() {
+        let log_x = Scale {
+            log_x: true,
+            log_y: false,
+        };
+        let s = Series::new(
+            "s",
+            palette(0),
+            vec![(0.0, 1.0), (10.0, -2.0), (100.0, 3.0)],
+        );
+        assert_eq!(log_x.apply(&[s])[0].points, [(1.0, -2.0), (2.0, 3.0)]);
+        assert_eq!(tick(true, 2.0), "100");
+        assert_eq!(tick(true, -2.0), "0.01");
+        assert_eq!(tick(false, 0.25), "0.25");
+        assert_eq!(tick(false, 1500.0), "1500");
     }
 
     #[test]

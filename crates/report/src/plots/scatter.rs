@@ -4,7 +4,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::{Axes, Series, extent, finite, frame, legend, render};
+use super::{Axes, Scale, Series, extent, finite, frame, legend, render};
 use crate::error::ReportError;
 
 /// Radius of a point, pixels.
@@ -17,7 +17,7 @@ pub fn scatter(path: &Path, axes: &Axes<'_>, groups: &[Series]) -> Result<(), Re
     let x = extent(all().map(|p| p.0), 0.05);
     let y = extent(all().map(|p| p.1), 0.05);
     render(path, |root| {
-        let mut chart = frame(root, axes, x, y)?;
+        let mut chart = frame(root, axes, Scale::LINEAR, x, y)?;
         for group in groups {
             let color = group.color;
             chart

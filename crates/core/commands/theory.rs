@@ -1,0 +1,151 @@
+//! `collapse theory`: the paper's closed-form experiments, each into a run
+//! folder of the same contract as a chain's.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::anyhow;
+use collapse_theory::{
+    GaussianConfig, GmmConfig, GmmStart, RunInfo, TheoryError, mixture::EmSettings, run_gaussian,
+    run_gmm,
+};
+
+use crate::Failure;
+use crate::flags::{GaussianArgs, GmmArgs, OutputFlags, TheoryCommand, timestamp};
+
+/// `collapse theory`.
+pub fn theory(command: TheoryCommand) -> Result<(), Failure> {
+    match command {
+        TheoryCommand::Gaussian(args) => gaussian(args),
+        TheoryCommand::Gmm(args) => gmm(args),
+    }
+}
+
+/// The tool and command line, for the manifest.
+fn info() -> RunInfo {
+    RunInfo {
+        tool: format!("collapse {}", env!("CARGO_PKG_VERSION")),
+        command_line: std::env::args().collect(),
+    }
+}
+
+/// A theory error as the user's mistake (a setting, the folder) or a failed run,
+/// with a refused setting named by its flag.
+fn failure(e: TheoryError) -> Failure {
+    match e {
+        TheoryError::Setting(s) => {
+            Failure::input(anyhow!("--{}: {}", s.setting.replace('_', "-"), s.reason))
+        }
+        TheoryError::Folder { ref reason, .. } if reason == "already holds files" => {
+            Failure::input(anyhow!("{e} (--force replaces them)"))
+        }
+        TheoryError::Folder { .. } => Failure::input(e),
+        TheoryError::Report(_) => Failure::run(e),
+    }
+}
+
+/// The runs of `output`: one folder and seed, or one per seed under the folder.
+fn runs(output: &OutputFlags, experiment: &str) -> (PathBuf, Vec<(u64, PathBuf)>) {
+    let out = output
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("outputs").join(format!("{experiment}-{}", timestamp())));
+    let runs = match &output.seeds {
+        Some(seeds) => seeds
+            .iter()
+            .map(|&s| (s, out.join(format!("seed-{s}"))))
+            .collect(),
+        None => vec![(output.seed, out.clone())],
+    };
+    (out, runs)
+}
+
+/// With several seeds, their aggregate in `out`.
+fn aggregate(output: &OutputFlags, out: &Path, runs: &[(u64, PathBuf)]) -> Result<(), Failure> {
+    if output.seeds.is_some() {
+        collapse_report::aggregate_seeds(out, runs).map_err(Failure::run)?;
+        println!(
+            "{} seeds aggregated: {}",
+            runs.len(),
+            out.join("aggregate.csv").display()
+        );
+    }
+    Ok(())
+}
+
+/// `collapse theory gaussian`.
+fn gaussian(args: GaussianArgs) -> Result<(), Failure> {
+    let (out, runs) = runs(&args.output, "gaussian");
+    let config = |seed| GaussianConfig {
+        samples: args.samples,
+        trials: args.trials,
+        generations: args.generations,
+        mean: args.mean,
+        std: args.std,
+        mode: args.mode,
+        real_fraction: args.real_fraction,
+        bias: args.bias,
+        seed,
+    };
+    config(0).validate().map_err(|e| failure(e.into()))?;
+    for (seed, folder) in &runs {
+        let (rows, _) =
+            run_gaussian(&config(*seed), folder, args.output.force, &info()).map_err(failure)?;
+        if !args.output.quiet {
+            let last = rows.last().expect("generation 0 at least");
+            eprintln!(
+                "seed {seed}: generation {}: |μ − μ_n| {:.4}, |σ − σ_n| {:.4}, W2 {:.4}, Var(X^n) {:.4}",
+                last.generation, last.mu_error, last.sigma_error, last.w2, last.variance
+            );
+        }
+        println!("{}", folder.join("index.html").display());
+    }
+    aggregate(&args.output, &out, &runs)
+}
+
+/// `collapse theory gmm`.
+fn gmm(args: GmmArgs) -> Result<(), Failure> {
+    let progress = |quiet: bool| {
+        move |r: &collapse_report::GmmRow| {
+            if !quiet && r.generation % 50 == 0 {
+                eprintln!(
+                    "  generation {}: std {:.4} {:.4}, L2² {:.4e}, log-likelihood of the original {:.4}",
+                    r.generation, r.std_0, r.std_1, r.l2_sq, r.loglik_real
+                );
+            }
+        }
+    };
+    if let Some(run) = &args.resume {
+        let start = GmmStart::Resume {
+            generations: args.generations,
+        };
+        run_gmm(start, run, &info(), progress(args.output.quiet)).map_err(failure)?;
+        println!("{}", run.join("index.html").display());
+        return Ok(());
+    }
+    let (out, runs) = runs(&args.output, "gmm");
+    let config = |seed| GmmConfig {
+        samples: args.samples,
+        generations: args.generations.unwrap_or(GmmConfig::default().generations),
+        std: args.std,
+        em: EmSettings {
+            tol: args.tol,
+            max_iter: args.max_iter,
+            ..EmSettings::default()
+        },
+        snapshots: args.snapshots.clone(),
+        seed,
+    };
+    config(0).validate().map_err(|e| failure(e.into()))?;
+    for (seed, folder) in &runs {
+        if !args.output.quiet {
+            eprintln!("seed {seed}: {}", folder.display());
+        }
+        let start = GmmStart::New {
+            config: config(*seed),
+            force: args.output.force,
+        };
+        run_gmm(start, folder, &info(), progress(args.output.quiet)).map_err(failure)?;
+        println!("{}", folder.join("index.html").display());
+    }
+    aggregate(&args.output, &out, &runs)
+}
