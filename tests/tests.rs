@@ -25,3 +25,5 @@ mod resume;
 // (its pinned wheels are for x86_64 Linux).
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod scripts;
+// `collapse theory`: the Gaussian and Gaussian-mixture experiments' run folders, compare, resume.
+mod theory;
