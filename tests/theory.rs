@@ -171,7 +171,7 @@ fn a_killed_mixture_run_resumes_to_the_uninterrupted_result() {
 }
 
 #[test]
-fn bad_settings_and_folders_are_one_line() {
+fn bad_settings_and_folders_are_one_line_and_report_redraws() {
     let tmp = TempDir::new("theory-bad");
     assert_fails(
         &collapse(&tmp.0, &flags("theory gaussian --samples 1")),

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::columns::read_metrics_csv;
 use crate::columns::{charted, summary_value, value};
-use crate::contract::read_optional;
+use crate::contract::{Experiment, read_optional};
 use crate::contract::{Manifest, MetricsRow, ProbeStats, generation_dir, read_json};
 use crate::error::ReportError;
 use crate::evaluation::EvalRecord;
@@ -15,6 +15,7 @@ use crate::plots::{
     Axes, BACKGROUND_COLOR, REFERENCE_LABEL, Series, histogram_overlay, line_plot, palette, ramp,
     scatter, stacked_area,
 };
+use crate::runs::RunHeader;
 use crate::stats::Histogram;
 
 /// Milliseconds each generation's grid shows in `samples.gif`.
@@ -35,7 +36,15 @@ pub struct Redrawn {
 /// from its `manifest.json`, `metrics.csv`, `gen-NNN/probe.json` and
 /// `gen-NNN/samples.png`; the evaluation plots too where the run has
 /// `reference.json` and `gen-NNN/eval.json` (runs made before them have not).
+///
+/// A run of the theory experiments gets its own plots and page redrawn
+/// from its `manifest.json` and `metrics.csv` instead.
 pub fn redraw_run(run: &Path) -> Result<Redrawn, ReportError> {
+    let header: Option<RunHeader> = read_optional(&run.join("manifest.json"))?;
+    let experiment = header.map_or(Experiment::Chain, |h| h.experiment);
+    if experiment != Experiment::Chain {
+        return crate::theory::redraw(run, experiment);
+    }
     let rows = read_metrics_csv(&run.join("metrics.csv"))?;
     let plots = run.join("plots");
     std::fs::create_dir_all(&plots).map_err(|e| ReportError::io(&plots, e))?;

@@ -9,11 +9,12 @@ use std::path::Path;
 use maud::PreEscaped;
 use serde::{Deserialize, Serialize};
 
-use crate::contract::Experiment;
+use crate::contract::{Experiment, read_json};
 use crate::error::ReportError;
 use crate::html;
 use crate::plots::{Axes, Scale, Series, palette, scaled_line_plot};
-use crate::table::{Cell, Column, Format, Metric, uncharted, write_table};
+use crate::redraw::Redrawn;
+use crate::table::{Cell, Column, Format, Metric, read_table, uncharted, write_table};
 
 /// `manifest.json` of a theory run: what ran and how long it took.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -549,10 +550,40 @@ pub fn write_gmm_report(
     Ok([plots, vec![html::INDEX.to_string()]].concat())
 }
 
+/// Redraws the plots and page of the theory run in `run` from its
+/// `manifest.json` and `metrics.csv` (and the mixture's `snapshots/`).
+pub(crate) fn redraw(run: &Path, experiment: Experiment) -> Result<Redrawn, ReportError> {
+    let manifest: TheoryManifest = read_json(&run.join("manifest.json"))?;
+    let csv = run.join("metrics.csv");
+    let (generations, files) = match experiment {
+        Experiment::Gmm => {
+            let rows = read_table(&csv, GMM_COLUMNS)?;
+            let dir = run.join("snapshots");
+            let mut snapshots: Vec<String> = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries
+                    .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .filter(|name| name.ends_with(".png"))
+                    .map(|name| format!("snapshots/{name}"))
+                    .collect(),
+                Err(_) => Vec::new(),
+            };
+            snapshots.sort();
+            (
+                rows.len(),
+                write_gmm_report(run, &manifest, &rows, &snapshots)?,
+            )
+        }
+        _ => {
+            let rows = read_table(&csv, GAUSSIAN_COLUMNS)?;
+            (rows.len(), write_gaussian_report(run, &manifest, &rows)?)
+        }
+    };
+    Ok(Redrawn { generations, files })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::table::read_table;
 
     #[test]
     fn every_field_has_one_column() {
