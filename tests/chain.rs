@@ -253,3 +253,29 @@ fn checkpoint_samples_on_every_backend() {
         check_png(&png, 582, 582);
     }
 }
+
+#[test]
+fn a_config_file_sets_the_run_and_the_command_line_overrides_it() {
+    let tmp = TempDir::new("config");
+    let config = tmp.join("run.toml");
+    std::fs::write(
+        &config,
+        "train_size = 256\ngenerations = 3\nepochs = 1\nprobe-samples = 100\nseed = 11\nno_eval = true\n",
+    )
+    .unwrap();
+    let out = tmp.join("run");
+    let config_arg = config.to_str().unwrap();
+    assert_ok(&run_into(
+        &tmp,
+        &out,
+        &["--config", config_arg, "--generations", "1"],
+    ));
+    let manifest: Manifest = read_json(&out.join("manifest.json")).unwrap();
+    assert_eq!(manifest.config["generations"], 1, "the command line wins");
+    assert_eq!(manifest.config["train_size"], 256);
+    assert_eq!(manifest.config["seed"], 11);
+    assert_eq!(manifest.config["probe_samples"], 100);
+    assert_eq!(manifest.config["evaluate"], false);
+    assert!(manifest.command_line.iter().any(|a| a == config_arg));
+    assert_eq!(read_metrics_csv(&out.join("metrics.csv")).unwrap().len(), 2);
+}

@@ -49,6 +49,50 @@ fn bad_values_name_their_flag() {
 }
 
 #[test]
+fn bad_config_files_name_the_file_and_the_key() {
+    let tmp = TempDir::new("bad-config");
+    let file = tmp.join("run.toml");
+    let path = file.to_str().unwrap();
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "epoch = 3",
+            &["run.toml: epoch: not a setting of collapse run"],
+        ),
+        (
+            "epochs = \"ten\"",
+            &["run.toml: epochs: invalid value 'ten'"],
+        ),
+        ("stream = 1", &["run.toml: stream: expected true or false"]),
+        (
+            "real_fraction = 1.5",
+            &["run.toml: real_fraction: must be within [0, 1]"],
+        ),
+        (
+            "preset = \"huge\"",
+            &["run.toml: preset: unknown preset \"huge\""],
+        ),
+        ("epochs = [", &["run.toml: "]),
+    ];
+    for (text, needles) in cases {
+        std::fs::write(&file, text).unwrap();
+        assert_fails(&run_with(&tmp, &["--config", path]), 2, needles);
+    }
+    // The command line's value replaces the file's refused one.
+    std::fs::write(&file, "real_fraction = 1.5").unwrap();
+    assert_fails(
+        &run_with(&tmp, &["--config", path, "--real-fraction", "2"]),
+        2,
+        &["--real-fraction: must be within [0, 1]"],
+    );
+    assert!(!tmp.join("run").exists(), "nothing written");
+    assert_fails(
+        &run_with(&tmp, &["--config", "/nonexistent.toml"]),
+        2,
+        &["/nonexistent.toml: "],
+    );
+}
+
+#[test]
 fn threads_size_the_cpu_backends_pool() {
     let tmp = TempDir::new("threads");
     let out = collapse(&tmp.0, &["devices", "--threads", "3"]);

@@ -90,7 +90,17 @@ fn thread_pool(threads: Option<usize>) -> Result<(), Failure> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let (argv, settings) = match flags::expand(std::env::args_os().collect()) {
+        Ok(expanded) => expanded,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e));
+            return ExitCode::from(2);
+        }
+    };
+    let mut cli = Cli::parse_from(argv);
+    if let Command::Run(args) = &mut cli.command {
+        args.file = settings;
+    }
     // The command runs on a thread of the pool rather than beside it: each
     // parallel operation (Burn's and the project's, dozens per training step)
     // then starts on the calling thread and the others join in, where from

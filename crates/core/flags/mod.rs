@@ -8,9 +8,11 @@ use collapse_vae::Architecture;
 
 use crate::backend::Backend;
 
+mod config;
 mod run;
 mod theory;
 
+pub use config::{FileSettings, expand};
 pub use run::{ClassifierFlags, RunArgs, device_of, flag_error, resolve, science_flags};
 pub use theory::{GaussianArgs, GmmArgs, OutputFlags, TheoryCommand};
 

@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::anyhow;
 use clap::Args;
 use collapse_chain::{ChainConfig, ConfigError, LoopMode, OnDivergence, Preset, Setting};
 use collapse_data::catalogue::DatasetSpec;
@@ -12,6 +11,7 @@ use collapse_eval::ClassifierConfig;
 use collapse_kernels::ConvImpl;
 use collapse_vae::{Architecture, SampleMode};
 
+use super::FileSettings;
 use super::timestamp;
 use crate::Failure;
 use crate::backend::Backend;
@@ -20,6 +20,13 @@ use crate::backend::Backend;
 #[derive(Args, Debug)]
 #[command(allow_negative_numbers = true)]
 pub struct RunArgs {
+    /// Settings from a TOML file keyed by these flags' names (`epochs = 3`, `real_fraction = 0.1`,
+    /// `stream = true`); flags given on the command line replace the file's.
+    #[arg(long, value_name = "FILE.toml", conflicts_with = "resume")]
+    pub config: Option<PathBuf>,
+    /// Which settings came from --config (filled after parsing).
+    #[arg(skip)]
+    pub file: FileSettings,
     /// Starting configuration: quick (MLP, 20,000 images, 10 epochs, 10 generations; a few
     /// minutes on 2 CPU cores) or paper (the authors' conv VAE, 30 epochs, streamed samples)
     /// [default: quick].
@@ -156,9 +163,10 @@ impl ClassifierFlags {
 pub fn resolve(args: &RunArgs, spec: &DatasetSpec, data: PathBuf) -> Result<ChainConfig, Failure> {
     let name = args.preset.as_deref().unwrap_or("quick");
     let preset = Preset::from_name(name).ok_or_else(|| {
-        Failure::input(anyhow!(
-            "--preset: unknown preset {name:?}; known: {}",
-            Preset::NAMES.join(", ")
+        let known = Preset::NAMES.join(", ");
+        Failure::input(args.file.refused(
+            "--preset",
+            format!("unknown preset {name:?}; known: {known}"),
         ))
     })?;
     let out = args
@@ -197,7 +205,8 @@ pub fn resolve(args: &RunArgs, spec: &DatasetSpec, data: PathBuf) -> Result<Chai
     args.classifier.apply(&mut c.classifier);
     set(&mut c.on_divergence, args.on_divergence);
     c.device = device_of(args).name().to_string();
-    c.validate().map_err(|e| Failure::input(flag_error(e)))?;
+    c.validate()
+        .map_err(|e| Failure::input(args.file.refused(flag_of(e.setting), e.message)))?;
     Ok(c)
 }
 
