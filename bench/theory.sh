@@ -13,6 +13,7 @@
 #   THREADS=N      collapse --threads (numpy's draws are one thread)
 #   COLLAPSE=PATH  the binary [default: target/release/collapse, built if missing]
 #   OUT=FILE       where to write the JSON
+#   NOTE="..."     a line kept in the JSON (what else the machine was doing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -79,7 +80,7 @@ for e, settings in [("gaussian", "$GAUSSIAN"), ("gmm", "$GMM")]:
                  "peer_s": times[f"peer-{e}"], "collapse_median_s": c, "peer_median_s": p,
                  "speedup": p / c})
     print(f"{e:9} {settings:45} collapse {c:7.2f} s  notebook peer {p:7.2f} s  speedup {p / c:5.1f}x")
-doc = {"cores": $CORES, "cpu": "$HOST", "repeats": {"gaussian": $REPEATS, "gmm": $GMM_REPEATS}, "threads": "${THREADS:-all}",
+doc = {"note": """${NOTE:-}""", "cores": $CORES, "cpu": "$HOST", "repeats": {"gaussian": $REPEATS, "gmm": $GMM_REPEATS}, "threads": "${THREADS:-all}",
        "peer": "bench/peers/notebook_theory.py (numpy, scikit-learn)", "rows": rows}
 with open(out, "w") as f:
     json.dump(doc, f, indent=2)

@@ -106,7 +106,7 @@ fn gaussian(args: GaussianArgs) -> Result<(), Failure> {
 fn gmm(args: GmmArgs) -> Result<(), Failure> {
     let progress = |quiet: bool| {
         move |r: &collapse_report::GmmRow| {
-            if !quiet && r.generation % 50 == 0 {
+            if !quiet && r.generation.is_multiple_of(50) {
                 eprintln!(
                     "  generation {}: std {:.4} {:.4}, L2² {:.4e}, log-likelihood of the original {:.4}",
                     r.generation, r.std_0, r.std_1, r.l2_sq, r.loglik_real
