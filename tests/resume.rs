@@ -5,7 +5,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::util::{TempDir, assert_fails, assert_ok, collapse, mnist_dir, run_args, run_into};
+use crate::util::{
+    TempDir, assert_fails, assert_ok, collapse, mnist_dir, run_and_kill, run_args, run_into,
+};
 
 /// A chain of four generations that takes a few seconds.
 const CHAIN: [&str; 10] = [
@@ -20,29 +22,6 @@ const CHAIN: [&str; 10] = [
     "--seed",
     "9",
 ];
-
-/// Starts `collapse args` and kills it with SIGKILL after `delay`; true if it
-/// finished by itself first (successfully).
-fn run_and_kill(cwd: &Path, args: &[&str], delay: Duration) -> bool {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_collapse"))
-        .args(args)
-        .current_dir(cwd)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + delay;
-    while std::time::Instant::now() < deadline {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "{args:?} failed by itself: {status}");
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    false
-}
 
 /// Files whose bytes must equal the uninterrupted run's (weights are checked
 /// through everything computed from them; burnpack files carry random parameter ids).

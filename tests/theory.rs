@@ -3,10 +3,8 @@
 //! settings in one line, and a killed mixture run resumes to the same result.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
 
-use crate::util::{TempDir, assert_fails, assert_ok, collapse, flags};
+use crate::util::{TempDir, assert_fails, assert_ok, collapse, flags, run_and_kill};
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -97,28 +95,6 @@ fn gaussian_runs_write_the_contract_and_compare_and_aggregate() {
         read(&seeds.join("seed-1/metrics.csv")),
         read(&seeds.join("seed-2/metrics.csv"))
     );
-}
-
-/// Starts `collapse args` and kills it after `delay`; true if it finished first.
-fn run_and_kill(cwd: &Path, args: &[&str], delay: Duration) -> bool {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_collapse"))
-        .args(args)
-        .current_dir(cwd)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + delay;
-    while std::time::Instant::now() < deadline {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "{args:?} failed by itself: {status}");
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    false
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! and assertions that print the command's output when they fail.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 /// A test's temporary folder (tempfile's), removed when dropped unless
 /// `COLLAPSE_KEEP_TEST_DIRS` is set, for looking at what a failed test left.
@@ -136,4 +137,27 @@ pub fn assert_fails(out: &Output, code: i32, needles: &[&str]) {
 /// The flags of a command line written as one string, split at white space.
 pub fn flags(line: &str) -> Vec<&str> {
     line.split_whitespace().collect()
+}
+
+/// Starts `collapse args` and kills it with SIGKILL after `delay`; true if it
+/// finished by itself first (successfully).
+pub fn run_and_kill(cwd: &Path, args: &[&str], delay: Duration) -> bool {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_collapse"))
+        .args(args)
+        .current_dir(cwd)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + delay;
+    while std::time::Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "{args:?} failed by itself: {status}");
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    false
 }

@@ -227,8 +227,12 @@ fn record<R: Default>(
     Ok(row)
 }
 
-/// Reads a CSV table of `columns` back into records.
-pub fn read_table<R: Default>(path: &Path, columns: &[Column<R>]) -> Result<Vec<R>, ReportError> {
+/// Reads the CSV table at `path`, each record through `row` (given the
+/// header and the record; its error becomes the record's line in the error).
+fn read_rows<T>(
+    path: &Path,
+    row: impl Fn(&csv::StringRecord, &csv::StringRecord) -> Result<T, String>,
+) -> Result<Vec<T>, ReportError> {
     let bytes = std::fs::read(path).map_err(|e| ReportError::io(path, e))?;
     let malformed = |line: u64, message: String| ReportError::Csv {
         path: path.to_path_buf(),
@@ -250,9 +254,14 @@ pub fn read_table<R: Default>(path: &Path, columns: &[Column<R>]) -> Result<Vec<
                 malformed(line, e.to_string())
             })?;
             let line = fields.position().map_or(0, |p| p.line());
-            record(&header, &fields, columns).map_err(|message| malformed(line, message))
+            row(&header, &fields).map_err(|message| malformed(line, message))
         })
         .collect()
+}
+
+/// Reads a CSV table of `columns` back into records.
+pub fn read_table<R: Default>(path: &Path, columns: &[Column<R>]) -> Result<Vec<R>, ReportError> {
+    read_rows(path, |header, fields| record(header, fields, columns))
 }
 
 /// One row of a table read by column name: its generation and the value of
@@ -267,50 +276,22 @@ pub(crate) struct NamedRow {
 /// Reads the columns `names` of a CSV table with a `generation` column, of
 /// whatever record type wrote it.
 pub(crate) fn read_named(path: &Path, names: &[&str]) -> Result<Vec<NamedRow>, ReportError> {
-    let bytes = std::fs::read(path).map_err(|e| ReportError::io(path, e))?;
-    let malformed = |line: u64, message: String| ReportError::Csv {
-        path: path.to_path_buf(),
-        line: line as usize,
-        message,
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(bytes.as_slice());
-    let header = reader
-        .headers()
-        .map_err(|e| malformed(1, e.to_string()))?
-        .clone();
-    let position = |name: &str| header.iter().position(|h| h == name);
-    let generation =
-        position("generation").ok_or_else(|| malformed(1, "missing column generation".into()))?;
-    let columns: Vec<Option<usize>> = names.iter().map(|n| position(n)).collect();
-    reader
-        .records()
-        .map(|fields| {
-            let fields = fields
-                .map_err(|e| malformed(e.position().map_or(0, |p| p.line()), e.to_string()))?;
-            let line = fields.position().map_or(0, |p| p.line());
-            let cell = |i: Option<usize>, name: &str| -> Result<Option<f64>, ReportError> {
-                match i.and_then(|i| fields.get(i)).filter(|f| !f.is_empty()) {
-                    None => Ok(None),
-                    Some(text) => parse(Format::Real, name, text)
-                        .map(Some)
-                        .map_err(|m| malformed(line, m)),
-                }
-            };
-            let generation = cell(Some(generation), "generation")?
-                .ok_or_else(|| malformed(line, "generation: empty".into()))?;
-            let values = columns
+    read_rows(path, |header, fields| {
+        let cell = |name: &str| -> Result<Option<f64>, String> {
+            let text = header
                 .iter()
-                .zip(names)
-                .map(|(&i, name)| cell(i, name))
-                .collect::<Result<_, _>>()?;
-            Ok(NamedRow {
-                generation: generation as usize,
-                values,
-            })
+                .position(|h| h == name)
+                .and_then(|i| fields.get(i))
+                .filter(|f| !f.is_empty());
+            text.map(|t| parse(Format::Real, name, t)).transpose()
+        };
+        let generation = cell("generation")?.ok_or("generation: missing or empty")?;
+        let values = names.iter().map(|n| cell(n)).collect::<Result<_, _>>()?;
+        Ok(NamedRow {
+            generation: generation as usize,
+            values,
         })
-        .collect()
+    })
 }
 
 #[cfg(test)]

@@ -242,25 +242,36 @@ fn points<R>(
         .collect()
 }
 
-/// A measured series with a band from `low` to `high`.
+/// A measured series with a band: `value` gives each row's (line, low, high).
 fn banded(
     label: &str,
     color: usize,
     rows: &[GaussianRow],
-    mid: fn(&GaussianRow) -> f64,
-    low: fn(&GaussianRow) -> f64,
-    high: fn(&GaussianRow) -> f64,
+    value: fn(&GaussianRow) -> (f64, f64, f64),
 ) -> Series {
-    let mut s = Series::new(
-        label,
-        palette(color),
-        points(rows, |r| r.generation, |r| Some(mid(r))),
-    );
+    let mut s = measured(label, color, rows, |r| value(r).0);
     s.band = rows
         .iter()
-        .map(|r| (r.generation as f64, low(r), high(r)))
+        .map(|r| {
+            let (_, low, high) = value(r);
+            (r.generation as f64, low, high)
+        })
         .collect();
     s
+}
+
+/// A measured series of the Gaussian experiment.
+fn measured(
+    label: &str,
+    color: usize,
+    rows: &[GaussianRow],
+    value: impl Fn(&GaussianRow) -> f64,
+) -> Series {
+    Series::new(
+        label,
+        palette(color),
+        points(rows, |r| r.generation, |r| Some(value(r))),
+    )
 }
 
 /// A closed form as a dashed series.
@@ -305,102 +316,98 @@ fn draw(run: &Path, charts: &[Chart<'_>]) -> Result<Vec<String>, ReportError> {
         .collect()
 }
 
-/// The Gaussian experiment's charts: errors with their 5–95 % bands, and the
-/// measured variance, σ_n² and W2² beside their closed forms (dashed).
-fn gaussian_charts(rows: &[GaussianRow]) -> Vec<Chart<'static>> {
-    let axes = |title, y_label| Axes {
+/// A chart of `stem`.png against generation.
+fn chart(
+    stem: &'static str,
+    title: &'static str,
+    y_label: &'static str,
+    scale: Scale,
+    series: Vec<Series>,
+) -> Chart<'static> {
+    let axes = Axes {
         title,
         x_label: "generation",
         y_label,
     };
+    Chart {
+        stem,
+        axes,
+        scale,
+        series,
+    }
+}
+
+/// A row's measured variance and its ±2 standard errors.
+fn variance_band(r: &GaussianRow) -> (f64, f64, f64) {
+    (
+        r.variance,
+        r.variance - 2.0 * r.variance_se,
+        r.variance + 2.0 * r.variance_se,
+    )
+}
+
+/// The Gaussian experiment's charts: errors with their 5–95 % bands, and the
+/// measured variance, σ_n² and W2² beside their closed forms (dashed).
+fn gaussian_charts(rows: &[GaussianRow]) -> Vec<Chart<'static>> {
     let band = "mean over trials (band: 5–95 %)";
+    let variance_title = "Var(X^n): measured (band: ±2 standard errors) and σ²(1 + n/M)";
     vec![
-        Chart {
-            stem: "mu_error",
-            axes: axes("Mean error |μ − μ_n|", "|μ − μ_n|"),
-            scale: LOG_X,
-            series: vec![banded(
-                band,
-                0,
-                rows,
-                |r| r.mu_error,
-                |r| r.mu_error_p05,
-                |r| r.mu_error_p95,
-            )],
-        },
-        Chart {
-            stem: "sigma_error",
-            axes: axes("Std error |σ − σ_n|", "|σ − σ_n|"),
-            scale: LOG_X,
-            series: vec![banded(
-                band,
-                1,
-                rows,
-                |r| r.sigma_error,
-                |r| r.sigma_error_p05,
-                |r| r.sigma_error_p95,
-            )],
-        },
-        Chart {
-            stem: "variance",
-            axes: axes(
-                "Var(X^n): measured (band: ±2 standard errors) and σ²(1 + n/M)",
-                "Var(X^n)",
-            ),
-            scale: LOG_X,
-            series: vec![
-                banded(
-                    "measured",
-                    0,
-                    rows,
-                    |r| r.variance,
-                    |r| r.variance - 2.0 * r.variance_se,
-                    |r| r.variance + 2.0 * r.variance_se,
-                ),
+        chart(
+            "mu_error",
+            "Mean error |μ − μ_n|",
+            "|μ − μ_n|",
+            LOG_X,
+            vec![banded(band, 0, rows, |r| {
+                (r.mu_error, r.mu_error_p05, r.mu_error_p95)
+            })],
+        ),
+        chart(
+            "sigma_error",
+            "Std error |σ − σ_n|",
+            "|σ − σ_n|",
+            LOG_X,
+            vec![banded(band, 1, rows, |r| {
+                (r.sigma_error, r.sigma_error_p05, r.sigma_error_p95)
+            })],
+        ),
+        chart(
+            "variance",
+            variance_title,
+            "Var(X^n)",
+            LOG_X,
+            vec![
+                banded("measured", 0, rows, variance_band),
                 closed_form("closed form", rows, |t| t.variance),
             ],
-        },
-        Chart {
-            stem: "sigma_sq",
-            axes: axes("σ_n²: its mean stays, its median falls to 0", "σ_n²"),
-            scale: LOG_XY,
-            series: vec![
-                Series::new(
-                    "mean of σ_n²",
-                    palette(0),
-                    points(rows, |r| r.generation, |r| Some(r.sigma_sq)),
-                ),
-                Series::new(
-                    "median of σ_n, squared",
-                    palette(3),
-                    points(rows, |r| r.generation, |r| Some(r.sigma_p50 * r.sigma_p50)),
-                ),
+        ),
+        chart(
+            "sigma_sq",
+            "σ_n²: its mean stays, its median falls to 0",
+            "σ_n²",
+            LOG_XY,
+            vec![
+                measured("mean of σ_n²", 0, rows, |r| r.sigma_sq),
+                measured("median of σ_n, squared", 3, rows, |r| {
+                    r.sigma_p50 * r.sigma_p50
+                }),
                 closed_form("E[σ_n²]", rows, |t| t.sigma_sq),
             ],
-        },
-        Chart {
-            stem: "w2_sq",
-            axes: axes("Squared Wasserstein-2 distance to the original", "W2²"),
-            scale: LOG_XY,
-            series: vec![
-                Series::new(
-                    "mean over trials",
-                    palette(0),
-                    points(rows, |r| r.generation, |r| Some(r.w2_sq)),
-                ),
+        ),
+        chart(
+            "w2_sq",
+            "Squared Wasserstein-2 distance to the original",
+            "W2²",
+            LOG_XY,
+            vec![
+                measured("mean over trials", 0, rows, |r| r.w2_sq),
                 closed_form("E[W2²]", rows, |t| t.w2_sq),
             ],
-        },
+        ),
     ]
 }
 
 /// The Gaussian-mixture experiment's charts.
 fn gmm_charts(rows: &[GmmRow]) -> Vec<Chart<'static>> {
-    let axes = |title, y_label| Axes {
-        title,
-        x_label: "generation",
-        y_label,
-    };
     let series = |label: &str, color, value: fn(&GmmRow) -> f64| {
         Series::new(
             label,
@@ -409,44 +416,42 @@ fn gmm_charts(rows: &[GmmRow]) -> Vec<Chart<'static>> {
         )
     };
     vec![
-        Chart {
-            stem: "std",
-            axes: axes("Component std √(trace Σ_k / 2)", "std"),
-            scale: LOG_X,
-            series: vec![
+        chart(
+            "std",
+            "Component std √(trace Σ_k / 2)",
+            "std",
+            LOG_X,
+            vec![
                 series("component 0", 0, |r| r.std_0),
                 series("component 1", 1, |r| r.std_1),
             ],
-        },
-        Chart {
-            stem: "l2_sq",
-            axes: axes(
-                "Squared L2 distance to generation 0's mixture",
-                "∫ (p_0 − p_t)²",
-            ),
-            scale: LOG_Y,
-            series: vec![series("L2²", 0, |r| r.l2_sq)],
-        },
-        Chart {
-            stem: "loglik_real",
-            axes: axes(
-                "Mean log-likelihood of the original samples",
-                "nats per point",
-            ),
-            scale: LOG_X,
-            series: vec![series("original samples", 0, |r| r.loglik_real)],
-        },
-        Chart {
-            stem: "means",
-            axes: axes("Component means", "coordinate"),
-            scale: LOG_X,
-            series: vec![
+        ),
+        chart(
+            "l2_sq",
+            "Squared L2 distance to generation 0's mixture",
+            "∫ (p_0 − p_t)²",
+            LOG_Y,
+            vec![series("L2²", 0, |r| r.l2_sq)],
+        ),
+        chart(
+            "loglik_real",
+            "Mean log-likelihood of the original samples",
+            "nats per point",
+            LOG_X,
+            vec![series("original samples", 0, |r| r.loglik_real)],
+        ),
+        chart(
+            "means",
+            "Component means",
+            "coordinate",
+            LOG_X,
+            vec![
                 series("component 0, x", 0, |r| r.mean_0_x),
                 series("component 0, y", 2, |r| r.mean_0_y),
                 series("component 1, x", 1, |r| r.mean_1_x),
                 series("component 1, y", 3, |r| r.mean_1_y),
             ],
-        },
+        ),
     ]
 }
 
