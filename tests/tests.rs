@@ -25,5 +25,7 @@ mod resume;
 // (its pinned wheels are for x86_64 Linux).
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 mod scripts;
+// `collapse sweep`: a study run here and on a real one-node Slurm cluster; bad specs.
+mod sweep;
 // `collapse theory`: the Gaussian and Gaussian-mixture experiments' run folders, compare, resume.
 mod theory;

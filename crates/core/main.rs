@@ -6,7 +6,8 @@
 //! `devices` (the backends and adapters available), `parity` (one training
 //! step compared across backends on identical weights), `evaluator train`
 //! (the frozen classifier), `compare` (several runs side by side), `theory`
-//! (the paper's Gaussian and Gaussian-mixture experiments).
+//! (the paper's Gaussian and Gaussian-mixture experiments), `sweep` (studies
+//! of many chains, here or as a Slurm job array).
 //! Errors become one line on stderr and a non-zero exit: 2 for bad usage or
 //! input, 1 for a run that failed.
 
@@ -26,7 +27,7 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use crate::commands::{
-    bench, compare, devices, evaluator, fetch, parity, report, run, sample, theory,
+    bench, compare, devices, evaluator, fetch, parity, report, run, sample, sweep, theory,
 };
 use crate::flags::{Cli, Command, EvaluatorCommand};
 
@@ -57,7 +58,7 @@ const MAX_THREADS: usize = 1024;
 /// The error and its causes on one line, each cause once: a typed error whose
 /// message already quotes its source (`path: reason`) is not followed by the
 /// source again.
-fn one_line(e: &anyhow::Error) -> String {
+pub fn one_line(e: &anyhow::Error) -> String {
     let mut line = String::new();
     for cause in e.chain() {
         let text = cause.to_string();
@@ -121,6 +122,7 @@ fn main() -> ExitCode {
             } => evaluator::evaluator_train(args),
             Command::Compare(args) => compare::compare(args),
             Command::Theory { experiment } => theory::theory(experiment),
+            Command::Sweep { command } => sweep::sweep(command, cli.threads),
         })
     });
     match result {

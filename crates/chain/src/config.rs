@@ -39,6 +39,27 @@ pub enum OnDivergence {
     Retry,
 }
 
+/// Which generated training sets a chain keeps in its run folder.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum KeepSets {
+    /// Every synthetic generation's set, to inspect or score again later.
+    #[default]
+    All,
+    /// Only the sets a resume needs: all of an accumulating chain's (it trains on
+    /// every one), none of a chain that replaces its set (a resumed generation
+    /// samples its set again).
+    Needed,
+}
+
+impl KeepSets {
+    /// Whether a chain in `mode` writes each synthetic set it trains on.
+    pub fn writes(self, mode: LoopMode) -> bool {
+        self == KeepSets::All || mode == LoopMode::Accumulate
+    }
+}
+
 /// Named starting points for a chain's configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -115,6 +136,9 @@ pub struct ChainConfig {
     /// The frozen classifier's recipe (part of its cache key).
     #[serde(default = "ClassifierConfig::new")]
     pub classifier: ClassifierConfig,
+    /// Which generated training sets the run folder keeps.
+    #[serde(default)]
+    pub keep_sets: KeepSets,
 }
 
 /// A setting of a chain's configuration, as an error names it.
@@ -233,6 +257,7 @@ impl ChainConfig {
             on_divergence: OnDivergence::Stop,
             evaluate: true,
             classifier: ClassifierConfig::new(),
+            keep_sets: KeepSets::All,
         }
     }
 

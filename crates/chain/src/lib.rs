@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod estimate;
 pub mod latents;
 pub mod lock;
 pub mod run;
@@ -16,5 +17,6 @@ pub mod seeds;
 #[cfg(test)]
 mod tests;
 
-pub use config::{ChainConfig, ConfigError, LoopMode, OnDivergence, Preset, Setting};
+pub use config::{ChainConfig, ConfigError, KeepSets, LoopMode, OnDivergence, Preset, Setting};
+pub use estimate::{Footprint, estimate};
 pub use run::{ChainError, ChainEvent, RunContext, resume_chain, run_chain};

@@ -2,11 +2,17 @@
 //! `outputs/NAME/.lock` (flock on Unix, LockFileEx on Windows, through std's
 //! `File::try_lock`) for as long as it writes. The OS releases it when the
 //! process ends, however it ends, so the folder of a killed run is free at
-//! once and a recycled PID cannot keep it locked. The file names the writer's
-//! process and host, only for the message a second writer is refused with.
+//! once and a recycled PID cannot keep it locked, on this host or, through
+//! the file system's lock manager (NFS, Lustre), on another. The file names
+//! the writer's process and host, only for the message a second writer is
+//! refused with.
+//!
+//! Where the file system offers no OS locks, the file alone decides: a lock
+//! file naming this host's dead process is taken over, but one naming another
+//! host is never taken silently; [`break_lock`] removes it on the user's word.
 
 use std::fs::{self, File, OpenOptions, TryLockError};
-use std::io::{Read, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// File name of the lock inside a run folder.
@@ -90,6 +96,15 @@ pub enum LockError {
         /// Its writer.
         holder: Holder,
     },
+    /// The file system has no OS locks, and the lock file names a process on
+    /// another host, which this host cannot tell alive or gone.
+    #[error("{}: locked by {holder} (its lock is {}), and this file system has no OS locks to tell whether that process still runs; if it does not, pass --break-lock", dir.display(), dir.join(LOCK).display())]
+    Foreign {
+        /// The run folder.
+        dir: PathBuf,
+        /// The writer the lock file names.
+        holder: Holder,
+    },
     /// The lock file could not be opened, locked or written.
     #[error("{}: {source}", path.display())]
     Io {
@@ -116,9 +131,31 @@ fn still_at(_file: &File, path: &Path) -> bool {
     path.exists()
 }
 
+/// Whether an error of `try_lock` says the file system has no OS locks.
+fn no_os_locks(e: &std::io::Error) -> bool {
+    /// ENOLCK: Linux's answer on an NFS mount without a lock manager.
+    const NO_LOCKS: i32 = 37;
+    e.kind() == std::io::ErrorKind::Unsupported || e.raw_os_error() == Some(NO_LOCKS)
+}
+
+/// Whether the process the lock file names may still run: always where it is
+/// on another host, or where this host cannot say.
+fn may_run(holder: &Holder) -> bool {
+    if holder.host != Holder::me().host || holder.pid == 0 {
+        return true;
+    }
+    !cfg!(target_os = "linux") || Path::new("/proc").join(holder.pid.to_string()).exists()
+}
+
 impl RunLock {
     /// Takes `dir`'s lock; refused while another process holds it.
     pub fn acquire(dir: &Path) -> Result<RunLock, LockError> {
+        RunLock::take(dir, true)
+    }
+
+    /// Takes `dir`'s lock through OS locks where `os_locks` (and the file
+    /// system has them), else through the lock file alone.
+    fn take(dir: &Path, os_locks: bool) -> Result<RunLock, LockError> {
         let path = dir.join(LOCK);
         let io = |source| LockError::Io {
             path: path.clone(),
@@ -132,7 +169,11 @@ impl RunLock {
                 .truncate(false)
                 .open(&path)
                 .map_err(io)?;
-            match file.try_lock() {
+            let locked = match os_locks {
+                true => file.try_lock(),
+                false => Err(TryLockError::Error(std::io::ErrorKind::Unsupported.into())),
+            };
+            match locked {
                 Ok(()) => {}
                 Err(TryLockError::WouldBlock) => {
                     return Err(LockError::Held {
@@ -140,15 +181,49 @@ impl RunLock {
                         holder: Holder::read(&mut file),
                     });
                 }
+                Err(TryLockError::Error(e)) if no_os_locks(&e) => {
+                    let holder = Holder::read(&mut file);
+                    if holder.pid != 0 && holder.host != Holder::me().host {
+                        return Err(LockError::Foreign {
+                            dir: dir.to_path_buf(),
+                            holder,
+                        });
+                    }
+                    if holder.pid != 0 && may_run(&holder) {
+                        return Err(LockError::Held {
+                            dir: dir.to_path_buf(),
+                            holder,
+                        });
+                    }
+                }
                 Err(TryLockError::Error(e)) => return Err(io(e)),
             }
             if !still_at(&file, &path) {
                 continue;
             }
             file.set_len(0).map_err(io)?;
+            file.seek(SeekFrom::Start(0)).map_err(io)?;
             file.write_all(Holder::me().line().as_bytes()).map_err(io)?;
             return Ok(RunLock { path, _file: file });
         }
+    }
+}
+
+/// Removes `dir`'s lock file on the user's word that its writer is gone;
+/// refused while a live process holds its OS lock.
+pub fn break_lock(dir: &Path) -> Result<(), LockError> {
+    if let Some(holder) = holder(dir) {
+        return Err(LockError::Held {
+            dir: dir.to_path_buf(),
+            holder,
+        });
+    }
+    let path = dir.join(LOCK);
+    match fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(LockError::Io { path, source: e })
+        }
+        _ => Ok(()),
     }
 }
 
@@ -184,6 +259,42 @@ mod tests {
         let taken = RunLock::acquire(dir).unwrap();
         assert_eq!(holder(dir), Some(me));
         drop(taken);
+    }
+
+    #[test]
+    fn without_os_locks_another_hosts_lock_is_refused_until_broken() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        // This host's dead process: taken over.
+        fs::write(dir.join(LOCK), "4194999 ".to_string() + &Holder::me().host).unwrap();
+        let taken = RunLock::take(dir, false).unwrap();
+        // This host's live process (this one): refused.
+        let second = RunLock::take(dir, false);
+        assert!(matches!(second, Err(LockError::Held { .. })), "{second:?}");
+        drop(taken);
+        // Another host's: refused with the holder and --break-lock, until broken.
+        fs::write(dir.join(LOCK), "77 node-b\n").unwrap();
+        let err = RunLock::take(dir, false).unwrap_err();
+        assert!(matches!(err, LockError::Foreign { .. }));
+        let line = err.to_string();
+        assert!(
+            line.contains("locked by process 77 on node-b") && line.contains("--break-lock"),
+            "{line}"
+        );
+        break_lock(dir).unwrap();
+        drop(RunLock::take(dir, false).unwrap());
+    }
+
+    #[test]
+    fn a_held_lock_is_not_broken() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = RunLock::acquire(dir.path()).unwrap();
+        assert!(matches!(
+            break_lock(dir.path()),
+            Err(LockError::Held { .. })
+        ));
+        drop(lock);
+        break_lock(dir.path()).unwrap();
     }
 
     #[test]

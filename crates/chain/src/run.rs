@@ -709,7 +709,9 @@ fn training_source(
         return Ok((Box::new(source), c.real_fraction));
     }
     let synthetic = fixed.sample_set(g, previous, size - kept);
-    write_training_set(dir, &synthetic, c.sample, c.model.image_dims)?;
+    if c.keep_sets.writes(c.mode) {
+        write_training_set(dir, &synthetic, c.sample, c.model.image_dims)?;
+    }
     let (set, real_fraction) = match c.mode {
         LoopMode::Replace if kept > 0 => (
             Tensor::cat(vec![fixed.real_subset(g, kept), synthetic], 0),

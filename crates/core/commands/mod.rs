@@ -9,4 +9,5 @@ pub mod parity;
 pub mod report;
 pub mod run;
 pub mod sample;
+pub mod sweep;
 pub mod theory;

@@ -13,8 +13,8 @@ use collapse_vae::{CheckpointError, TrainEvent};
 
 use crate::Failure;
 use crate::backend::{self, Backend};
-use crate::dataset::{dataset_spec, default_data_dir, load_dataset, verified};
-use crate::flags::{RunArgs, device_of, flag_error, resolve, science_flags};
+use crate::dataset::{dataset_spec, load_dataset, verified};
+use crate::flags::{RunArgs, dataset_of, device_of, flag_error, resolve, science_flags};
 
 /// Writes progress to stderr: one line per epoch, and on a terminal a line
 /// redrawn within each epoch with the images done so far.
@@ -106,9 +106,8 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     if let Some(run) = args.resume.clone() {
         return resume(args, run);
     }
-    let spec = dataset_spec(args.dataset.as_deref().unwrap_or("mnist"))?;
     let explicit = args.data.is_some();
-    let data = args.data.clone().unwrap_or_else(|| default_data_dir(&spec));
+    let (spec, data) = dataset_of(&args)?;
     let mut config = resolve(&args, &spec, data.clone())?;
     let seeds = args.seeds.clone().unwrap_or_default();
     if let Some(i) = (1..seeds.len()).find(|&i| seeds[..i].contains(&seeds[i])) {
@@ -116,6 +115,9 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             "--seeds: {} is given twice",
             seeds[i]
         )));
+    }
+    if args.break_lock {
+        break_lock(&config.out)?;
     }
     clear_out(&config.out, args.force)?;
     let dataset = verified(
@@ -261,6 +263,9 @@ fn resume(args: RunArgs, run: PathBuf) -> Result<(), Failure> {
             refused.join(", ")
         )));
     }
+    if args.break_lock {
+        break_lock(&run)?;
+    }
     let manifest: Manifest = read_json(&run.join("manifest.json"))
         .map_err(|e| Failure::input(anyhow!("--resume: cannot read the run's manifest: {e}")))?;
     let mut config: ChainConfig = serde_json::from_value(manifest.config.clone()).map_err(|e| {
@@ -310,6 +315,14 @@ fn resume(args: RunArgs, run: PathBuf) -> Result<(), Failure> {
     execute(&config, args.quiet, |on_event| {
         resume_chain(&config, manifest, &dataset, &selected.device, on_event)
     })
+}
+
+/// `--break-lock`: removes the lock file of `dir` where it has one.
+fn break_lock(dir: &Path) -> Result<(), Failure> {
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    collapse_chain::lock::break_lock(dir).map_err(|e| Failure::input(anyhow!("--break-lock: {e}")))
 }
 
 /// The folders of a `--seeds` run, one per seed.

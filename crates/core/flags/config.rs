@@ -10,18 +10,18 @@
 //! [`FileSettings::refused`]).
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::anyhow;
 use clap::CommandFactory;
 
 use super::Cli;
 
-/// The flags of a run that came from a config file, and the file.
+/// The flags of a run that came from a config file, and where they came from.
 #[derive(Clone, Debug, Default)]
 pub struct FileSettings {
-    /// The file.
-    pub file: Option<PathBuf>,
+    /// The file (or the study's run) the settings came from, as a message names it.
+    pub origin: Option<String>,
     /// Each setting taken from it: its long flag name (`real-fraction`) and
     /// the key as the file spells it (`real_fraction`).
     pub keys: Vec<(String, String)>,
@@ -32,8 +32,8 @@ impl FileSettings {
     /// file and key where the value came from the file, else by the flag.
     pub fn refused(&self, flag: &str, message: impl std::fmt::Display) -> anyhow::Error {
         let name = flag.trim_start_matches("--");
-        match (&self.file, self.keys.iter().find(|(f, _)| f == name)) {
-            (Some(file), Some((_, key))) => anyhow!("{}: {key}: {message}", file.display()),
+        match (&self.origin, self.keys.iter().find(|(f, _)| f == name)) {
+            (Some(origin), Some((_, key))) => anyhow!("{origin}: {key}: {message}"),
             _ => anyhow!("{flag}: {message}"),
         }
     }
@@ -64,7 +64,7 @@ fn given(args: &[OsString], name: &str) -> bool {
 /// The command-line words of one setting: `--flag value`, `--flag` for a
 /// true switch, nothing for a false one.
 fn words(
-    file: &Path,
+    origin: &str,
     key: &str,
     flag: &str,
     value: &toml::Value,
@@ -78,8 +78,7 @@ fn words(
     };
     let wrong = |expected: &str| {
         anyhow!(
-            "{}: {key}: expected {expected}, got {}",
-            file.display(),
+            "{origin}: {key}: expected {expected}, got {}",
             value.type_str()
         )
     };
@@ -147,6 +146,24 @@ pub fn expand(argv: Vec<OsString>) -> anyhow::Result<(Vec<OsString>, FileSetting
     let table: toml::Table = text
         .parse()
         .map_err(|e: toml::de::Error| anyhow!("{}: {}", file.display(), e.message().trim()))?;
+    let origin = file.display().to_string();
+    let (inserted, settings) = setting_words(&origin, &table, rest)?;
+    let mut out: Vec<OsString> = argv[..=at].to_vec();
+    out.extend(inserted.into_iter().map(OsString::from));
+    out.extend(rest.iter().cloned());
+    Ok((out, settings))
+}
+
+/// The flags of `run` that the settings `table` (keyed by the flags' names)
+/// stand for, leaving out those that `given_line` (a command line after
+/// `run`) sets itself; and which flags they are, from `origin`. An unknown
+/// key, a value of the wrong type or one clap refuses is an error naming
+/// `origin` and the key.
+pub fn setting_words(
+    origin: &str,
+    table: &toml::Table,
+    given_line: &[OsString],
+) -> anyhow::Result<(Vec<String>, FileSettings)> {
     let flags = run_flags();
     let cli = Cli::command();
     let run = cli
@@ -154,19 +171,16 @@ pub fn expand(argv: Vec<OsString>) -> anyhow::Result<(Vec<OsString>, FileSetting
         .expect("collapse has a run command");
     let mut inserted: Vec<String> = Vec::new();
     let mut keys = Vec::new();
-    for (key, value) in &table {
+    for (key, value) in table {
         let flag = key.replace('_', "-");
         if !flags.contains(&flag) {
-            return Err(anyhow!(
-                "{}: {key}: not a setting of collapse run",
-                file.display()
-            ));
+            return Err(anyhow!("{origin}: {key}: not a setting of collapse run"));
         }
         // The command line's flag, or its opposite switch, replaces the file's.
         let opposite = flag
             .strip_prefix("no-")
             .map_or(format!("no-{flag}"), str::to_string);
-        if given(rest, &flag) || (flags.contains(&opposite) && given(rest, &opposite)) {
+        if given(given_line, &flag) || (flags.contains(&opposite) && given(given_line, &opposite)) {
             continue;
         }
         let arg = run
@@ -174,24 +188,21 @@ pub fn expand(argv: Vec<OsString>) -> anyhow::Result<(Vec<OsString>, FileSetting
             .find(|a| a.get_long() == Some(flag.as_str()))
             .expect("listed above");
         let switch = !arg.get_action().takes_values();
-        let mine = words(&file, key, &flag, value, switch)?;
-        check_one(&file, key, &mine)?;
+        let mine = words(origin, key, &flag, value, switch)?;
+        check_one(origin, key, &mine)?;
         inserted.extend(mine);
         keys.push((flag, key.clone()));
     }
-    let mut out: Vec<OsString> = argv[..=at].to_vec();
-    out.extend(inserted.into_iter().map(OsString::from));
-    out.extend(rest.iter().cloned());
     let settings = FileSettings {
-        file: Some(file),
+        origin: Some(origin.to_string()),
         keys,
     };
-    Ok((out, settings))
+    Ok((inserted, settings))
 }
 
 /// Lets clap check one setting from the file on its own, so that a value it
 /// refuses is named by the file and the key.
-fn check_one(file: &Path, key: &str, words: &[String]) -> anyhow::Result<()> {
+fn check_one(origin: &str, key: &str, words: &[String]) -> anyhow::Result<()> {
     let mut argv = vec!["collapse".to_string(), "run".to_string()];
     argv.extend(words.iter().cloned());
     match Cli::command().try_get_matches_from(&argv) {
@@ -200,7 +211,7 @@ fn check_one(file: &Path, key: &str, words: &[String]) -> anyhow::Result<()> {
             let rendered = e.render().to_string();
             let line = rendered.lines().next().unwrap_or_default();
             let reason = line.trim_start_matches("error: ");
-            Err(anyhow!("{}: {key}: {reason}", file.display()))
+            Err(anyhow!("{origin}: {key}: {reason}"))
         }
     }
 }

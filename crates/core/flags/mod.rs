@@ -10,10 +10,16 @@ use crate::backend::Backend;
 
 mod config;
 mod run;
+mod sweep;
 mod theory;
 
-pub use config::{FileSettings, expand};
-pub use run::{ClassifierFlags, RunArgs, device_of, flag_error, resolve, science_flags};
+pub use config::{FileSettings, expand, setting_words};
+pub use run::{
+    ClassifierFlags, RunArgs, dataset_of, device_of, flag_error, flag_of, resolve, science_flags,
+};
+pub use sweep::{
+    Executor, SlurmFlags, SweepCommand, SweepDirArgs, SweepPlanArgs, SweepRunArgs, SweepTaskArgs,
+};
 pub use theory::{GaussianArgs, GmmArgs, OutputFlags, TheoryCommand};
 
 /// Study model collapse: a VAE trained on MNIST regenerates its own training
@@ -55,6 +61,12 @@ pub enum Command {
     },
     /// Compare the headline metrics of several runs, generation by generation.
     Compare(CompareArgs),
+    /// Studies of many chains from one spec file: plan, run here or on Slurm, status, report.
+    Sweep {
+        /// What to do.
+        #[command(subcommand)]
+        command: SweepCommand,
+    },
     /// The paper's closed-form experiments: a Gaussian or a Gaussian mixture refitted to its own samples.
     Theory {
         /// Which experiment.

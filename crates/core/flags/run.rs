@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use collapse_chain::{ChainConfig, ConfigError, LoopMode, OnDivergence, Preset, Setting};
+use collapse_chain::{ChainConfig, ConfigError, KeepSets, LoopMode, OnDivergence, Preset, Setting};
+use collapse_data::catalogue::Catalogue;
 use collapse_data::catalogue::DatasetSpec;
 use collapse_eval::ClassifierConfig;
 use collapse_kernels::ConvImpl;
@@ -108,6 +109,10 @@ pub struct RunArgs {
     /// Images per batch when sampling and evaluating (memory against speed).
     #[arg(long)]
     pub eval_batch: Option<usize>,
+    /// Which generated training sets the run folder keeps: all, or only those a resume
+    /// needs (an accumulating chain's) [default: all].
+    #[arg(long, value_enum)]
+    pub keep_sets: Option<KeepSets>,
     /// Skip the frozen evaluators (classifier metrics, generation-0 likelihood, style statistics).
     #[arg(long)]
     pub no_eval: bool,
@@ -130,6 +135,10 @@ pub struct RunArgs {
     /// Replace what --out holds (refused while another process writes it).
     #[arg(long, conflicts_with = "resume")]
     pub force: bool,
+    /// Remove the run folder's lock file first, on your word that the process it names
+    /// (on another host, where the file system has no OS locks) is gone.
+    #[arg(long)]
+    pub break_lock: bool,
     /// Continue the interrupted run in this folder from its last complete generation, with
     /// its recorded config (only --generations, to extend it, and --data may be given).
     #[arg(long, value_name = "RUN")]
@@ -204,10 +213,28 @@ pub fn resolve(args: &RunArgs, spec: &DatasetSpec, data: PathBuf) -> Result<Chai
     c.evaluate = !args.no_eval;
     args.classifier.apply(&mut c.classifier);
     set(&mut c.on_divergence, args.on_divergence);
+    set(&mut c.keep_sets, args.keep_sets);
     c.device = device_of(args).name().to_string();
     c.validate()
         .map_err(|e| Failure::input(args.file.refused(flag_of(e.setting), e.message)))?;
     Ok(c)
+}
+
+/// The dataset a run reads and its folder (`--data`, else `datasets/NAME`).
+pub fn dataset_of(args: &RunArgs) -> Result<(DatasetSpec, PathBuf), Failure> {
+    let name = args.dataset.as_deref().unwrap_or("mnist");
+    let spec = Catalogue::get(name).ok_or_else(|| {
+        let known = Catalogue::names().join(", ");
+        Failure::input(args.file.refused(
+            "--dataset",
+            format!("unknown dataset {name:?}; known: {known}"),
+        ))
+    })?;
+    let data = args
+        .data
+        .clone()
+        .unwrap_or_else(|| crate::dataset::default_data_dir(&spec));
+    Ok((spec, data))
 }
 
 fn set<T>(field: &mut T, value: Option<T>) {
@@ -249,6 +276,7 @@ pub fn science_flags(args: &RunArgs) -> Vec<&'static str> {
         ("--eval-batch", args.eval_batch.is_some()),
         ("--on-divergence", args.on_divergence.is_some()),
         ("--no-eval", args.no_eval),
+        ("--keep-sets", args.keep_sets.is_some()),
         (
             "--evaluator-epochs",
             args.classifier.evaluator_epochs.is_some(),

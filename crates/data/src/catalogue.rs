@@ -52,6 +52,8 @@ pub struct DatasetSpec {
     pub image_dims: [usize; 2],
     /// Number of classes (labels are `0..classes`).
     pub classes: usize,
+    /// Images in the training files, for estimates made before they are read.
+    pub train_images: usize,
 }
 
 impl DatasetSpec {
@@ -96,6 +98,7 @@ const MNIST: DatasetSpec = DatasetSpec {
     ],
     image_dims: [28, 28],
     classes: 10,
+    train_images: 60_000,
 };
 
 const FASHION_MNIST: DatasetSpec = DatasetSpec {
@@ -130,6 +133,7 @@ const FASHION_MNIST: DatasetSpec = DatasetSpec {
     ],
     image_dims: [28, 28],
     classes: 10,
+    train_images: 60_000,
 };
 
 /// The catalogue of known datasets.

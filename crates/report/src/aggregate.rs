@@ -26,12 +26,12 @@ pub struct Aggregated {
 }
 
 /// One generation across the seeds.
-struct Generation {
-    generation: usize,
+pub(crate) struct Generation {
+    pub generation: usize,
     /// Seeds whose run has this generation.
-    n: usize,
+    pub n: usize,
     /// Per metric: mean and sample standard deviation of the finite values.
-    stats: Vec<(Option<f64>, Option<f64>)>,
+    pub stats: Vec<(Option<f64>, Option<f64>)>,
 }
 
 /// Summarises the runs of `runs` (seed, run folder; at least one) into
@@ -72,7 +72,7 @@ pub fn aggregate_seeds(parent: &Path, runs: &[(u64, PathBuf)]) -> Result<Aggrega
 }
 
 /// Every generation any run reached, with the mean and deviation of each metric.
-fn per_generation(folders: &[RunFolder], metrics: &[&Metric]) -> Vec<Generation> {
+pub(crate) fn per_generation(folders: &[RunFolder], metrics: &[&Metric]) -> Vec<Generation> {
     generations(folders)
         .into_iter()
         .map(|generation| {
@@ -127,7 +127,7 @@ fn write_aggregate_csv(
 }
 
 /// The mean of metric `i` against generation with its ± std band.
-fn band_series(table: &[Generation], i: usize, seeds: usize) -> Series {
+pub(crate) fn band_series(table: &[Generation], i: usize, seeds: usize) -> Series {
     let mean = |g: &Generation| Some((g.generation as f64, g.stats[i].0?));
     let band = |g: &Generation| {
         let (mean, std) = g.stats[i];

@@ -1,7 +1,7 @@
 //! The output contract of a chain's run folder, and everything that writes or
 //! redraws it from disk: JSON and CSV records, PNG sample grids, the GIF, the
-//! plots and the run's `index.html`; and the pages that compare runs and
-//! summarise seeds.
+//! plots and the run's `index.html`; and the pages that compare runs,
+//! summarise seeds and set a study's conditions side by side.
 //!
 //! This crate has no Burn dependency. It receives host vectors and plain
 //! records from the chain, so a report can be redrawn without any backend.
@@ -21,6 +21,7 @@ pub mod plots;
 pub mod redraw;
 mod runs;
 pub mod stats;
+pub mod study;
 pub mod table;
 #[cfg(test)]
 mod testing;

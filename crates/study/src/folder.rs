@@ -1,0 +1,282 @@
+//! The study folder: what a study writes and reads back, whichever executor
+//! runs it.
+//!
+//! ```text
+//! DIR/study.toml          the spec as it was given
+//! DIR/sweep.json          the plan: every run, its condition and estimate; each submission
+//! DIR/configs/NAME.toml   a run's settings, as `collapse run --config` reads them
+//! DIR/runs/NAME/          the run's folder (a chain's run folder)
+//! DIR/logs/NAME.log       what the run printed (local executor)
+//! DIR/logs/NAME.error     the error line of its last failed attempt
+//! DIR/logs/slurm-J_T.out  what an array task printed (Slurm executor)
+//! DIR/sweep.sbatch        the job array script
+//! DIR/report/             the study's report
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use collapse_chain::lock;
+use collapse_chain::run::COMPLETE;
+use collapse_report::{Manifest, generation_dir, read_json, write_json};
+use serde::{Deserialize, Serialize};
+
+use crate::error::StudyError;
+use crate::spec::{PlannedRun, StudySpec};
+
+/// File names of the study folder.
+pub const SPEC: &str = "study.toml";
+/// The plan.
+pub const PLAN: &str = "sweep.json";
+/// The Slurm script.
+pub const SBATCH: &str = "sweep.sbatch";
+
+/// What a run needs, estimated from its configuration before it runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    /// Bytes its run folder holds at the end.
+    pub bytes: u64,
+    /// Seconds it runs on the threads it is given.
+    pub seconds: f64,
+}
+
+/// One run of the plan.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Its folder name under `runs/`.
+    pub name: String,
+    /// Its condition without the seed.
+    pub group: String,
+    /// The settings its condition varies.
+    pub varied: serde_json::Value,
+    /// Synthetic generations it runs after generation 0.
+    pub generations: usize,
+    /// Its estimated disk and time.
+    pub estimate: Estimate,
+}
+
+/// One `sbatch` of the study.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Submission {
+    /// Slurm's job id of the array.
+    pub job_id: String,
+    /// The array's task ids, each an index into the plan's runs.
+    pub tasks: Vec<usize>,
+    /// When it was submitted (RFC 3339).
+    pub submitted: String,
+}
+
+/// `sweep.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The study's name.
+    pub study: String,
+    /// The spec file it was planned from.
+    pub spec: PathBuf,
+    /// Every run, in the spec's order (an array task's id is its index here).
+    pub runs: Vec<RunRecord>,
+    /// Each submission to Slurm, oldest first.
+    #[serde(default)]
+    pub submissions: Vec<Submission>,
+}
+
+/// A study folder.
+#[derive(Clone, Debug)]
+pub struct StudyFolder {
+    /// Its path.
+    pub dir: PathBuf,
+}
+
+/// Where a run of the study stands, from its folder.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunState {
+    /// No generation done and nothing running.
+    NotStarted,
+    /// A process writes it.
+    Running(lock::Holder),
+    /// Stopped with generations still to do, with no error recorded
+    /// (killed, cancelled or preempted): it continues where it stopped.
+    Interrupted,
+    /// Its last attempt failed with this error line.
+    Failed(String),
+    /// Every generation done.
+    Complete,
+}
+
+impl std::fmt::Display for RunState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunState::NotStarted => f.write_str("not started"),
+            RunState::Running(holder) => write!(f, "running ({holder})"),
+            RunState::Interrupted => f.write_str("interrupted"),
+            RunState::Failed(line) => write!(f, "failed: {line}"),
+            RunState::Complete => f.write_str("complete"),
+        }
+    }
+}
+
+/// A run's state and progress.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunStatus {
+    /// Where it stands.
+    pub state: RunState,
+    /// Generations complete (generation 0 included).
+    pub done: usize,
+    /// Generations it runs (generation 0 included).
+    pub total: usize,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StudyError + '_ {
+    move |e| StudyError::io(path, e)
+}
+
+impl StudyFolder {
+    /// The study folder at `dir`.
+    pub fn new(dir: &Path) -> StudyFolder {
+        StudyFolder {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// A run's folder.
+    pub fn run_dir(&self, name: &str) -> PathBuf {
+        self.dir.join("runs").join(name)
+    }
+
+    /// A run's config file.
+    pub fn config_file(&self, name: &str) -> PathBuf {
+        self.dir.join("configs").join(format!("{name}.toml"))
+    }
+
+    /// A run's log (local executor).
+    pub fn log_file(&self, name: &str) -> PathBuf {
+        self.dir.join("logs").join(format!("{name}.log"))
+    }
+
+    /// The error line of a run's last failed attempt.
+    pub fn error_file(&self, name: &str) -> PathBuf {
+        self.dir.join("logs").join(format!("{name}.error"))
+    }
+
+    /// The plan, if the folder holds a study.
+    pub fn plan(&self) -> Result<Plan, StudyError> {
+        let path = self.dir.join(PLAN);
+        if !path.is_file() {
+            return Err(StudyError::Folder {
+                dir: self.dir.clone(),
+                reason: format!(
+                    "not a study folder (no {PLAN}); start one with collapse sweep run"
+                ),
+            });
+        }
+        Ok(read_json(&path)?)
+    }
+
+    /// Writes the study's plan and each run's config file. A folder that
+    /// already holds the study keeps its submissions; one whose runs were
+    /// planned with other settings is refused before anything is written.
+    pub fn write_plan(
+        &self,
+        spec: &StudySpec,
+        runs: &[PlannedRun],
+        records: Vec<RunRecord>,
+    ) -> Result<Plan, StudyError> {
+        let submissions = match self.dir.join(PLAN).is_file() {
+            true => self.plan()?.submissions,
+            false => {
+                self.refuse_other_contents()?;
+                Vec::new()
+            }
+        };
+        let texts: Vec<String> = runs.iter().map(|r| config_text(spec, r)).collect();
+        for run in runs {
+            let path = self.config_file(&run.name);
+            let old = std::fs::read_to_string(&path).ok();
+            if old
+                .is_some_and(|old| old.parse::<toml::Table>().ok().as_ref() != Some(&run.settings))
+            {
+                return Err(StudyError::Folder {
+                    dir: self.dir.clone(),
+                    reason: format!(
+                        "holds a study whose run {} has other settings ({}); choose another --out",
+                        run.name,
+                        path.display()
+                    ),
+                });
+            }
+        }
+        for sub in ["configs", "runs", "logs"] {
+            let path = self.dir.join(sub);
+            std::fs::create_dir_all(&path).map_err(io(&path))?;
+        }
+        write_atomic(&self.dir.join(SPEC), spec.text.as_bytes())?;
+        for (run, text) in runs.iter().zip(&texts) {
+            write_atomic(&self.config_file(&run.name), text.as_bytes())?;
+        }
+        let plan = Plan {
+            study: spec.name.clone(),
+            spec: spec.file.clone(),
+            runs: records,
+            submissions,
+        };
+        write_json(&self.dir.join(PLAN), &plan)?;
+        Ok(plan)
+    }
+
+    /// Refuses a non-empty folder that holds no study.
+    fn refuse_other_contents(&self) -> Result<(), StudyError> {
+        let empty = std::fs::read_dir(&self.dir).map_or(true, |mut e| e.next().is_none());
+        if empty {
+            return Ok(());
+        }
+        Err(StudyError::Folder {
+            dir: self.dir.clone(),
+            reason: "is not empty and holds no study; choose another --out".to_string(),
+        })
+    }
+
+    /// Records a submission in the plan.
+    pub fn record_submission(&self, submission: Submission) -> Result<(), StudyError> {
+        let mut plan = self.plan()?;
+        plan.submissions.push(submission);
+        Ok(write_json(&self.dir.join(PLAN), &plan)?)
+    }
+
+    /// Where run `run` stands.
+    pub fn status(&self, run: &RunRecord) -> RunStatus {
+        let dir = self.run_dir(&run.name);
+        let total = run.generations + 1;
+        let done = (0..)
+            .take_while(|&g| generation_dir(&dir, g).join(COMPLETE).is_file())
+            .count();
+        let finished =
+            read_json::<Manifest>(&dir.join("manifest.json")).is_ok_and(|m| m.finished.is_some());
+        let state = if let Some(holder) = lock::holder(&dir) {
+            RunState::Running(holder)
+        } else if done >= total && finished {
+            RunState::Complete
+        } else if let Ok(line) = std::fs::read_to_string(self.error_file(&run.name)) {
+            RunState::Failed(line.trim().to_string())
+        } else if done > 0 || dir.join("manifest.json").is_file() {
+            RunState::Interrupted
+        } else {
+            RunState::NotStarted
+        };
+        RunStatus { state, done, total }
+    }
+}
+
+/// A run's config file: the study's name and condition as comments, then its settings.
+fn config_text(spec: &StudySpec, run: &PlannedRun) -> String {
+    let settings = toml::to_string(&run.settings).expect("a TOML table serialises");
+    format!(
+        "# Run {} of the study {}: {}\n{settings}",
+        run.name,
+        spec.name,
+        crate::spec::words(&run.varied)
+    )
+}
+
+/// Writes `bytes` to `path` atomically and durably.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StudyError> {
+    collapse_data::atomic::write(path, bytes).map_err(io(path))
+}

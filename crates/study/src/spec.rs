@@ -1,0 +1,556 @@
+//! The study spec: one TOML file with a base run configuration (keyed as
+//! `collapse run --config` files are) and the conditions to vary over it.
+//!
+//! ```toml
+//! [study]
+//! name = "replace-or-accumulate"    # optional; the file's stem by default
+//!
+//! [base]                            # settings every run shares
+//! preset = "quick"
+//! generations = 3
+//!
+//! [axes]                            # the study is the product of the axes
+//! mode = ["replace", "accumulate"]
+//! seed = [1, 2, 3]
+//!
+//! [[conditions]]                    # or an explicit list (each one times the axes)
+//! real_fraction = 0.1
+//!
+//! [slurm]                           # resources of each array task
+//! partition = "gpu"
+//! time = "02:00:00"
+//! ```
+//!
+//! Unless the spec sets `keep_sets`, its runs keep only the generated
+//! training sets a resume needs (`keep_sets = "needed"`).
+//!
+//! Each run's folder name is derived from its condition alone (its varied
+//! settings, sorted by key), so the same spec always maps to the same folders.
+
+use std::path::{Path, PathBuf};
+
+use toml::{Table, Value};
+
+use crate::error::StudyError;
+
+/// Settings that the study decides for each run, so a spec may not set them.
+const DECIDED_BY_THE_STUDY: [&str; 5] = ["out", "seeds", "resume", "config", "force"];
+
+/// The top-level tables a spec may have.
+const SECTIONS: [&str; 5] = ["study", "base", "axes", "conditions", "slurm"];
+
+/// A parsed study spec.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StudySpec {
+    /// The spec file.
+    pub file: PathBuf,
+    /// The study's name.
+    pub name: String,
+    /// The file's text, kept with the study.
+    pub text: String,
+    /// Settings every run shares.
+    pub base: Table,
+    /// Each axis: a setting and its values, in the file's order.
+    pub axes: Vec<(String, Vec<Value>)>,
+    /// The explicit conditions (none: the axes alone).
+    pub conditions: Vec<Table>,
+    /// The spec's Slurm resources.
+    pub slurm: SlurmResources,
+}
+
+/// What each Slurm array task asks for; unset fields are the cluster's defaults.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SlurmResources {
+    /// `--partition`.
+    pub partition: Option<String>,
+    /// `--account`.
+    pub account: Option<String>,
+    /// `--qos`.
+    pub qos: Option<String>,
+    /// `--time` (Slurm's formats: `MM`, `HH:MM:SS`, `D-HH`).
+    pub time: Option<String>,
+    /// `--cpus-per-task`; each run's `--threads`.
+    pub cpus: Option<u32>,
+    /// `--gpus-per-task`.
+    pub gpus: Option<u32>,
+    /// `--mem` (`4G`, `16000M`).
+    pub mem: Option<String>,
+    /// The most array tasks running at once (`--array=...%N`).
+    pub throttle: Option<u32>,
+    /// Further `#SBATCH` options, as sbatch takes them (`--constraint=a100`).
+    #[serde(default)]
+    pub options: Vec<String>,
+}
+
+/// One run of a study.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedRun {
+    /// Its folder's name, from its condition.
+    pub name: String,
+    /// The condition without its seed: the runs that differ only in seed share it.
+    pub group: String,
+    /// The settings its condition varies.
+    pub varied: Table,
+    /// Its whole configuration: the base with the varied settings over it.
+    pub settings: Table,
+}
+
+impl StudySpec {
+    /// Reads and checks the spec in `file`.
+    pub fn read(file: &Path) -> Result<StudySpec, StudyError> {
+        let text = std::fs::read_to_string(file).map_err(|e| StudyError::io(file, e))?;
+        StudySpec::parse(file, &text)
+    }
+
+    /// Parses the spec `text` of `file`.
+    pub fn parse(file: &Path, text: &str) -> Result<StudySpec, StudyError> {
+        let bad = |key: &str, reason: &str| StudyError::spec(file, key, reason);
+        let table: Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| bad("", e.message().trim()))?;
+        if let Some(key) = table.keys().find(|k| !SECTIONS.contains(&k.as_str())) {
+            return Err(bad(
+                key,
+                &format!(
+                    "not a section of a study spec (known: {})",
+                    SECTIONS.join(", ")
+                ),
+            ));
+        }
+        let section = |name: &str| -> Result<Table, StudyError> {
+            match table.get(name) {
+                None => Ok(Table::new()),
+                Some(Value::Table(t)) => Ok(t.clone()),
+                Some(v) => Err(bad(
+                    name,
+                    &format!("expected a table, got {}", v.type_str()),
+                )),
+            }
+        };
+        let study = section("study")?;
+        let name = match study.get("name") {
+            None => file
+                .file_stem()
+                .map_or("study".to_string(), |s| s.to_string_lossy().into_owned()),
+            Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+            Some(_) => return Err(bad("study.name", "expected a non-empty string")),
+        };
+        if let Some(key) = study.keys().find(|k| *k != "name") {
+            return Err(bad(
+                &format!("study.{key}"),
+                "not a setting of [study] (known: name)",
+            ));
+        }
+        let mut base = section("base")?;
+        check_settings(file, "base", &base)?;
+        // A study keeps only the training sets a resume needs, unless its spec says otherwise.
+        if !base.contains_key("keep_sets") && !base.contains_key("keep-sets") {
+            base.insert("keep_sets".into(), "needed".into());
+        }
+        let axes = read_axes(file, &section("axes")?)?;
+        let conditions = read_conditions(file, table.get("conditions"), &axes)?;
+        let slurm = read_slurm(file, &section("slurm")?)?;
+        Ok(StudySpec {
+            file: file.to_path_buf(),
+            name,
+            text: text.to_string(),
+            base,
+            axes,
+            conditions,
+            slurm,
+        })
+    }
+
+    /// Every run of the study: each condition (or the base alone) times the
+    /// product of the axes, the first axis varying slowest. Refuses two runs
+    /// whose conditions map to one folder.
+    pub fn runs(&self) -> Result<Vec<PlannedRun>, StudyError> {
+        let mut varied: Vec<Table> = if self.conditions.is_empty() {
+            vec![Table::new()]
+        } else {
+            self.conditions.clone()
+        };
+        for (key, values) in &self.axes {
+            varied = varied
+                .iter()
+                .flat_map(|v| {
+                    values.iter().map(move |value| {
+                        let mut one = v.clone();
+                        one.insert(key.clone(), value.clone());
+                        one
+                    })
+                })
+                .collect();
+        }
+        let mut runs: Vec<PlannedRun> = Vec::with_capacity(varied.len());
+        for v in varied {
+            let run = PlannedRun::new(&self.base, v);
+            if let Some(other) = runs.iter().find(|r| r.name == run.name) {
+                return Err(StudyError::SameFolder {
+                    file: self.file.clone(),
+                    name: run.name.clone(),
+                    first: words(&other.varied),
+                    second: words(&run.varied),
+                });
+            }
+            runs.push(run);
+        }
+        Ok(runs)
+    }
+}
+
+impl PlannedRun {
+    fn new(base: &Table, varied: Table) -> PlannedRun {
+        let mut settings = base.clone();
+        for (k, v) in &varied {
+            settings.insert(k.clone(), v.clone());
+        }
+        let mut keys: Vec<&String> = varied.keys().collect();
+        keys.sort_by_key(|k| flag_name(k));
+        let part = |k: &&String| format!("{}-{}", flag_name(k), folder_value(&varied[k.as_str()]));
+        let name = keys.iter().map(part).collect::<Vec<_>>().join("_");
+        let group = keys
+            .iter()
+            .filter(|k| flag_name(k) != "seed")
+            .map(part)
+            .collect::<Vec<_>>()
+            .join("_");
+        PlannedRun {
+            name: if name.is_empty() {
+                "base".to_string()
+            } else {
+                name
+            },
+            group: if group.is_empty() {
+                "all".to_string()
+            } else {
+                group
+            },
+            varied,
+            settings,
+        }
+    }
+}
+
+/// A key in the flags' spelling (`real_fraction` is `real-fraction`).
+pub fn flag_name(key: &str) -> String {
+    key.replace('_', "-")
+}
+
+/// A value as a folder name spells it: letters, digits, `.`, `+` and `-`;
+/// a list's items joined by `x` (`512x256`).
+fn folder_value(value: &Value) -> String {
+    let text = match value {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(folder_value).collect::<Vec<_>>().join("x"),
+        v => v.to_string(),
+    };
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".+-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// A condition in words: `mode = "replace", seed = 1`.
+pub fn words(varied: &Table) -> String {
+    if varied.is_empty() {
+        return "(the base)".to_string();
+    }
+    varied
+        .iter()
+        .map(|(k, v)| format!("{k} = {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Refuses the settings the study decides for its runs.
+fn check_settings(file: &Path, section: &str, table: &Table) -> Result<(), StudyError> {
+    match table
+        .keys()
+        .find(|k| DECIDED_BY_THE_STUDY.contains(&flag_name(k).as_str()))
+    {
+        Some(key) => Err(StudyError::spec(
+            file,
+            format!("{section}.{key}"),
+            "is decided by the study for each run (vary the seed with an axis `seed = [1, 2]`)",
+        )),
+        None => Ok(()),
+    }
+}
+
+fn read_axes(file: &Path, axes: &Table) -> Result<Vec<(String, Vec<Value>)>, StudyError> {
+    check_settings(file, "axes", axes)?;
+    axes.iter()
+        .map(|(key, value)| {
+            let at = format!("axes.{key}");
+            let Value::Array(values) = value else {
+                return Err(StudyError::spec(
+                    file,
+                    at,
+                    format!("expected a list of values, got {}", value.type_str()),
+                ));
+            };
+            if values.is_empty() {
+                return Err(StudyError::spec(file, at, "an empty axis gives no runs"));
+            }
+            if let Some(i) = (1..values.len()).find(|&i| values[..i].contains(&values[i])) {
+                return Err(StudyError::spec(
+                    file,
+                    at,
+                    format!("{} is given twice", values[i]),
+                ));
+            }
+            Ok((key.clone(), values.clone()))
+        })
+        .collect()
+}
+
+fn read_conditions(
+    file: &Path,
+    value: Option<&Value>,
+    axes: &[(String, Vec<Value>)],
+) -> Result<Vec<Table>, StudyError> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let Value::Array(items) = value else {
+        return Err(StudyError::spec(
+            file,
+            "conditions",
+            format!(
+                "expected a list of tables ([[conditions]]), got {}",
+                value.type_str()
+            ),
+        ));
+    };
+    if items.is_empty() {
+        return Err(StudyError::spec(
+            file,
+            "conditions",
+            "an empty list gives no runs",
+        ));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let at = format!("conditions[{i}]");
+            let Value::Table(t) = item else {
+                return Err(StudyError::spec(
+                    file,
+                    at,
+                    format!("expected a table, got {}", item.type_str()),
+                ));
+            };
+            check_settings(file, &at, t)?;
+            if let Some((key, _)) = axes.iter().find(|(k, _)| t.contains_key(k)) {
+                return Err(StudyError::spec(
+                    file,
+                    format!("{at}.{key}"),
+                    "is also an axis; set it in one place",
+                ));
+            }
+            Ok(t.clone())
+        })
+        .collect()
+}
+
+fn read_slurm(file: &Path, t: &Table) -> Result<SlurmResources, StudyError> {
+    let at = |key: &str| format!("slurm.{key}");
+    let text = |key: &str| -> Result<Option<String>, StudyError> {
+        match t.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.clone())),
+            Some(v) => Err(StudyError::spec(
+                file,
+                at(key),
+                format!("expected a non-empty string, got {v}"),
+            )),
+        }
+    };
+    let count = |key: &str, least: i64| -> Result<Option<u32>, StudyError> {
+        match t.get(key) {
+            None => Ok(None),
+            Some(Value::Integer(n)) if *n >= least && *n <= i64::from(u32::MAX) => {
+                Ok(Some(*n as u32))
+            }
+            Some(v) => Err(StudyError::spec(
+                file,
+                at(key),
+                format!("expected a whole number of at least {least}, got {v}"),
+            )),
+        }
+    };
+    const KNOWN: [&str; 9] = [
+        "partition",
+        "account",
+        "qos",
+        "time",
+        "cpus",
+        "gpus",
+        "mem",
+        "throttle",
+        "options",
+    ];
+    if let Some(key) = t.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return Err(StudyError::spec(
+            file,
+            at(key),
+            format!(
+                "not a Slurm resource of a study (known: {})",
+                KNOWN.join(", ")
+            ),
+        ));
+    }
+    let options = match t.get("options") {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| match v {
+                Value::String(s) if s.starts_with('-') && !s.contains('\n') => Ok(s.clone()),
+                v => Err(StudyError::spec(
+                    file,
+                    at("options"),
+                    format!("expected sbatch options such as \"--constraint=a100\", got {v}"),
+                )),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(v) => {
+            return Err(StudyError::spec(
+                file,
+                at("options"),
+                format!("expected a list of strings, got {}", v.type_str()),
+            ));
+        }
+    };
+    Ok(SlurmResources {
+        partition: text("partition")?,
+        account: text("account")?,
+        qos: text("qos")?,
+        time: text("time")?,
+        cpus: count("cpus", 1)?,
+        gpus: count("gpus", 0)?,
+        mem: text("mem")?,
+        throttle: count("throttle", 1)?,
+        options,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(text: &str) -> Result<StudySpec, StudyError> {
+        StudySpec::parse(Path::new("study.toml"), text)
+    }
+
+    fn err(text: &str) -> String {
+        match spec(text).and_then(|s| s.runs()) {
+            Ok(_) => panic!("accepted: {text}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn the_study_is_the_product_of_the_axes_with_stable_names() {
+        let s = spec(
+            "[base]\npreset = \"quick\"\nepochs = 1\n[axes]\nmode = [\"replace\", \"accumulate\"]\nseed = [1, 2]\n",
+        )
+        .unwrap();
+        assert_eq!(s.name, "study");
+        let runs = s.runs().unwrap();
+        let names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "mode-replace_seed-1",
+                "mode-replace_seed-2",
+                "mode-accumulate_seed-1",
+                "mode-accumulate_seed-2"
+            ]
+        );
+        assert_eq!(runs[1].group, "mode-replace");
+        assert_eq!(runs[2].settings["epochs"].as_integer(), Some(1));
+        assert_eq!(runs[2].settings["mode"].as_str(), Some("accumulate"));
+        // The same spec in another order of keys maps to the same folders.
+        let swapped =
+            spec("[axes]\nseed = [1, 2]\nmode = [\"replace\", \"accumulate\"]\n").unwrap();
+        let mut a: Vec<String> = swapped
+            .runs()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        let mut b: Vec<String> = runs.into_iter().map(|r| r.name).collect();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn explicit_conditions_times_the_axes() {
+        let s = spec(
+            "[study]\nname = \"mix\"\n[[conditions]]\nreal_fraction = 0.1\n[[conditions]]\nmode = \"accumulate\"\nhidden = [512, 256]\n[axes]\nseed = [7]\n[slurm]\ntime = \"01:00:00\"\ncpus = 4\nthrottle = 2\n",
+        )
+        .unwrap();
+        assert_eq!(s.name, "mix");
+        assert_eq!(s.slurm.cpus, Some(4));
+        let runs = s.runs().unwrap();
+        let names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "real-fraction-0.1_seed-7",
+                "hidden-512x256_mode-accumulate_seed-7"
+            ]
+        );
+        assert_eq!(runs[0].group, "real-fraction-0.1");
+        assert_eq!(
+            spec("[base]\nepochs = 2\n").unwrap().runs().unwrap()[0].name,
+            "base"
+        );
+    }
+
+    #[test]
+    fn bad_specs_name_the_file_and_the_key() {
+        assert_eq!(
+            err("[axes]\nmode = []\n"),
+            "study.toml: axes.mode: an empty axis gives no runs"
+        );
+        assert_eq!(
+            err("[axes]\nseed = 3\n"),
+            "study.toml: axes.seed: expected a list of values, got integer"
+        );
+        assert!(err("[bases]\n").starts_with("study.toml: bases: not a section"));
+        assert!(
+            err("[base]\nout = \"x\"\n")
+                .starts_with("study.toml: base.out: is decided by the study")
+        );
+        assert!(
+            err("[axes]\nseeds = [[1, 2]]\n").starts_with("study.toml: axes.seeds: is decided")
+        );
+        assert_eq!(
+            err("[axes]\nseed = [1, 1]\n"),
+            "study.toml: axes.seed: 1 is given twice"
+        );
+        assert_eq!(
+            err("[axes]\nmode = [\"a/b\", \"a-b\"]\n"),
+            "study.toml: conditions mode = \"a/b\" and mode = \"a-b\" both map to the run folder mode-a-b"
+        );
+        assert!(
+            err("[[conditions]]\nseed = 1\n[axes]\nseed = [2]\n")
+                .contains("conditions[0].seed: is also an axis")
+        );
+        assert!(
+            err("[slurm]\ncpus = 0\n")
+                .contains("slurm.cpus: expected a whole number of at least 1")
+        );
+        assert!(err("[slurm]\nnodes = 2\n").contains("slurm.nodes: not a Slurm resource"));
+        assert!(err("[base\n").starts_with("study.toml: "));
+    }
+}
