@@ -9,7 +9,7 @@ use burn::prelude::Device;
 use collapse_report::DeviceRecord;
 use collapse_vae::parity::{STEP_PREFIX, StepInputs, StepSnapshot, TensorDiff, compare};
 use collapse_vae::{Architecture, ConvImpl, TrainConfig, Vae, VaeConfig, load_checkpoint};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::Failure;
 use crate::backend;
@@ -88,7 +88,7 @@ pub fn parity(args: ParityArgs) -> Result<(), Failure> {
         if !row.within {
             beyond.push(row.name.clone());
         }
-        report.push(row.json);
+        report.push(row.record);
     }
     if let Some(path) = &args.json {
         let doc = document(&args, &config, parameters, &reference.record, report);
@@ -133,31 +133,63 @@ fn print_setup(args: &ParityArgs, config: &VaeConfig, parameters: usize, referen
 }
 
 /// The `--json` document: the setup, then one entry per compared backend.
-fn document(
+#[derive(Serialize)]
+struct ParityRecord<'a> {
+    architecture: String,
+    parameters: usize,
+    batch: usize,
+    seed: u64,
+    reference: &'a str,
+    tolerance: f64,
+    step_tolerance: f64,
+    tf32_tolerance: f64,
+    backends: Vec<BackendParity>,
+}
+
+/// One backend's comparison in the `--json` document.
+#[derive(Serialize)]
+struct BackendParity {
+    backend: String,
+    /// How the conv VAE computed its convolutions there (the conv VAE only).
+    conv_impl: Option<String>,
+    adapter: String,
+    kind: String,
+    runtime: String,
+    precision: String,
+    kernels: Vec<String>,
+    tolerance: f64,
+    step_tolerance: f64,
+    worst_rel: f64,
+    worst_step_rel: f64,
+    within: bool,
+    tensors: Vec<TensorDiff>,
+}
+
+fn document<'a>(
     args: &ParityArgs,
     config: &VaeConfig,
     parameters: usize,
-    reference: &DeviceRecord,
-    backends: Vec<serde_json::Value>,
-) -> serde_json::Value {
-    json!({
-        "architecture": config.architecture.to_string(),
-        "parameters": parameters,
-        "batch": args.batch,
-        "seed": args.seed,
-        "reference": reference.backend,
-        "tolerance": args.tolerance,
-        "step_tolerance": args.step_tolerance,
-        "tf32_tolerance": args.tf32_tolerance,
-        "backends": backends,
-    })
+    reference: &'a DeviceRecord,
+    backends: Vec<BackendParity>,
+) -> ParityRecord<'a> {
+    ParityRecord {
+        architecture: config.architecture.to_string(),
+        parameters,
+        batch: args.batch,
+        seed: args.seed,
+        reference: &reference.backend,
+        tolerance: args.tolerance,
+        step_tolerance: args.step_tolerance,
+        tf32_tolerance: args.tf32_tolerance,
+        backends,
+    }
 }
 
 /// One backend's comparison with the reference.
 struct Compared {
     name: String,
     within: bool,
-    json: serde_json::Value,
+    record: BackendParity,
 }
 
 /// Runs the step on `selected`, prints its table and says whether it is within its tolerances.
@@ -196,24 +228,26 @@ fn compare_one(
             "BEYOND its tolerance"
         }
     );
-    let json = json!({
-        "backend": record.backend,
-        "conv_impl": conv.then(|| conv_impl.to_string()),
-        "adapter": record.adapter,
-        "kind": record.kind,
-        "runtime": record.runtime,
-        "precision": record.precision,
-        "kernels": record.kernels,
-        "tolerance": tolerance,
-        "step_tolerance": step_tolerance,
-        "worst_rel": worst,
-        "worst_step_rel": worst_step,
-        "within": within,
-        "tensors": diffs.iter().map(|d| json!({
-            "name": d.name, "max_abs": d.max_abs, "max_rel": d.max_rel,
-        })).collect::<Vec<_>>(),
-    });
-    Ok(Compared { name, within, json })
+    let record = BackendParity {
+        backend: record.backend.clone(),
+        conv_impl: conv.then(|| conv_impl.to_string()),
+        adapter: record.adapter.clone(),
+        kind: record.kind.clone(),
+        runtime: record.runtime.clone(),
+        precision: record.precision.clone(),
+        kernels: record.kernels.clone(),
+        tolerance,
+        step_tolerance,
+        worst_rel: worst,
+        worst_step_rel: worst_step,
+        within,
+        tensors: diffs,
+    };
+    Ok(Compared {
+        name,
+        within,
+        record,
+    })
 }
 
 /// The largest relative difference among the Adam-step tensors (`step`) or all the others.
@@ -232,8 +266,8 @@ fn print_table(diffs: &[TensorDiff]) {
     }
 }
 
-fn write_json(path: &Path, doc: &serde_json::Value) -> Result<(), Failure> {
-    let text = serde_json::to_string_pretty(doc).expect("JSON value serialises");
+fn write_json(path: &Path, doc: &ParityRecord<'_>) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(doc).expect("the parity record serialises");
     collapse_data::atomic::write(path, text.as_bytes())
         .with_context(|| path.display().to_string())
         .map_err(Failure::run)

@@ -169,7 +169,7 @@ impl StepInputs {
 }
 
 /// How far one tensor of a backend is from the reference.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct TensorDiff {
     /// The tensor's name.
     pub name: String,
