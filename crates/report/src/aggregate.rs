@@ -4,8 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use maud::PreEscaped;
-
 use crate::error::ReportError;
 use crate::html;
 use crate::plots::{Series, line_plot, palette};
@@ -177,9 +175,9 @@ fn aggregate_page(
         }
         p { "Data: " a href="aggregate.csv" { "aggregate.csv" } }
         h2 { "Plots" }
-        (PreEscaped(html::plots(plot_files)))
+        (html::plots(plot_files))
         h2 { "Mean ± sample std per generation" }
-        div class="scroll" { (PreEscaped(html::table(&header, &rows))) }
+        div class="scroll" { (html::table(&header, &rows)) }
     };
     let name = parent
         .file_name()
@@ -187,7 +185,7 @@ fn aggregate_page(
         .unwrap_or_default();
     Ok(html::page(
         &format!("model collapse: {name}, {} seeds", runs.len()),
-        &body.into_string(),
+        body,
     ))
 }
 

@@ -5,8 +5,6 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use maud::PreEscaped;
-
 use crate::error::ReportError;
 use crate::html;
 use crate::plots::{Series, line_plot, palette};
@@ -262,13 +260,13 @@ fn compare_page(
         p { "Data: " a href="compare.csv" { "compare.csv" } }
         @for metric in metrics {
             h2 { (metric.title) }
-            (PreEscaped(html::plots(&[format!("plots/{}.png", metric.column)])))
-            (PreEscaped(html::table(&header, &metric_rows(lines, metric))))
+            (html::plots(&[format!("plots/{}.png", metric.column)]))
+            (html::table(&header, &metric_rows(lines, metric)))
         }
     };
     Ok(html::page(
         &format!("model collapse: {} runs compared", runs.len()),
-        &body.into_string(),
+        body,
     ))
 }
 

@@ -68,7 +68,7 @@ const VIEWER_SCRIPT: &str = "
 ";
 
 /// A whole page: `title` (escaped here) and `body` (already HTML).
-pub(crate) fn page(title: &str, body: &str) -> String {
+pub(crate) fn page(title: &str, body: Markup) -> String {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -80,7 +80,7 @@ pub(crate) fn page(title: &str, body: &str) -> String {
             }
             body {
                 h1 { (title) }
-                (PreEscaped(body))
+                (body)
             }
         }
     }
@@ -88,7 +88,7 @@ pub(crate) fn page(title: &str, body: &str) -> String {
 }
 
 /// A table with a header row; every cell is escaped.
-pub(crate) fn table(header: &[String], rows: &[Vec<String>]) -> String {
+pub(crate) fn table(header: &[String], rows: &[Vec<String>]) -> Markup {
     html! {
         table {
             tr { @for cell in header { th { (cell) } } }
@@ -97,11 +97,10 @@ pub(crate) fn table(header: &[String], rows: &[Vec<String>]) -> String {
             }
         }
     }
-    .into_string()
 }
 
 /// A grid of plot images, `srcs` relative to the page.
-pub(crate) fn plots(srcs: &[String]) -> String {
+pub(crate) fn plots(srcs: &[String]) -> Markup {
     html! {
         div class="plots" {
             @for src in srcs {
@@ -109,7 +108,6 @@ pub(crate) fn plots(srcs: &[String]) -> String {
             }
         }
     }
-    .into_string()
 }
 
 /// A number for a table cell: integers as such, others to 4 significant
@@ -178,16 +176,16 @@ pub(crate) fn run_page(
         h2 { "Sample grids" }
         (sample_viewer(rows))
         h2 { "Plots" }
-        (PreEscaped(plots(plot_files)))
+        (plots(plot_files))
         h2 { "Metrics" }
-        div class="scroll" { (PreEscaped(metrics_table(rows))) }
+        div class="scroll" { (metrics_table(rows)) }
         script { (PreEscaped(VIEWER_SCRIPT)) }
     };
-    page(&format!("model collapse: {name}"), &body.into_string())
+    page(&format!("model collapse: {name}"), body)
 }
 
 /// Every column of `metrics.csv`, one row per generation.
-fn metrics_table(rows: &[MetricsRow]) -> String {
+fn metrics_table(rows: &[MetricsRow]) -> Markup {
     let header: Vec<String> = MetricsRow::header().iter().map(|c| c.to_string()).collect();
     let cells: Vec<Vec<String>> = rows
         .iter()
@@ -394,18 +392,18 @@ mod tests {
 
     #[test]
     fn titles_escape_special_characters() {
-        let html = page(r#"<b class="x">Tom & 'Jerry'</b>"#, "");
+        let html = page(r#"<b class="x">Tom & 'Jerry'</b>"#, html! {});
         let escaped = "&lt;b class=&quot;x&quot;&gt;Tom &amp; 'Jerry'&lt;/b&gt;";
         assert!(
             html.contains(&format!("<title>{escaped}</title>")),
             "{html}"
         );
-        assert!(page("μ ≥ 2", "").contains("<title>μ ≥ 2</title>"));
+        assert!(page("μ ≥ 2", html! {}).contains("<title>μ ≥ 2</title>"));
     }
 
     #[test]
     fn tables_escape_every_cell() {
-        let html = table(&["<a>".to_string()], &[vec!["x&y".to_string()]]);
+        let html = table(&["<a>".to_string()], &[vec!["x&y".to_string()]]).into_string();
         assert!(html.contains("<th>&lt;a&gt;</th>"), "{html}");
         assert!(html.contains("<td>x&amp;y</td>"), "{html}");
     }

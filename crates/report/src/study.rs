@@ -5,8 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use maud::PreEscaped;
-
 use crate::aggregate::{Generation, band_series, per_generation};
 use crate::error::ReportError;
 use crate::html;
@@ -186,14 +184,11 @@ fn study_page(
         }
         p { "Data: " a href="study.csv" { "study.csv" } " (mean and sample std over each condition's runs, per generation)" }
         h2 { "Last generation, mean ± sample std" }
-        div class="scroll" { (PreEscaped(html::table(&header, &last))) }
+        div class="scroll" { (html::table(&header, &last)) }
         h2 { "Plots" }
-        (PreEscaped(html::plots(plot_files)))
+        (html::plots(plot_files))
     };
-    Ok(html::page(
-        &format!("model collapse study: {title}"),
-        &body.into_string(),
-    ))
+    Ok(html::page(&format!("model collapse study: {title}"), body))
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@
 
 use std::path::Path;
 
-use maud::PreEscaped;
 use serde::{Deserialize, Serialize};
 
 use crate::contract::{Experiment, read_json};
@@ -490,13 +489,13 @@ fn page<R>(
         }
         p { "Data: " a href="metrics.csv" { "metrics.csv" } ", " a href="manifest.json" { "manifest.json" } }
         h2 { "Plots" }
-        (PreEscaped(html::plots(plots)))
+        (html::plots(plots))
         @if !snapshots.is_empty() {
             h2 { "Samples" }
-            (PreEscaped(html::plots(snapshots)))
+            (html::plots(snapshots))
         }
         h2 { "Values" }
-        div class="scroll" { (PreEscaped(html::table(&header, &table))) }
+        div class="scroll" { (html::table(&header, &table)) }
         h2 { "Configuration" }
         pre { (config) }
     };
@@ -504,7 +503,7 @@ fn page<R>(
         Experiment::Gaussian => "model collapse: a Gaussian refitted to its own samples",
         _ => "model collapse: a Gaussian mixture refitted to its own samples",
     };
-    html::page(title, &body.into_string())
+    html::page(title, body)
 }
 
 /// Writes a Gaussian run's `metrics.csv`, plots and `index.html` into `run`;
