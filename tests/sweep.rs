@@ -252,21 +252,19 @@ fn a_study_runs_here_and_on_slurm_with_the_same_metrics() {
 
     // Here: two runs at a time, one thread each.
     let local = tmp.join("local");
+    let run_here = [
+        "--threads",
+        "2",
+        "sweep",
+        "run",
+        s(&spec),
+        "--out",
+        s(&local),
+        "--jobs",
+        "2",
+    ];
     let started = Instant::now();
-    let out = collapse(
-        &tmp.0,
-        &[
-            "--threads",
-            "2",
-            "sweep",
-            "run",
-            s(&spec),
-            "--out",
-            s(&local),
-            "--jobs",
-            "2",
-        ],
-    );
+    let out = collapse(&tmp.0, &run_here);
     assert_ok(&out);
     let local_seconds = started.elapsed().as_secs_f64();
     let reference = check_complete(&local);
@@ -291,20 +289,7 @@ fn a_study_runs_here_and_on_slurm_with_the_same_metrics() {
         "time estimated {estimated_seconds:.1} s, measured {local_seconds:.1} s"
     );
     // Again: nothing left to do.
-    let again = collapse(
-        &tmp.0,
-        &[
-            "--threads",
-            "2",
-            "sweep",
-            "run",
-            s(&spec),
-            "--out",
-            s(&local),
-            "--jobs",
-            "2",
-        ],
-    );
+    let again = collapse(&tmp.0, &run_here);
     assert_ok(&again);
     assert!(String::from_utf8_lossy(&again.stderr).contains("0 of 4 runs to do"));
     let status = assert_ok(&collapse(&tmp.0, &["sweep", "status", s(&local)]));
