@@ -155,6 +155,32 @@ fn resume_refuses_science_flags_and_extends_generations() {
         &["run", "--resume", tmp.join("nothing").to_str().unwrap()],
     );
     assert_fails(&nowhere, 2, &["cannot read the run's manifest"]);
+    // --break-lock never breaks a lock a live process holds (here flock(1)'s)...
+    let mut holder = std::process::Command::new("flock")
+        .arg("-F")
+        .arg(out.join(".lock"))
+        .args(["sleep", "60"])
+        .spawn()
+        .expect("flock(1) from util-linux");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while collapse_chain::lock::holder(&out).is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "flock never took the lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let held = collapse(&tmp.0, &["run", "--resume", dir, "--break-lock"]);
+    assert_fails(&held, 2, &["--break-lock: ", "in use by"]);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    // ...and removes one whose writer is gone.
+    std::fs::write(out.join(".lock"), "77 node-b\n").unwrap();
+    assert_ok(&collapse(
+        &tmp.0,
+        &["run", "--resume", dir, "--break-lock", "--quiet"],
+    ));
+    assert!(!out.join(".lock").exists());
 }
 
 /// `--mode accumulate` keeps its sets in host memory while it runs and reads

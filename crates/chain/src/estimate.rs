@@ -44,7 +44,7 @@ const SCORED_SAMPLE_SECONDS: f64 = 1.2e-3;
 /// (grids, records, plots).
 const GENERATION_SECONDS: f64 = 0.5;
 /// Seconds per run on one thread for the evaluators' statistics of the real data.
-const REFERENCE_SECONDS: f64 = 5.0;
+const REFERENCE_SECONDS: f64 = 3.0;
 /// Seconds per run to load the dataset and the frozen classifier.
 const START_SECONDS: f64 = 2.0;
 
