@@ -116,11 +116,11 @@ fn resolve_settings(
     Ok(config)
 }
 
-/// `1 run`, `4 runs`.
-fn runs_words(n: usize) -> String {
+/// `n` of `thing`, in the plural where it is not one.
+fn counted(n: usize, thing: &str) -> String {
     match n {
-        1 => "1 run".to_string(),
-        n => format!("{n} runs"),
+        1 => format!("1 {thing}"),
+        n => format!("{n} {thing}s"),
     }
 }
 
@@ -149,7 +149,7 @@ fn plan(args: SweepPlanArgs, threads: Option<usize>) -> Result<(), Failure> {
     let per_run = threads_per_run(threads, args.jobs);
     let checked = check_study(&spec, Path::new("DIR"), per_run)?;
     let width = checked.iter().map(|c| c.run.name.len()).max().unwrap_or(0);
-    println!("study {}: {}", spec.name, runs_words(checked.len()));
+    println!("study {}: {}", spec.name, counted(checked.len(), "run"));
     let base = toml::to_string(&spec.base).expect("a TOML table serialises");
     println!("every run's base settings ({}):", spec.file.display());
     for line in base.lines() {
@@ -170,10 +170,11 @@ fn plan(args: SweepPlanArgs, threads: Option<usize>) -> Result<(), Failure> {
     let seconds: f64 = checked.iter().map(|c| c.estimate.seconds).sum();
     let at_once = args.jobs.clamp(1, checked.len().max(1));
     println!(
-        "study {}: about {} of disk, and {} of run time on the CPU at {per_run} threads a run ({} with {at_once} at a time)",
+        "study {}: about {} of disk, and {} of run time on the CPU at {} a run ({} with {at_once} at a time)",
         spec.name,
         bytes_words(bytes),
         time_words(seconds),
+        counted(per_run, "thread"),
         time_words(seconds / at_once as f64),
     );
     Ok(())
@@ -271,10 +272,11 @@ fn run_local(
     let next = AtomicUsize::new(0);
     let failed = Mutex::new(Vec::new());
     eprintln!(
-        "study {}: {} of {} runs to do, {jobs} at a time, {threads} threads each",
+        "study {}: {} of {} runs to do, {jobs} at a time, {} each",
         plan.study,
         todo.len(),
-        plan.runs.len()
+        plan.runs.len(),
+        counted(threads, "thread")
     );
     std::thread::scope(|scope| {
         for _ in 0..jobs.min(todo.len()) {
@@ -469,7 +471,7 @@ fn status(args: SweepDirArgs) -> Result<(), Failure> {
     println!(
         "study {}: {}: {}",
         plan.study,
-        runs_words(plan.runs.len()),
+        counted(plan.runs.len(), "run"),
         summary.join(", ")
     );
     if let Some(note) = note {
