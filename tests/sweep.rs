@@ -292,6 +292,11 @@ fn a_study_runs_here_and_on_slurm_with_the_same_metrics() {
     let cpu_seconds = cpu_time(&tmp.0, &run_here);
     let local_seconds = started.elapsed().as_secs_f64();
     let reference = check_complete(&local);
+    // Its runs ran where it was started from, whoever starts them later.
+    assert_eq!(
+        plan_of(&local).workdir.canonicalize().unwrap(),
+        tmp.0.canonicalize().unwrap()
+    );
     let estimated: u64 = plan_of(&local).runs.iter().map(|r| r.estimate.bytes).sum();
     let measured = disk(&local.join("runs"));
     assert!(
@@ -521,6 +526,34 @@ fn bad_specs_are_one_line_naming_the_file_and_nothing_is_written() {
         std::fs::read_to_string(out.join("sweep.json")).unwrap(),
         before
     );
+    // A study folder's runs keep their places (their array task ids): one
+    // the spec dropped is refused, a new one comes after them.
+    let dry = |text: &str| {
+        std::fs::write(&spec, text).unwrap();
+        let args = [
+            "sweep",
+            "run",
+            s(&spec),
+            "--out",
+            s(&out),
+            "--executor",
+            "slurm",
+            "--dry-run",
+        ];
+        collapse(&tmp.0, &args)
+    };
+    assert_fails(
+        &dry("[axes]\nseed = [2]\n"),
+        2,
+        &["holds the run seed-1, which the spec no longer has"],
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("sweep.json")).unwrap(),
+        before
+    );
+    assert_ok(&dry("[axes]\nseed = [3, 2, 1]\n"));
+    let names: Vec<String> = plan_of(&out).runs.into_iter().map(|r| r.name).collect();
+    assert_eq!(names, ["seed-1", "seed-2", "seed-3"]);
     assert_fails(
         &collapse(&tmp.0, &["sweep", "status", s(&tmp.0)]),
         2,

@@ -12,12 +12,16 @@ use crate::Failure;
 
 /// The catalogue entry named `name`, or a usage error listing the known ones.
 pub fn dataset_spec(name: &str) -> Result<DatasetSpec, Failure> {
-    Catalogue::get(name).ok_or_else(|| {
-        Failure::input(anyhow!(
-            "--dataset: unknown dataset {name:?}; known: {}",
-            Catalogue::names().join(", ")
-        ))
-    })
+    Catalogue::get(name)
+        .ok_or_else(|| Failure::input(anyhow!("--dataset: {}", unknown_dataset(name))))
+}
+
+/// Why `name` is no dataset, with the known ones.
+pub fn unknown_dataset(name: &str) -> String {
+    format!(
+        "unknown dataset {name:?}; known: {}",
+        Catalogue::names().join(", ")
+    )
 }
 
 /// `datasets/NAME`.

@@ -5,7 +5,7 @@
 //! one run, started by either executor; `status` and `report` read the
 //! study folder back.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
@@ -62,11 +62,12 @@ struct Checked {
 fn check_study(spec: &StudySpec, dir: &Path, threads: usize) -> Result<Vec<Checked>, Failure> {
     let runs = spec.runs().map_err(Failure::input)?;
     let device = backend::select(Backend::Flex).map_err(Failure::run)?.device;
+    let mut train_images = HashMap::new();
     runs.into_iter()
         .map(|run| {
             let origin = format!("{}: run {}", spec.file.display(), run.name);
             let out = StudyFolder::new(dir).run_dir(&run.name);
-            let config = resolve_settings(&origin, &run.settings, &out)?;
+            let config = resolve_settings(&origin, &run.settings, &out, &mut train_images)?;
             let estimate = estimate(&config, &device, threads);
             Ok(Checked {
                 run,
@@ -78,11 +79,13 @@ fn check_study(spec: &StudySpec, dir: &Path, threads: usize) -> Result<Vec<Check
 }
 
 /// Resolves one run's settings into its chain's configuration, each refusal
-/// named by `origin` and the key.
+/// named by `origin` and the key; `train_images` keeps the training images
+/// of each data folder read so far.
 fn resolve_settings(
     origin: &str,
     settings: &toml::Table,
     out: &Path,
+    train_images: &mut HashMap<PathBuf, usize>,
 ) -> Result<ChainConfig, Failure> {
     let (words, file) = setting_words(origin, settings, &[]).map_err(Failure::input)?;
     let mut argv: Vec<String> = vec!["collapse".into(), "run".into()];
@@ -105,8 +108,10 @@ fn resolve_settings(
     let (spec, data) = dataset_of(&args)?;
     let mut config = resolve(&args, &spec, data.clone())?;
     // The training images the data folder holds, else the catalogue's count.
-    let labels = data.join(spec.file(FileRole::TrainLabels).name);
-    let images = read_idx(&labels).map_or(spec.train_images, |a| a.dims[0]);
+    let images = *train_images.entry(data.clone()).or_insert_with(|| {
+        let labels = data.join(spec.file(FileRole::TrainLabels).name);
+        read_idx(&labels).map_or(spec.train_images, |a| a.dims[0])
+    });
     config.resolve_sizes(images).map_err(|e| {
         Failure::input(
             args.file
@@ -204,22 +209,25 @@ fn run(args: SweepRunArgs, threads: Option<usize>) -> Result<(), Failure> {
         }
     }
     let folder = StudyFolder::new(&dir);
-    let records = checked
-        .iter()
-        .map(|c| RunRecord {
-            name: c.run.name.clone(),
-            group: c.run.group.clone(),
-            varied: serde_json::to_value(&c.run.varied).expect("a TOML table serialises"),
-            generations: c.config.generations,
-            estimate: Estimate {
-                bytes: c.estimate.bytes,
-                seconds: c.estimate.seconds,
-            },
+    let workdir = std::env::current_dir().map_err(Failure::run)?;
+    let runs = checked
+        .into_iter()
+        .map(|c| {
+            let record = RunRecord {
+                name: c.run.name.clone(),
+                group: c.run.group.clone(),
+                varied: serde_json::to_value(&c.run.varied).expect("a TOML table serialises"),
+                generations: c.config.generations,
+                estimate: Estimate {
+                    bytes: c.estimate.bytes,
+                    seconds: c.estimate.seconds,
+                },
+            };
+            (c.run, record)
         })
         .collect();
-    let runs: Vec<PlannedRun> = checked.into_iter().map(|c| c.run).collect();
     let plan = folder
-        .write_plan(&spec, &runs, records)
+        .write_plan(&spec, runs, &workdir)
         .map_err(Failure::input)?;
     // Complete runs are done, and a run another process writes is left to it.
     let todo: Vec<usize> = (0..plan.runs.len())
@@ -551,7 +559,9 @@ fn group_settings(varied: &serde_json::Value) -> String {
 
 /// `collapse sweep task`: runs, or continues, run `index` of the study.
 fn task(args: SweepTaskArgs) -> Result<(), Failure> {
-    let folder = StudyFolder::new(&args.dir);
+    let dir = std::path::absolute(&args.dir)
+        .map_err(|e| Failure::input(anyhow!("{}: {e}", args.dir.display())))?;
+    let folder = StudyFolder::new(&dir);
     let plan = folder.plan().map_err(Failure::input)?;
     let Some(run) = plan.runs.get(args.index) else {
         return Err(Failure::input(anyhow!(
@@ -561,6 +571,13 @@ fn task(args: SweepTaskArgs) -> Result<(), Failure> {
             args.index
         )));
     };
+    // Relative paths in its settings start where the study was first run from, whoever starts the task.
+    std::env::set_current_dir(&plan.workdir).map_err(|e| {
+        Failure::run(anyhow!(
+            "{}: the study's working folder: {e}",
+            plan.workdir.display()
+        ))
+    })?;
     let status = folder.status(run);
     if status.state == RunState::Complete {
         println!("{}: complete", run.name);

@@ -16,6 +16,7 @@ use super::FileSettings;
 use super::timestamp;
 use crate::Failure;
 use crate::backend::Backend;
+use crate::dataset::{default_data_dir, unknown_dataset};
 
 /// Arguments of `collapse run`.
 #[derive(Args, Debug)]
@@ -223,17 +224,9 @@ pub fn resolve(args: &RunArgs, spec: &DatasetSpec, data: PathBuf) -> Result<Chai
 /// The dataset a run reads and its folder (`--data`, else `datasets/NAME`).
 pub fn dataset_of(args: &RunArgs) -> Result<(DatasetSpec, PathBuf), Failure> {
     let name = args.dataset.as_deref().unwrap_or("mnist");
-    let spec = Catalogue::get(name).ok_or_else(|| {
-        let known = Catalogue::names().join(", ");
-        Failure::input(args.file.refused(
-            "--dataset",
-            format!("unknown dataset {name:?}; known: {known}"),
-        ))
-    })?;
-    let data = args
-        .data
-        .clone()
-        .unwrap_or_else(|| crate::dataset::default_data_dir(&spec));
+    let spec = Catalogue::get(name)
+        .ok_or_else(|| Failure::input(args.file.refused("--dataset", unknown_dataset(name))))?;
+    let data = args.data.clone().unwrap_or_else(|| default_data_dir(&spec));
     Ok((spec, data))
 }
 

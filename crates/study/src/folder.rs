@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! DIR/study.toml          the spec as it was given
-//! DIR/sweep.json          the plan: every run, its condition and estimate; each submission
+//! DIR/sweep.json          the plan: the working folder, every run with its condition and estimate, each submission
 //! DIR/configs/NAME.toml   a run's settings, as `collapse run --config` reads them
 //! DIR/runs/NAME/          the run's folder (a chain's run folder)
 //! DIR/logs/NAME.log       what the run printed (local executor)
@@ -72,6 +72,9 @@ pub struct Plan {
     pub study: String,
     /// The spec file it was planned from.
     pub spec: PathBuf,
+    /// The folder every run runs in, where relative paths in its settings
+    /// (and the default `datasets/NAME`) start: the one the study was first run from.
+    pub workdir: PathBuf,
     /// Every run, in the spec's order (an array task's id is its index here).
     pub runs: Vec<RunRecord>,
     /// Each submission to Slurm, oldest first.
@@ -171,37 +174,53 @@ impl StudyFolder {
         Ok(read_json(&path)?)
     }
 
-    /// Writes the study's plan and each run's config file. A folder that
-    /// already holds the study keeps its submissions; one whose runs were
-    /// planned with other settings is refused before anything is written.
+    /// Writes the study's plan and each run's config file, run from
+    /// `workdir`. A folder that already holds the study keeps its working
+    /// folder, its submissions and its runs' places in the plan (an array
+    /// task's id is its run's place), new runs coming after them; one whose
+    /// runs were planned with other settings, or that holds a run the spec no
+    /// longer has, is refused before anything is written.
     pub fn write_plan(
         &self,
         spec: &StudySpec,
-        runs: &[PlannedRun],
-        records: Vec<RunRecord>,
+        mut runs: Vec<(PlannedRun, RunRecord)>,
+        workdir: &Path,
     ) -> Result<Plan, StudyError> {
-        let submissions = match self.dir.join(PLAN).is_file() {
-            true => self.plan()?.submissions,
+        let refuse = |reason: String| StudyError::Folder {
+            dir: self.dir.clone(),
+            reason,
+        };
+        let (workdir, submissions, mut runs) = match self.dir.join(PLAN).is_file() {
+            true => {
+                let old = self.plan()?;
+                let mut placed = Vec::with_capacity(runs.len());
+                for name in old.runs.iter().map(|r| &r.name) {
+                    let Some(at) = runs.iter().position(|(p, _)| &p.name == name) else {
+                        return Err(refuse(format!(
+                            "holds the run {name}, which the spec no longer has; choose another --out"
+                        )));
+                    };
+                    placed.push(runs.remove(at));
+                }
+                placed.extend(runs);
+                (old.workdir, old.submissions, placed)
+            }
             false => {
                 self.refuse_other_contents()?;
-                Vec::new()
+                (workdir.to_path_buf(), Vec::new(), runs)
             }
         };
-        let texts: Vec<String> = runs.iter().map(|r| config_text(spec, r)).collect();
-        for run in runs {
+        for (run, _) in &runs {
             let path = self.config_file(&run.name);
             let old = std::fs::read_to_string(&path).ok();
             if old
                 .is_some_and(|old| old.parse::<toml::Table>().ok().as_ref() != Some(&run.settings))
             {
-                return Err(StudyError::Folder {
-                    dir: self.dir.clone(),
-                    reason: format!(
-                        "holds a study whose run {} has other settings ({}); choose another --out",
-                        run.name,
-                        path.display()
-                    ),
-                });
+                return Err(refuse(format!(
+                    "holds a study whose run {} has other settings ({}); choose another --out",
+                    run.name,
+                    path.display()
+                )));
             }
         }
         for sub in ["configs", "runs", "logs"] {
@@ -209,13 +228,17 @@ impl StudyFolder {
             std::fs::create_dir_all(&path).map_err(io(&path))?;
         }
         write_atomic(&self.dir.join(SPEC), spec.text.as_bytes())?;
-        for (run, text) in runs.iter().zip(&texts) {
-            write_atomic(&self.config_file(&run.name), text.as_bytes())?;
+        for (run, _) in &runs {
+            write_atomic(
+                &self.config_file(&run.name),
+                config_text(spec, run).as_bytes(),
+            )?;
         }
         let plan = Plan {
             study: spec.name.clone(),
             spec: spec.file.clone(),
-            runs: records,
+            workdir,
+            runs: runs.drain(..).map(|(_, record)| record).collect(),
             submissions,
         };
         write_json(&self.dir.join(PLAN), &plan)?;
