@@ -480,22 +480,16 @@ fn bad_specs_are_one_line_naming_the_file_and_nothing_is_written() {
     assert_fails(&no_slurm, 2, &["sbatch: not found on PATH"]);
     assert!(!out.exists());
     // --dry-run writes the script and submits nothing.
-    let dry = assert_ok(&collapse(
-        &tmp.0,
-        &[
-            "sweep",
-            "run",
-            s(&spec),
-            "--out",
-            s(&out),
-            "--executor",
-            "slurm",
-            "--dry-run",
-            "--time",
-            "10",
-        ],
-    ));
-    assert!(dry.contains("not submitted (--dry-run)"), "{dry}");
+    let dry = |text: &str, extra: &[&str]| {
+        std::fs::write(&spec, text).unwrap();
+        let mut args = vec!["sweep", "run", s(&spec), "--out", s(&out)];
+        args.extend(["--executor", "slurm", "--dry-run"]);
+        args.extend_from_slice(extra);
+        collapse(&tmp.0, &args)
+    };
+    let two_seeds = "[axes]\nseed = [1, 2]\n";
+    let written = assert_ok(&dry(two_seeds, &["--time", "10"]));
+    assert!(written.contains("not submitted (--dry-run)"), "{written}");
     let script = std::fs::read_to_string(out.join("sweep.sbatch")).unwrap();
     assert!(
         script.contains("#SBATCH --array=0-1") && script.contains("#SBATCH --time=10"),
@@ -503,22 +497,10 @@ fn bad_specs_are_one_line_naming_the_file_and_nothing_is_written() {
     );
     assert!(plan_of(&out).submissions.is_empty());
     // A changed spec over the same folder is refused, the folder untouched.
-    std::fs::write(&spec, "[base]\nepochs = 3\n[axes]\nseed = [1, 2]\n").unwrap();
     let before = std::fs::read_to_string(out.join("sweep.json")).unwrap();
+    let changed = dry(&format!("[base]\nepochs = 3\n{two_seeds}"), &[]);
     assert_fails(
-        &collapse(
-            &tmp.0,
-            &[
-                "sweep",
-                "run",
-                s(&spec),
-                "--out",
-                s(&out),
-                "--executor",
-                "slurm",
-                "--dry-run",
-            ],
-        ),
+        &changed,
         2,
         &["holds a study whose run seed-1 has other settings"],
     );
@@ -528,22 +510,8 @@ fn bad_specs_are_one_line_naming_the_file_and_nothing_is_written() {
     );
     // A study folder's runs keep their places (their array task ids): one
     // the spec dropped is refused, a new one comes after them.
-    let dry = |text: &str| {
-        std::fs::write(&spec, text).unwrap();
-        let args = [
-            "sweep",
-            "run",
-            s(&spec),
-            "--out",
-            s(&out),
-            "--executor",
-            "slurm",
-            "--dry-run",
-        ];
-        collapse(&tmp.0, &args)
-    };
     assert_fails(
-        &dry("[axes]\nseed = [2]\n"),
+        &dry("[axes]\nseed = [2]\n", &[]),
         2,
         &["holds the run seed-1, which the spec no longer has"],
     );
@@ -551,7 +519,7 @@ fn bad_specs_are_one_line_naming_the_file_and_nothing_is_written() {
         std::fs::read_to_string(out.join("sweep.json")).unwrap(),
         before
     );
-    assert_ok(&dry("[axes]\nseed = [3, 2, 1]\n"));
+    assert_ok(&dry("[axes]\nseed = [3, 2, 1]\n", &[]));
     let names: Vec<String> = plan_of(&out).runs.into_iter().map(|r| r.name).collect();
     assert_eq!(names, ["seed-1", "seed-2", "seed-3"]);
     assert_fails(
