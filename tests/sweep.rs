@@ -20,12 +20,12 @@ const RUNS: [&str; 4] = [
     "mode-accumulate_seed-2",
 ];
 
-/// A study of tiny chains (a few seconds each), long enough that a task can be
-/// interrupted between its generations.
+/// A study of tiny chains (a few seconds each), with generations enough after
+/// the first that a task can be interrupted between them.
 fn write_spec(dir: &Path, extra: &str) -> PathBuf {
     let spec = dir.join("study.toml");
     let text = format!(
-        "[study]\nname = \"modes\"\n\n[base]\ndata = {:?}\ntrain_size = 512\ngenerations = 3\nepochs = 1\nprobe_samples = 200\nevaluator_epochs = 1\nevaluator_images = 3000\n{extra}\n[axes]\nmode = [\"replace\", \"accumulate\"]\nseed = [1, 2]\n",
+        "[study]\nname = \"modes\"\n\n[base]\ndata = {:?}\ntrain_size = 512\ngenerations = 5\nepochs = 1\nprobe_samples = 200\nevaluator_epochs = 1\nevaluator_images = 3000\n{extra}\n[axes]\nmode = [\"replace\", \"accumulate\"]\nseed = [1, 2]\n",
         mnist_dir().display().to_string()
     );
     std::fs::write(&spec, text).unwrap();
@@ -71,7 +71,7 @@ fn check_complete(dir: &Path) -> Vec<Vec<String>> {
             "{}",
             run.name
         );
-        assert_eq!((status.done, status.total), (4, 4));
+        assert_eq!((status.done, status.total), (6, 6));
         let set = folder
             .run_dir(&run.name)
             .join("gen-001/train-images-idx3-float.gz");
@@ -93,14 +93,14 @@ fn check_complete(dir: &Path) -> Vec<Vec<String>> {
         .collect();
     assert_eq!(
         conditions.iter().filter(|c| **c == "mode-replace").count(),
-        4
+        6
     );
     assert_eq!(
         conditions
             .iter()
             .filter(|c| **c == "mode-accumulate")
             .count(),
-        4
+        6
     );
     assert!(
         csv.lines()
@@ -222,7 +222,7 @@ fn wait_running_with_a_generation(dir: &Path, name: &str) {
         let running = collapse_chain::lock::holder(&run).is_some();
         if running && run.join("gen-000/COMPLETE").is_file() {
             assert!(
-                !run.join("gen-003/COMPLETE").is_file(),
+                !run.join("gen-005/COMPLETE").is_file(),
                 "{name} finished before it could be interrupted"
             );
             return;
