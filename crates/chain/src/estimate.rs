@@ -15,7 +15,7 @@ use collapse_vae::{Architecture, SampleMode};
 use crate::config::ChainConfig;
 
 /// A chain's estimated disk and time.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Footprint {
     /// Bytes of its run folder at the end.
     pub bytes: u64,

@@ -266,30 +266,7 @@ fn resume(args: RunArgs, run: PathBuf) -> Result<(), Failure> {
     if args.break_lock {
         break_lock(&run)?;
     }
-    let manifest: Manifest = read_json(&run.join("manifest.json"))
-        .map_err(|e| Failure::input(anyhow!("--resume: cannot read the run's manifest: {e}")))?;
-    let mut config: ChainConfig = serde_json::from_value(manifest.config.clone()).map_err(|e| {
-        Failure::input(anyhow!(
-            "--resume: {}: the recorded config is not valid: {e}",
-            run.join("manifest.json").display()
-        ))
-    })?;
-    config.out = run.clone();
-    if let Some(g) = args.generations {
-        if g < config.generations {
-            return Err(Failure::input(anyhow!(
-                "--generations: the run was started with {}; resuming may only raise it",
-                config.generations
-            )));
-        }
-        config.generations = g;
-    }
-    if let Some(data) = args.data {
-        config.data = data;
-    }
-    config
-        .validate()
-        .map_err(|e| Failure::input(flag_error(e)))?;
+    let (manifest, config) = recorded(&args, &run)?;
     let backend = Backend::from_str(&config.device, false).map_err(|_| {
         Failure::input(anyhow!(
             "--resume: the recorded device {:?} is not compiled into this build",
@@ -315,6 +292,36 @@ fn resume(args: RunArgs, run: PathBuf) -> Result<(), Failure> {
     execute(&config, args.quiet, |on_event| {
         resume_chain(&config, manifest, &dataset, &selected.device, on_event)
     })
+}
+
+/// The manifest of the run in `run` and its recorded config, with the
+/// generations and data folder `args` may change.
+fn recorded(args: &RunArgs, run: &Path) -> Result<(Manifest, ChainConfig), Failure> {
+    let manifest: Manifest = read_json(&run.join("manifest.json"))
+        .map_err(|e| Failure::input(anyhow!("--resume: cannot read the run's manifest: {e}")))?;
+    let mut config: ChainConfig = serde_json::from_value(manifest.config.clone()).map_err(|e| {
+        Failure::input(anyhow!(
+            "--resume: {}: the recorded config is not valid: {e}",
+            run.join("manifest.json").display()
+        ))
+    })?;
+    config.out = run.to_path_buf();
+    if let Some(g) = args.generations {
+        if g < config.generations {
+            return Err(Failure::input(anyhow!(
+                "--generations: the run was started with {}; resuming may only raise it",
+                config.generations
+            )));
+        }
+        config.generations = g;
+    }
+    if let Some(data) = args.data.clone() {
+        config.data = data;
+    }
+    config
+        .validate()
+        .map_err(|e| Failure::input(flag_error(e)))?;
+    Ok((manifest, config))
 }
 
 /// `--break-lock`: removes the lock file of `dir` where it has one.

@@ -21,8 +21,7 @@ use collapse_data::read_idx;
 use collapse_report::study::{Condition, report_study};
 use collapse_study::slurm::{self, ArrayJob};
 use collapse_study::{
-    Estimate, Plan, PlannedRun, RunRecord, RunState, SlurmResources, StudyFolder, StudySpec,
-    Submission,
+    Plan, PlannedRun, RunRecord, RunState, SlurmResources, StudyError, StudyFolder, StudySpec,
 };
 
 use crate::Failure;
@@ -192,14 +191,10 @@ fn run(args: SweepRunArgs, threads: Option<usize>) -> Result<(), Failure> {
     }
     let spec = StudySpec::read(&args.spec).map_err(Failure::input)?;
     let dir = std::path::absolute(&args.out).map_err(|e| Failure::input(anyhow!("--out: {e}")))?;
-    let (jobs, per_run) = match args.executor {
-        Executor::Local => (args.jobs, threads_per_run(threads, args.jobs)),
-        Executor::Slurm => (
-            1,
-            resources(&spec.slurm, &args.slurm)
-                .cpus
-                .map_or(1, |n| n as usize),
-        ),
+    let resources = resources(&spec.slurm, &args.slurm);
+    let per_run = match args.executor {
+        Executor::Local => threads_per_run(threads, args.jobs),
+        Executor::Slurm => resources.cpus.map_or(1, |n| n as usize),
     };
     let checked = check_study(&spec, &dir, per_run)?;
     if args.executor == Executor::Slurm {
@@ -210,44 +205,42 @@ fn run(args: SweepRunArgs, threads: Option<usize>) -> Result<(), Failure> {
     }
     let folder = StudyFolder::new(&dir);
     let workdir = std::env::current_dir().map_err(Failure::run)?;
-    let runs = checked
-        .into_iter()
-        .map(|c| {
-            let record = RunRecord {
-                name: c.run.name.clone(),
-                group: c.run.group.clone(),
-                varied: serde_json::to_value(&c.run.varied).expect("a TOML table serialises"),
-                generations: c.config.generations,
-                estimate: Estimate {
-                    bytes: c.estimate.bytes,
-                    seconds: c.estimate.seconds,
-                },
-            };
-            (c.run, record)
-        })
-        .collect();
+    let runs = checked.into_iter().map(Checked::into_record).collect();
     let plan = folder
         .write_plan(&spec, runs, &workdir)
         .map_err(Failure::input)?;
-    // Complete runs are done, and a run another process writes is left to it.
-    let todo: Vec<usize> = (0..plan.runs.len())
+    let todo = to_do(&folder, &plan);
+    match args.executor {
+        Executor::Local => run_local(&folder, &plan, &todo, args.jobs, per_run),
+        Executor::Slurm => run_slurm(&folder, &plan, &todo, &resources, args.dry_run),
+    }
+}
+
+impl Checked {
+    /// The run and its record in the plan.
+    fn into_record(self) -> (PlannedRun, RunRecord) {
+        let record = RunRecord {
+            name: self.run.name.clone(),
+            group: self.run.group.clone(),
+            varied: serde_json::to_value(&self.run.varied).expect("a TOML table serialises"),
+            generations: self.config.generations,
+            estimate: self.estimate,
+        };
+        (self.run, record)
+    }
+}
+
+/// The runs of `plan` still to do: complete runs are done, and a run another
+/// process writes is left to it.
+fn to_do(folder: &StudyFolder, plan: &Plan) -> Vec<usize> {
+    (0..plan.runs.len())
         .filter(|&i| {
             !matches!(
                 folder.status(&plan.runs[i]).state,
                 RunState::Complete | RunState::Running(_)
             )
         })
-        .collect();
-    match args.executor {
-        Executor::Local => run_local(&folder, &plan, &todo, jobs, per_run),
-        Executor::Slurm => run_slurm(
-            &folder,
-            &plan,
-            &todo,
-            &resources(&spec.slurm, &args.slurm),
-            args.dry_run,
-        ),
-    }
+        .collect()
 }
 
 /// The spec's Slurm resources with the flags given over them.
@@ -356,9 +349,9 @@ fn run_task_process(
     if status.success() {
         return Ok(());
     }
-    Err(std::fs::read_to_string(folder.error_file(name))
-        .map(|l| l.trim().to_string())
-        .unwrap_or_else(|_| format!("exited with {status}; see {}", log_path.display())))
+    Err(folder
+        .failure(name)
+        .unwrap_or_else(|| format!("exited with {status}; see {}", log_path.display())))
 }
 
 /// Submits `todo`, less the tasks still queued from earlier submissions, as one job array.
@@ -369,7 +362,7 @@ fn run_slurm(
     resources: &SlurmResources,
     dry_run: bool,
 ) -> Result<(), Failure> {
-    let job_ids: Vec<String> = plan.submissions.iter().map(|s| s.job_id.clone()).collect();
+    let job_ids = plan.job_ids();
     let queued = match (dry_run, job_ids.is_empty()) {
         (false, false) => slurm::queued(&job_ids).map_err(Failure::input)?,
         _ => Vec::new(),
@@ -395,9 +388,8 @@ fn run_slurm(
         resources,
     }
     .script();
-    let path = folder.dir.join(collapse_study::folder::SBATCH);
     if dry_run {
-        collapse_study::folder::write_atomic(&path, script.as_bytes()).map_err(Failure::run)?;
+        let path = folder.write_script(&script).map_err(Failure::run)?;
         println!(
             "{}: {} array tasks, not submitted (--dry-run)",
             path.display(),
@@ -405,27 +397,10 @@ fn run_slurm(
         );
         return Ok(());
     }
-    // The script is submitted from a new name and replaces the last one only once sbatch takes it.
-    let pending = folder
-        .dir
-        .join(format!(".{}.pending", collapse_study::folder::SBATCH));
-    collapse_study::folder::write_atomic(&pending, script.as_bytes()).map_err(Failure::run)?;
-    let job_id = match slurm::submit(&pending) {
-        Ok(id) => id,
-        Err(e) => {
-            let _ = std::fs::remove_file(&pending);
-            return Err(Failure::input(e));
-        }
-    };
-    std::fs::rename(&pending, &path)
-        .map_err(|e| Failure::run(anyhow!("{}: {e}", path.display())))?;
-    folder
-        .record_submission(Submission {
-            job_id: job_id.clone(),
-            tasks: tasks.clone(),
-            submitted: collapse_report::time::now_rfc3339(),
-        })
-        .map_err(Failure::run)?;
+    let job_id = folder.submit(&script, &tasks).map_err(|e| match e {
+        StudyError::Slurm { .. } => Failure::input(e),
+        e => Failure::run(e),
+    })?;
     println!(
         "study {}: submitted job {job_id}, {} array tasks ({}); collapse sweep status {}",
         plan.study,
@@ -440,7 +415,7 @@ fn run_slurm(
 fn status(args: SweepDirArgs) -> Result<(), Failure> {
     let folder = StudyFolder::new(&args.dir);
     let plan = folder.plan().map_err(Failure::input)?;
-    let job_ids: Vec<String> = plan.submissions.iter().map(|s| s.job_id.clone()).collect();
+    let job_ids = plan.job_ids();
     let mut note = None;
     let queued = if job_ids.is_empty() {
         Vec::new()
@@ -583,8 +558,7 @@ fn task(args: SweepTaskArgs) -> Result<(), Failure> {
         println!("{}: complete", run.name);
         return Ok(());
     }
-    let error_file = folder.error_file(&run.name);
-    let _ = std::fs::remove_file(&error_file);
+    folder.clear_failure(&run.name);
     let dir = folder.run_dir(&run.name);
     let mut argv: Vec<PathBuf> = vec!["collapse".into(), "run".into()];
     if dir.join("manifest.json").is_file() {
@@ -610,8 +584,8 @@ fn task(args: SweepTaskArgs) -> Result<(), Failure> {
             crate::commands::run::run(*args)
         });
     if let Err(Failure::Input(e) | Failure::Run(e)) = &result {
-        let line = crate::one_line(e);
-        collapse_study::folder::write_atomic(&error_file, format!("{line}\n").as_bytes())
+        folder
+            .record_failure(&run.name, &crate::one_line(e))
             .map_err(Failure::run)?;
     }
     result

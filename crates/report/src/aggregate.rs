@@ -104,24 +104,35 @@ fn write_aggregate_csv(
     table: &[Generation],
 ) -> Result<(), ReportError> {
     let mut header = vec!["generation".to_string()];
-    for m in metrics {
-        header.push(format!("{}_mean", m.column));
-        header.push(format!("{}_std", m.column));
-    }
+    header.extend(stat_columns(metrics));
     header.push("n".to_string());
     let rows: Vec<Vec<String>> = table
         .iter()
         .map(|g| {
             let mut row = vec![g.generation.to_string()];
-            for &(mean, std) in &g.stats {
-                row.push(csv_number(mean));
-                row.push(csv_number(std));
-            }
+            row.extend(g.stat_cells());
             row.push(g.n.to_string());
             row
         })
         .collect();
     write_csv(path, &header, &rows)
+}
+
+/// `METRIC_mean` and `METRIC_std` for each metric: the CSV columns of a [`Generation`]'s stats.
+pub(crate) fn stat_columns(metrics: &[&Metric]) -> Vec<String> {
+    metrics
+        .iter()
+        .flat_map(|m| [format!("{}_mean", m.column), format!("{}_std", m.column)])
+        .collect()
+}
+
+impl Generation {
+    /// Its stats as CSV cells, in [`stat_columns`]'s order.
+    pub(crate) fn stat_cells(&self) -> impl Iterator<Item = String> + '_ {
+        self.stats
+            .iter()
+            .flat_map(|&(mean, std)| [csv_number(mean), csv_number(std)])
+    }
 }
 
 /// The mean of metric `i` against generation with its ± std band.
@@ -159,10 +170,7 @@ fn aggregate_page(
         .iter()
         .map(|g| {
             let mut row = vec![g.generation.to_string(), g.n.to_string()];
-            row.extend(g.stats.iter().map(|&(mean, std)| match std {
-                Some(_) => format!("{} ± {}", html::number(mean), html::number(std)),
-                None => html::number(mean),
-            }));
+            row.extend(g.stats.iter().map(|&(mean, std)| html::mean_std(mean, std)));
             row
         })
         .collect();

@@ -110,6 +110,15 @@ pub(crate) fn plots(srcs: &[String]) -> Markup {
     }
 }
 
+/// A mean and its deviation for a table cell (`2 ± 1`); the mean alone where
+/// there is no deviation.
+pub(crate) fn mean_std(mean: Option<f64>, std: Option<f64>) -> String {
+    match std {
+        Some(_) => format!("{} ± {}", number(mean), number(std)),
+        None => number(mean),
+    }
+}
+
 /// A number for a table cell: integers as such, others to 4 significant
 /// digits; empty when absent.
 pub(crate) fn number(value: Option<f64>) -> String {

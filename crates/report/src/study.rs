@@ -5,12 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::aggregate::{Generation, band_series, per_generation};
+use crate::aggregate::{Generation, band_series, per_generation, stat_columns};
 use crate::error::ReportError;
 use crate::html;
 use crate::plots::{line_plot, palette};
 use crate::runs::{RunFolder, present_headline, read_runs};
-use crate::table::{Metric, csv_number, write_csv};
+use crate::table::{Metric, write_csv};
 
 /// One condition of a study and the runs (seeds) that share it.
 #[derive(Clone, Debug)]
@@ -101,10 +101,7 @@ fn write_study_csv(
         "generation".to_string(),
         "n".to_string(),
     ];
-    for m in metrics {
-        header.push(format!("{}_mean", m.column));
-        header.push(format!("{}_std", m.column));
-    }
+    header.extend(stat_columns(metrics));
     let rows: Vec<Vec<String>> = summarised
         .iter()
         .flat_map(|s| {
@@ -114,10 +111,7 @@ fn write_study_csv(
                     g.generation.to_string(),
                     g.n.to_string(),
                 ];
-                for &(mean, std) in &g.stats {
-                    row.push(csv_number(mean));
-                    row.push(csv_number(std));
-                }
+                row.extend(g.stat_cells());
                 row
             })
         })
@@ -144,28 +138,6 @@ fn study_page(
             .collect::<Result<Vec<_>, ReportError>>()?;
         links.push(runs);
     }
-    let mut header = vec![
-        "condition".to_string(),
-        "generation".to_string(),
-        "n".to_string(),
-    ];
-    header.extend(metrics.iter().map(|m| m.column.to_string()));
-    let last: Vec<Vec<String>> = summarised
-        .iter()
-        .filter_map(|s| {
-            let g = s.table.last()?;
-            let mut row = vec![
-                s.condition.name.clone(),
-                g.generation.to_string(),
-                g.n.to_string(),
-            ];
-            row.extend(g.stats.iter().map(|&(mean, std)| match std {
-                Some(_) => format!("{} ± {}", html::number(mean), html::number(std)),
-                None => html::number(mean),
-            }));
-            Some(row)
-        })
-        .collect();
     let body = maud::html! {
         h2 { "Conditions" }
         table {
@@ -184,11 +156,35 @@ fn study_page(
         }
         p { "Data: " a href="study.csv" { "study.csv" } " (mean and sample std over each condition's runs, per generation)" }
         h2 { "Last generation, mean ± sample std" }
-        div class="scroll" { (html::table(&header, &last)) }
+        div class="scroll" { (last_generations(metrics, summarised)) }
         h2 { "Plots" }
         (html::plots(plot_files))
     };
     Ok(html::page(&format!("model collapse study: {title}"), body))
+}
+
+/// Each condition's last generation: mean ± sample std of every metric.
+fn last_generations(metrics: &[&Metric], summarised: &[Summarised<'_>]) -> maud::Markup {
+    let mut header = vec![
+        "condition".to_string(),
+        "generation".to_string(),
+        "n".to_string(),
+    ];
+    header.extend(metrics.iter().map(|m| m.column.to_string()));
+    let rows: Vec<Vec<String>> = summarised
+        .iter()
+        .filter_map(|s| {
+            let g = s.table.last()?;
+            let mut row = vec![
+                s.condition.name.clone(),
+                g.generation.to_string(),
+                g.n.to_string(),
+            ];
+            row.extend(g.stats.iter().map(|&(mean, std)| html::mean_std(mean, std)));
+            Some(row)
+        })
+        .collect();
+    html::table(&header, &rows)
 }
 
 #[cfg(test)]

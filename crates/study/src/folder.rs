@@ -15,8 +15,8 @@
 
 use std::path::{Path, PathBuf};
 
-use collapse_chain::lock;
 use collapse_chain::run::COMPLETE;
+use collapse_chain::{Footprint, lock};
 use collapse_report::{Manifest, generation_dir, read_json, write_json};
 use serde::{Deserialize, Serialize};
 
@@ -30,15 +30,6 @@ pub const PLAN: &str = "sweep.json";
 /// The Slurm script.
 pub const SBATCH: &str = "sweep.sbatch";
 
-/// What a run needs, estimated from its configuration before it runs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Estimate {
-    /// Bytes its run folder holds at the end.
-    pub bytes: u64,
-    /// Seconds it runs on the threads it is given.
-    pub seconds: f64,
-}
-
 /// One run of the plan.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -51,7 +42,7 @@ pub struct RunRecord {
     /// Synthetic generations it runs after generation 0.
     pub generations: usize,
     /// Its estimated disk and time.
-    pub estimate: Estimate,
+    pub estimate: Footprint,
 }
 
 /// One `sbatch` of the study.
@@ -80,6 +71,13 @@ pub struct Plan {
     /// Each submission to Slurm, oldest first.
     #[serde(default)]
     pub submissions: Vec<Submission>,
+}
+
+impl Plan {
+    /// The job ids of its submissions, oldest first.
+    pub fn job_ids(&self) -> Vec<String> {
+        self.submissions.iter().map(|s| s.job_id.clone()).collect()
+    }
 }
 
 /// A study folder.
@@ -156,20 +154,33 @@ impl StudyFolder {
     }
 
     /// The error line of a run's last failed attempt.
-    pub fn error_file(&self, name: &str) -> PathBuf {
+    fn error_file(&self, name: &str) -> PathBuf {
         self.dir.join("logs").join(format!("{name}.error"))
+    }
+
+    /// Records `line` as run `name`'s failure, which its status shows until its next attempt.
+    pub fn record_failure(&self, name: &str, line: &str) -> Result<(), StudyError> {
+        write_atomic(&self.error_file(name), format!("{line}\n").as_bytes())
+    }
+
+    /// The error line of run `name`'s last attempt, if it failed.
+    pub fn failure(&self, name: &str) -> Option<String> {
+        let line = std::fs::read_to_string(self.error_file(name)).ok()?;
+        Some(line.trim().to_string())
+    }
+
+    /// Forgets run `name`'s last failure, as its next attempt starts.
+    pub fn clear_failure(&self, name: &str) {
+        let _ = std::fs::remove_file(self.error_file(name));
     }
 
     /// The plan, if the folder holds a study.
     pub fn plan(&self) -> Result<Plan, StudyError> {
         let path = self.dir.join(PLAN);
         if !path.is_file() {
-            return Err(StudyError::Folder {
-                dir: self.dir.clone(),
-                reason: format!(
-                    "not a study folder (no {PLAN}); start one with collapse sweep run"
-                ),
-            });
+            return Err(self.refused(format!(
+                "not a study folder (no {PLAN}); start one with collapse sweep run"
+            )));
         }
         Ok(read_json(&path)?)
     }
@@ -183,66 +194,89 @@ impl StudyFolder {
     pub fn write_plan(
         &self,
         spec: &StudySpec,
-        mut runs: Vec<(PlannedRun, RunRecord)>,
+        runs: Vec<(PlannedRun, RunRecord)>,
         workdir: &Path,
     ) -> Result<Plan, StudyError> {
-        let refuse = |reason: String| StudyError::Folder {
-            dir: self.dir.clone(),
-            reason,
+        let (plan, runs) = self.placed(spec, runs, workdir)?;
+        self.refuse_changed(&runs)?;
+        for sub in ["configs", "runs", "logs"] {
+            let path = self.dir.join(sub);
+            std::fs::create_dir_all(&path).map_err(io(&path))?;
+        }
+        write_atomic(&self.dir.join(SPEC), spec.text.as_bytes())?;
+        for run in &runs {
+            write_atomic(
+                &self.config_file(&run.name),
+                config_text(spec, run).as_bytes(),
+            )?;
+        }
+        write_json(&self.dir.join(PLAN), &plan)?;
+        Ok(plan)
+    }
+
+    /// The plan of `runs`, in their places, and the runs in the same order:
+    /// where the folder holds a plan, its working folder, its submissions and
+    /// its runs first, in their order; else `workdir`, none and `runs` as given.
+    fn placed(
+        &self,
+        spec: &StudySpec,
+        mut runs: Vec<(PlannedRun, RunRecord)>,
+        workdir: &Path,
+    ) -> Result<(Plan, Vec<PlannedRun>), StudyError> {
+        let mut plan = Plan {
+            study: spec.name.clone(),
+            spec: spec.file.clone(),
+            workdir: workdir.to_path_buf(),
+            runs: Vec::new(),
+            submissions: Vec::new(),
         };
-        let (workdir, submissions, mut runs) = match self.dir.join(PLAN).is_file() {
-            true => {
-                let old = self.plan()?;
-                let mut placed = Vec::with_capacity(runs.len());
-                for name in old.runs.iter().map(|r| &r.name) {
-                    let Some(at) = runs.iter().position(|(p, _)| &p.name == name) else {
-                        return Err(refuse(format!(
-                            "holds the run {name}, which the spec no longer has; choose another --out"
-                        )));
-                    };
-                    placed.push(runs.remove(at));
-                }
-                placed.extend(runs);
-                (old.workdir, old.submissions, placed)
+        if self.dir.join(PLAN).is_file() {
+            let old = self.plan()?;
+            let mut placed = Vec::with_capacity(runs.len());
+            for name in old.runs.iter().map(|r| &r.name) {
+                let Some(at) = runs.iter().position(|(p, _)| &p.name == name) else {
+                    return Err(self.refused(format!(
+                        "holds the run {name}, which the spec no longer has; choose another --out"
+                    )));
+                };
+                placed.push(runs.remove(at));
             }
-            false => {
-                self.refuse_other_contents()?;
-                (workdir.to_path_buf(), Vec::new(), runs)
-            }
-        };
-        for (run, _) in &runs {
+            placed.extend(runs);
+            runs = placed;
+            plan.workdir = old.workdir;
+            plan.submissions = old.submissions;
+        } else {
+            self.refuse_other_contents()?;
+        }
+        let (runs, records) = runs.into_iter().unzip();
+        plan.runs = records;
+        Ok((plan, runs))
+    }
+
+    /// Refuses runs whose config file in the folder holds other settings.
+    fn refuse_changed(&self, runs: &[PlannedRun]) -> Result<(), StudyError> {
+        for run in runs {
             let path = self.config_file(&run.name);
             let old = std::fs::read_to_string(&path).ok();
             if old
                 .is_some_and(|old| old.parse::<toml::Table>().ok().as_ref() != Some(&run.settings))
             {
-                return Err(refuse(format!(
+                return Err(self.refused(format!(
                     "holds a study whose run {} has other settings ({}); choose another --out",
                     run.name,
                     path.display()
                 )));
             }
         }
-        for sub in ["configs", "runs", "logs"] {
-            let path = self.dir.join(sub);
-            std::fs::create_dir_all(&path).map_err(io(&path))?;
+        Ok(())
+    }
+
+    /// The folder refused for `reason`.
+    fn refused(&self, reason: String) -> StudyError {
+        StudyError::Folder {
+            dir: self.dir.clone(),
+            reason,
         }
-        write_atomic(&self.dir.join(SPEC), spec.text.as_bytes())?;
-        for (run, _) in &runs {
-            write_atomic(
-                &self.config_file(&run.name),
-                config_text(spec, run).as_bytes(),
-            )?;
-        }
-        let plan = Plan {
-            study: spec.name.clone(),
-            spec: spec.file.clone(),
-            workdir,
-            runs: runs.drain(..).map(|(_, record)| record).collect(),
-            submissions,
-        };
-        write_json(&self.dir.join(PLAN), &plan)?;
-        Ok(plan)
     }
 
     /// Refuses a non-empty folder that holds no study.
@@ -251,17 +285,40 @@ impl StudyFolder {
         if empty {
             return Ok(());
         }
-        Err(StudyError::Folder {
-            dir: self.dir.clone(),
-            reason: "is not empty and holds no study; choose another --out".to_string(),
-        })
+        Err(self.refused("is not empty and holds no study; choose another --out".to_string()))
     }
 
-    /// Records a submission in the plan.
-    pub fn record_submission(&self, submission: Submission) -> Result<(), StudyError> {
+    /// Writes `script` as the folder's `sweep.sbatch`, submitting nothing.
+    pub fn write_script(&self, script: &str) -> Result<PathBuf, StudyError> {
+        let path = self.dir.join(SBATCH);
+        write_atomic(&path, script.as_bytes())?;
+        Ok(path)
+    }
+
+    /// Submits `script`, the job array of `tasks`, with `sbatch` and records
+    /// the submission in the plan; returns the job id. The script is
+    /// submitted from a new name and replaces `sweep.sbatch` only once sbatch
+    /// takes it, so a refused job leaves the folder as it was.
+    pub fn submit(&self, script: &str, tasks: &[usize]) -> Result<String, StudyError> {
+        let pending = self.dir.join(format!(".{SBATCH}.pending"));
+        write_atomic(&pending, script.as_bytes())?;
+        let job_id = match crate::slurm::submit(&pending) {
+            Ok(id) => id,
+            Err(e) => {
+                let _ = std::fs::remove_file(&pending);
+                return Err(e);
+            }
+        };
+        let path = self.dir.join(SBATCH);
+        std::fs::rename(&pending, &path).map_err(io(&path))?;
         let mut plan = self.plan()?;
-        plan.submissions.push(submission);
-        Ok(write_json(&self.dir.join(PLAN), &plan)?)
+        plan.submissions.push(Submission {
+            job_id: job_id.clone(),
+            tasks: tasks.to_vec(),
+            submitted: collapse_report::time::now_rfc3339(),
+        });
+        write_json(&self.dir.join(PLAN), &plan)?;
+        Ok(job_id)
     }
 
     /// Where run `run` stands.
@@ -277,8 +334,8 @@ impl StudyFolder {
             RunState::Running(holder)
         } else if done >= total && finished {
             RunState::Complete
-        } else if let Ok(line) = std::fs::read_to_string(self.error_file(&run.name)) {
-            RunState::Failed(line.trim().to_string())
+        } else if let Some(line) = self.failure(&run.name) {
+            RunState::Failed(line)
         } else if done > 0 || dir.join("manifest.json").is_file() {
             RunState::Interrupted
         } else {

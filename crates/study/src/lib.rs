@@ -13,5 +13,5 @@ pub mod slurm;
 pub mod spec;
 
 pub use error::StudyError;
-pub use folder::{Estimate, Plan, RunRecord, RunState, RunStatus, StudyFolder, Submission};
+pub use folder::{Plan, RunRecord, RunState, RunStatus, StudyFolder, Submission};
 pub use spec::{PlannedRun, SlurmResources, StudySpec};

@@ -360,85 +360,99 @@ fn read_conditions(
         .collect()
 }
 
+/// The keys of `[slurm]`.
+const SLURM_KEYS: [&str; 9] = [
+    "partition",
+    "account",
+    "qos",
+    "time",
+    "cpus",
+    "gpus",
+    "mem",
+    "throttle",
+    "options",
+];
+
 fn read_slurm(file: &Path, t: &Table) -> Result<SlurmResources, StudyError> {
-    let at = |key: &str| format!("slurm.{key}");
-    let text = |key: &str| -> Result<Option<String>, StudyError> {
-        match t.get(key) {
+    if let Some(key) = t.keys().find(|k| !SLURM_KEYS.contains(&k.as_str())) {
+        return Err(StudyError::spec(
+            file,
+            format!("slurm.{key}"),
+            format!(
+                "not a Slurm resource of a study (known: {})",
+                SLURM_KEYS.join(", ")
+            ),
+        ));
+    }
+    let slurm = SlurmTable { file, t };
+    Ok(SlurmResources {
+        partition: slurm.text("partition")?,
+        account: slurm.text("account")?,
+        qos: slurm.text("qos")?,
+        time: slurm.text("time")?,
+        cpus: slurm.count("cpus", 1)?,
+        gpus: slurm.count("gpus", 0)?,
+        mem: slurm.text("mem")?,
+        throttle: slurm.count("throttle", 1)?,
+        options: slurm.options()?,
+    })
+}
+
+/// The `[slurm]` table of a spec, read one typed value at a time.
+struct SlurmTable<'a> {
+    file: &'a Path,
+    t: &'a Table,
+}
+
+impl SlurmTable<'_> {
+    fn refuse(&self, key: &str, reason: String) -> StudyError {
+        StudyError::spec(self.file, format!("slurm.{key}"), reason)
+    }
+
+    /// A non-empty string, if given.
+    fn text(&self, key: &str) -> Result<Option<String>, StudyError> {
+        match self.t.get(key) {
             None => Ok(None),
             Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.clone())),
-            Some(v) => Err(StudyError::spec(
-                file,
-                at(key),
-                format!("expected a non-empty string, got {v}"),
-            )),
+            Some(v) => Err(self.refuse(key, format!("expected a non-empty string, got {v}"))),
         }
-    };
-    let count = |key: &str, least: i64| -> Result<Option<u32>, StudyError> {
-        match t.get(key) {
+    }
+
+    /// A whole number of at least `least`, if given.
+    fn count(&self, key: &str, least: i64) -> Result<Option<u32>, StudyError> {
+        match self.t.get(key) {
             None => Ok(None),
             Some(Value::Integer(n)) if *n >= least && *n <= i64::from(u32::MAX) => {
                 Ok(Some(*n as u32))
             }
-            Some(v) => Err(StudyError::spec(
-                file,
-                at(key),
+            Some(v) => Err(self.refuse(
+                key,
                 format!("expected a whole number of at least {least}, got {v}"),
             )),
         }
-    };
-    const KNOWN: [&str; 9] = [
-        "partition",
-        "account",
-        "qos",
-        "time",
-        "cpus",
-        "gpus",
-        "mem",
-        "throttle",
-        "options",
-    ];
-    if let Some(key) = t.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-        return Err(StudyError::spec(
-            file,
-            at(key),
-            format!(
-                "not a Slurm resource of a study (known: {})",
-                KNOWN.join(", ")
-            ),
-        ));
     }
-    let options = match t.get("options") {
-        None => Vec::new(),
-        Some(Value::Array(items)) => items
+
+    /// Further `#SBATCH` options: strings that start with `-`, one line each.
+    fn options(&self) -> Result<Vec<String>, StudyError> {
+        let items = match self.t.get("options") {
+            None => return Ok(Vec::new()),
+            Some(Value::Array(items)) => items,
+            Some(v) => {
+                let reason = format!("expected a list of strings, got {}", v.type_str());
+                return Err(self.refuse("options", reason));
+            }
+        };
+        items
             .iter()
             .map(|v| match v {
                 Value::String(s) if s.starts_with('-') && !s.contains('\n') => Ok(s.clone()),
-                v => Err(StudyError::spec(
-                    file,
-                    at("options"),
+                v => Err(self.refuse(
+                    "options",
                     format!("expected sbatch options such as \"--constraint=a100\", got {v}"),
                 )),
             })
-            .collect::<Result<_, _>>()?,
-        Some(v) => {
-            return Err(StudyError::spec(
-                file,
-                at("options"),
-                format!("expected a list of strings, got {}", v.type_str()),
-            ));
-        }
-    };
-    Ok(SlurmResources {
-        partition: text("partition")?,
-        account: text("account")?,
-        qos: text("qos")?,
-        time: text("time")?,
-        cpus: count("cpus", 1)?,
-        gpus: count("gpus", 0)?,
-        mem: text("mem")?,
-        throttle: count("throttle", 1)?,
-        options,
-    })
+            .collect()
+    }
 }
 
 #[cfg(test)]
