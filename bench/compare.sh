@@ -136,7 +136,7 @@ out = out or f"bench/results/{date}-{host}-{cpu['logical_cores']}c.json"
 record = {
     "date": c["date"],
     "machine": {"cpu": cpu, "hostname": os.uname().nodename, "kernel": os.uname().release},
-    "collapse": {k: c[k] for k in ("version", "burn_version", "git_commit", "git_dirty", "device")}
+    "collapse": {k: c[k] for k in ("version", "burn_version", "rustc", "features", "git_commit", "git_dirty", "device")}
     | {"binary": c["command"][0]},
     "torch": {k: t[k] for k in ("torch_version", "python_version", "threads", "mkldnn")},
     "peak": {"gflops": gflops, "matmul_n": peak["matmul_n"], "threads": peak["threads"]},

@@ -154,7 +154,7 @@ record = {
     "date": first["date"],
     "machine": {"cpu": first["cpu"], "hostname": os.uname().nodename, "kernel": os.uname().release},
     "devices": open(f"{tmp}/devices.txt").read().splitlines(),
-    "collapse": {k: first[k] for k in ("version", "burn_version", "git_commit", "git_dirty")},
+    "collapse": {k: first[k] for k in ("version", "burn_version", "rustc", "features", "git_commit", "git_dirty")},
     "torch": {k: torch.get(k) for k in ("torch_version", "python_version", "device", "tf32")},
     "peak": {"gflops": peak["peak_gflops"], "matmul_n": peak["matmul_n"], "device": peak.get("device")},
     "method": {"steps": first["steps"], "repeats": first["repeats"], "samples": first["samples"],

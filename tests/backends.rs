@@ -1,6 +1,8 @@
 //! Every backend for real: a chain on wgpu (a software Vulkan adapter in CI),
 //! checkpoints that load on any backend, and the device listing.
 
+use std::path::Path;
+
 use collapse_report::{Manifest, read_json, read_metrics_csv};
 
 use crate::chain::{TINY, short_chain};
@@ -183,4 +185,79 @@ fn flex_and_wgpu_chains_agree_within_the_seed_spread() {
         (flex_std - wgpu_std).abs() < 0.2,
         "probe std: flex {flex_std}, wgpu {wgpu_std}"
     );
+}
+
+#[test]
+fn bench_json_records_its_rows_and_the_build_that_measured_them() {
+    let tmp = TempDir::new("bench-json");
+    let json = tmp.join("bench.json");
+    let args = [
+        "bench",
+        "--model",
+        "mlp",
+        "--batch-size",
+        "32",
+        "--steps",
+        "2",
+        "--repeats",
+        "2",
+        "--samples",
+        "64",
+        "--no-classifier",
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    assert_ok(&collapse(&tmp.0, &args));
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = doc["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{doc}");
+    assert_eq!(
+        (rows[0]["model"].as_str(), rows[0]["batch"].as_u64()),
+        (Some("mlp"), Some(32))
+    );
+    assert_eq!(
+        rows[0]["train_runs_images_per_sec"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "{doc}"
+    );
+    for rate in [
+        "train_images_per_sec",
+        "sample_images_per_sec",
+        "probe_images_per_sec",
+    ] {
+        assert!(rows[0][rate].as_f64().unwrap() > 0.0, "{rate}: {doc}");
+    }
+    assert!(doc["classifier_images_per_sec"].is_null(), "{doc}");
+    // The build: Burn's version as this checkout's Cargo.lock has it, the compiler, the features.
+    let lock: toml::Table =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock"))
+            .unwrap()
+            .parse()
+            .unwrap();
+    let burn = lock["package"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"].as_str() == Some("burn"))
+        .unwrap();
+    assert_eq!(
+        doc["burn_version"].as_str(),
+        burn["version"].as_str(),
+        "{doc}"
+    );
+    assert!(
+        doc["rustc"].as_str().unwrap().starts_with("rustc 1."),
+        "{doc}"
+    );
+    let features = doc["features"].as_array().unwrap();
+    for (feature, on) in [
+        ("cuda", cfg!(feature = "cuda")),
+        ("vulkan", cfg!(feature = "vulkan")),
+    ] {
+        assert_eq!(features.iter().any(|f| f == feature), on, "{doc}");
+    }
 }

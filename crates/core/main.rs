@@ -12,6 +12,7 @@
 //! input, 1 for a run that failed.
 
 mod backend;
+mod build_info;
 mod commands;
 mod dataset;
 mod flags;

@@ -31,6 +31,7 @@ use serde::Serialize;
 
 use crate::Failure;
 use crate::backend;
+use crate::build_info;
 use crate::flags::{BenchArgs, Reference};
 
 /// Images per batch of sampling, of the probe and of the classifier.
@@ -262,14 +263,6 @@ fn measure_classifier(args: &BenchArgs, device: &Device) -> anyhow::Result<f64> 
     })
 }
 
-/// The version of `package` in the Cargo.lock this binary was built from.
-fn locked_version(package: &str) -> Option<&'static str> {
-    let lock: &'static str = include_str!("../../../Cargo.lock");
-    let entry = format!("name = \"{package}\"\nversion = \"");
-    let start = lock.find(&entry)? + entry.len();
-    lock[start..].split('"').next()
-}
-
 /// `git rev-parse HEAD` and whether the tree differs from it, when run inside a checkout.
 fn git_commit() -> Option<(String, bool)> {
     let git = |args: &[&str]| std::process::Command::new("git").args(args).output().ok();
@@ -331,6 +324,10 @@ struct Record<'a> {
     version: &'static str,
     /// Burn's version in the Cargo.lock it was built from.
     burn_version: Option<&'static str>,
+    /// The compiler that built it.
+    rustc: &'static str,
+    /// The cargo features it was built with.
+    features: &'static [&'static str],
     /// When the measurements ended, RFC 3339 UTC.
     date: String,
     /// The command line.
@@ -367,7 +364,9 @@ impl<'a> Record<'a> {
         Record {
             tool: "collapse",
             version: env!("CARGO_PKG_VERSION"),
-            burn_version: locked_version("burn"),
+            burn_version: build_info::locked_version("burn"),
+            rustc: build_info::rustc_version(),
+            features: build_info::features(),
             date: collapse_report::time::now_rfc3339(),
             command: std::env::args().collect(),
             git_commit,
