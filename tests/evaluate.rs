@@ -3,7 +3,9 @@
 //! aggregate, `collapse compare`, and (long, `--ignored`) the full
 //! classifier's accuracy on MNIST and Fashion-MNIST.
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use collapse_report::{EvalRecord, read_json, read_metrics_csv};
 
@@ -158,6 +160,61 @@ fn the_classifier_is_trained_once_and_then_loaded() {
         2
     );
     assert!(accuracy(&first) > 80.0, "{first}");
+}
+
+#[test]
+fn a_run_that_finds_the_classifier_in_training_waits_for_it_and_loads_it() {
+    let tmp = TempDir::new("evaluator-wait");
+    let data = linked_data(&tmp, &mnist_dir());
+    let trained = train_evaluator(&tmp, "mnist", &data, &TEST_EVALUATOR);
+    let entries: Vec<_> = std::fs::read_dir(data.join("evaluators"))
+        .unwrap()
+        .collect();
+    let [entry] = &entries[..] else {
+        panic!("{entries:?}")
+    };
+    let entry = entry.as_ref().unwrap().path();
+    // Take the finished entry away and hold its training lock, as a process
+    // still training it would.
+    let aside = tmp.join("aside");
+    std::fs::create_dir(&aside).unwrap();
+    for file in ["classifier.json", "model.bpk"] {
+        std::fs::rename(entry.join(file), aside.join(file)).unwrap();
+    }
+    let lock = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(entry.join("training.lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    let mut waiting = Command::new(env!("CARGO_BIN_EXE_collapse"))
+        .args(["evaluator", "train", "--dataset", "mnist", "--data"])
+        .arg(&data)
+        .args(TEST_EVALUATOR)
+        .current_dir(&tmp.0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(waiting.stderr.take().unwrap());
+    let mut before = String::new();
+    while !before.contains("waiting for the frozen classifier") {
+        assert_ne!(stderr.read_line(&mut before).unwrap(), 0, "{before}");
+    }
+    // The other process finishes: the entry, its record last, then the lock.
+    for file in ["model.bpk", "classifier.json"] {
+        std::fs::rename(aside.join(file), entry.join(file)).unwrap();
+    }
+    drop(lock);
+    let mut after = String::new();
+    stderr.read_to_string(&mut after).unwrap();
+    let out = waiting.wait_with_output().unwrap();
+    assert!(out.status.success(), "{before}{after}");
+    let both = format!("{before}{after}");
+    assert!(!both.contains("training the frozen classifier"), "{both}");
+    assert!(after.contains("frozen classifier: "), "{after}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), trained);
 }
 
 #[test]

@@ -131,13 +131,6 @@ fn still_at(_file: &File, path: &Path) -> bool {
     path.exists()
 }
 
-/// Whether an error of `try_lock` says the file system has no OS locks.
-fn no_os_locks(e: &std::io::Error) -> bool {
-    /// ENOLCK: Linux's answer on an NFS mount without a lock manager.
-    const NO_LOCKS: i32 = 37;
-    e.kind() == std::io::ErrorKind::Unsupported || e.raw_os_error() == Some(NO_LOCKS)
-}
-
 /// Whether the process the lock file names may still run: always where it is
 /// on another host, or where this host cannot say.
 fn may_run(holder: &Holder) -> bool {
@@ -181,7 +174,7 @@ impl RunLock {
                         holder: Holder::read(&mut file),
                     });
                 }
-                Err(TryLockError::Error(e)) if no_os_locks(&e) => {
+                Err(TryLockError::Error(e)) if collapse_data::locks::no_os_locks(&e) => {
                     let holder = Holder::read(&mut file);
                     if holder.pid != 0 && holder.host != Holder::me().host {
                         return Err(LockError::Foreign {

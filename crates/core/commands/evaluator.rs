@@ -11,6 +11,10 @@ use crate::flags::EvaluatorTrainArgs;
 /// One line on the classifier cache's progress.
 pub fn describe(event: &CacheEvent<'_>) -> String {
     match event {
+        CacheEvent::Waiting(dir) => format!(
+            "waiting for the frozen classifier another process is training into {}",
+            dir.display()
+        ),
         CacheEvent::Training(dir) => format!(
             "training the frozen classifier (once per dataset) into {}",
             dir.display()

@@ -11,6 +11,7 @@ pub mod catalogue;
 pub mod dataset;
 pub mod fetch;
 pub mod idx;
+pub mod locks;
 
 pub use catalogue::{Catalogue, DatasetSpec, FileRole, FileSpec};
 pub use dataset::{Dataset, DatasetError, Split};

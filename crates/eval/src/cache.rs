@@ -5,11 +5,17 @@
 //! <dataset folder>/evaluators/classifier-<key>/
 //!   model.bpk          the weights (burnpack)
 //!   classifier.json    ClassifierRecord, written last: its presence marks a complete entry
+//!   training.lock      held (an OS file lock) by the process training the entry
 //! ```
+//!
+//! Runs that start together (the chains of a study) need the same entry: the
+//! first takes the training lock and trains, the others wait on it and then
+//! load what it stored.
 //!
 //! The key is the SHA-256 of the dataset's file checksums and the config's
 //! JSON, so another dataset or recipe never picks up a stale network.
 
+use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -30,6 +36,8 @@ pub const CACHE_DIR: &str = "evaluators";
 const WEIGHTS: &str = "model.bpk";
 /// The record's file name, written last.
 const RECORD: &str = "classifier.json";
+/// The file whose OS lock the training process holds.
+const TRAINING_LOCK: &str = "training.lock";
 
 /// `classifier.json`: what was trained, on what, and how well it does.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -81,6 +89,8 @@ pub fn entry_dir(data_dir: &Path, dataset: &Dataset, config: &ClassifierConfig) 
 /// What `load_or_train` reports.
 #[derive(Clone, Copy, Debug)]
 pub enum CacheEvent<'a> {
+    /// Another process is training this folder's classifier: waiting for it.
+    Waiting(&'a Path),
     /// No cached classifier: training one into this folder.
     Training(&'a Path),
     /// An epoch of that training ended.
@@ -102,12 +112,19 @@ pub fn load_or_train(
     on_event: &mut dyn FnMut(CacheEvent<'_>),
 ) -> Result<(Classifier, ClassifierRecord), EvalError> {
     let dir = entry_dir(data_dir, dataset, config);
-    if dir.join(RECORD).is_file() {
+    let load_cached = |on_event: &mut dyn FnMut(CacheEvent<'_>)| -> Result<_, EvalError> {
         let loaded = load(&dir, config, device, conv_impl)?;
         on_event(CacheEvent::Loaded(&dir));
-        return Ok(loaded);
+        Ok(loaded)
+    };
+    if dir.join(RECORD).is_file() {
+        return load_cached(on_event);
     }
     std::fs::create_dir_all(&dir).map_err(|e| EvalError::unwritable_cache(&dir, e))?;
+    let _training = training_lock(&dir, on_event)?;
+    if dir.join(RECORD).is_file() {
+        return load_cached(on_event);
+    }
     on_event(CacheEvent::Training(&dir));
     let (model, record) =
         train_and_test(dataset, config, device, backend, conv_impl, &mut |epoch| {
@@ -115,6 +132,36 @@ pub fn load_or_train(
         });
     store(&dir, &model, &record)?;
     Ok((model, record))
+}
+
+/// Holds the training lock of the entry in `dir`, waiting while another
+/// process holds it. Where the file system has no OS locks there is nothing
+/// to hold: runs that meet there each train the same seeded classifier, and
+/// the atomic writes keep the entry whole.
+fn training_lock(
+    dir: &Path,
+    on_event: &mut dyn FnMut(CacheEvent<'_>),
+) -> Result<Option<File>, EvalError> {
+    let path = dir.join(TRAINING_LOCK);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| EvalError::unwritable_cache(&path, e))?;
+    let locked = match file.try_lock() {
+        Err(TryLockError::WouldBlock) => {
+            on_event(CacheEvent::Waiting(dir));
+            file.lock()
+        }
+        Err(TryLockError::Error(e)) => Err(e),
+        Ok(()) => Ok(()),
+    };
+    match locked {
+        Ok(()) => Ok(Some(file)),
+        Err(e) if collapse_data::locks::no_os_locks(&e) => Ok(None),
+        Err(e) => Err(EvalError::io(&path, e)),
+    }
 }
 
 /// The complete cache entry in `dir`: its record, then its weights.
