@@ -254,6 +254,12 @@ fn bench_json_records_its_rows_and_the_build_that_measured_them() {
         "{doc}"
     );
     let features = doc["features"].as_array().unwrap();
+    assert!(
+        features
+            .iter()
+            .all(|f| f.as_str().is_some_and(|f| !f.is_empty())),
+        "{doc}"
+    );
     for (feature, on) in [
         ("cuda", cfg!(feature = "cuda")),
         ("vulkan", cfg!(feature = "vulkan")),

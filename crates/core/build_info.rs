@@ -13,9 +13,14 @@ pub fn rustc_version() -> &'static str {
     generated::RUSTC_VERSION
 }
 
-/// The cargo features the binary was built with.
-pub fn features() -> &'static [&'static str] {
-    &generated::FEATURES_LOWERCASE
+/// The cargo features the binary was built with (none in a default build).
+pub fn features() -> Vec<&'static str> {
+    // Without features the recorded list holds one empty name.
+    generated::FEATURES_LOWERCASE
+        .iter()
+        .copied()
+        .filter(|feature| !feature.is_empty())
+        .collect()
 }
 
 /// The version of `package` in the Cargo.lock the binary was built from.

@@ -327,7 +327,7 @@ struct Record<'a> {
     /// The compiler that built it.
     rustc: &'static str,
     /// The cargo features it was built with.
-    features: &'static [&'static str],
+    features: Vec<&'static str>,
     /// When the measurements ended, RFC 3339 UTC.
     date: String,
     /// The command line.
