@@ -12,7 +12,7 @@
 #   COLLAPSE=PATH    the binary [default: target/release/collapse]
 #   BACKENDS="cuda vulkan wgpu"  GPU backends to measure; one the binary lacks
 #                    or the machine cannot start is skipped, with a line
-#   PLAIN_COLLAPSE=PATH  also measure wgpu with this binary (a default build: WGSL
+#   PLAIN_COLLAPSE=PATH  also measure wgpu with this binary (a --features wgpu build: WGSL
 #                    kernels, no fusion or autotune), as the row "wgpu-wgsl"
 #   TORCH_DEVICE=cuda  where the PyTorch peer runs (cpu: for a check without a GPU)
 #   PY=PYTHON        a Python with torch [default: bench/.venv/bin/python where

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the GPU collapse offline: Burn's CUDA backend with fused, autotuned
 # kernels (cargo feature cuda; wgpu gets fusion and autotune too), into
-# target/release/collapse, and a stripped, gzipped copy to carry to a GPU
-# machine, target/gpu/collapse.gz. No CUDA toolkit is needed to build: the
+# target/release/collapse, and a stripped, xz-compressed copy to carry to a GPU
+# machine, target/gpu/collapse.xz. No CUDA toolkit is needed to build: the
 # CUDA runtime's kernels are compiled to PTX by the LLVM that
 # scripts/cuda-llvm.sh installs, and the driver is loaded at run time.
 #
@@ -23,6 +23,6 @@ cargo build --release --features "$FEATURES"
 mkdir -p target/gpu
 cp target/release/collapse target/gpu/collapse
 strip target/gpu/collapse
-gzip -kf target/gpu/collapse
-ls -l target/gpu/collapse target/gpu/collapse.gz
+xz -6 -kf target/gpu/collapse
+ls -l target/gpu/collapse target/gpu/collapse.xz
 target/gpu/collapse devices

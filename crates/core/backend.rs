@@ -4,15 +4,19 @@
 //! `&Device`. A backend that cannot start, or that this build lacks, is an
 //! error, never a silent fallback.
 
+#[cfg(feature = "wgpu")]
 use std::panic::UnwindSafe;
 use std::path::Path;
 
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
+#[cfg(feature = "wgpu")]
 use burn::backend::DispatchDevice;
+#[cfg(feature = "gpu-kernels")]
 use burn::cubecl::config::{CubeClRuntimeConfig, RuntimeConfig};
-use burn::cubecl::prelude::Scalar;
-use burn::cubecl::tf32;
+#[cfg(feature = "wgpu")]
+use burn::cubecl::{prelude::Scalar, tf32};
 use burn::prelude::*;
+#[cfg(feature = "wgpu")]
 use burn::tensor::DeviceType;
 use clap::ValueEnum;
 use collapse_report::DeviceRecord;
@@ -27,7 +31,8 @@ pub enum Backend {
     /// are slow, so the conv VAE uses the project's own (unfold and matrix
     /// multiply) there.
     Ndarray,
-    /// GPU through wgpu (Vulkan, Metal, DX12); a software Vulkan driver such as lavapipe also works.
+    /// GPU through wgpu (Vulkan, Metal, DX12; a build with `--features wgpu`); a software
+    /// Vulkan driver such as lavapipe also works.
     Wgpu,
     /// GPU through wgpu pinned to Vulkan, SPIR-V kernels (a build with `--features vulkan`).
     Vulkan,
@@ -44,6 +49,7 @@ pub struct Selected {
 }
 
 /// The kernel features this build gives the GPU backends (Cargo feature `gpu-kernels`).
+#[cfg(feature = "wgpu")]
 fn gpu_kernels() -> Vec<String> {
     match cfg!(feature = "gpu-kernels") {
         true => vec!["fusion".to_string(), "autotune".to_string()],
@@ -104,7 +110,8 @@ impl Backend {
     /// Whether this build has the backend compiled in.
     pub fn compiled(self) -> bool {
         match self {
-            Backend::Flex | Backend::Ndarray | Backend::Wgpu => true,
+            Backend::Flex | Backend::Ndarray => true,
+            Backend::Wgpu => cfg!(feature = "wgpu"),
             Backend::Vulkan => cfg!(feature = "vulkan"),
             Backend::Cuda => cfg!(feature = "cuda"),
         }
@@ -114,9 +121,10 @@ impl Backend {
     fn how_to_build(self) -> &'static str {
         match self {
             Backend::Cuda => {
-                "run scripts/cuda-llvm.sh once, then cargo build --release --features cuda"
+                "run scripts/cuda-llvm.sh once, then cargo build --profile gpu --features cuda"
             }
-            _ => "cargo build --release --features vulkan",
+            Backend::Vulkan => "cargo build --profile gpu --features vulkan",
+            _ => "cargo build --release --features wgpu",
         }
     }
 
@@ -124,7 +132,7 @@ impl Backend {
     #[cfg_attr(all(feature = "cuda", feature = "vulkan"), allow(dead_code))]
     fn not_compiled(self) -> anyhow::Error {
         anyhow!(
-            "--device {}: this collapse was built without the {} backend ({}; README, \"GPU builds\")",
+            "--device {}: this collapse was built without the {} backend ({}; docs/gpu.md)",
             self.name(),
             self.name(),
             self.how_to_build()
@@ -152,6 +160,7 @@ fn cpu(device: Device, backend: Backend) -> Selected {
 /// Runs `f` with the panic message silenced, returning the message of a panic
 /// as the error: the GPU runtimes panic where a driver or adapter is missing,
 /// and that is to reach the user as one line.
+#[cfg(feature = "wgpu")]
 fn quietly<T>(f: impl FnOnce() -> T + UnwindSafe) -> Result<T, String> {
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
@@ -176,6 +185,7 @@ fn quietly<T>(f: impl FnOnce() -> T + UnwindSafe) -> Result<T, String> {
 
 /// Opens a GPU `device` of `backend` and checks that it runs a kernel;
 /// `missing` says what to install where it cannot start.
+#[cfg(feature = "wgpu")]
 fn open_gpu(backend: Backend, device: Device, missing: &str) -> anyhow::Result<Selected> {
     let name = backend.name();
     let started = quietly(move || {
@@ -223,6 +233,7 @@ fn open_gpu(backend: Backend, device: Device, missing: &str) -> anyhow::Result<S
 /// and convolution kernels stage f32 inputs as TF32 wherever they run on tensor
 /// cores and the device offers TF32 (CUDA from sm 80), as cuDNN does for
 /// PyTorch's convolutions.
+#[cfg(feature = "wgpu")]
 fn runtime_and_precision(device: &Device) -> (String, String) {
     match device.as_dispatch() {
         DispatchDevice::Cube(cube) => {
@@ -239,16 +250,23 @@ fn runtime_and_precision(device: &Device) -> (String, String) {
 }
 
 /// What to do where no Vulkan adapter starts.
+#[cfg(feature = "wgpu")]
 const NO_VULKAN: &str =
     "install a Vulkan driver (e.g. Debian's mesa-vulkan-drivers) or use --device flex";
 
 /// Starts the default wgpu device.
+#[cfg(feature = "wgpu")]
 fn wgpu() -> anyhow::Result<Selected> {
     open_gpu(
         Backend::Wgpu,
         Device::wgpu(DeviceKind::DefaultDevice),
         NO_VULKAN,
     )
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn wgpu() -> anyhow::Result<Selected> {
+    Err(Backend::Wgpu.not_compiled())
 }
 
 /// Starts the default wgpu device on Vulkan.
@@ -305,6 +323,18 @@ pub fn gpu_devices(backend: Backend) -> Result<Vec<anyhow::Result<Selected>>, St
     if !backend.compiled() {
         return Err(format!("not in this build ({})", backend.how_to_build()));
     }
+    open_devices(backend)
+}
+
+/// Every device of `backend` that this build has, each opened.
+#[cfg(not(feature = "wgpu"))]
+fn open_devices(backend: Backend) -> Result<Vec<anyhow::Result<Selected>>, String> {
+    Err(format!("not in this build ({})", backend.how_to_build()))
+}
+
+/// Every device of `backend` that this build has, each opened.
+#[cfg(feature = "wgpu")]
+fn open_devices(backend: Backend) -> Result<Vec<anyhow::Result<Selected>>, String> {
     let kind = match backend {
         #[cfg(feature = "cuda")]
         Backend::Cuda => DeviceType::Cuda,
@@ -341,6 +371,17 @@ pub fn keep_tuning(backend: Backend, dir: &Path) -> anyhow::Result<()> {
     if !tunes(backend) {
         return Ok(());
     }
+    point_tuning_at(dir)
+}
+
+#[cfg(not(feature = "gpu-kernels"))]
+fn point_tuning_at(_dir: &Path) -> anyhow::Result<()> {
+    Ok(())
+}
+
+#[cfg(feature = "gpu-kernels")]
+fn point_tuning_at(dir: &Path) -> anyhow::Result<()> {
+    use anyhow::Context;
     let absolute =
         std::path::absolute(dir).with_context(|| format!("the tuning cache {}", dir.display()))?;
     // Loading the runtime's configuration points the cache at its default

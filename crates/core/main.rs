@@ -91,7 +91,24 @@ fn thread_pool(threads: Option<usize>) -> Result<(), Failure> {
     pool.build_global().map_err(Failure::run)
 }
 
+/// Without a session's runtime folder (`XDG_RUNTIME_DIR`) there is no display
+/// server, and Mesa's Vulkan device-select layer, which orders GPUs by the
+/// display they drive, still tries to reach one at every adapter enumeration:
+/// libwayland then prints an error line each time, where nothing failed. With
+/// no display it has nothing to order by, so it is switched off by its own
+/// switch (`NODEVICE_SELECT`), unless the user set that.
+#[allow(unsafe_code)]
+fn headless_vulkan() {
+    let headless = std::env::var_os("XDG_RUNTIME_DIR").is_none();
+    if headless && std::env::var_os("NODEVICE_SELECT").is_none() {
+        // SAFETY: the first statement of main, while no other thread exists
+        // that could read the environment at the same time.
+        unsafe { std::env::set_var("NODEVICE_SELECT", "1") };
+    }
+}
+
 fn main() -> ExitCode {
+    headless_vulkan();
     let (argv, settings) = match flags::expand(std::env::args_os().collect()) {
         Ok(expanded) => expanded,
         Err(e) => {

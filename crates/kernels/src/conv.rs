@@ -3,8 +3,9 @@
 //!
 //! Burn's ndarray backend computes `conv2d` and `conv_transpose2d` too slowly
 //! for the authors' network to train on it, and on flex the lowering trains
-//! faster than flex's own convolutions (the README has the figures). Here a convolution is `unfold` (each output
-//! position's input window copied into one row, "im2col") followed by a matrix
+//! faster than flex's own convolutions (docs/performance.md has the figures).
+//! Here a convolution is `unfold` (each output position's input window copied
+//! into one row, "im2col") followed by a matrix
 //! multiply, and a transposed convolution is a matrix multiply followed by
 //! `fold`, the adjoint of `unfold` (each row added back into the windows it
 //! came from, "col2im"). Activations stay channels-last (`[batch, h, w, c]`),

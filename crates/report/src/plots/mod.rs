@@ -205,11 +205,24 @@ type Root<'b> = DrawingArea<BitMapBackend<'b>, Shift>;
 type Chart<'a, 'b> =
     ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
+/// Registers the font every label is drawn in (DejaVu Sans, built into the
+/// binary, so plots need no font installed), once per process.
+fn register_font() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).is_err()
+        {
+            unreachable!("DejaVu Sans is a valid font");
+        }
+    });
+}
+
 /// Draws into an RGB buffer with `draw`, then writes it as PNG atomically.
 fn render(
     path: &Path,
     draw: impl FnOnce(&Root<'_>) -> Result<(), DrawingError>,
 ) -> Result<(), ReportError> {
+    register_font();
     let (w, h) = SIZE;
     let mut buffer = vec![255u8; (w * h * 3) as usize];
     {

@@ -1,0 +1,1 @@
+//! No code: the package exists for its dependencies' features (Cargo.toml).
