@@ -39,12 +39,14 @@ pub enum OnDivergence {
     Retry,
 }
 
-/// Which generated training sets a chain keeps in its run folder.
+/// Which generated training sets a chain keeps in its run folder. A set not
+/// kept is drawn again, bit for bit, by `collapse sample --training-set`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum KeepSets {
-    /// Every synthetic generation's set, to inspect or score again later.
+    /// Every synthetic generation's set, to inspect or score again later (what
+    /// runs recorded before this setting existed did).
     #[default]
     All,
     /// Only the sets a resume needs: all of an accumulating chain's (it trains on
@@ -76,13 +78,19 @@ impl Preset {
     /// All presets' names, for messages.
     pub const NAMES: [&'static str; 2] = ["quick", "paper"];
 
+    /// The preset's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Quick => "quick",
+            Preset::Paper => "paper",
+        }
+    }
+
     /// The preset with this name.
     pub fn from_name(name: &str) -> Option<Preset> {
-        match name {
-            "quick" => Some(Preset::Quick),
-            "paper" => Some(Preset::Paper),
-            _ => None,
-        }
+        [Preset::Quick, Preset::Paper]
+            .into_iter()
+            .find(|p| p.name() == name)
     }
 }
 
@@ -107,6 +115,9 @@ pub struct ChainConfig {
     pub train_size: Option<usize>,
     /// Images per synthetic training set; `None` means generation 0's size.
     pub synthetic_size: Option<usize>,
+    /// Real test images (the first N) that the evaluators, the test-set
+    /// likelihood and the latent statistics score; `None` means all.
+    pub test_size: Option<usize>,
     /// How images are drawn from the decoder.
     pub sample: SampleMode,
     /// Draw every training batch fresh from the previous decoder instead of one regenerated set.
@@ -162,6 +173,8 @@ pub enum Setting {
     TrainSize,
     /// Images per synthetic training set.
     SyntheticSize,
+    /// Real test images scored.
+    TestSize,
     /// Fraction of real images in a synthetic generation's training set.
     RealFraction,
     /// Drawing every training batch fresh from the previous decoder.
@@ -189,6 +202,7 @@ impl Setting {
             Setting::Beta => "KL weight",
             Setting::TrainSize => "real training images",
             Setting::SyntheticSize => "synthetic set size",
+            Setting::TestSize => "test images",
             Setting::RealFraction => "real fraction",
             Setting::Stream => "streaming",
             Setting::PriorScale => "prior scale",
@@ -245,6 +259,7 @@ impl ChainConfig {
             generations,
             train_size,
             synthetic_size: None,
+            test_size: None,
             sample: SampleMode::Mean,
             stream,
             mode: LoopMode::Replace,
@@ -257,7 +272,7 @@ impl ChainConfig {
             on_divergence: OnDivergence::Stop,
             evaluate: true,
             classifier: ClassifierConfig::new(),
-            keep_sets: KeepSets::All,
+            keep_sets: KeepSets::Needed,
         }
     }
 
@@ -282,6 +297,7 @@ impl ChainConfig {
         positive(Setting::LatentDim, self.model.latent_dim)?;
         positive(Setting::TrainSize, self.train_size.unwrap_or(1))?;
         positive(Setting::SyntheticSize, self.synthetic_size.unwrap_or(1))?;
+        positive(Setting::TestSize, self.test_size.unwrap_or(1))?;
         positive(Setting::ProbeSamples, self.probe_samples)?;
         positive(Setting::EvalBatch, self.eval_batch)?;
         positive(Setting::EvaluatorEpochs, self.classifier.epochs)?;
@@ -290,6 +306,20 @@ impl ChainConfig {
                 Setting::ProbeSamples,
                 format!(
                     "the evaluators need at least {} samples for their {}-nearest-neighbour balls",
+                    2 * collapse_eval::prdc::K,
+                    collapse_eval::prdc::K
+                ),
+            ));
+        }
+        if self.evaluate
+            && self
+                .test_size
+                .is_some_and(|n| n < 2 * collapse_eval::prdc::K)
+        {
+            return Err(refuse(
+                Setting::TestSize,
+                format!(
+                    "the evaluators need at least {} test images for their {}-nearest-neighbour balls",
                     2 * collapse_eval::prdc::K,
                     collapse_eval::prdc::K
                 ),
@@ -362,6 +392,21 @@ impl ChainConfig {
         self.train_size = Some(train);
         self.synthetic_size = Some(self.synthetic_size.unwrap_or(train));
         Ok(())
+    }
+
+    /// Test images scored out of the dataset's `available`; refuses more than it has.
+    pub fn test_count(&self, available: usize) -> Result<usize, ConfigError> {
+        match self.test_size {
+            Some(n) if n > available => Err(refuse(
+                Setting::TestSize,
+                format!(
+                    "{n} is more than the {available} test images of {}",
+                    self.dataset
+                ),
+            )),
+            Some(n) => Ok(n),
+            None => Ok(available),
+        }
     }
 
     /// Real images used by generation 0 (after [`resolve_sizes`](Self::resolve_sizes)).

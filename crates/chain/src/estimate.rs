@@ -4,7 +4,9 @@
 //! The time is a first-order model: training costs images × epochs × a cost
 //! per image (proportional to the parameters for the MLP, one figure for the
 //! paper's conv VAE), divided over the threads; each generation adds the
-//! sampling and scoring of its probe and the test set's likelihood. Its
+//! sampling and scoring of its probe and the scoring of the test set (its
+//! likelihood and latents), and the run scores the test set once more for the
+//! evaluators' reference. Its
 //! constants are this project's measurements on 2 cores of the CI machine
 //! (`bench/results/`); a GPU or a faster CPU runs in less.
 
@@ -40,13 +42,18 @@ const MLP_SECONDS_PER_IMAGE_PARAMETER: f64 = 6.5e-11;
 const CONV_SECONDS_PER_IMAGE: f64 = 8.0e-4;
 /// Seconds per probe sample on one thread to sample, encode and score it.
 const SCORED_SAMPLE_SECONDS: f64 = 1.2e-3;
+/// Seconds per test image and generation on one thread: its likelihood and latents.
+const TEST_IMAGE_SECONDS: f64 = 3.5e-5;
 /// Seconds per generation on one thread that do not grow with its sizes
 /// (grids, records, plots).
-const GENERATION_SECONDS: f64 = 0.5;
-/// Seconds per run on one thread for the evaluators' statistics of the real data.
-const REFERENCE_SECONDS: f64 = 3.0;
+const GENERATION_SECONDS: f64 = 0.15;
+/// Seconds per test image on one thread for the evaluators' reference statistics of
+/// the real test set, once per run.
+const REFERENCE_IMAGE_SECONDS: f64 = 3.0e-4;
 /// Seconds per run to load the dataset and the frozen classifier.
-const START_SECONDS: f64 = 2.0;
+const START_SECONDS: f64 = 1.0;
+/// Test images where the run scores the whole test set: MNIST's and Fashion-MNIST's 10,000.
+const WHOLE_TEST_SET: usize = 10_000;
 
 /// The estimated footprint of `config` (its sizes resolved) on `threads`
 /// CPU threads; `device` only builds the model to count its parameters.
@@ -78,13 +85,16 @@ pub fn estimate(config: &ChainConfig, device: &Device, threads: usize) -> Footpr
             _ => config.synthetic_count() as f64,
         })
         .sum();
-    let scored = match config.evaluate {
-        true => config.probe_samples as f64,
-        false => 0.0,
+    let (scored, reference) = match config.evaluate {
+        true => (config.probe_samples as f64, 1.0),
+        false => (0.0, 0.0),
     };
+    let tests = config.test_size.unwrap_or(WHOLE_TEST_SET) as f64;
+    let per_generation =
+        scored * SCORED_SAMPLE_SECONDS + tests * TEST_IMAGE_SECONDS + GENERATION_SECONDS;
     let thread_seconds = trained * config.train.epochs as f64 * per_image
-        + generations as f64 * (scored * SCORED_SAMPLE_SECONDS + GENERATION_SECONDS)
-        + REFERENCE_SECONDS;
+        + generations as f64 * per_generation
+        + reference * tests * REFERENCE_IMAGE_SECONDS;
     Footprint {
         bytes,
         seconds: START_SECONDS + thread_seconds / threads.max(1) as f64,

@@ -19,4 +19,7 @@ mod tests;
 
 pub use config::{ChainConfig, ConfigError, KeepSets, LoopMode, OnDivergence, Preset, Setting};
 pub use estimate::{Footprint, estimate};
-pub use run::{ChainError, ChainEvent, RunContext, resume_chain, run_chain};
+pub use run::{
+    ChainError, ChainEvent, RunContext, Stage, resume_chain, run_chain, synthetic_set,
+    training_set_name, write_training_set,
+};

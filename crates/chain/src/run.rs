@@ -54,10 +54,28 @@ pub enum ChainEvent<'a> {
         /// What happened.
         event: TrainEvent,
     },
+    /// A generation moved on to one of its stages after training.
+    Stage {
+        /// The generation.
+        generation: usize,
+        /// The stage begun.
+        stage: Stage,
+    },
     /// The frozen classifier is being trained or was loaded from its cache.
     Evaluator(CacheEvent<'a>),
     /// A generation's files are all written.
     GenerationDone(&'a MetricsRow),
+}
+
+/// A stage of a generation other than its training.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Drawing its training set from the previous generation.
+    Drawing,
+    /// Scoring its model: the test set's likelihood, the probe, the evaluators.
+    Scoring,
+    /// Writing its grids, records and checkpoint, and the run's report.
+    Writing,
 }
 
 /// Why a chain stopped.
@@ -127,28 +145,60 @@ fn create_dir(path: &Path) -> Result<(), ChainError> {
     })
 }
 
-/// Writes a generated training set as IDX: unsigned bytes for Bernoulli draws
-/// (exactly 0 or 255), float32 grey values for decoder means.
-fn write_training_set(
-    dir: &Path,
+/// The file name of a generated training set drawn in `mode`.
+pub fn training_set_name(mode: SampleMode) -> &'static str {
+    match mode {
+        SampleMode::Bernoulli => TRAINING_SET_BYTES,
+        SampleMode::Mean => TRAINING_SET_FLOAT,
+    }
+}
+
+/// Writes a generated training set as IDX to `path`: unsigned bytes for
+/// Bernoulli draws (exactly 0 or 255), float32 grey values for decoder means.
+pub fn write_training_set(
+    path: &Path,
     images: &Tensor<2>,
     mode: SampleMode,
     dims: [usize; 2],
 ) -> Result<(), ChainError> {
     let values = to_host(images.clone());
     let count = values.len() / (dims[0] * dims[1]);
-    let (name, data) = match mode {
-        SampleMode::Bernoulli => (
-            TRAINING_SET_BYTES,
-            IdxData::U8(values.iter().map(|&v| (v * 255.0).round() as u8).collect()),
-        ),
-        SampleMode::Mean => (TRAINING_SET_FLOAT, IdxData::F32(values)),
+    let data = match mode {
+        SampleMode::Bernoulli => {
+            IdxData::U8(values.iter().map(|&v| (v * 255.0).round() as u8).collect())
+        }
+        SampleMode::Mean => IdxData::F32(values),
     };
     let array = IdxArray {
         dims: vec![count, dims[0], dims[1]],
         data,
     };
-    Ok(write_idx(&dir.join(name), &array)?)
+    Ok(write_idx(path, &array)?)
+}
+
+/// The synthetic part of generation `g`'s training set (`g` ≥ 1), drawn from
+/// `previous`, generation g−1's model, on the stream the chain draws it from:
+/// the same call gives the same set, bit for bit, on the same backend. `None`
+/// where the real share takes the whole set.
+pub fn synthetic_set(
+    config: &ChainConfig,
+    g: usize,
+    previous: &Vae,
+    device: &Device,
+) -> Option<Tensor<2>> {
+    let count = config.synthetic_count() - config.kept_real();
+    (count > 0).then(|| {
+        device.seed(stream_seed(config.seed, g, Purpose::Sample));
+        sample_images(
+            previous,
+            config.model.latent_dim,
+            count,
+            config.eval_batch,
+            config.prior_scale,
+            config.sample,
+            device,
+        )
+    })
 }
 
 /// Everything fixed for the whole chain.
@@ -167,21 +217,6 @@ impl Fixed<'_> {
     fn seed(&self, generation: usize, purpose: Purpose) {
         self.device
             .seed(stream_seed(self.config.seed, generation, purpose));
-    }
-
-    /// Draws the synthetic part of generation `g`'s training set from `previous`.
-    fn sample_set(&self, g: usize, previous: &Vae, count: usize) -> Tensor<2> {
-        self.seed(g, Purpose::Sample);
-        let c = self.config;
-        sample_images(
-            previous,
-            c.model.latent_dim,
-            count,
-            c.eval_batch,
-            c.prior_scale,
-            c.sample,
-            &self.device,
-        )
     }
 
     /// `kept` real training images chosen at random for generation `g`.
@@ -320,8 +355,11 @@ fn fixed_inputs<'a>(config: &'a ChainConfig, dataset: &Dataset, device: &Device)
         burn::tensor::Distribution::Normal(0.0, 1.0),
         device,
     );
-    let test = images_tensor(&dataset.test.images, pixels, device);
-    let recon_idx = first_of_each_class(&dataset.test.labels, dataset.spec.classes);
+    let tests = config
+        .test_count(dataset.test.len())
+        .unwrap_or(dataset.test.len());
+    let test = images_tensor(&dataset.test.images[..tests * pixels], pixels, device);
+    let recon_idx = first_of_each_class(&dataset.test.labels[..tests], dataset.spec.classes);
     let recon_idx = Tensor::<1, Int>::from_data(
         TensorData::new(recon_idx.clone(), [recon_idx.len()]),
         device,
@@ -495,7 +533,13 @@ fn drive(
         let dir = generation_dir(&config.out, g);
         create_dir(&dir)?;
         let trained = train_generation(fixed, g, &mut manifest, &mut state, &dir, on_event)?;
+        let stage = |stage| ChainEvent::Stage {
+            generation: g,
+            stage,
+        };
+        on_event(stage(Stage::Scoring));
         let measured = measure_generation(fixed, g, &trained.model, &mut state)?;
+        on_event(stage(Stage::Writing));
         write_generation(fixed, &dir, &trained.model, &measured)?;
         let row = metrics_row(g, &trained, &measured, started.elapsed().as_secs_f64());
         record_generation(fixed, &dir, &row, &mut manifest, &mut state)?;
@@ -524,6 +568,12 @@ fn train_generation(
     on_event: &mut dyn FnMut(ChainEvent<'_>),
 ) -> Result<Trained, ChainError> {
     let config = fixed.config;
+    if g > 0 && !config.stream {
+        on_event(ChainEvent::Stage {
+            generation: g,
+            stage: Stage::Drawing,
+        });
+    }
     let (mut source, real_fraction) =
         training_source(fixed, g, state.previous.as_ref(), &mut state.history, dir)?;
     let train_size = source.epoch_len();
@@ -708,9 +758,17 @@ fn training_source(
         );
         return Ok((Box::new(source), c.real_fraction));
     }
-    let synthetic = fixed.sample_set(g, previous, size - kept);
+    let Some(synthetic) = synthetic_set(c, g, previous, &fixed.device) else {
+        // Every image real (`--real-fraction 1`, or a share that rounds to the
+        // whole set): the control chain, with nothing to sample.
+        return Ok((
+            Box::new(ShuffledImages::new(fixed.real_subset(g, kept))),
+            1.0,
+        ));
+    };
     if c.keep_sets.writes(c.mode) {
-        write_training_set(dir, &synthetic, c.sample, c.model.image_dims)?;
+        let path = dir.join(training_set_name(c.sample));
+        write_training_set(&path, &synthetic, c.sample, c.model.image_dims)?;
     }
     let (set, real_fraction) = match c.mode {
         LoopMode::Replace if kept > 0 => (

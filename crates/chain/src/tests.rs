@@ -111,9 +111,10 @@ fn check_generation(out: &Path, g: usize, row: &MetricsRow) {
     ] {
         assert!(dir.join(file).is_file(), "gen {g}: {file}");
     }
-    // Generation 0 trains on the real images; the others on a drawn set, on disk.
+    // Generation 0 trains on the real images; the others on a drawn set, which
+    // a replacing chain does not keep (a resume draws it again).
     assert_eq!(row.real_fraction, if g == 0 { 1.0 } else { 0.0 });
-    assert_eq!(dir.join(TRAINING_SET_FLOAT).is_file(), g > 0);
+    assert!(!dir.join(TRAINING_SET_FLOAT).exists());
     assert_eq!(row.train_size, 120);
     assert!(row.test_nelbo.is_finite() && row.test_nelbo > 0.0);
     assert!((row.test_recon + row.test_kl - row.test_nelbo).abs() < 1e-3 * row.test_nelbo);
@@ -175,4 +176,41 @@ fn an_accumulating_chain_trains_on_every_earlier_set() {
     assert_eq!(sizes, [120, 240, 360]);
     let fractions: Vec<f64> = rows.iter().map(|r| r.real_fraction).collect();
     assert_eq!(fractions, [1.0, 0.5, 1.0 / 3.0]);
+    // It keeps every drawn set: a resume trains on them all again.
+    for g in 0..3 {
+        let set = generation_dir(&c.out, g).join(TRAINING_SET_FLOAT);
+        assert_eq!(set.is_file(), g > 0, "{}", set.display());
+    }
+}
+
+/// Every size setting whose synthetic share can round to zero images: the
+/// chain samples nothing and trains on the real share alone.
+#[test]
+fn a_chain_whose_synthetic_share_rounds_to_nothing_trains_on_real_images() {
+    let _one = ONE_CHAIN_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().expect("temporary folder");
+    // 120 images: a fraction of 0.999 keeps round(119.88) = 120 of them.
+    for (name, fraction, stream) in [
+        ("all-real", 1.0, false),
+        ("rounds-up", 0.999, false),
+        ("streamed", 1.0, true),
+        ("streamed-rounds-up", 0.999, true),
+    ] {
+        let mut c = config(&tmp.path().join(name));
+        c.real_fraction = fraction;
+        c.stream = stream;
+        c.validate().expect("a valid chain");
+        let rows = run_chain(&c, &dataset(), &Device::flex(), context(), &mut |_| {})
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(rows.len(), 3, "{name}");
+        for row in &rows[1..] {
+            assert_eq!(row.train_size, 120, "{name}");
+            assert!(row.test_nelbo.is_finite(), "{name}");
+        }
+        if !stream {
+            assert_eq!(rows[1].real_fraction, 1.0, "{name}");
+        }
+    }
 }

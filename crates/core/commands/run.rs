@@ -1,80 +1,150 @@
 //! `collapse run`: a new chain, several seeds of one, or an interrupted one resumed.
 
-use std::cell::Cell;
-use std::io::{IsTerminal, Write};
+use std::cell::RefCell;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use clap::ValueEnum;
-use collapse_chain::{ChainConfig, ChainError, ChainEvent, RunContext, resume_chain, run_chain};
-use collapse_report::{Manifest, MetricsRow, read_json};
-use collapse_vae::{CheckpointError, TrainEvent};
+use collapse_chain::{
+    ChainConfig, ChainError, ChainEvent, RunContext, Stage, resume_chain, run_chain,
+};
+use collapse_eval::CacheEvent;
+use collapse_report::{DeviceRecord, Manifest, MetricsRow, read_json};
+use collapse_vae::{Architecture, CheckpointError, TrainEvent};
+use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::Failure;
 use crate::backend::{self, Backend};
 use crate::dataset::{dataset_spec, load_dataset, verified};
 use crate::flags::{RunArgs, dataset_of, device_of, flag_error, resolve, science_flags};
 
-/// Writes progress to stderr: one line per epoch, and on a terminal a line
-/// redrawn within each epoch with the images done so far.
+/// Progress on stderr. On a terminal: a bar over each generation's training
+/// and a spinner over its other stages and the frozen classifier's training,
+/// with each epoch's line kept above them. Elsewhere (a log file, a pipe): the
+/// same lines, one per epoch, without bars.
 struct Progress {
     quiet: bool,
     tty: bool,
     generations: usize,
-    last_batch_line: Cell<Instant>,
+    epochs: usize,
+    bar: RefCell<Option<ProgressBar>>,
 }
 
-/// How often the in-epoch progress line is redrawn on a terminal.
-const BATCH_LINE_EVERY: Duration = Duration::from_millis(200);
+/// How often a spinner turns.
+const SPINNER_TICK: Duration = Duration::from_millis(120);
 
 impl Progress {
+    fn new(config: &ChainConfig, quiet: bool) -> Self {
+        Progress {
+            quiet,
+            tty: std::io::stderr().is_terminal(),
+            generations: config.generations,
+            epochs: config.train.epochs,
+            bar: RefCell::new(None),
+        }
+    }
+
+    /// A line that stays: above the bar where one is drawn.
+    fn line(&self, text: &str) {
+        match self.bar.borrow().as_ref() {
+            Some(bar) => bar.println(text),
+            None => eprintln!("{text}"),
+        }
+    }
+
+    /// Clears the bar drawn, if any.
+    fn clear(&self) {
+        if let Some(old) = self.bar.take() {
+            old.finish_and_clear();
+        }
+    }
+
+    /// Clears the bar drawn and, on a terminal, draws the one `make` makes.
+    fn show(&self, make: impl FnOnce() -> ProgressBar) {
+        self.clear();
+        if self.tty {
+            *self.bar.borrow_mut() = Some(make());
+        }
+    }
+
+    fn spinner(message: String) -> ProgressBar {
+        let bar = ProgressBar::new_spinner().with_message(message);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("a valid template"),
+        );
+        bar.enable_steady_tick(SPINNER_TICK);
+        bar
+    }
+
+    fn training_bar(&self, generation: usize, train_size: usize) -> ProgressBar {
+        let bar = ProgressBar::new((train_size * self.epochs) as u64)
+            .with_prefix(format!("gen {generation}/{}", self.generations));
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {human_pos}/{human_len} images, {per_sec}, {eta} left",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
+        );
+        bar
+    }
+
     fn event(&self, event: ChainEvent<'_>) {
         if self.quiet {
             return;
         }
-        let mut err = std::io::stderr().lock();
-        let _ = match event {
+        match event {
             ChainEvent::GenerationStart {
                 generation,
                 train_size,
-            } => writeln!(
-                err,
-                "generation {generation}/{}: training on {train_size} images",
-                self.generations
-            ),
-            ChainEvent::Training {
-                generation,
-                event: TrainEvent::Batch { epoch, done, total },
             } => {
-                if !self.tty || self.last_batch_line.get().elapsed() < BATCH_LINE_EVERY {
-                    return;
+                self.clear();
+                self.line(&format!(
+                    "generation {generation}/{}: training on {train_size} images",
+                    self.generations
+                ));
+                self.show(|| self.training_bar(generation, train_size));
+            }
+            ChainEvent::Training {
+                event: TrainEvent::Batch { epoch, done, total },
+                ..
+            } => {
+                if let Some(bar) = self.bar.borrow().as_ref() {
+                    bar.set_position(((epoch - 1) * total + done) as u64);
                 }
-                self.last_batch_line.set(Instant::now());
-                write!(
-                    err,
-                    "\r  gen {generation} epoch {epoch}: {done}/{total} images\x1b[K"
-                )
             }
             ChainEvent::Training {
                 generation,
                 event: TrainEvent::Epoch(report),
-            } => {
-                let line = format!(
-                    "  gen {generation} epoch {}/{} loss {:.2} ({:.0} images/s)",
-                    report.epoch, report.epochs, report.mean_loss, report.images_per_sec
-                );
-                if self.tty {
-                    writeln!(err, "\r{line}\x1b[K")
-                } else {
-                    writeln!(err, "{line}")
-                }
+            } => self.line(&format!(
+                "  gen {generation} epoch {}/{} loss {:.2} ({:.0} images/s)",
+                report.epoch, report.epochs, report.mean_loss, report.images_per_sec
+            )),
+            ChainEvent::Stage { generation, stage } => {
+                let what = match stage {
+                    Stage::Drawing => "drawing its training set",
+                    Stage::Scoring => "scoring its samples and the test set",
+                    Stage::Writing => "writing its files and the report",
+                };
+                self.show(|| Self::spinner(format!("gen {generation}: {what}")));
             }
             ChainEvent::Evaluator(e) => {
-                writeln!(err, "{}", crate::commands::evaluator::describe(&e))
+                self.line(&crate::commands::evaluator::describe(&e));
+                match e {
+                    CacheEvent::Training(_) => {
+                        self.show(|| Self::spinner("training the frozen classifier".into()))
+                    }
+                    CacheEvent::Loaded(_) => self.clear(),
+                    CacheEvent::Waiting(_) | CacheEvent::Epoch(_) => {}
+                }
             }
-            ChainEvent::GenerationDone(row) => writeln!(err, "{}", generation_line(row)),
-        };
+            ChainEvent::GenerationDone(row) => {
+                self.clear();
+                eprintln!("{}", generation_line(row));
+            }
+        }
     }
 }
 
@@ -126,6 +196,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     )?;
     config
         .resolve_sizes(dataset.train.len())
+        .and_then(|()| config.test_count(dataset.test.len()))
         .map_err(|e| Failure::input(flag_error(e)))?;
     let backend = device_of(&args);
     backend::keep_tuning(backend, &config.out.join(TUNING_DIR)).map_err(Failure::run)?;
@@ -136,7 +207,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         backend::tunes(backend).then(|| format!("{up}{TUNING_DIR}"))
     };
     let chain = |config: &ChainConfig| {
-        execute(config, args.quiet, |on_event| {
+        execute(config, &selected.record, args.quiet, |on_event| {
             let mut device = selected.record.clone();
             device.tuning_cache = tuning(config);
             let context = RunContext {
@@ -208,23 +279,81 @@ fn clear_out(out: &Path, force: bool) -> Result<(), Failure> {
         .map_err(Failure::run)
 }
 
-/// Prints the config, runs `chain` with progress on stderr, prints the summary.
+/// The lines a run starts with: what it runs, on what, and where it writes
+/// (the whole configuration is in the run's manifest.json).
+fn describe_run(c: &ChainConfig, device: &DeviceRecord) -> String {
+    let model = match c.model.architecture {
+        Architecture::Mlp => {
+            let widths: Vec<String> = std::iter::once(c.model.pixels())
+                .chain(c.model.hidden.iter().copied())
+                .chain([c.model.latent_dim])
+                .map(|w| w.to_string())
+                .collect();
+            format!("MLP VAE {}", widths.join("-"))
+        }
+        Architecture::Conv => format!("conv VAE, latent {}", c.model.latent_dim),
+    };
+    let synthetic = match (c.stream, c.real_fraction) {
+        (true, _) => format!("stream {} images an epoch", c.synthetic_count()),
+        (false, f) if f > 0.0 => format!(
+            "draw {} images each, real fraction {f}",
+            c.synthetic_count()
+        ),
+        (false, _) => format!("draw {} images each", c.synthetic_count()),
+    };
+    let tests = match c.test_size {
+        Some(n) => format!("the first {n} real test images"),
+        None => "the real test set".to_string(),
+    };
+    let scored = match c.evaluate {
+        true => format!(
+            "each generation scored on {} probe samples against {tests}",
+            c.probe_samples
+        ),
+        false => format!(
+            "each generation scored on {} probe samples, without the frozen evaluators",
+            c.probe_samples
+        ),
+    };
+    [
+        format!(
+            "{} preset on {} ({}): {model} on {} ({}), seed {}",
+            c.preset.name(),
+            c.dataset,
+            c.data.display(),
+            device.backend,
+            device.adapter,
+            c.seed
+        ),
+        format!(
+            "generation 0 trains on {} real images, generations 1 to {} {synthetic} ({} mode); {} epochs, batch {}",
+            c.real_size(),
+            c.generations,
+            c.mode,
+            c.train.epochs,
+            c.train.batch_size
+        ),
+        scored,
+        format!(
+            "writing {} (its configuration: manifest.json)",
+            c.out.display()
+        ),
+    ]
+    .join("\n")
+}
+
+/// Prints what the run is, runs `chain` with progress on stderr, prints the summary.
 fn execute(
     config: &ChainConfig,
+    device: &DeviceRecord,
     quiet: bool,
     chain: impl FnOnce(&mut dyn FnMut(ChainEvent<'_>)) -> Result<Vec<MetricsRow>, ChainError>,
 ) -> Result<(), Failure> {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(config).expect("config serialises")
-    );
-    let progress = Progress {
-        quiet,
-        tty: std::io::stderr().is_terminal(),
-        generations: config.generations,
-        last_batch_line: Cell::new(Instant::now()),
-    };
-    let rows = chain(&mut |e| progress.event(e)).map_err(chain_failure)?;
+    println!("{}", describe_run(config, device));
+    let progress = Progress::new(config, quiet);
+    let rows = chain(&mut |e| progress.event(e));
+    progress.clear();
+    let rows = rows.map_err(chain_failure)?;
     println!("generation,probe_mu_std,test_nelbo");
     for r in &rows {
         println!("{},{:.4},{:.2}", r.generation, r.probe_mu_std, r.test_nelbo);
@@ -289,7 +418,7 @@ fn resume(args: RunArgs, run: PathBuf) -> Result<(), Failure> {
         .unwrap_or_else(|| run.join(TUNING_DIR));
     backend::keep_tuning(backend, &tuning).map_err(Failure::run)?;
     let selected = backend::select(backend).map_err(Failure::input)?;
-    execute(&config, args.quiet, |on_event| {
+    execute(&config, &selected.record, args.quiet, |on_event| {
         resume_chain(&config, manifest, &dataset, &selected.device, on_event)
     })
 }
@@ -297,15 +426,8 @@ fn resume(args: RunArgs, run: PathBuf) -> Result<(), Failure> {
 /// The manifest of the run in `run` and its recorded config, with the
 /// generations and data folder `args` may change.
 fn recorded(args: &RunArgs, run: &Path) -> Result<(Manifest, ChainConfig), Failure> {
-    let manifest: Manifest = read_json(&run.join("manifest.json"))
-        .map_err(|e| Failure::input(anyhow!("--resume: cannot read the run's manifest: {e}")))?;
-    let mut config: ChainConfig = serde_json::from_value(manifest.config.clone()).map_err(|e| {
-        Failure::input(anyhow!(
-            "--resume: {}: the recorded config is not valid: {e}",
-            run.join("manifest.json").display()
-        ))
-    })?;
-    config.out = run.to_path_buf();
+    let (manifest, mut config) =
+        read_recorded(run).map_err(|e| Failure::input(e.context("--resume")))?;
     if let Some(g) = args.generations {
         if g < config.generations {
             return Err(Failure::input(anyhow!(
@@ -321,6 +443,20 @@ fn recorded(args: &RunArgs, run: &Path) -> Result<(Manifest, ChainConfig), Failu
     config
         .validate()
         .map_err(|e| Failure::input(flag_error(e)))?;
+    Ok((manifest, config))
+}
+
+/// The manifest of the run in `run` and the config it records, writing `run`.
+pub fn read_recorded(run: &Path) -> anyhow::Result<(Manifest, ChainConfig)> {
+    let manifest: Manifest = read_json(&run.join("manifest.json"))
+        .map_err(|e| anyhow!("cannot read the run's manifest: {e}"))?;
+    let mut config: ChainConfig = serde_json::from_value(manifest.config.clone()).map_err(|e| {
+        anyhow!(
+            "{}: the recorded config is not valid: {e}",
+            run.join("manifest.json").display()
+        )
+    })?;
+    config.out = run.to_path_buf();
     Ok((manifest, config))
 }
 

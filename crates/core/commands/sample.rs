@@ -1,21 +1,33 @@
-//! `collapse sample`: a sample grid decoded from a saved generation, on any backend.
+//! `collapse sample`: a sample grid decoded from a saved generation on any
+//! backend, or a generation's training set drawn again from its run.
+
+use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
+use clap::ValueEnum;
 use collapse_vae::SampleMode;
 
 use crate::Failure;
-use crate::backend;
+use crate::backend::{self, Backend};
+use crate::commands::run::read_recorded;
 use crate::flags::SampleArgs;
 
 /// `collapse sample`.
 pub fn sample(args: SampleArgs) -> Result<(), Failure> {
+    if args.training_set {
+        return training_set(&args.generation, args.device, args.out);
+    }
     if args.count == 0 {
         return Err(Failure::input(anyhow!("--count: must be at least 1")));
     }
-    let selected = backend::select(args.device).map_err(Failure::input)?;
+    let out = args
+        .out
+        .expect("clap requires --out without --training-set");
+    let backend = args.device.unwrap_or(Backend::Flex);
+    let selected = backend::select(backend).map_err(Failure::input)?;
     let device = &selected.device;
     let (model, config) =
-        collapse_vae::load_checkpoint(&args.checkpoint, device, args.device.conv_impl())
+        collapse_vae::load_checkpoint(&args.generation, device, backend.conv_impl())
             .map_err(Failure::input)?;
     device.seed(args.seed);
     let images = collapse_vae::sample_images(
@@ -29,14 +41,83 @@ pub fn sample(args: SampleArgs) -> Result<(), Failure> {
     );
     let pixels = collapse_vae::to_host(images);
     let grid = collapse_report::grid::grid_image(&pixels, config.image_dims, 10, 2);
-    collapse_report::grid::save_png(&args.out, &grid).map_err(Failure::run)?;
+    collapse_report::grid::save_png(&out, &grid).map_err(Failure::run)?;
     println!(
         "{} images from {} on {} ({}) -> {}",
         args.count,
-        args.checkpoint.display(),
+        args.generation.display(),
         selected.record.backend,
         selected.record.adapter,
-        args.out.display()
+        out.display()
+    );
+    Ok(())
+}
+
+/// The generation number of a run's generation folder `gen-NNN`.
+fn generation_number(dir: &Path) -> Option<usize> {
+    dir.file_name()?
+        .to_str()?
+        .strip_prefix("gen-")?
+        .parse()
+        .ok()
+}
+
+/// `collapse sample GEN --training-set`: the synthetic training set of
+/// generation `dir`, drawn again from the generation before it.
+fn training_set(dir: &Path, device: Option<Backend>, out: Option<PathBuf>) -> Result<(), Failure> {
+    let bad = |why: String| Failure::input(anyhow!("{}: {why}", dir.display()));
+    let g = generation_number(dir)
+        .ok_or_else(|| bad("not a generation folder of a run (gen-NNN)".into()))?;
+    let run = dir.parent().unwrap_or(Path::new("."));
+    let (_, config) = read_recorded(run).map_err(|e| bad(crate::one_line(&e)))?;
+    if g == 0 {
+        return Err(bad(
+            "generation 0 trains on the real training set; there is no set to draw".into(),
+        ));
+    }
+    if g > config.generations {
+        return Err(bad(format!(
+            "the run has generations 0 to {}",
+            config.generations
+        )));
+    }
+    if config.stream {
+        return Err(bad(
+            "the run streamed fresh batches from the previous decoder (--stream); it drew no set"
+                .into(),
+        ));
+    }
+    let recorded = Backend::from_str(&config.device, false).map_err(|_| {
+        bad(format!(
+            "the run's device {:?} is not compiled into this build; pass --device",
+            config.device
+        ))
+    })?;
+    let backend = device.unwrap_or(recorded);
+    // The run's convolution implementation on its own backend, as the chain drew.
+    let conv_impl = match backend == recorded {
+        true => config.model.conv_impl,
+        false => backend.conv_impl(),
+    };
+    let selected = backend::select(backend).map_err(Failure::input)?;
+    let previous = run.join(format!("gen-{:03}", g - 1));
+    let (model, _) = collapse_vae::load_checkpoint(&previous, &selected.device, conv_impl)
+        .map_err(Failure::input)?;
+    let out = out.unwrap_or_else(|| dir.join(collapse_chain::training_set_name(config.sample)));
+    let Some(images) = collapse_chain::synthetic_set(&config, g, &model, &selected.device) else {
+        return Err(bad(format!(
+            "its training set is all real images (real fraction {}); there is nothing to draw",
+            config.real_fraction
+        )));
+    };
+    collapse_chain::write_training_set(&out, &images, config.sample, config.model.image_dims)
+        .map_err(Failure::run)?;
+    println!(
+        "generation {g}'s training set: {} images drawn from {} on {} -> {}",
+        images.dims()[0],
+        previous.display(),
+        selected.record.backend,
+        out.display()
     );
     Ok(())
 }

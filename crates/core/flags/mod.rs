@@ -47,7 +47,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Measure training and sampling throughput of each architecture.
     Bench(BenchArgs),
-    /// Decode a sample grid from a saved generation, on any backend.
+    /// Decode a sample grid from a saved generation on any backend, or draw a generation's
+    /// training set again.
     Sample(SampleArgs),
     /// List the backends compiled in and the adapters each can see.
     Devices,
@@ -185,18 +186,25 @@ pub struct BenchArgs {
 /// Arguments of `collapse sample`.
 #[derive(Args, Debug)]
 pub struct SampleArgs {
-    /// A generation folder holding model.bpk and vae.json (outputs/NAME/gen-NNN).
-    pub checkpoint: PathBuf,
-    /// Compute backend to load the weights on.
-    #[arg(long, value_enum, default_value = "flex")]
-    pub device: Backend,
-    /// PNG file to write.
-    #[arg(long)]
-    pub out: PathBuf,
+    /// A generation folder (outputs/NAME/gen-NNN): the checkpoint to decode a grid from, or
+    /// with --training-set the generation whose training set to draw again.
+    pub generation: PathBuf,
+    /// Draw again the synthetic training set the generation trained on, from the previous
+    /// generation's checkpoint on the run's seed stream: bit for bit the set the chain drew
+    /// (on the run's backend), in the file the chain writes with --keep-sets all.
+    #[arg(long, conflicts_with_all = ["count", "seed"])]
+    pub training_set: bool,
+    /// Compute backend to load the weights on [default: flex; with --training-set the run's].
+    #[arg(long, value_enum)]
+    pub device: Option<Backend>,
+    /// File to write: the PNG grid, or with --training-set the IDX file [default there: the
+    /// generation folder's train-images-idx3-*.gz].
+    #[arg(long, required_unless_present = "training_set")]
+    pub out: Option<PathBuf>,
     /// Images in the grid (10 per row).
     #[arg(long, default_value_t = 100)]
     pub count: usize,
-    /// Seed of the latent noise.
+    /// Seed of the grid's latent noise.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
@@ -247,4 +255,30 @@ pub fn timestamp() -> String {
         .replace('T', "-")
         .trim_end_matches('Z')
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::Cli;
+
+    /// The file docs/cli.md is clap's own reference of every command and flag;
+    /// `UPDATE_CLI_REFERENCE=1` writes it anew instead of comparing.
+    #[test]
+    fn the_cli_reference_is_current() {
+        let generated = clap_markdown::help_markdown::<Cli>();
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/cli.md");
+        if std::env::var_os("UPDATE_CLI_REFERENCE").is_some() {
+            std::fs::write(&path, &generated).expect("docs/cli.md is writable");
+            return;
+        }
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            current == generated,
+            "{} is not clap's current reference of the flags; write it anew with \
+             UPDATE_CLI_REFERENCE=1 cargo test --release --bin collapse the_cli_reference",
+            path.display()
+        );
+    }
 }

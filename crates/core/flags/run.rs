@@ -76,6 +76,10 @@ pub struct RunArgs {
     /// Images per synthetic training set [default: generation 0's training size].
     #[arg(long)]
     pub synthetic_size: Option<usize>,
+    /// Score only the first N real test images (evaluators, test likelihood, latent
+    /// statistics) [default: all].
+    #[arg(long)]
+    pub test_size: Option<usize>,
     /// How synthetic images are drawn from the decoder.
     #[arg(long, value_enum)]
     pub sample: Option<SampleMode>,
@@ -111,7 +115,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub eval_batch: Option<usize>,
     /// Which generated training sets the run folder keeps: all, or only those a resume
-    /// needs (an accumulating chain's) [default: all].
+    /// needs (an accumulating chain's) [default: needed]; `collapse sample --training-set`
+    /// draws any other again.
     #[arg(long, value_enum)]
     pub keep_sets: Option<KeepSets>,
     /// Skip the frozen evaluators (classifier metrics, generation-0 likelihood, style statistics).
@@ -201,6 +206,7 @@ pub fn resolve(args: &RunArgs, spec: &DatasetSpec, data: PathBuf) -> Result<Chai
     set(&mut c.generations, args.generations);
     set(&mut c.train_size, args.train_size.map(Some));
     set(&mut c.synthetic_size, args.synthetic_size.map(Some));
+    set(&mut c.test_size, args.test_size.map(Some));
     set(&mut c.sample, args.sample);
     if args.stream || args.no_stream {
         c.stream = args.stream;
@@ -256,6 +262,7 @@ pub fn science_flags(args: &RunArgs) -> Vec<&'static str> {
         ("--weight-decay", args.weight_decay.is_some()),
         ("--train-size", args.train_size.is_some()),
         ("--synthetic-size", args.synthetic_size.is_some()),
+        ("--test-size", args.test_size.is_some()),
         ("--sample", args.sample.is_some()),
         ("--stream", args.stream),
         ("--no-stream", args.no_stream),
@@ -294,6 +301,7 @@ pub fn flag_of(setting: Setting) -> &'static str {
         Setting::Beta => "--beta",
         Setting::TrainSize => "--train-size",
         Setting::SyntheticSize => "--synthetic-size",
+        Setting::TestSize => "--test-size",
         Setting::RealFraction => "--real-fraction",
         Setting::Stream => "--stream",
         Setting::PriorScale => "--prior-scale",

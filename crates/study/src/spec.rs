@@ -21,9 +21,6 @@
 //! time = "02:00:00"
 //! ```
 //!
-//! Unless the spec sets `keep_sets`, its runs keep only the generated
-//! training sets a resume needs (`keep_sets = "needed"`).
-//!
 //! Each run's folder name is derived from its condition alone (its varied
 //! settings, sorted by key), so the same spec always maps to the same folders.
 
@@ -141,12 +138,8 @@ impl StudySpec {
                 "not a setting of [study] (known: name)",
             ));
         }
-        let mut base = section("base")?;
+        let base = section("base")?;
         check_settings(file, "base", &base)?;
-        // A study keeps only the training sets a resume needs, unless its spec says otherwise.
-        if !base.contains_key("keep_sets") && !base.contains_key("keep-sets") {
-            base.insert("keep_sets".into(), "needed".into());
-        }
         let axes = read_axes(file, &section("axes")?)?;
         let conditions = read_conditions(file, table.get("conditions"), &axes)?;
         let slurm = read_slurm(file, &section("slurm")?)?;

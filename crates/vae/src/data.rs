@@ -173,9 +173,9 @@ impl BatchSource for StreamedImages {
     fn begin_epoch(&mut self) {}
 
     fn batch(&mut self, _start: usize, len: usize) -> Tensor<2> {
-        let (real_part, n_real) = match &self.real {
-            Some((images, f)) if *f > 0.0 => {
-                let k = ((len as f64) * f).round() as usize;
+        let real = self.real.as_ref().and_then(|(images, f)| {
+            let k = ((len as f64) * f).round() as usize;
+            (k > 0).then(|| {
                 let n = images.dims()[0] as i64;
                 let idx = Tensor::<1, Int>::random(
                     [k],
@@ -183,10 +183,14 @@ impl BatchSource for StreamedImages {
                     &self.device,
                 )
                 .clamp(0, n - 1);
-                (Some(images.clone().select(0, idx)), k)
-            }
-            _ => (None, 0),
-        };
+                (images.clone().select(0, idx), k)
+            })
+        });
+        let n_real = real.as_ref().map_or(0, |(_, k)| *k);
+        if let Some((images, _)) = real.as_ref().filter(|_| n_real == len) {
+            // A batch whose real share rounds to all of it samples nothing.
+            return images.clone();
+        }
         let synthetic = sample_images(
             &self.decoder,
             self.latent_dim,
@@ -196,9 +200,8 @@ impl BatchSource for StreamedImages {
             self.mode,
             &self.device,
         );
-        match real_part {
-            Some(real) if n_real == len => real,
-            Some(real) => Tensor::cat(vec![real, synthetic], 0),
+        match real {
+            Some((real, _)) => Tensor::cat(vec![real, synthetic], 0),
             None => synthetic,
         }
     }
