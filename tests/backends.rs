@@ -1,55 +1,22 @@
-//! Every backend for real: a chain on wgpu (a software Vulkan adapter in CI),
-//! checkpoints that load on any backend, and the device listing.
+//! Every backend this build has: the device listing, one training step
+//! compared across backends, and the benchmark's record (wgpu's own tests
+//! are in wgpu.rs).
 
 use std::path::Path;
 
-use collapse_report::{Manifest, read_json, read_metrics_csv};
-
-use crate::chain::{TINY, short_chain};
-use crate::util::{TempDir, assert_ok, collapse, flags, sample_checkpoint};
-
-#[test]
-fn wgpu_chain_records_its_adapter_and_its_checkpoint_loads_on_the_cpu() {
-    let tmp = TempDir::new("wgpu");
-    let mut args = TINY.to_vec();
-    args.extend(["--device", "wgpu"]);
-    let out = short_chain(&tmp, &args);
-    let manifest: Manifest = read_json(&out.join("manifest.json")).unwrap();
-    assert_eq!(manifest.device.backend, "wgpu");
-    assert!(!manifest.device.adapter.is_empty());
-    assert!(["gpu", "software"].contains(&manifest.device.kind.as_str()));
-    // What compiled and ran the kernels, in what precision, with which kernel features.
-    let d = &manifest.device;
-    assert!(d.runtime.starts_with("wgpu<"), "{d:?}");
-    assert!(["f32", "tf32"].contains(&d.precision.as_str()), "{d:?}");
-    let gpu_kernels = cfg!(feature = "gpu-kernels");
-    let expected: &[&str] = if gpu_kernels {
-        &["fusion", "autotune"]
-    } else {
-        &[]
-    };
-    assert_eq!(d.kernels, expected, "{d:?}");
-    // Where autotune runs, its measured kernel choices are kept in the run folder.
-    let tuning = gpu_kernels.then(|| "tuning".to_string());
-    assert_eq!(d.tuning_cache, tuning, "{d:?}");
-    assert_eq!(out.join("tuning").is_dir(), gpu_kernels, "{d:?}");
-    let rows = read_metrics_csv(&out.join("metrics.csv")).unwrap();
-    assert!(
-        rows.iter()
-            .all(|r| r.test_nelbo.is_finite() && r.probe_mu_std > 0.0)
-    );
-    for device in ["flex", "ndarray"] {
-        let (png, stdout) = sample_checkpoint(&tmp, &out.join("gen-001"), device);
-        assert!(stdout.contains(&format!("on {device}")), "{stdout}");
-        assert!(png.is_file());
-    }
-}
+#[cfg(feature = "wgpu")]
+use crate::util::have_wgpu;
+use crate::util::{TempDir, assert_ok, collapse};
 
 #[test]
 fn devices_lists_every_backend_compiled_in() {
     let tmp = TempDir::new("devices");
     let stdout = assert_ok(&collapse(&tmp.0, &["devices"]));
-    for backend in ["flex", "ndarray", "wgpu"] {
+    #[cfg(feature = "wgpu")]
+    let wgpu = have_wgpu().then_some("wgpu");
+    #[cfg(not(feature = "wgpu"))]
+    let wgpu = None;
+    for backend in ["flex", "ndarray"].into_iter().chain(wgpu) {
         assert!(
             stdout
                 .lines()
@@ -59,6 +26,7 @@ fn devices_lists_every_backend_compiled_in() {
     }
     // The GPU backends of other builds are listed with the feature that builds them.
     for (backend, compiled) in [
+        ("wgpu", cfg!(feature = "wgpu")),
         ("cuda", cfg!(feature = "cuda")),
         ("vulkan", cfg!(feature = "vulkan")),
     ] {
@@ -74,7 +42,7 @@ fn devices_lists_every_backend_compiled_in() {
 }
 
 #[test]
-fn parity_holds_across_flex_ndarray_and_wgpu_for_both_architectures() {
+fn parity_holds_across_the_backends_for_both_architectures() {
     let tmp = TempDir::new("parity");
     for model in ["mlp", "conv"] {
         let json = tmp.join(&format!("{model}.json"));
@@ -100,6 +68,10 @@ fn parity_holds_across_flex_ndarray_and_wgpu_for_both_architectures() {
         // Then every GPU backend the build has that starts here (vulkan on lavapipe; cuda
         // only where an NVIDIA driver is).
         let mut gpu = Vec::new();
+        #[cfg(feature = "wgpu")]
+        if have_wgpu() {
+            gpu.push("wgpu");
+        }
         if cfg!(feature = "vulkan") {
             gpu.push("vulkan");
         }
@@ -108,17 +80,13 @@ fn parity_holds_across_flex_ndarray_and_wgpu_for_both_architectures() {
         }
         let compared: Vec<_> = backends.iter().map(|b| b["backend"].clone()).collect();
         match model {
-            "mlp" => assert_eq!(compared, [&["ndarray", "wgpu"][..], &gpu].concat(), "{doc}"),
+            "mlp" => assert_eq!(compared, [&["ndarray"][..], &gpu].concat(), "{doc}"),
             _ => {
-                let expected = [&["flex", "ndarray", "wgpu"][..], &gpu].concat();
+                let expected = [&["flex", "ndarray"][..], &gpu].concat();
                 assert_eq!(compared, expected, "{doc}");
                 let impls: Vec<_> = backends.iter().map(|b| b["conv_impl"].clone()).collect();
                 let burn = vec!["burn"; gpu.len()];
-                assert_eq!(
-                    impls,
-                    [&["matmul", "matmul", "burn"][..], &burn].concat(),
-                    "{doc}"
-                );
+                assert_eq!(impls, [&["matmul", "matmul"][..], &burn].concat(), "{doc}");
             }
         }
         for b in backends {
@@ -145,46 +113,6 @@ fn parity_fails_when_the_tolerance_is_not_met() {
         &["parity", "--backends", "ndarray", "--tolerance", "0"],
     );
     crate::util::assert_fails(&out, 1, &["exceeds", "tolerance"]);
-}
-
-/// Mean (test NELBO, probe μ std) of the last generation over three seeds.
-/// The evaluators are left out: they change neither figure, and on lavapipe
-/// they are four fifths of a chain's time (the evaluators on wgpu are run by
-/// `wgpu_chain_records_its_adapter_and_its_checkpoint_loads_on_the_cpu`).
-fn chain_means(tmp: &TempDir, device: &str) -> (f64, f64) {
-    let (mut nelbo, mut spread) = (0.0, 0.0);
-    for seed in ["1", "2", "3"] {
-        let out = tmp.join(&format!("{device}-{seed}"));
-        let small = flags(
-            "--train-size 1024 --generations 1 --epochs 2 --batch-size 64 --probe-samples 1000 --no-eval",
-        );
-        let args = [&["--device", device, "--seed", seed][..], &small].concat();
-        assert_ok(&crate::util::run_into(tmp, &out, &args));
-        let rows = read_metrics_csv(&out.join("metrics.csv")).unwrap();
-        let last = rows.last().unwrap();
-        nelbo += last.test_nelbo / 3.0;
-        spread += last.probe_mu_std / 3.0;
-    }
-    (nelbo, spread)
-}
-
-/// The same seed draws different random numbers on different backends, so
-/// chains are compared statistically: over seeds 1–3 (measured spread between
-/// seeds on flex: test NELBO ±1.7 %, probe μ std ±0.12), the means of flex and
-/// wgpu must lie within 3 % (NELBO) and 0.2 (probe std) of each other.
-#[test]
-fn flex_and_wgpu_chains_agree_within_the_seed_spread() {
-    let tmp = TempDir::new("backend-band");
-    let (flex_nelbo, flex_std) = chain_means(&tmp, "flex");
-    let (wgpu_nelbo, wgpu_std) = chain_means(&tmp, "wgpu");
-    assert!(
-        (flex_nelbo - wgpu_nelbo).abs() / flex_nelbo < 0.03,
-        "test NELBO: flex {flex_nelbo}, wgpu {wgpu_nelbo}"
-    );
-    assert!(
-        (flex_std - wgpu_std).abs() < 0.2,
-        "probe std: flex {flex_std}, wgpu {wgpu_std}"
-    );
 }
 
 #[test]

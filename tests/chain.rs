@@ -6,12 +6,15 @@ use std::path::Path;
 use collapse_data::{IdxData, read_idx};
 use collapse_report::{LatentStats, Manifest, ProbeStats, read_json, read_metrics_csv};
 
-use crate::util::{TempDir, assert_fails, assert_ok, flags, run_into, sample_checkpoint};
+use crate::util::{TempDir, assert_fails, assert_ok, collapse, flags, run_into, sample_checkpoint};
 
-/// Flags of the smallest useful chain: 256 images, one epoch, generation 0 and 1.
-pub const TINY: [&str; 8] = [
+/// Flags of the smallest useful chain: 256 images, one epoch, generation 0 and
+/// 1, scored against 1,000 test images.
+pub const TINY: [&str; 10] = [
     "--train-size",
     "256",
+    "--test-size",
+    "1000",
     "--generations",
     "1",
     "--epochs",
@@ -41,12 +44,22 @@ fn finite(values: &[f64], what: &str) {
     assert!(values.iter().all(|v| v.is_finite()), "{what}: {values:?}");
 }
 
-fn check_contract(model: &str, parameters: usize) {
+/// Runs a short chain of `model` and checks every file of the contract; with
+/// `keep_sets` the chain keeps its generated training sets, and each is drawn
+/// again, bit for bit, by `collapse sample --training-set`.
+fn check_contract(model: &str, parameters: usize, keep_sets: &str, test_size: usize) {
     let tmp = TempDir::new(model);
     let args = flags(
         "--train-size 512 --generations 2 --epochs 2 --batch-size 64 --probe-samples 1000 --seed 7",
     );
-    let out = short_chain(&tmp, &[&["--model", model][..], &args].concat());
+    // All 10,000 test images where --test-size is left at its default.
+    let test_flag = match test_size {
+        10_000 => Vec::new(),
+        n => vec!["--test-size".to_string(), n.to_string()],
+    };
+    let test_flag: Vec<&str> = test_flag.iter().map(String::as_str).collect();
+    let model_flags = ["--model", model, "--keep-sets", keep_sets];
+    let out = short_chain(&tmp, &[&model_flags[..], &args, &test_flag].concat());
     let manifest: Manifest = read_json(&out.join("manifest.json")).unwrap();
     assert!(manifest.tool.starts_with("collapse "));
     assert!(manifest.finished.is_some());
@@ -91,7 +104,7 @@ fn check_contract(model: &str, parameters: usize) {
         check_png(&dir.join("samples.png"), 582, 582);
         check_png(&dir.join("reconstructions.png"), 582, 118);
         let latents: LatentStats = read_json(&dir.join("latents.json")).unwrap();
-        assert_eq!(latents.images, 10_000);
+        assert_eq!(latents.images, test_size);
         assert_eq!(latents.mu_var.len(), 20);
         assert_eq!(latents.kl_per_dim.len(), 20);
         assert_eq!(latents.active_units, r.active_units);
@@ -115,11 +128,25 @@ fn check_contract(model: &str, parameters: usize) {
         assert!(dir.join("model.bpk").metadata().unwrap().len() > 4 * parameters as u64);
         assert!(dir.join("vae.json").is_file());
         let set = dir.join("train-images-idx3-float.gz");
-        if g == 0 {
-            assert!(!set.exists(), "generation 0 trains on real data");
-        } else {
-            let array = read_idx(&set).unwrap();
+        if g == 0 || keep_sets == "needed" {
+            assert!(!set.exists(), "{}: kept", set.display());
+        }
+        if g > 0 {
+            let drawn = tmp.join(&format!("drawn-{g}.gz"));
+            let args = ["sample", dir.to_str().unwrap(), "--training-set", "--out"];
+            assert_ok(&collapse(
+                &tmp.0,
+                &[&args[..], &[drawn.to_str().unwrap()]].concat(),
+            ));
+            let array = read_idx(&drawn).unwrap();
             assert_eq!(array.dims, vec![512, 28, 28]);
+            if keep_sets == "all" {
+                assert!(
+                    read_idx(&set).unwrap() == array,
+                    "{} drawn again",
+                    set.display()
+                );
+            }
             let IdxData::F32(values) = array.data else {
                 panic!("decoder means are stored as float32")
             };
@@ -145,13 +172,13 @@ fn check_contract(model: &str, parameters: usize) {
 #[test]
 fn mlp_chain_writes_the_whole_contract() {
     // 784·400+400 + 2·(400·20+20) + 20·400+400 + 400·784+784
-    check_contract("mlp", 652_824);
+    check_contract("mlp", 652_824, "all", 10_000);
 }
 
 #[test]
 fn conv_chain_writes_the_whole_contract() {
     // The authors' network: 647,081 parameters.
-    check_contract("conv", 647_081);
+    check_contract("conv", 647_081, "needed", 1_000);
 }
 
 /// Every row of the run's metrics.csv but its wall time, as text.
@@ -169,7 +196,7 @@ pub fn metrics_without_seconds(run: &Path) -> Vec<String> {
 #[test]
 fn same_seed_gives_identical_metrics_on_flex() {
     let args = flags(
-        "--train-size 256 --generations 1 --epochs 1 --batch-size 64 --probe-samples 500 --seed 11",
+        "--train-size 256 --test-size 1000 --generations 1 --epochs 1 --batch-size 64 --probe-samples 500 --seed 11",
     );
     let (a, b) = (TempDir::new("seed-a"), TempDir::new("seed-b"));
     let (ra, rb) = (short_chain(&a, &args), short_chain(&b, &args));
@@ -187,6 +214,8 @@ fn real_fraction_bernoulli_and_accumulate_variants_run() {
     let common = [
         "--train-size",
         "256",
+        "--test-size",
+        "1000",
         "--generations",
         "2",
         "--epochs",
@@ -199,6 +228,8 @@ fn real_fraction_bernoulli_and_accumulate_variants_run() {
     let tmp = TempDir::new("variants");
     let mut args = common.to_vec();
     args.extend([
+        "--keep-sets",
+        "all",
         "--real-fraction",
         "0.25",
         "--sample",
@@ -248,7 +279,8 @@ fn checkpoint_samples_on_every_backend() {
     let metrics = std::fs::read(out.join("metrics.csv")).unwrap();
     assert_fails(&run_into(&tmp, &out, &[]), 2, &["already holds a run"]);
     assert_eq!(std::fs::read(out.join("metrics.csv")).unwrap(), metrics);
-    for device in ["flex", "ndarray", "wgpu"] {
+    let wgpu = cfg!(feature = "wgpu").then_some("wgpu");
+    for device in ["flex", "ndarray"].into_iter().chain(wgpu) {
         let (png, _) = sample_checkpoint(&tmp, &out.join("gen-001"), device);
         check_png(&png, 582, 582);
     }

@@ -136,6 +136,7 @@ fn unavailable_backend_is_an_error_not_a_fallback() {
     let cases = [
         ("cuda", cfg!(feature = "cuda"), "no CUDA device"),
         ("vulkan", cfg!(feature = "vulkan"), ""),
+        ("wgpu", cfg!(feature = "wgpu"), ""),
     ];
     for (backend, compiled, absent) in cases {
         let flag = format!("--device {backend}");

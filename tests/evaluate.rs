@@ -10,7 +10,9 @@ use std::process::{Command, Stdio};
 use collapse_report::{EvalRecord, read_json, read_metrics_csv};
 
 use crate::chain::{TINY, short_chain};
-use crate::util::{TEST_EVALUATOR, TempDir, assert_fails, assert_ok, collapse, flags, mnist_dir};
+use crate::util::{
+    TEST_EVALUATOR, TempDir, assert_fails, assert_ok, collapse, flags, mnist_source,
+};
 
 fn in_unit(v: f64, what: &str) {
     assert!((0.0..=1.0).contains(&v), "{what}: {v}");
@@ -47,11 +49,12 @@ fn check_record(r: &EvalRecord, images: usize) {
 #[test]
 fn every_generation_is_scored_against_the_real_test_set() {
     let tmp = TempDir::new("eval");
-    let args = flags("--train-size 512 --generations 2 --epochs 2 --probe-samples 500");
+    let args =
+        flags("--train-size 512 --generations 2 --epochs 2 --probe-samples 500 --test-size 2000");
     let out = short_chain(&tmp, &args);
     let reference: EvalRecord = read_json(&out.join("reference.json")).unwrap();
     assert_eq!((reference.generation, &reference.distances), (None, &None));
-    check_record(&reference, 10_000);
+    check_record(&reference, 2_000);
     // MNIST's test set is nearly balanced, and even the small test classifier reads most of it.
     assert!(
         reference.classes.entropy_normalised > 0.98,
@@ -76,7 +79,7 @@ fn every_generation_is_scored_against_the_real_test_set() {
         assert_eq!(record.classifier, reference.classifier);
         check_record(&record, 500);
         let d = record.distances.as_ref().unwrap();
-        assert_eq!((d.k, d.reference), (5, 10_000));
+        assert_eq!((d.k, d.reference), (5, 2_000));
         for (v, what) in [
             (d.precision, "precision"),
             (d.recall, "recall"),
@@ -140,7 +143,7 @@ fn accuracy(stdout: &str) -> f64 {
 #[test]
 fn the_classifier_is_trained_once_and_then_loaded() {
     let tmp = TempDir::new("evaluator-cache");
-    let data = linked_data(&tmp, &mnist_dir());
+    let data = linked_data(&tmp, &mnist_source());
     let first = train_evaluator(&tmp, "mnist", &data, &TEST_EVALUATOR);
     let cached = train_evaluator(&tmp, "mnist", &data, &TEST_EVALUATOR);
     assert_eq!(first, cached, "the second call reports the cached record");
@@ -165,7 +168,7 @@ fn the_classifier_is_trained_once_and_then_loaded() {
 #[test]
 fn a_run_that_finds_the_classifier_in_training_waits_for_it_and_loads_it() {
     let tmp = TempDir::new("evaluator-wait");
-    let data = linked_data(&tmp, &mnist_dir());
+    let data = linked_data(&tmp, &mnist_source());
     let trained = train_evaluator(&tmp, "mnist", &data, &TEST_EVALUATOR);
     let entries: Vec<_> = std::fs::read_dir(data.join("evaluators"))
         .unwrap()
@@ -221,7 +224,7 @@ fn a_run_that_finds_the_classifier_in_training_waits_for_it_and_loads_it() {
 #[ignore = "long: trains the full classifier on all of MNIST (a few minutes)"]
 fn the_mnist_classifier_reaches_99_percent() {
     let tmp = TempDir::new("evaluator-mnist");
-    let data = linked_data(&tmp, &mnist_dir());
+    let data = linked_data(&tmp, &mnist_source());
     let stdout = train_evaluator(&tmp, "mnist", &data, &[]);
     assert!(accuracy(&stdout) >= 99.0, "{stdout}");
 }
@@ -230,10 +233,10 @@ fn the_mnist_classifier_reaches_99_percent() {
 #[ignore = "long: trains the full classifier on all of Fashion-MNIST (a few minutes)"]
 fn the_fashion_classifier_reaches_90_percent() {
     let source = Path::new("/usr/share/datasets/fashion-mnist");
-    assert!(
-        source.join("train-images-idx3-ubyte.gz").is_file(),
-        "this test reads Fashion-MNIST from Debian's package: apt-get install dataset-fashion-mnist"
-    );
+    let present = source.join("train-images-idx3-ubyte.gz").is_file();
+    if !crate::util::have("Fashion-MNIST", present, "dataset-fashion-mnist") {
+        return;
+    }
     let tmp = TempDir::new("evaluator-fashion");
     let data = linked_data(&tmp, source);
     let stdout = train_evaluator(&tmp, "fashion-mnist", &data, &[]);

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use crate::util::{TempDir, assert_fails, assert_ok, collapse, mnist_dir};
+use crate::util::{TempDir, assert_fails, assert_ok, collapse, mnist_source};
 
 const FILES: [&str; 4] = [
     "train-images-idx3-ubyte.gz",
@@ -52,7 +52,7 @@ fn serve(files: HashMap<String, Vec<u8>>, requests: usize) -> String {
 }
 
 fn real_files() -> HashMap<String, Vec<u8>> {
-    let dir = mnist_dir();
+    let dir = mnist_source();
     FILES
         .iter()
         .map(|f| (f.to_string(), std::fs::read(dir.join(f)).unwrap()))
@@ -85,7 +85,7 @@ fn downloads_verifies_and_skips_what_is_present() {
     for f in FILES {
         assert_eq!(
             std::fs::read(tmp.join("mnist").join(f)).unwrap(),
-            std::fs::read(mnist_dir().join(f)).unwrap()
+            std::fs::read(mnist_source().join(f)).unwrap()
         );
     }
     // Everything present: nothing is downloaded (the server is down now).

@@ -6,11 +6,16 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::util::{
-    TempDir, assert_fails, assert_ok, collapse, mnist_dir, run_and_kill, run_args, run_into,
+    TempDir, assert_fails, assert_ok, collapse, mnist_source, run_and_kill, run_args, run_into,
 };
 
-/// A chain of four generations that takes a few seconds.
-const CHAIN: [&str; 10] = [
+/// A chain of four generations that takes a few seconds, keeping its training
+/// sets so that a kill can land in their writes too.
+const CHAIN: [&str; 14] = [
+    "--keep-sets",
+    "all",
+    "--test-size",
+    "1000",
     "--train-size",
     "1000",
     "--generations",
@@ -125,7 +130,7 @@ fn killed_chains_resume_to_the_uninterrupted_result() {
 
 /// The stress version (CI runs it with `--ignored`): at least 20 kill points.
 #[test]
-#[ignore]
+#[ignore = "long: 20 kills and resumes"]
 fn killed_chains_resume_to_the_uninterrupted_result_20_times() {
     kill_and_resume(20);
 }
@@ -191,6 +196,8 @@ fn an_accumulating_chain_resumes_from_its_sets_on_disk() {
     let common = [
         "--mode",
         "accumulate",
+        "--test-size",
+        "1000",
         "--train-size",
         "300",
         "--epochs",
@@ -359,12 +366,12 @@ fn broken_run_folders_and_data_are_answered_in_one_line_and_lose_nothing() {
         "train-labels-idx1-ubyte.gz",
         "t10k-images-idx3-ubyte.gz",
     ] {
-        std::fs::copy(mnist_dir().join(f), data.join(f)).unwrap();
+        std::fs::copy(mnist_source().join(f), data.join(f)).unwrap();
     }
     let mut labels = Vec::new();
     use std::io::Read;
     flate2::read::GzDecoder::new(
-        std::fs::File::open(mnist_dir().join("t10k-labels-idx1-ubyte.gz")).unwrap(),
+        std::fs::File::open(mnist_source().join("t10k-labels-idx1-ubyte.gz")).unwrap(),
     )
     .read_to_end(&mut labels)
     .unwrap();

@@ -5,7 +5,7 @@
 // Shared harness: temporary folders, running the binary, MNIST location.
 mod util;
 
-// Backends: wgpu chains, checkpoints across backends, `collapse devices`.
+// Backends: `collapse devices`, parity across the backends of the build, bench's record.
 mod backends;
 // A run's index.html in headless Chromium over WebDriver: images load, the viewer steps.
 mod browser;
@@ -29,3 +29,6 @@ mod scripts;
 mod sweep;
 // `collapse theory`: the Gaussian and Gaussian-mixture experiments' run folders, compare, resume.
 mod theory;
+// The wgpu backend, in a build that has it (`--features wgpu`).
+#[cfg(feature = "wgpu")]
+mod wgpu;

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// A test's temporary folder (tempfile's), removed when dropped unless
@@ -27,16 +28,81 @@ impl TempDir {
 }
 
 /// The real MNIST files: `$MNIST_DIR`, else `datasets/mnist` of the checkout.
-pub fn mnist_dir() -> PathBuf {
+pub fn mnist_source() -> PathBuf {
     let dir = std::env::var_os("MNIST_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/mnist"));
     assert!(
         dir.join("train-images-idx3-ubyte.gz").is_file(),
-        "the tests need real MNIST in {} (set MNIST_DIR, or link the four .gz files there)",
+        "the tests need real MNIST in {} (scripts/test.sh links or fetches it; or set MNIST_DIR)",
         dir.display()
     );
     dir
+}
+
+/// The four MNIST files.
+pub const MNIST_FILES: [&str; 4] = [
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+];
+
+/// How old a test run's data folder must be before a later run removes it.
+const STALE: Duration = Duration::from_secs(3600);
+
+/// The MNIST folder the tests' chains read: links to [`mnist_source`] in a
+/// folder of this test run's own (one per process, or per nextest run) under
+/// cargo's target/tmp. The frozen evaluators are cached beside the data, so
+/// each test run trains its test classifier once, here, before the first
+/// test that needs it goes on: no test's time depends on the order they run
+/// in, nor on what an earlier run left.
+pub fn mnist_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let source = mnist_source();
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let run =
+            std::env::var("NEXTEST_RUN_ID").unwrap_or_else(|_| std::process::id().to_string());
+        let dir = root.join(format!("mnist-{run}"));
+        remove_stale(root, &dir);
+        std::fs::create_dir_all(&dir).expect("create the test run's data folder");
+        for name in MNIST_FILES {
+            let link = dir.join(name);
+            match std::os::unix::fs::symlink(source.join(name), &link) {
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                    panic!("link {}: {e}", link.display())
+                }
+                _ => {}
+            }
+        }
+        // A run that runs at the same time waits for this training and loads it.
+        let data = dir.to_str().expect("utf-8 path");
+        let train = [&["evaluator", "train", "--data", data][..], &TEST_EVALUATOR].concat();
+        assert_ok(&collapse(root, &train));
+        dir
+    })
+    .clone()
+}
+
+/// Removes the data folders of earlier test runs, other than `keep`.
+fn remove_stale(root: &Path, keep: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for path in entries.flatten().map(|e| e.path()) {
+        let earlier = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("mnist-"));
+        let old = path
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STALE));
+        if earlier && old && path != keep {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
 }
 
 /// The `collapse` binary with `args`, run in `cwd`.
@@ -160,4 +226,31 @@ pub fn run_and_kill(cwd: &Path, args: &[&str], delay: Duration) -> bool {
     child.kill().unwrap();
     child.wait().unwrap();
     false
+}
+
+/// Whether this machine has `what`, which a test needs and `scripts/test.sh`
+/// installs (Debian's `packages`). Where it has not, the test says so in one
+/// line and is skipped; under CI (`CI=true`), which installs everything, it fails.
+pub fn have(what: &str, present: bool, packages: &str) -> bool {
+    if !present {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{what} is missing (Debian: {packages}); CI installs it"
+        );
+        eprintln!("skipped: {what} is missing here (scripts/test.sh installs Debian's {packages})");
+    }
+    present
+}
+
+/// Whether wgpu finds an adapter here: a GPU, or lavapipe, Mesa's software Vulkan.
+#[cfg(feature = "wgpu")]
+pub fn have_wgpu() -> bool {
+    static ADAPTER: OnceLock<bool> = OnceLock::new();
+    let present = *ADAPTER.get_or_init(|| {
+        let out = collapse(Path::new("."), &["devices"]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .any(|l| l.starts_with("wgpu") && l.contains("available"))
+    });
+    have("a wgpu adapter", present, "mesa-vulkan-drivers")
 }
