@@ -83,7 +83,7 @@ impl Progress {
             .with_prefix(format!("gen {generation}/{}", self.generations));
         bar.set_style(
             ProgressStyle::with_template(
-                "{prefix} [{bar:30}] {human_pos}/{human_len} images, {per_sec}, {eta} left",
+                "{prefix} [{bar:30}] {human_pos}/{human_len} images, {eta} left",
             )
             .expect("a valid template")
             .progress_chars("=> "),
@@ -293,13 +293,15 @@ fn describe_run(c: &ChainConfig, device: &DeviceRecord) -> String {
         }
         Architecture::Conv => format!("conv VAE, latent {}", c.model.latent_dim),
     };
+    let (later, s) = match c.generations {
+        1 => ("generation 1".to_string(), "s"),
+        g => (format!("generations 1 to {g} each"), ""),
+    };
+    let n = c.synthetic_count();
     let synthetic = match (c.stream, c.real_fraction) {
-        (true, _) => format!("stream {} images an epoch", c.synthetic_count()),
-        (false, f) if f > 0.0 => format!(
-            "draw {} images each, real fraction {f}",
-            c.synthetic_count()
-        ),
-        (false, _) => format!("draw {} images each", c.synthetic_count()),
+        (true, _) => format!("{later} stream{s} {n} images an epoch"),
+        (false, f) if f > 0.0 => format!("{later} draw{s} {n} images, real fraction {f}"),
+        (false, _) => format!("{later} draw{s} {n} images"),
     };
     let tests = match c.test_size {
         Some(n) => format!("the first {n} real test images"),
@@ -326,9 +328,8 @@ fn describe_run(c: &ChainConfig, device: &DeviceRecord) -> String {
             c.seed
         ),
         format!(
-            "generation 0 trains on {} real images, generations 1 to {} {synthetic} ({} mode); {} epochs, batch {}",
+            "generation 0 trains on {} real images, {synthetic} ({} mode); {} epochs, batch {}",
             c.real_size(),
-            c.generations,
             c.mode,
             c.train.epochs,
             c.train.batch_size
