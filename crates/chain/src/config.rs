@@ -301,30 +301,27 @@ impl ChainConfig {
         positive(Setting::ProbeSamples, self.probe_samples)?;
         positive(Setting::EvalBatch, self.eval_batch)?;
         positive(Setting::EvaluatorEpochs, self.classifier.epochs)?;
-        if self.evaluate && self.probe_samples < 2 * collapse_eval::prdc::K {
-            return Err(refuse(
-                Setting::ProbeSamples,
-                format!(
-                    "the evaluators need at least {} samples for their {}-nearest-neighbour balls",
-                    2 * collapse_eval::prdc::K,
-                    collapse_eval::prdc::K
-                ),
-            ));
-        }
-        if self.evaluate
-            && self
-                .test_size
-                .is_some_and(|n| n < 2 * collapse_eval::prdc::K)
-        {
-            return Err(refuse(
-                Setting::TestSize,
-                format!(
-                    "the evaluators need at least {} test images for their {}-nearest-neighbour balls",
-                    2 * collapse_eval::prdc::K,
-                    collapse_eval::prdc::K
-                ),
-            ));
-        }
+        // The evaluators' nearest-neighbour balls need enough points on both sides.
+        let balls = |setting, what: &str, n: usize| {
+            let least = 2 * collapse_eval::prdc::K;
+            match self.evaluate && n < least {
+                true => Err(refuse(
+                    setting,
+                    format!(
+                        "the evaluators need at least {least} {what} for their {}-nearest-neighbour balls",
+                        collapse_eval::prdc::K
+                    ),
+                )),
+                false => Ok(()),
+            }
+        };
+        balls(Setting::ProbeSamples, "samples", self.probe_samples)?;
+        // Without --test-size, `test_count` checks the dataset's whole test set.
+        balls(
+            Setting::TestSize,
+            "test images",
+            self.test_size.unwrap_or(usize::MAX),
+        )?;
         if self.model.hidden.contains(&0) {
             return Err(refuse(Setting::Hidden, "every width must be at least 1"));
         }
@@ -405,6 +402,14 @@ impl ChainConfig {
                 ),
             )),
             Some(n) => Ok(n),
+            None if self.evaluate && available < 2 * collapse_eval::prdc::K => Err(refuse(
+                Setting::TestSize,
+                format!(
+                    "the evaluators need at least {} test images, and {} has {available}",
+                    2 * collapse_eval::prdc::K,
+                    self.dataset
+                ),
+            )),
             None => Ok(available),
         }
     }
@@ -455,6 +460,20 @@ mod tests {
             c.resolve_sizes(60_000).unwrap_err().setting,
             Setting::TrainSize
         );
+    }
+
+    #[test]
+    fn the_test_size_is_checked_against_the_evaluators_and_the_dataset() {
+        let mut c = quick();
+        assert_eq!(c.test_count(10_000), Ok(10_000), "all by default");
+        assert_eq!(c.test_count(5).unwrap_err().setting, Setting::TestSize);
+        c.test_size = Some(5);
+        assert_eq!(c.validate().unwrap_err().setting, Setting::TestSize);
+        c.evaluate = false;
+        c.validate().unwrap();
+        c.test_size = Some(2_000);
+        assert_eq!(c.test_count(10_000), Ok(2_000));
+        assert_eq!(c.test_count(1_000).unwrap_err().setting, Setting::TestSize);
     }
 
     #[test]
