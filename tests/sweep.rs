@@ -21,11 +21,13 @@ const RUNS: [&str; 4] = [
 ];
 
 /// A study of tiny chains (a few seconds each), with generations enough after
-/// the first that a task can be interrupted between them.
+/// the first that a task can be interrupted between them. They score the whole
+/// test set: its time per generation is what leaves scancel and requeue a
+/// window of some seconds to arrive in before a task ends.
 fn write_spec(dir: &Path, extra: &str) -> PathBuf {
     let spec = dir.join("study.toml");
     let text = format!(
-        "[study]\nname = \"modes\"\n\n[base]\ndata = {:?}\ntrain_size = 512\ntest_size = 1000\ngenerations = 5\nepochs = 1\nprobe_samples = 200\nevaluator_epochs = 1\nevaluator_images = 3000\n{extra}\n[axes]\nmode = [\"replace\", \"accumulate\"]\nseed = [1, 2]\n",
+        "[study]\nname = \"modes\"\n\n[base]\ndata = {:?}\ntrain_size = 512\ngenerations = 5\nepochs = 1\nprobe_samples = 200\nevaluator_epochs = 1\nevaluator_images = 3000\n{extra}\n[axes]\nmode = [\"replace\", \"accumulate\"]\nseed = [1, 2]\n",
         mnist_dir().display().to_string()
     );
     std::fs::write(&spec, text).unwrap();
