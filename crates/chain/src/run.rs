@@ -12,8 +12,8 @@ use collapse_report::grid::{grid_image, save_png};
 use collapse_report::{ClassifierInfo, EvalRecord};
 use collapse_report::{
     DatasetFileRecord, DatasetRecord, DeviceRecord, GenerationTiming, LatentStats, Manifest,
-    MetricsRow, ProbeStats, ReportError, RetryRecord, generation_dir, read_json, redraw_run,
-    write_json, write_metrics_csv,
+    MetricsRow, ProbeStats, ReportError, RetryRecord, generation_dir, generation_of, read_json,
+    redraw_run, write_json, write_metrics_csv,
 };
 use collapse_vae::data::permutation;
 use collapse_vae::{
@@ -22,7 +22,7 @@ use collapse_vae::{
     load_checkpoint, sample_images, save_checkpoint, to_host, train,
 };
 
-use crate::config::{ChainConfig, LoopMode, OnDivergence};
+use crate::config::{ChainConfig, ConfigError, LoopMode, OnDivergence};
 use crate::latents::{latent_stats, probe_stats};
 use crate::lock::{LockError, RunLock};
 use crate::seeds::{Purpose, stream_seed};
@@ -108,6 +108,9 @@ pub enum ChainError {
     /// The frozen classifier could not be loaded or stored.
     #[error(transparent)]
     Eval(#[from] EvalError),
+    /// A setting refused against the dataset (more test images than it has).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     /// A generation's loss diverged (after its retry, if one was allowed).
     #[error("generation {generation}: {divergence}{}; completed generations are kept", if *retried { " again after a retry at half the learning rate" } else { "" })]
     Diverged {
@@ -347,7 +350,11 @@ impl Scorer {
 }
 
 /// Everything fixed for the whole chain, built from the config and the data.
-fn fixed_inputs<'a>(config: &'a ChainConfig, dataset: &Dataset, device: &Device) -> Fixed<'a> {
+fn fixed_inputs<'a>(
+    config: &'a ChainConfig,
+    dataset: &Dataset,
+    device: &Device,
+) -> Result<Fixed<'a>, ConfigError> {
     let pixels = dataset.pixels();
     device.seed(stream_seed(config.seed, 0, Purpose::Grid));
     let grid_z = Tensor::<2>::random(
@@ -355,9 +362,7 @@ fn fixed_inputs<'a>(config: &'a ChainConfig, dataset: &Dataset, device: &Device)
         burn::tensor::Distribution::Normal(0.0, 1.0),
         device,
     );
-    let tests = config
-        .test_count(dataset.test.len())
-        .unwrap_or(dataset.test.len());
+    let tests = config.test_count(dataset.test.len())?;
     let test = images_tensor(&dataset.test.images[..tests * pixels], pixels, device);
     let recon_idx = first_of_each_class(&dataset.test.labels[..tests], dataset.spec.classes);
     let recon_idx = Tensor::<1, Int>::from_data(
@@ -365,7 +370,7 @@ fn fixed_inputs<'a>(config: &'a ChainConfig, dataset: &Dataset, device: &Device)
         device,
     );
     let real_bytes = &dataset.train.images[..config.real_size() * pixels];
-    Fixed {
+    Ok(Fixed {
         config,
         device: device.clone(),
         real_train: images_tensor(real_bytes, pixels, device),
@@ -374,7 +379,7 @@ fn fixed_inputs<'a>(config: &'a ChainConfig, dataset: &Dataset, device: &Device)
         recon_originals: test.clone().select(0, recon_idx),
         test,
         grid_z,
-    }
+    })
 }
 
 /// Runs the chain described by `config` on `dataset` and `device`, writing the
@@ -386,6 +391,7 @@ pub fn run_chain(
     context: RunContext,
     on_event: &mut dyn FnMut(ChainEvent<'_>),
 ) -> Result<Vec<MetricsRow>, ChainError> {
+    let fixed = fixed_inputs(config, dataset, device)?;
     let out = &config.out;
     create_dir(out)?;
     let _lock = RunLock::acquire(out)?;
@@ -423,7 +429,6 @@ pub fn run_chain(
         scorer: Scorer::new(config, dataset, device, on_event)?,
         ..ChainState::default()
     };
-    let fixed = fixed_inputs(config, dataset, device);
     drive(&fixed, manifest, state, on_event)
 }
 
@@ -439,6 +444,7 @@ pub fn resume_chain(
     device: &Device,
     on_event: &mut dyn FnMut(ChainEvent<'_>),
 ) -> Result<Vec<MetricsRow>, ChainError> {
+    let fixed = fixed_inputs(config, dataset, device)?;
     let out = &config.out;
     let _lock = RunLock::acquire(out)?;
     let complete = (0..)
@@ -466,7 +472,6 @@ pub fn resume_chain(
     manifest.finished = None;
     manifest.resumed.push(collapse_report::time::now_rfc3339());
     write_json(&out.join("manifest.json"), &manifest)?;
-    let fixed = fixed_inputs(config, dataset, device);
     drive(&fixed, manifest, state, on_event)
 }
 
@@ -480,10 +485,7 @@ fn discard_incomplete(out: &Path, first: usize) -> Result<(), ChainError> {
     for entry in std::fs::read_dir(out).map_err(io(out))? {
         let path = entry.map_err(io(out))?.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        let number = name
-            .strip_prefix("gen-")
-            .and_then(|n| n.parse::<usize>().ok());
-        if number.is_some_and(|n| n >= first) && path.is_dir() {
+        if generation_of(&path).is_some_and(|n| n >= first) && path.is_dir() {
             std::fs::remove_dir_all(&path).map_err(io(&path))?;
         } else if name.contains(collapse_data::atomic::TEMP_MARK) && path.is_file() {
             std::fs::remove_file(&path).map_err(io(&path))?;
@@ -776,20 +778,28 @@ fn training_source(
             kept as f64 / size as f64,
         ),
         LoopMode::Replace => (synthetic, 0.0),
-        LoopMode::Accumulate => {
-            // The sets stay in host memory; the device sees one batch at a time.
-            history.push(to_host(synthetic).into());
-            let real = fixed
-                .real_host
-                .clone()
-                .expect("accumulate keeps the real set on the host");
-            let [real_rows, pixels] = fixed.real_train.dims();
-            let mut parts = vec![real];
-            parts.extend(history.iter().cloned());
-            let source = HostImages::new(parts, pixels, &fixed.device);
-            let fraction = real_rows as f64 / source.epoch_len() as f64;
-            return Ok((Box::new(source), fraction));
-        }
+        LoopMode::Accumulate => return Ok(accumulated(fixed, history, synthetic)),
     };
     Ok((Box::new(ShuffledImages::new(set)), real_fraction))
+}
+
+/// An accumulating chain's source: the real set and every synthetic set so far,
+/// `synthetic` added to `history`, and its real fraction.
+fn accumulated(
+    fixed: &Fixed<'_>,
+    history: &mut History,
+    synthetic: Tensor<2>,
+) -> (Box<dyn BatchSource>, f64) {
+    // The sets stay in host memory; the device sees one batch at a time.
+    history.push(to_host(synthetic).into());
+    let real = fixed
+        .real_host
+        .clone()
+        .expect("accumulate keeps the real set on the host");
+    let [real_rows, pixels] = fixed.real_train.dims();
+    let mut parts = vec![real];
+    parts.extend(history.iter().cloned());
+    let source = HostImages::new(parts, pixels, &fixed.device);
+    let fraction = real_rows as f64 / source.epoch_len() as f64;
+    (Box::new(source), fraction)
 }

@@ -12,7 +12,7 @@ use collapse_chain::{
 };
 use collapse_eval::CacheEvent;
 use collapse_report::{DeviceRecord, Manifest, MetricsRow, read_json};
-use collapse_vae::{Architecture, CheckpointError, TrainEvent};
+use collapse_vae::{Architecture, CheckpointError, TrainEvent, VaeConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::Failure;
@@ -196,7 +196,6 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     )?;
     config
         .resolve_sizes(dataset.train.len())
-        .and_then(|()| config.test_count(dataset.test.len()))
         .map_err(|e| Failure::input(flag_error(e)))?;
     let backend = device_of(&args);
     backend::keep_tuning(backend, &config.out.join(TUNING_DIR)).map_err(Failure::run)?;
@@ -279,20 +278,25 @@ fn clear_out(out: &Path, force: bool) -> Result<(), Failure> {
         .map_err(Failure::run)
 }
 
-/// The lines a run starts with: what it runs, on what, and where it writes
-/// (the whole configuration is in the run's manifest.json).
-fn describe_run(c: &ChainConfig, device: &DeviceRecord) -> String {
-    let model = match c.model.architecture {
+/// The model in a few words: `MLP VAE 784-400-20`, `conv VAE, latent 20`.
+fn model_words(model: &VaeConfig) -> String {
+    match model.architecture {
         Architecture::Mlp => {
-            let widths: Vec<String> = std::iter::once(c.model.pixels())
-                .chain(c.model.hidden.iter().copied())
-                .chain([c.model.latent_dim])
+            let widths: Vec<String> = std::iter::once(model.pixels())
+                .chain(model.hidden.iter().copied())
+                .chain([model.latent_dim])
                 .map(|w| w.to_string())
                 .collect();
             format!("MLP VAE {}", widths.join("-"))
         }
-        Architecture::Conv => format!("conv VAE, latent {}", c.model.latent_dim),
-    };
+        Architecture::Conv => format!("conv VAE, latent {}", model.latent_dim),
+    }
+}
+
+/// The lines a run starts with: what it runs, on what, and where it writes
+/// (the whole configuration is in the run's manifest.json).
+fn describe_run(c: &ChainConfig, device: &DeviceRecord) -> String {
+    let model = model_words(&c.model);
     let (later, s) = match c.generations {
         1 => ("generation 1".to_string(), "s"),
         g => (format!("generations 1 to {g} each"), ""),
@@ -368,6 +372,7 @@ fn execute(
 fn chain_failure(e: ChainError) -> Failure {
     match e {
         ChainError::Exists(_) => Failure::input(anyhow!("{e}; choose another --out")),
+        ChainError::Config(e) => Failure::input(flag_error(e)),
         ChainError::Diverged { retried, .. } => Failure::run(anyhow!(
             "{e}; start a new run with a lower --lr{}",
             if retried {

@@ -281,6 +281,16 @@ pub fn generation_dir(run: &Path, generation: usize) -> PathBuf {
     run.join(format!("gen-{generation:03}"))
 }
 
+/// The generation whose folder `dir` is named after (`gen-007` is 7), the
+/// inverse of [`generation_dir`].
+pub fn generation_of(dir: &Path) -> Option<usize> {
+    dir.file_name()?
+        .to_str()?
+        .strip_prefix("gen-")?
+        .parse()
+        .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

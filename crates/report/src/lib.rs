@@ -34,7 +34,7 @@ pub use compare::{Compared, compare_runs};
 pub use contract::{
     AggregatePosterior, DatasetFileRecord, DatasetRecord, DeviceRecord, Experiment,
     GenerationTiming, LatentStats, Manifest, MetricsRow, ProbeStats, RetryRecord, generation_dir,
-    read_json, write_json,
+    generation_of, read_json, write_json,
 };
 pub use error::ReportError;
 pub use evaluation::{

@@ -187,9 +187,11 @@ impl BatchSource for StreamedImages {
             })
         });
         let n_real = real.as_ref().map_or(0, |(_, k)| *k);
-        if let Some((images, _)) = real.as_ref().filter(|_| n_real == len) {
+        if n_real == len
+            && let Some((images, _)) = real
+        {
             // A batch whose real share rounds to all of it samples nothing.
-            return images.clone();
+            return images;
         }
         let synthetic = sample_images(
             &self.decoder,
