@@ -57,22 +57,22 @@ fn bad_config_files_name_the_file_and_the_key() {
     let file = tmp.join("run.toml");
     let path = file.to_str().unwrap();
     let cases: &[(&str, &[&str])] = &[
-        (
-            "epoch = 3",
-            &["run.toml: epoch: not a setting of collapse run"],
-        ),
+        ("epoch = 3", &["run.toml: epoch: not a chain setting"]),
         (
             "epochs = \"ten\"",
-            &["run.toml: epochs: invalid value 'ten'"],
+            &["run.toml: epochs: invalid type: string \"ten\", expected usize"],
         ),
-        ("stream = 1", &["run.toml: stream: expected true or false"]),
+        (
+            "stream = 1",
+            &["run.toml: stream: invalid type: integer `1`, expected a boolean"],
+        ),
         (
             "real_fraction = 1.5",
             &["run.toml: real_fraction: must be within [0, 1]"],
         ),
         (
             "preset = \"huge\"",
-            &["run.toml: preset: unknown preset \"huge\""],
+            &["run.toml: preset: unknown variant `huge`, expected `quick` or `paper`"],
         ),
         ("epochs = [", &["run.toml: "]),
     ];

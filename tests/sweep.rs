@@ -432,7 +432,7 @@ fn bad_specs_are_one_line_naming_the_file_and_nothing_is_written() {
     refused(
         "[base]\nepoch = 1\n",
         &[],
-        &["study.toml: run base: epoch: not a setting of collapse run"],
+        &["study.toml: run base: epoch: not a chain setting"],
     );
     refused(
         "[axes]\nmode = []\n",
@@ -447,7 +447,7 @@ fn bad_specs_are_one_line_naming_the_file_and_nothing_is_written() {
     refused(
         "[axes]\nepochs = [\"two\"]\n",
         &[],
-        &["run epochs-two: epochs: invalid value 'two'"],
+        &["run epochs-two: epochs: invalid type: string \"two\", expected usize"],
     );
     refused(
         "[axes]\nmode = [\"a/b\", \"a-b\"]\n",

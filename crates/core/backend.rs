@@ -18,27 +18,9 @@ use burn::cubecl::{prelude::Scalar, tf32};
 use burn::prelude::*;
 #[cfg(feature = "wgpu")]
 use burn::tensor::DeviceType;
-use clap::ValueEnum;
+pub use collapse_chain::Backend;
 use collapse_report::DeviceRecord;
 use collapse_vae::ConvImpl;
-
-/// A compute backend.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Backend {
-    /// Burn's own CPU backend (the default).
-    Flex,
-    /// Burn's ndarray CPU backend (deprecated in Burn 0.22); its convolutions
-    /// are slow, so the conv VAE uses the project's own (unfold and matrix
-    /// multiply) there.
-    Ndarray,
-    /// GPU through wgpu (Vulkan, Metal, DX12; a build with `--features wgpu`); a software
-    /// Vulkan driver such as lavapipe also works.
-    Wgpu,
-    /// GPU through wgpu pinned to Vulkan, SPIR-V kernels (a build with `--features vulkan`).
-    Vulkan,
-    /// NVIDIA GPU through Burn's CUDA backend (a build with `--features cuda`).
-    Cuda,
-}
 
 /// A started device and its description.
 pub struct Selected {
@@ -57,87 +39,45 @@ fn gpu_kernels() -> Vec<String> {
     }
 }
 
-impl Backend {
-    /// Every backend, in the order `collapse devices` and `collapse parity` list them.
-    pub const ALL: [Backend; 5] = [
-        Backend::Flex,
-        Backend::Ndarray,
-        Backend::Wgpu,
-        Backend::Vulkan,
-        Backend::Cuda,
-    ];
+/// `choice` where given (refused where `backend` cannot run it), else the backend's own.
+pub fn conv_impl_or(backend: Backend, choice: Option<ConvImpl>) -> anyhow::Result<ConvImpl> {
+    match (backend.is_gpu(), choice) {
+        (_, None) => Ok(backend.conv_impl()),
+        (true, Some(ConvImpl::Matmul)) => Err(anyhow!(
+            "--conv-impl matmul runs on the CPU backends (flex, ndarray), not on {backend}"
+        )),
+        (_, Some(choice)) => Ok(choice),
+    }
+}
 
-    /// How the conv VAE and the frozen classifier compute convolutions on this
-    /// backend: the CPU backends get the project's lowering to unfold (im2col)
-    /// and a matrix multiply (Burn's ndarray convolutions are far slower than
-    /// flex's, and on flex the lowering is the faster path); the GPU backends
-    /// use Burn's.
-    pub fn conv_impl(self) -> ConvImpl {
-        match self {
-            Backend::Ndarray | Backend::Flex => ConvImpl::Matmul,
-            Backend::Wgpu | Backend::Vulkan | Backend::Cuda => ConvImpl::Burn,
+/// Whether this build has `backend` compiled in.
+pub fn compiled(backend: Backend) -> bool {
+    match backend {
+        Backend::Flex | Backend::Ndarray => true,
+        Backend::Wgpu => cfg!(feature = "wgpu"),
+        Backend::Vulkan => cfg!(feature = "vulkan"),
+        Backend::Cuda => cfg!(feature = "cuda"),
+    }
+}
+
+/// How to build a collapse that has this GPU backend.
+fn how_to_build(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Cuda => {
+            "run scripts/cuda-llvm.sh once, then cargo build --profile gpu --features cuda"
         }
+        Backend::Vulkan => "cargo build --profile gpu --features vulkan",
+        _ => "cargo build --release --features wgpu",
     }
+}
 
-    /// `choice` where given (refused where this backend cannot run it), else [`Self::conv_impl`].
-    pub fn conv_impl_or(self, choice: Option<ConvImpl>) -> anyhow::Result<ConvImpl> {
-        match (self.is_gpu(), choice) {
-            (_, None) => Ok(self.conv_impl()),
-            (true, Some(ConvImpl::Matmul)) => Err(anyhow!(
-                "--conv-impl matmul runs on the CPU backends (flex, ndarray), not on {}",
-                self.name()
-            )),
-            (_, Some(choice)) => Ok(choice),
-        }
-    }
-
-    /// Whether the backend runs on a GPU (or a software rasterizer standing in for one).
-    pub fn is_gpu(self) -> bool {
-        matches!(self, Backend::Wgpu | Backend::Vulkan | Backend::Cuda)
-    }
-
-    /// The name given to `--device`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Flex => "flex",
-            Backend::Ndarray => "ndarray",
-            Backend::Wgpu => "wgpu",
-            Backend::Vulkan => "vulkan",
-            Backend::Cuda => "cuda",
-        }
-    }
-
-    /// Whether this build has the backend compiled in.
-    pub fn compiled(self) -> bool {
-        match self {
-            Backend::Flex | Backend::Ndarray => true,
-            Backend::Wgpu => cfg!(feature = "wgpu"),
-            Backend::Vulkan => cfg!(feature = "vulkan"),
-            Backend::Cuda => cfg!(feature = "cuda"),
-        }
-    }
-
-    /// How to build a collapse that has this GPU backend.
-    fn how_to_build(self) -> &'static str {
-        match self {
-            Backend::Cuda => {
-                "run scripts/cuda-llvm.sh once, then cargo build --profile gpu --features cuda"
-            }
-            Backend::Vulkan => "cargo build --profile gpu --features vulkan",
-            _ => "cargo build --release --features wgpu",
-        }
-    }
-
-    /// Why this build lacks the backend, and how to build one that has it.
-    #[cfg_attr(all(feature = "cuda", feature = "vulkan"), allow(dead_code))]
-    fn not_compiled(self) -> anyhow::Error {
-        anyhow!(
-            "--device {}: this collapse was built without the {} backend ({}; docs/gpu.md)",
-            self.name(),
-            self.name(),
-            self.how_to_build()
-        )
-    }
+/// Why this build lacks `backend`, and how to build one that has it.
+#[cfg_attr(all(feature = "cuda", feature = "vulkan"), allow(dead_code))]
+fn not_compiled(backend: Backend) -> anyhow::Error {
+    anyhow!(
+        "--device {backend}: this collapse was built without the {backend} backend ({}; docs/gpu.md)",
+        how_to_build(backend)
+    )
 }
 
 fn cpu(device: Device, backend: Backend) -> Selected {
@@ -266,7 +206,7 @@ fn wgpu() -> anyhow::Result<Selected> {
 
 #[cfg(not(feature = "wgpu"))]
 fn wgpu() -> anyhow::Result<Selected> {
-    Err(Backend::Wgpu.not_compiled())
+    Err(not_compiled(Backend::Wgpu))
 }
 
 /// Starts the default wgpu device on Vulkan.
@@ -281,7 +221,7 @@ fn vulkan() -> anyhow::Result<Selected> {
 
 #[cfg(not(feature = "vulkan"))]
 fn vulkan() -> anyhow::Result<Selected> {
-    Err(Backend::Vulkan.not_compiled())
+    Err(not_compiled(Backend::Vulkan))
 }
 
 /// Starts the first CUDA device.
@@ -302,7 +242,7 @@ fn cuda() -> anyhow::Result<Selected> {
 
 #[cfg(not(feature = "cuda"))]
 fn cuda() -> anyhow::Result<Selected> {
-    Err(Backend::Cuda.not_compiled())
+    Err(not_compiled(Backend::Cuda))
 }
 
 /// Starts `backend`.
@@ -320,8 +260,8 @@ pub fn select(backend: Backend) -> anyhow::Result<Selected> {
 
 /// The devices of a GPU backend that this build has, each opened, or why none is listed.
 pub fn gpu_devices(backend: Backend) -> Result<Vec<anyhow::Result<Selected>>, String> {
-    if !backend.compiled() {
-        return Err(format!("not in this build ({})", backend.how_to_build()));
+    if !compiled(backend) {
+        return Err(format!("not in this build ({})", how_to_build(backend)));
     }
     open_devices(backend)
 }
@@ -329,7 +269,7 @@ pub fn gpu_devices(backend: Backend) -> Result<Vec<anyhow::Result<Selected>>, St
 /// Every device of `backend` that this build has, each opened.
 #[cfg(not(feature = "wgpu"))]
 fn open_devices(backend: Backend) -> Result<Vec<anyhow::Result<Selected>>, String> {
-    Err(format!("not in this build ({})", backend.how_to_build()))
+    Err(format!("not in this build ({})", how_to_build(backend)))
 }
 
 /// Every device of `backend` that this build has, each opened.

@@ -109,17 +109,7 @@ fn headless_vulkan() {
 
 fn main() -> ExitCode {
     headless_vulkan();
-    let (argv, settings) = match flags::expand(std::env::args_os().collect()) {
-        Ok(expanded) => expanded,
-        Err(e) => {
-            eprintln!("error: {}", one_line(&e));
-            return ExitCode::from(2);
-        }
-    };
-    let mut cli = Cli::parse_from(argv);
-    if let Command::Run(args) = &mut cli.command {
-        args.file = settings;
-    }
+    let cli = Cli::parse();
     // The command runs on a thread of the pool rather than beside it: each
     // parallel operation (Burn's and the project's, dozens per training step)
     // then starts on the calling thread and the others join in, where from

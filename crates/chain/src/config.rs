@@ -64,10 +64,11 @@ impl KeepSets {
 
 /// Named starting points for a chain's configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Preset {
-    /// A useful chain on 2 CPU cores in a few minutes: MLP VAE, 20,000 images,
-    /// 10 epochs, batch 128, 10 synthetic generations.
+    /// MLP VAE, 20,000 images, 10 epochs, batch 128, 10 synthetic generations: a
+    /// useful chain on 2 CPU cores in a few minutes.
     Quick,
     /// The authors' setup: conv VAE, latent 20, batch 256, Adam 1e-3 with weight
     /// decay 1e-5, 30 epochs, 60,000 freshly streamed samples per epoch.
@@ -75,22 +76,12 @@ pub enum Preset {
 }
 
 impl Preset {
-    /// All presets' names, for messages.
-    pub const NAMES: [&'static str; 2] = ["quick", "paper"];
-
     /// The preset's name.
     pub fn name(self) -> &'static str {
         match self {
             Preset::Quick => "quick",
             Preset::Paper => "paper",
         }
-    }
-
-    /// The preset with this name.
-    pub fn from_name(name: &str) -> Option<Preset> {
-        [Preset::Quick, Preset::Paper]
-            .into_iter()
-            .find(|p| p.name() == name)
     }
 }
 
@@ -155,6 +146,8 @@ pub struct ChainConfig {
 /// A setting of a chain's configuration, as an error names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Setting {
+    /// The dataset's name.
+    Dataset,
     /// Passes over the training set per generation.
     Epochs,
     /// Images per optimisation step.
@@ -193,6 +186,7 @@ impl Setting {
     /// The setting in words.
     pub fn name(self) -> &'static str {
         match self {
+            Setting::Dataset => "dataset",
             Setting::Epochs => "epochs",
             Setting::BatchSize => "batch size",
             Setting::LatentDim => "latent dimensions",
@@ -209,6 +203,29 @@ impl Setting {
             Setting::ProbeSamples => "probe samples",
             Setting::EvalBatch => "evaluation batch",
             Setting::EvaluatorEpochs => "classifier epochs",
+        }
+    }
+
+    /// The key of [`ChainSettings`](crate::ChainSettings) that sets it.
+    pub fn key(self) -> &'static str {
+        match self {
+            Setting::Dataset => "dataset",
+            Setting::Epochs => "epochs",
+            Setting::BatchSize => "batch_size",
+            Setting::LatentDim => "latent_dim",
+            Setting::Hidden => "hidden",
+            Setting::Lr => "lr",
+            Setting::WeightDecay => "weight_decay",
+            Setting::Beta => "beta",
+            Setting::TrainSize => "train_size",
+            Setting::SyntheticSize => "synthetic_size",
+            Setting::TestSize => "test_size",
+            Setting::RealFraction => "real_fraction",
+            Setting::Stream => "stream",
+            Setting::PriorScale => "prior_scale",
+            Setting::ProbeSamples => "probe_samples",
+            Setting::EvalBatch => "eval_batch",
+            Setting::EvaluatorEpochs => "evaluator_epochs",
         }
     }
 }

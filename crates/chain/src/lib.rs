@@ -8,18 +8,22 @@
 
 #![deny(missing_docs)]
 
+pub mod backend;
 pub mod config;
 pub mod estimate;
 pub mod latents;
 pub mod lock;
 pub mod run;
 pub mod seeds;
+pub mod settings;
 #[cfg(test)]
 mod tests;
 
+pub use backend::Backend;
 pub use config::{ChainConfig, ConfigError, KeepSets, LoopMode, OnDivergence, Preset, Setting};
 pub use estimate::{Footprint, estimate};
 pub use run::{
     ChainError, ChainEvent, RunContext, Stage, resume_chain, run_chain, synthetic_set,
     training_set_name, write_training_set,
 };
+pub use settings::{ChainSettings, SettingsError};

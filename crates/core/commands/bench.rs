@@ -424,10 +424,7 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
             "--batch-size, --steps, --repeats and --samples must each be at least 1"
         )));
     }
-    let conv_impl = args
-        .device
-        .conv_impl_or(args.conv_impl)
-        .map_err(Failure::input)?;
+    let conv_impl = backend::conv_impl_or(args.device, args.conv_impl).map_err(Failure::input)?;
     let selected = backend::select(args.device).map_err(Failure::input)?;
     let device = &selected.device;
     print_header(&selected.record, &args);

@@ -35,7 +35,12 @@ pub fn evaluator_train(args: EvaluatorTrainArgs) -> Result<(), Failure> {
     let mut config = ClassifierConfig::new();
     config.image_dims = spec.image_dims;
     config.classes = spec.classes;
-    args.classifier.apply(&mut config);
+    if let Some(epochs) = args.evaluator_epochs {
+        config.epochs = epochs;
+    }
+    if let Some(images) = args.evaluator_images {
+        config.train_images = images;
+    }
     if config.epochs == 0 {
         return Err(Failure::input(anyhow!(
             "--evaluator-epochs: must be at least 1"

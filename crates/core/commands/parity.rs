@@ -29,10 +29,12 @@ fn tolerances(args: &ParityArgs, precision: &str) -> (f64, f64) {
 /// only where the conv VAE computes its convolutions otherwise there (flex's lowering).
 fn compared(args: &ParityArgs, conv: bool) -> Result<Vec<(Backend, backend::Selected)>, Failure> {
     let named = args.backends.is_some();
-    let candidates = args
-        .backends
-        .clone()
-        .unwrap_or_else(|| Backend::ALL.into_iter().filter(|b| b.compiled()).collect());
+    let candidates = args.backends.clone().unwrap_or_else(|| {
+        Backend::ALL
+            .into_iter()
+            .filter(|b| backend::compiled(*b))
+            .collect()
+    });
     let mut started = Vec::new();
     for b in candidates {
         if b == args.reference && !(conv && b.conv_impl() != ConvImpl::Burn) {

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use clap::ValueEnum;
 use collapse_chain::{
     ChainConfig, ChainError, ChainEvent, RunContext, Stage, resume_chain, run_chain,
 };
@@ -18,7 +17,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::Failure;
 use crate::backend::{self, Backend};
 use crate::dataset::{dataset_spec, load_dataset, verified};
-use crate::flags::{RunArgs, dataset_of, device_of, flag_error, resolve, science_flags};
+use crate::flags::{GivenSettings, RunArgs, science_flags};
 
 /// Progress on stderr. On a terminal: a bar over each generation's training
 /// and a spinner over its other stages and the frozen classifier's training,
@@ -176,9 +175,15 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     if let Some(run) = args.resume.clone() {
         return resume(args, run);
     }
-    let explicit = args.data.is_some();
-    let (spec, data) = dataset_of(&args)?;
-    let mut config = resolve(&args, &spec, data.clone())?;
+    start(&GivenSettings::of(&args)?, &args)
+}
+
+/// A new chain (or one per seed of `--seeds`) with `given` settings, run as `args` say.
+pub fn start(given: &GivenSettings, args: &RunArgs) -> Result<(), Failure> {
+    let explicit = given.settings.data.is_some();
+    let mut config = given.resolve(args.conv_impl)?;
+    let spec = dataset_spec(&config.dataset)?;
+    let data = config.data.clone();
     let seeds = args.seeds.clone().unwrap_or_default();
     if let Some(i) = (1..seeds.len()).find(|&i| seeds[..i].contains(&seeds[i])) {
         return Err(Failure::input(anyhow!(
@@ -196,8 +201,8 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     )?;
     config
         .resolve_sizes(dataset.train.len())
-        .map_err(|e| Failure::input(flag_error(e)))?;
-    let backend = device_of(&args);
+        .map_err(|e| given.config_error(e))?;
+    let backend = given.settings.backend();
     backend::keep_tuning(backend, &config.out.join(TUNING_DIR)).map_err(Failure::run)?;
     let selected = backend::select(backend).map_err(Failure::input)?;
     // The cache is the study's (--out), so each seed's folder records it relative to itself.
@@ -372,7 +377,7 @@ fn execute(
 fn chain_failure(e: ChainError) -> Failure {
     match e {
         ChainError::Exists(_) => Failure::input(anyhow!("{e}; choose another --out")),
-        ChainError::Config(e) => Failure::input(flag_error(e)),
+        ChainError::Config(e) => GivenSettings::line(Default::default()).config_error(e),
         ChainError::Diverged { retried, .. } => Failure::run(anyhow!(
             "{e}; start a new run with a lower --lr{}",
             if retried {
@@ -402,9 +407,9 @@ fn resume(args: RunArgs, run: PathBuf) -> Result<(), Failure> {
         break_lock(&run)?;
     }
     let (manifest, config) = recorded(&args, &run)?;
-    let backend = Backend::from_str(&config.device, false).map_err(|_| {
+    let backend = Backend::from_name(&config.device).ok_or_else(|| {
         Failure::input(anyhow!(
-            "--resume: the recorded device {:?} is not compiled into this build",
+            "--resume: the recorded device {:?} is no backend this build knows",
             config.device
         ))
     })?;
@@ -434,7 +439,7 @@ fn resume(args: RunArgs, run: PathBuf) -> Result<(), Failure> {
 fn recorded(args: &RunArgs, run: &Path) -> Result<(Manifest, ChainConfig), Failure> {
     let (manifest, mut config) =
         read_recorded(run).map_err(|e| Failure::input(e.context("--resume")))?;
-    if let Some(g) = args.generations {
+    if let Some(g) = args.settings.generations {
         if g < config.generations {
             return Err(Failure::input(anyhow!(
                 "--generations: the run was started with {}; resuming may only raise it",
@@ -443,12 +448,12 @@ fn recorded(args: &RunArgs, run: &Path) -> Result<(Manifest, ChainConfig), Failu
         }
         config.generations = g;
     }
-    if let Some(data) = args.data.clone() {
+    if let Some(data) = args.settings.data.clone() {
         config.data = data;
     }
     config
         .validate()
-        .map_err(|e| Failure::input(flag_error(e)))?;
+        .map_err(|e| GivenSettings::line(args.settings.clone()).config_error(e))?;
     Ok((manifest, config))
 }
 

@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
-use clap::ValueEnum;
 use collapse_vae::SampleMode;
 
 use crate::Failure;
@@ -78,9 +77,9 @@ fn training_set(dir: &Path, device: Option<Backend>, out: Option<PathBuf>) -> Re
                 .into(),
         ));
     }
-    let recorded = Backend::from_str(&config.device, false).map_err(|_| {
+    let recorded = Backend::from_name(&config.device).ok_or_else(|| {
         bad(format!(
-            "the run's device {:?} is not compiled into this build; pass --device",
+            "the run's device {:?} is no backend this build knows; pass --device",
             config.device
         ))
     })?;

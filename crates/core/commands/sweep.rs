@@ -14,8 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::anyhow;
-use clap::Parser;
-use collapse_chain::{ChainConfig, Footprint, estimate};
+use collapse_chain::{ChainConfig, ChainSettings, Footprint, estimate};
 use collapse_data::catalogue::FileRole;
 use collapse_data::read_idx;
 use collapse_report::study::{Condition, report_study};
@@ -27,8 +26,8 @@ use collapse_study::{
 use crate::Failure;
 use crate::backend::{self, Backend};
 use crate::flags::{
-    Cli, Command, Executor, SlurmFlags, SweepCommand, SweepDirArgs, SweepPlanArgs, SweepRunArgs,
-    SweepTaskArgs, dataset_of, resolve, setting_words,
+    Executor, GivenSettings, RunArgs, SlurmFlags, SweepCommand, SweepDirArgs, SweepPlanArgs,
+    SweepRunArgs, SweepTaskArgs,
 };
 
 /// `collapse sweep`, with the global `--threads` (the threads all runs share).
@@ -86,38 +85,36 @@ fn resolve_settings(
     out: &Path,
     train_images: &mut HashMap<PathBuf, usize>,
 ) -> Result<ChainConfig, Failure> {
-    let (words, file) = setting_words(origin, settings, &[]).map_err(Failure::input)?;
-    let mut argv: Vec<String> = vec!["collapse".into(), "run".into()];
-    argv.extend(words);
-    argv.extend(["--out".to_string(), out.display().to_string()]);
-    let cli = Cli::try_parse_from(&argv).map_err(|e| {
-        let rendered = e.render().to_string();
-        let line = rendered
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .trim_start_matches("error: ")
-            .to_string();
-        Failure::input(anyhow!("{origin}: {line}"))
-    })?;
-    let Command::Run(mut args) = cli.command else {
-        unreachable!("the words start with run");
-    };
-    args.file = file;
-    let (spec, data) = dataset_of(&args)?;
-    let mut config = resolve(&args, &spec, data.clone())?;
+    let given = run_settings(origin, settings, out)?;
+    let mut config = given.resolve(None)?;
+    let spec = given
+        .settings
+        .dataset_spec()
+        .map_err(|e| given.config_error(e))?;
     // The training images the data folder holds, else the catalogue's count.
-    let images = *train_images.entry(data.clone()).or_insert_with(|| {
-        let labels = data.join(spec.file(FileRole::TrainLabels).name);
+    let images = *train_images.entry(config.data.clone()).or_insert_with(|| {
+        let labels = config.data.join(spec.file(FileRole::TrainLabels).name);
         read_idx(&labels).map_or(spec.train_images, |a| a.dims[0])
     });
-    config.resolve_sizes(images).map_err(|e| {
-        Failure::input(
-            args.file
-                .refused(crate::flags::flag_of(e.setting), e.message),
-        )
-    })?;
+    config
+        .resolve_sizes(images)
+        .map_err(|e| given.config_error(e))?;
     Ok(config)
+}
+
+/// A study run's settings (named by `origin` in refusals), writing `out`.
+fn run_settings(
+    origin: &str,
+    settings: &toml::Table,
+    out: &Path,
+) -> Result<GivenSettings, Failure> {
+    let file = ChainSettings::from_table(settings)
+        .map_err(|e| Failure::input(anyhow!("{origin}: {e}")))?;
+    let line = ChainSettings {
+        out: Some(out.to_path_buf()),
+        ..ChainSettings::default()
+    };
+    Ok(GivenSettings::file(origin.to_string(), file, line))
 }
 
 /// `n` of `thing`, in the plural where it is not one.
@@ -560,29 +557,29 @@ fn task(args: SweepTaskArgs) -> Result<(), Failure> {
     }
     folder.clear_failure(&run.name);
     let dir = folder.run_dir(&run.name);
-    let mut argv: Vec<PathBuf> = vec!["collapse".into(), "run".into()];
-    if dir.join("manifest.json").is_file() {
-        argv.extend(["--resume".into(), dir.clone()]);
-    } else {
+    let result = match dir.join("manifest.json").is_file() {
+        true => crate::commands::run::run(RunArgs {
+            resume: Some(dir),
+            ..RunArgs::default()
+        }),
         // A folder without a manifest holds no generation; --force clears it (never while locked).
-        argv.extend([
-            "--config".into(),
-            folder.config_file(&run.name),
-            "--out".into(),
-            dir.clone(),
-            "--force".into(),
-        ]);
-    }
-    let result = crate::flags::expand(argv.into_iter().map(Into::into).collect())
-        .map_err(Failure::input)
-        .and_then(|(argv, settings)| {
-            let cli = Cli::try_parse_from(argv).map_err(|e| Failure::input(anyhow!("{e}")))?;
-            let Command::Run(mut args) = cli.command else {
-                unreachable!("the words start with run");
-            };
-            args.file = settings;
-            crate::commands::run::run(*args)
-        });
+        false => {
+            let file = folder.config_file(&run.name);
+            let table = std::fs::read_to_string(&file)
+                .map_err(anyhow::Error::from)
+                .and_then(|text| Ok(text.parse::<toml::Table>()?))
+                .map_err(|e| Failure::input(anyhow!("{}: {e}", file.display())));
+            table
+                .and_then(|table| run_settings(&file.display().to_string(), &table, &dir))
+                .and_then(|given| {
+                    let args = RunArgs {
+                        force: true,
+                        ..RunArgs::default()
+                    };
+                    crate::commands::run::start(&given, &args)
+                })
+        }
+    };
     if let Err(Failure::Input(e) | Failure::Run(e)) = &result {
         folder
             .record_failure(&run.name, &crate::one_line(e))

@@ -8,15 +8,11 @@ use collapse_vae::Architecture;
 
 use crate::backend::Backend;
 
-mod config;
 mod run;
 mod sweep;
 mod theory;
 
-pub use config::{FileSettings, expand, setting_words};
-pub use run::{
-    ClassifierFlags, RunArgs, dataset_of, device_of, flag_error, flag_of, resolve, science_flags,
-};
+pub use run::{GivenSettings, RunArgs, science_flags};
 pub use sweep::{
     Executor, SlurmFlags, SweepCommand, SweepDirArgs, SweepPlanArgs, SweepRunArgs, SweepTaskArgs,
 };
@@ -96,9 +92,12 @@ pub struct EvaluatorTrainArgs {
     /// Compute backend.
     #[arg(long, value_enum, default_value = "flex")]
     pub device: Backend,
-    /// The recipe.
-    #[command(flatten)]
-    pub classifier: ClassifierFlags,
+    /// Epochs of the classifier's training [default: 6].
+    #[arg(long)]
+    pub evaluator_epochs: Option<usize>,
+    /// Real training images the classifier uses [default: all].
+    #[arg(long)]
+    pub evaluator_images: Option<usize>,
 }
 
 /// Arguments of `collapse compare`.

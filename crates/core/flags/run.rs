@@ -1,140 +1,41 @@
-//! The flags of `collapse run` and their resolution into a chain's
-//! configuration: a preset, overridden by the flags given, checked before any
-//! work; and the words of a refused value, by the flag that sets it.
+//! The flags of `collapse run`: a chain's settings (the chain crate's
+//! [`ChainSettings`], the same type a config file and a study read), a
+//! config file under them, and how this invocation runs; and the words of a
+//! refused value, by the flag or the file's key that set it.
 
 use std::path::{Path, PathBuf};
 
+use anyhow::anyhow;
 use clap::Args;
-use collapse_chain::{ChainConfig, ConfigError, KeepSets, LoopMode, OnDivergence, Preset, Setting};
-use collapse_data::catalogue::Catalogue;
-use collapse_data::catalogue::DatasetSpec;
-use collapse_eval::ClassifierConfig;
+use collapse_chain::{ChainConfig, ChainSettings, ConfigError};
 use collapse_kernels::ConvImpl;
-use collapse_vae::{Architecture, SampleMode};
 
-use super::FileSettings;
 use super::timestamp;
 use crate::Failure;
-use crate::backend::Backend;
-use crate::dataset::{default_data_dir, unknown_dataset};
+use crate::backend;
+use crate::dataset::default_data_dir;
 
 /// Arguments of `collapse run`.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Default)]
 #[command(allow_negative_numbers = true)]
 pub struct RunArgs {
     /// Settings from a TOML file keyed by these flags' names (`epochs = 3`, `real_fraction = 0.1`,
     /// `stream = true`); flags given on the command line replace the file's.
     #[arg(long, value_name = "FILE.toml", conflicts_with = "resume")]
     pub config: Option<PathBuf>,
-    /// Which settings came from --config (filled after parsing).
-    #[arg(skip)]
-    pub file: FileSettings,
-    /// Starting configuration: quick (MLP, 20,000 images, 10 epochs, 10 generations; a few
-    /// minutes on 2 CPU cores) or paper (the authors' conv VAE, 30 epochs, streamed samples)
-    /// [default: quick].
-    #[arg(long)]
-    pub preset: Option<String>,
-    /// Dataset name: mnist or fashion-mnist [default: mnist].
-    #[arg(long)]
-    pub dataset: Option<String>,
-    /// Folder of the dataset's IDX files [default: datasets/DATASET, fetched on first use].
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Run folder to write [default: outputs/PRESET-YYYYMMDD-HHMMSS].
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// VAE architecture.
-    #[arg(long, value_enum)]
-    pub model: Option<Architecture>,
-    /// Latent dimensions.
-    #[arg(long)]
-    pub latent_dim: Option<usize>,
-    /// Hidden widths of the MLP, comma-separated (e.g. 512,256).
-    #[arg(long, value_delimiter = ',')]
-    pub hidden: Option<Vec<usize>>,
-    /// Weight of the KL term (1 = plain ELBO).
-    #[arg(long)]
-    pub beta: Option<f64>,
-    /// Epochs per generation.
-    #[arg(long)]
-    pub epochs: Option<usize>,
-    /// Images per optimisation step.
-    #[arg(long)]
-    pub batch_size: Option<usize>,
-    /// Adam learning rate.
-    #[arg(long)]
-    pub lr: Option<f64>,
-    /// Adam weight decay (L2 added to the gradient, as PyTorch's Adam).
-    #[arg(long)]
-    pub weight_decay: Option<f64>,
-    /// Synthetic generations after generation 0.
-    #[arg(long)]
-    pub generations: Option<usize>,
-    /// Use only the first N real training images.
-    #[arg(long)]
-    pub train_size: Option<usize>,
-    /// Images per synthetic training set [default: generation 0's training size].
-    #[arg(long)]
-    pub synthetic_size: Option<usize>,
-    /// Score only the first N real test images (evaluators, test likelihood, latent
-    /// statistics) [default: all].
-    #[arg(long)]
-    pub test_size: Option<usize>,
-    /// How synthetic images are drawn from the decoder.
-    #[arg(long, value_enum)]
-    pub sample: Option<SampleMode>,
-    /// Draw every training batch fresh from the previous decoder (the authors' notebook).
-    #[arg(long, conflicts_with = "no_stream")]
-    pub stream: bool,
-    /// Regenerate one training set per generation (turns off the paper preset's streaming).
-    #[arg(long)]
-    pub no_stream: bool,
-    /// Replace (train on the newest synthetic set) or accumulate (real + all synthetic sets).
-    #[arg(long, value_enum)]
-    pub mode: Option<LoopMode>,
-    /// Fraction of real images kept in each synthetic generation's training set, in [0, 1].
-    #[arg(long)]
-    pub real_fraction: Option<f64>,
-    /// Sample z ~ N(0, s^2 I) with this s (below 1 biases sampling towards the mode).
-    #[arg(long)]
-    pub prior_scale: Option<f64>,
-    /// Seed of every random stream; the same seed on a CPU backend gives the same run.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Compute backend [default: flex].
-    #[arg(long, value_enum)]
-    pub device: Option<Backend>,
+    /// The chain's settings.
+    #[command(flatten)]
+    pub settings: ChainSettings,
     /// How the conv VAE and the frozen classifier compute convolutions [default: matmul on
     /// flex and ndarray, burn on the GPU backends]; the weights are the same either way.
     #[arg(long, value_enum)]
     pub conv_impl: Option<ConvImpl>,
-    /// Samples encoded by the generation-0 encoder (the probe) per generation.
-    #[arg(long)]
-    pub probe_samples: Option<usize>,
-    /// Images per batch when sampling and evaluating (memory against speed).
-    #[arg(long)]
-    pub eval_batch: Option<usize>,
-    /// Which generated training sets the run folder keeps: all, or only those a resume
-    /// needs (an accumulating chain's) [default: needed]; `collapse sample --training-set`
-    /// draws any other again.
-    #[arg(long, value_enum)]
-    pub keep_sets: Option<KeepSets>,
-    /// Skip the frozen evaluators (classifier metrics, generation-0 likelihood, style statistics).
-    #[arg(long)]
-    pub no_eval: bool,
-    /// The frozen classifier's recipe.
-    #[command(flatten)]
-    pub classifier: ClassifierFlags,
     /// Run one chain per seed into --out/seed-N/ and aggregate them (mean and std per generation).
     #[arg(long, value_delimiter = ',', conflicts_with_all = ["seed", "resume"])]
     pub seeds: Option<Vec<u64>>,
     /// No progress output on stderr.
     #[arg(long, short)]
     pub quiet: bool,
-    /// When a generation's loss becomes non-finite or explodes: stop (keeping completed
-    /// generations), or retry it once with a new seed stream and half the learning rate.
-    #[arg(long, value_enum)]
-    pub on_divergence: Option<OnDivergence>,
     /// Use dataset files whose checksums differ from the catalogue's (recorded in the manifest).
     #[arg(long)]
     pub no_verify: bool,
@@ -151,167 +52,282 @@ pub struct RunArgs {
     pub resume: Option<PathBuf>,
 }
 
-/// The classifier's training recipe, as flags.
-#[derive(Args, Debug, Clone, Default)]
-pub struct ClassifierFlags {
-    /// Epochs of the frozen classifier's training [default: 6].
-    #[arg(long)]
-    pub evaluator_epochs: Option<usize>,
-    /// Real training images the frozen classifier uses [default: all].
-    #[arg(long)]
-    pub evaluator_images: Option<usize>,
+/// A run's settings, merged, and where each came from: the command line, or
+/// a file (a config file, a study's run) under it.
+#[derive(Clone, Debug)]
+pub struct GivenSettings {
+    /// The file's settings with the command line's over them.
+    pub settings: ChainSettings,
+    /// The command line's own.
+    line: ChainSettings,
+    /// The file the others came from, as a message names it.
+    origin: Option<String>,
 }
 
-impl ClassifierFlags {
-    /// Overrides the recipe's values with the flags given.
-    pub fn apply(&self, config: &mut ClassifierConfig) {
-        if let Some(e) = self.evaluator_epochs {
-            config.epochs = e;
+impl GivenSettings {
+    /// Settings from the command line alone.
+    pub fn line(line: ChainSettings) -> Self {
+        GivenSettings {
+            settings: line.clone(),
+            line,
+            origin: None,
         }
-        if let Some(n) = self.evaluator_images {
-            config.train_images = n;
+    }
+
+    /// The settings of a file that `origin` names, with the command line's over them.
+    pub fn file(origin: String, file: ChainSettings, line: ChainSettings) -> Self {
+        GivenSettings {
+            settings: line.over(&file),
+            line,
+            origin: Some(origin),
         }
     }
-}
 
-/// Applies the preset, then every flag given, then checks the result.
-pub fn resolve(args: &RunArgs, spec: &DatasetSpec, data: PathBuf) -> Result<ChainConfig, Failure> {
-    let name = args.preset.as_deref().unwrap_or("quick");
-    let preset = Preset::from_name(name).ok_or_else(|| {
-        let known = Preset::NAMES.join(", ");
-        Failure::input(args.file.refused(
-            "--preset",
-            format!("unknown preset {name:?}; known: {known}"),
-        ))
-    })?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("outputs").join(format!("{name}-{}", timestamp())));
-    let mut c = ChainConfig::preset(preset, spec.name, data, out);
-    set(&mut c.model.architecture, args.model);
-    c.model.image_dims = spec.image_dims;
-    c.classifier.image_dims = spec.image_dims;
-    c.classifier.classes = spec.classes;
-    c.model.conv_impl = device_of(args)
-        .conv_impl_or(args.conv_impl)
-        .map_err(Failure::input)?;
-    set(&mut c.model.latent_dim, args.latent_dim);
-    set(&mut c.model.hidden, args.hidden.clone());
-    set(&mut c.train.beta, args.beta);
-    set(&mut c.train.epochs, args.epochs);
-    set(&mut c.train.batch_size, args.batch_size);
-    set(&mut c.train.lr, args.lr);
-    set(&mut c.train.weight_decay, args.weight_decay);
-    set(&mut c.generations, args.generations);
-    set(&mut c.train_size, args.train_size.map(Some));
-    set(&mut c.synthetic_size, args.synthetic_size.map(Some));
-    set(&mut c.test_size, args.test_size.map(Some));
-    set(&mut c.sample, args.sample);
-    if args.stream || args.no_stream {
-        c.stream = args.stream;
+    /// The settings of `args`: its config file's, if it names one, under its flags.
+    pub fn of(args: &RunArgs) -> Result<Self, Failure> {
+        match &args.config {
+            None => Ok(GivenSettings::line(args.settings.clone())),
+            Some(path) => {
+                let file = read_settings(path).map_err(Failure::input)?;
+                let origin = path.display().to_string();
+                Ok(GivenSettings::file(origin, file, args.settings.clone()))
+            }
+        }
     }
-    set(&mut c.mode, args.mode);
-    set(&mut c.real_fraction, args.real_fraction);
-    set(&mut c.prior_scale, args.prior_scale);
-    set(&mut c.seed, args.seed);
-    set(&mut c.probe_samples, args.probe_samples);
-    set(&mut c.eval_batch, args.eval_batch);
-    c.evaluate = !args.no_eval;
-    args.classifier.apply(&mut c.classifier);
-    set(&mut c.on_divergence, args.on_divergence);
-    set(&mut c.keep_sets, args.keep_sets);
-    c.device = device_of(args).name().to_string();
-    c.validate()
-        .map_err(|e| Failure::input(args.file.refused(flag_of(e.setting), e.message)))?;
-    Ok(c)
-}
 
-/// The dataset a run reads and its folder (`--data`, else `datasets/NAME`).
-pub fn dataset_of(args: &RunArgs) -> Result<(DatasetSpec, PathBuf), Failure> {
-    let name = args.dataset.as_deref().unwrap_or("mnist");
-    let spec = Catalogue::get(name)
-        .ok_or_else(|| Failure::input(args.file.refused("--dataset", unknown_dataset(name))))?;
-    let data = args.data.clone().unwrap_or_else(|| default_data_dir(&spec));
-    Ok((spec, data))
-}
+    /// A refusal of setting `key`'s value, named by the file and key where the
+    /// value came from the file, else by the flag.
+    pub fn refused(&self, key: &str, message: impl std::fmt::Display) -> anyhow::Error {
+        match &self.origin {
+            Some(origin) if !self.line.is_given(key) && self.settings.is_given(key) => {
+                anyhow!("{origin}: {key}: {message}")
+            }
+            _ => anyhow!("{}: {message}", flag(key)),
+        }
+    }
 
-fn set<T>(field: &mut T, value: Option<T>) {
-    if let Some(v) = value {
-        *field = v;
+    /// A refused configuration value, worded by where it was set.
+    pub fn config_error(&self, e: ConfigError) -> Failure {
+        Failure::input(self.refused(e.setting.key(), e.message))
+    }
+
+    /// The chain these settings describe, with `conv_impl` where given: the
+    /// preset, every setting over it, checked before any work.
+    pub fn resolve(&self, conv_impl: Option<ConvImpl>) -> Result<ChainConfig, Failure> {
+        let mut config = self
+            .settings
+            .resolve(default_data_dir, |preset| {
+                Path::new("outputs").join(format!("{}-{}", preset.name(), timestamp()))
+            })
+            .map_err(|e| self.config_error(e))?;
+        config.model.conv_impl =
+            backend::conv_impl_or(self.settings.backend(), conv_impl).map_err(Failure::input)?;
+        Ok(config)
     }
 }
 
-pub fn device_of(args: &RunArgs) -> Backend {
-    args.device.unwrap_or(Backend::Flex)
+/// The flag that sets `key` (`real_fraction` → `--real-fraction`).
+pub fn flag(key: &str) -> String {
+    format!("--{}", key.replace('_', "-"))
 }
 
-/// The flags that would change a recorded run's science, as given.
-pub fn science_flags(args: &RunArgs) -> Vec<&'static str> {
-    let given = [
-        ("--preset", args.preset.is_some()),
-        ("--dataset", args.dataset.is_some()),
-        ("--out", args.out.is_some()),
-        ("--model", args.model.is_some()),
-        ("--latent-dim", args.latent_dim.is_some()),
-        ("--hidden", args.hidden.is_some()),
-        ("--beta", args.beta.is_some()),
-        ("--epochs", args.epochs.is_some()),
-        ("--batch-size", args.batch_size.is_some()),
-        ("--lr", args.lr.is_some()),
-        ("--weight-decay", args.weight_decay.is_some()),
-        ("--train-size", args.train_size.is_some()),
-        ("--synthetic-size", args.synthetic_size.is_some()),
-        ("--test-size", args.test_size.is_some()),
-        ("--sample", args.sample.is_some()),
-        ("--stream", args.stream),
-        ("--no-stream", args.no_stream),
-        ("--mode", args.mode.is_some()),
-        ("--real-fraction", args.real_fraction.is_some()),
-        ("--prior-scale", args.prior_scale.is_some()),
-        ("--seed", args.seed.is_some()),
-        ("--device", args.device.is_some()),
-        ("--conv-impl", args.conv_impl.is_some()),
-        ("--probe-samples", args.probe_samples.is_some()),
-        ("--eval-batch", args.eval_batch.is_some()),
-        ("--on-divergence", args.on_divergence.is_some()),
-        ("--no-eval", args.no_eval),
-        ("--keep-sets", args.keep_sets.is_some()),
+/// A chain's settings from the TOML file `path`; a bad file or key is one
+/// line naming the file (and the key).
+pub fn read_settings(path: &Path) -> anyhow::Result<ChainSettings> {
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| anyhow!("{}: {}", path.display(), e.message().trim()))?;
+    ChainSettings::from_table(&table).map_err(|e| anyhow!("{}: {e}", path.display()))
+}
+
+/// The flags of `args` that would change a recorded run's science, as given.
+pub fn science_flags(args: &RunArgs) -> Vec<String> {
+    let mut given: Vec<String> = args
+        .settings
+        .given()
+        .iter()
+        .filter(|key| !["generations", "data"].contains(&key.as_str()))
+        .map(|key| flag(key))
+        .collect();
+    if args.conv_impl.is_some() {
+        given.push("--conv-impl".to_string());
+    }
+    given
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use collapse_chain::{Backend, Setting};
+
+    use super::*;
+    use crate::flags::{Cli, Command};
+
+    /// One value for each setting, unlike every preset's, as TOML and as a
+    /// command line gives it.
+    const SAMPLES: &[(&str, &str, &[&str])] = &[
+        ("preset", "\"paper\"", &["--preset", "paper"]),
         (
-            "--evaluator-epochs",
-            args.classifier.evaluator_epochs.is_some(),
+            "dataset",
+            "\"fashion-mnist\"",
+            &["--dataset", "fashion-mnist"],
         ),
-        (
-            "--evaluator-images",
-            args.classifier.evaluator_images.is_some(),
-        ),
+        ("data", "\"elsewhere\"", &["--data", "elsewhere"]),
+        ("out", "\"runs/x\"", &["--out", "runs/x"]),
+        ("model", "\"conv\"", &["--model", "conv"]),
+        ("latent_dim", "7", &["--latent-dim", "7"]),
+        ("hidden", "[512, 256]", &["--hidden", "512,256"]),
+        ("beta", "0.5", &["--beta", "0.5"]),
+        ("epochs", "3", &["--epochs", "3"]),
+        ("batch_size", "64", &["--batch-size", "64"]),
+        ("lr", "0.002", &["--lr", "0.002"]),
+        ("weight_decay", "0.001", &["--weight-decay", "0.001"]),
+        ("generations", "4", &["--generations", "4"]),
+        ("train_size", "500", &["--train-size", "500"]),
+        ("synthetic_size", "300", &["--synthetic-size", "300"]),
+        ("test_size", "2000", &["--test-size", "2000"]),
+        ("sample", "\"bernoulli\"", &["--sample", "bernoulli"]),
+        ("stream", "true", &["--stream"]),
+        ("mode", "\"accumulate\"", &["--mode", "accumulate"]),
+        ("real_fraction", "0.1", &["--real-fraction", "0.1"]),
+        ("prior_scale", "0.8", &["--prior-scale", "0.8"]),
+        ("seed", "9", &["--seed", "9"]),
+        ("device", "\"ndarray\"", &["--device", "ndarray"]),
+        ("probe_samples", "500", &["--probe-samples", "500"]),
+        ("eval_batch", "250", &["--eval-batch", "250"]),
+        ("keep_sets", "\"all\"", &["--keep-sets", "all"]),
+        ("no_eval", "true", &["--no-eval"]),
+        ("evaluator_epochs", "2", &["--evaluator-epochs", "2"]),
+        ("evaluator_images", "1000", &["--evaluator-images", "1000"]),
+        ("on_divergence", "\"retry\"", &["--on-divergence", "retry"]),
     ];
-    given.iter().filter(|(_, g)| *g).map(|(f, _)| *f).collect()
-}
 
-/// The flag that sets a chain's `setting`.
-pub fn flag_of(setting: Setting) -> &'static str {
-    match setting {
-        Setting::Epochs => "--epochs",
-        Setting::BatchSize => "--batch-size",
-        Setting::LatentDim => "--latent-dim",
-        Setting::Hidden => "--hidden",
-        Setting::Lr => "--lr",
-        Setting::WeightDecay => "--weight-decay",
-        Setting::Beta => "--beta",
-        Setting::TrainSize => "--train-size",
-        Setting::SyntheticSize => "--synthetic-size",
-        Setting::TestSize => "--test-size",
-        Setting::RealFraction => "--real-fraction",
-        Setting::Stream => "--stream",
-        Setting::PriorScale => "--prior-scale",
-        Setting::ProbeSamples => "--probe-samples",
-        Setting::EvalBatch => "--eval-batch",
-        Setting::EvaluatorEpochs => "--evaluator-epochs",
+    fn from_flags(words: &[&str]) -> ChainSettings {
+        let argv = ["collapse", "run"].iter().chain(words);
+        let Command::Run(args) = Cli::try_parse_from(argv).unwrap().command else {
+            unreachable!("the words start with run")
+        };
+        args.settings
     }
-}
 
-/// A refused configuration value, worded by the flag that sets it.
-pub fn flag_error(e: ConfigError) -> anyhow::Error {
-    anyhow::anyhow!("{}: {}", flag_of(e.setting), e.message)
+    fn from_toml(text: &str) -> ChainSettings {
+        ChainSettings::from_table(&text.parse().unwrap()).unwrap()
+    }
+
+    fn resolved(settings: &ChainSettings) -> Option<ChainConfig> {
+        settings.resolve(|_| "d".into(), |_| "o".into()).ok()
+    }
+
+    /// Every setting is a key of the TOML table and a flag of `run`, both
+    /// give the same value, and the value reaches the chain's configuration.
+    #[test]
+    fn every_setting_is_a_flag_and_a_key_and_reaches_the_config() {
+        let mut keys: Vec<&str> = SAMPLES.iter().map(|(k, _, _)| *k).collect();
+        keys.sort();
+        let mut fields = ChainSettings::keys();
+        fields.sort();
+        assert_eq!(keys, fields, "one sample per field of ChainSettings");
+        for (key, value, words) in SAMPLES {
+            let file = from_toml(&format!("{key} = {value}"));
+            let line = from_flags(words);
+            assert_eq!(file, line, "{key}: the file and the flag differ");
+            assert_eq!(file.given(), [key.to_string()], "{key}");
+            // Over the quick preset or the paper one (which streams already), the
+            // value changes the chain's configuration.
+            let reaches = [ChainSettings::default(), from_toml("preset = \"paper\"")]
+                .iter()
+                .any(|base| {
+                    let set = resolved(&file.over(base));
+                    set.is_some() && set != resolved(base)
+                });
+            assert!(reaches, "{key} does not reach ChainConfig");
+        }
+        let paper = from_toml("preset = \"paper\"\nstream = false");
+        assert!(
+            !resolved(&paper).unwrap().stream,
+            "stream = false turns streaming off"
+        );
+        assert!(from_flags(&["--stream=false"]).stream == Some(false));
+        assert!(
+            from_toml("probe-samples = 3").probe_samples == Some(3),
+            "dashes or underscores"
+        );
+    }
+
+    /// Each setting a refusal names is a field of the settings.
+    #[test]
+    fn refusals_name_settings_that_exist() {
+        let fields = ChainSettings::keys();
+        let all = [
+            Setting::Dataset,
+            Setting::Epochs,
+            Setting::BatchSize,
+            Setting::LatentDim,
+            Setting::Hidden,
+            Setting::Lr,
+            Setting::WeightDecay,
+            Setting::Beta,
+            Setting::TrainSize,
+            Setting::SyntheticSize,
+            Setting::TestSize,
+            Setting::RealFraction,
+            Setting::Stream,
+            Setting::PriorScale,
+            Setting::ProbeSamples,
+            Setting::EvalBatch,
+            Setting::EvaluatorEpochs,
+        ];
+        for s in all {
+            assert!(fields.contains(&s.key().to_string()), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn the_command_line_replaces_the_file_and_refusals_name_their_source() {
+        let file = from_toml("epochs = 3\nreal_fraction = 0.25\nhidden = [512]");
+        let given = GivenSettings::file("run.toml".into(), file, from_flags(&["--epochs", "5"]));
+        assert_eq!(given.settings.epochs, Some(5));
+        assert_eq!(given.settings.real_fraction, Some(0.25));
+        assert_eq!(given.settings.hidden, Some(vec![512]));
+        assert_eq!(
+            given.refused("real_fraction", "too big").to_string(),
+            "run.toml: real_fraction: too big"
+        );
+        assert_eq!(given.refused("epochs", "no").to_string(), "--epochs: no");
+        assert_eq!(given.refused("seed", "no").to_string(), "--seed: no");
+        assert_eq!(flag("probe_samples"), "--probe-samples");
+        let device = GivenSettings::line(from_flags(&["--device", "wgpu"]));
+        assert_eq!(device.settings.backend(), Backend::Wgpu);
+    }
+
+    #[test]
+    fn bad_tables_name_the_key() {
+        let err = |text: &str| {
+            ChainSettings::from_table(&text.parse().unwrap())
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(err("epoch = 3"), "epoch: not a chain setting");
+        assert!(
+            err("epochs = \"ten\"").starts_with("epochs: invalid type: string"),
+            "{}",
+            err("epochs = \"ten\"")
+        );
+        assert!(
+            err("stream = 1").starts_with("stream: invalid type: integer"),
+            "{}",
+            err("stream = 1")
+        );
+        assert!(
+            err("preset = \"huge\"").starts_with("preset: unknown variant `huge`"),
+            "{}",
+            err("preset = \"huge\"")
+        );
+        assert!(
+            err("seed = { a = 1 }").starts_with("seed: invalid type"),
+            "{}",
+            err("seed = { a = 1 }")
+        );
+    }
 }

@@ -1,0 +1,286 @@
+//! A chain's settings as a person gives them: each value optional, over a
+//! preset. The one type is the flags of `collapse run`, the keys of a run's
+//! config file, and a study's `[base]`, axes and conditions; merged field by
+//! field, it resolves into a [`ChainConfig`].
+
+use std::path::PathBuf;
+
+use collapse_data::catalogue::{Catalogue, DatasetSpec};
+use collapse_vae::{Architecture, SampleMode};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::Backend;
+use crate::config::{ChainConfig, ConfigError, KeepSets, LoopMode, OnDivergence, Preset, Setting};
+
+/// A chain's settings, each one optional: where one is not given, the
+/// preset's value holds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+#[serde(deny_unknown_fields)]
+pub struct ChainSettings {
+    /// Starting configuration [default: quick].
+    #[cfg_attr(feature = "clap", arg(long, value_enum))]
+    pub preset: Option<Preset>,
+    /// Dataset name: mnist or fashion-mnist [default: mnist].
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub dataset: Option<String>,
+    /// Folder of the dataset's IDX files [default: datasets/DATASET, fetched on first use].
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub data: Option<PathBuf>,
+    /// Run folder to write [default: outputs/PRESET-YYYYMMDD-HHMMSS].
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub out: Option<PathBuf>,
+    /// VAE architecture.
+    #[cfg_attr(feature = "clap", arg(long, value_enum))]
+    pub model: Option<Architecture>,
+    /// Latent dimensions.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub latent_dim: Option<usize>,
+    /// Hidden widths of the MLP, comma-separated (e.g. 512,256).
+    #[cfg_attr(feature = "clap", arg(long, value_delimiter = ','))]
+    pub hidden: Option<Vec<usize>>,
+    /// Weight of the KL term (1 = plain ELBO).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub beta: Option<f64>,
+    /// Epochs per generation.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub epochs: Option<usize>,
+    /// Images per optimisation step.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub batch_size: Option<usize>,
+    /// Adam learning rate.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub lr: Option<f64>,
+    /// Adam weight decay (L2 added to the gradient, as PyTorch's Adam).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub weight_decay: Option<f64>,
+    /// Synthetic generations after generation 0.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub generations: Option<usize>,
+    /// Use only the first N real training images.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub train_size: Option<usize>,
+    /// Images per synthetic training set [default: generation 0's training size].
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub synthetic_size: Option<usize>,
+    /// Score only the first N real test images (evaluators, test likelihood, latent
+    /// statistics) [default: all].
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub test_size: Option<usize>,
+    /// How synthetic images are drawn from the decoder.
+    #[cfg_attr(feature = "clap", arg(long, value_enum))]
+    pub sample: Option<SampleMode>,
+    /// Draw every training batch fresh from the previous decoder (the authors' notebook);
+    /// `--stream` alone means true, and `--stream=false` regenerates one training set per
+    /// generation instead.
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")
+    )]
+    pub stream: Option<bool>,
+    /// Replace (train on the newest synthetic set) or accumulate (real + all synthetic sets).
+    #[cfg_attr(feature = "clap", arg(long, value_enum))]
+    pub mode: Option<LoopMode>,
+    /// Fraction of real images kept in each synthetic generation's training set, in [0, 1].
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub real_fraction: Option<f64>,
+    /// Sample z ~ N(0, s^2 I) with this s (below 1 biases sampling towards the mode).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub prior_scale: Option<f64>,
+    /// Seed of every random stream; the same seed on a CPU backend gives the same run.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub seed: Option<u64>,
+    /// Compute backend [default: flex].
+    #[cfg_attr(feature = "clap", arg(long, value_enum))]
+    pub device: Option<Backend>,
+    /// Samples encoded by the generation-0 encoder (the probe) per generation.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub probe_samples: Option<usize>,
+    /// Images per batch when sampling and evaluating (memory against speed).
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub eval_batch: Option<usize>,
+    /// Which generated training sets the run folder keeps: all, or only those a resume
+    /// needs (an accumulating chain's) [default: needed]; `collapse sample --training-set`
+    /// draws any other again.
+    #[cfg_attr(feature = "clap", arg(long, value_enum))]
+    pub keep_sets: Option<KeepSets>,
+    /// Skip the frozen evaluators (classifier metrics, generation-0 likelihood, style
+    /// statistics); `--no-eval` alone means true.
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")
+    )]
+    pub no_eval: Option<bool>,
+    /// Epochs of the frozen classifier's training [default: 6].
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub evaluator_epochs: Option<usize>,
+    /// Real training images the frozen classifier uses [default: all].
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub evaluator_images: Option<usize>,
+    /// When a generation's loss becomes non-finite or explodes: stop (keeping completed
+    /// generations), or retry it once with a new seed stream and half the learning rate.
+    #[cfg_attr(feature = "clap", arg(long, value_enum))]
+    pub on_divergence: Option<OnDivergence>,
+}
+
+/// A setting refused as written, before it is resolved.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct SettingsError {
+    /// The key as written.
+    pub key: String,
+    /// Why.
+    pub message: String,
+}
+
+impl ChainSettings {
+    /// Every key these settings have, as a table or a config file spells it.
+    pub fn keys() -> Vec<String> {
+        ChainSettings::default()
+            .table()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect()
+    }
+
+    /// The keys given (not left to the preset).
+    pub fn given(&self) -> Vec<String> {
+        self.table()
+            .into_iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, _)| k)
+            .collect()
+    }
+
+    /// Whether `key` is given.
+    pub fn is_given(&self, key: &str) -> bool {
+        self.table().get(key).is_some_and(|v| !v.is_null())
+    }
+
+    /// These settings over `base`: each value given here replaces base's.
+    pub fn over(&self, base: &ChainSettings) -> ChainSettings {
+        let mut merged = base.table();
+        for (key, value) in self.table() {
+            if !value.is_null() {
+                merged.insert(key, value);
+            }
+        }
+        serde_json::from_value(serde_json::Value::Object(merged))
+            .expect("the merge of two valid settings is valid")
+    }
+
+    /// Each field by its key, `null` where not given.
+    fn table(&self) -> serde_json::Map<String, serde_json::Value> {
+        match serde_json::to_value(self).expect("settings serialise") {
+            serde_json::Value::Object(map) => map,
+            _ => unreachable!("a struct serialises to an object"),
+        }
+    }
+
+    /// The settings in a TOML table (a config file, a study's run), keyed by
+    /// the fields' names, with `-` or `_` between words. An unknown key or a
+    /// value of the wrong kind is an error naming the key.
+    pub fn from_table(table: &toml::Table) -> Result<ChainSettings, SettingsError> {
+        let known = ChainSettings::keys();
+        let mut normal = toml::Table::new();
+        for (key, value) in table {
+            let field = key.replace('-', "_");
+            if !known.contains(&field) {
+                return Err(SettingsError {
+                    key: key.clone(),
+                    message: "not a chain setting".to_string(),
+                });
+            }
+            let one = toml::Table::from_iter([(field.clone(), value.clone())]);
+            toml::Value::Table(one)
+                .try_into::<ChainSettings>()
+                .map_err(|e| SettingsError {
+                    key: key.clone(),
+                    message: e.message().trim().to_string(),
+                })?;
+            normal.insert(field, value.clone());
+        }
+        let settings = toml::Value::Table(normal)
+            .try_into()
+            .expect("each key was read on its own");
+        Ok(settings)
+    }
+
+    /// The dataset these settings name, from the catalogue.
+    pub fn dataset_spec(&self) -> Result<DatasetSpec, ConfigError> {
+        let name = self.dataset.as_deref().unwrap_or("mnist");
+        Catalogue::get(name).ok_or_else(|| ConfigError {
+            setting: Setting::Dataset,
+            message: format!(
+                "unknown dataset {name:?}; known: {}",
+                Catalogue::names().join(", ")
+            ),
+        })
+    }
+
+    /// The preset these settings start from.
+    pub fn preset(&self) -> Preset {
+        self.preset.unwrap_or(Preset::Quick)
+    }
+
+    /// The backend these settings run on.
+    pub fn backend(&self) -> Backend {
+        self.device.unwrap_or(Backend::Flex)
+    }
+
+    /// The chain these settings describe: the preset's configuration with
+    /// every given value over it, checked. Without `data` or `out`, the
+    /// dataset's folder is `default_data(dataset)` and the run folder
+    /// `default_out(preset)`.
+    pub fn resolve(
+        &self,
+        default_data: impl FnOnce(&DatasetSpec) -> PathBuf,
+        default_out: impl FnOnce(Preset) -> PathBuf,
+    ) -> Result<ChainConfig, ConfigError> {
+        let spec = self.dataset_spec()?;
+        let data = self.data.clone().unwrap_or_else(|| default_data(&spec));
+        let out = self
+            .out
+            .clone()
+            .unwrap_or_else(|| default_out(self.preset()));
+        let mut c = ChainConfig::preset(self.preset(), spec.name, data, out);
+        c.model.image_dims = spec.image_dims;
+        c.classifier.image_dims = spec.image_dims;
+        c.classifier.classes = spec.classes;
+        c.model.conv_impl = self.backend().conv_impl();
+        c.device = self.backend().name().to_string();
+        set(&mut c.model.architecture, self.model);
+        set(&mut c.model.latent_dim, self.latent_dim);
+        set(&mut c.model.hidden, self.hidden.clone());
+        set(&mut c.train.beta, self.beta);
+        set(&mut c.train.epochs, self.epochs);
+        set(&mut c.train.batch_size, self.batch_size);
+        set(&mut c.train.lr, self.lr);
+        set(&mut c.train.weight_decay, self.weight_decay);
+        set(&mut c.generations, self.generations);
+        set(&mut c.train_size, self.train_size.map(Some));
+        set(&mut c.synthetic_size, self.synthetic_size.map(Some));
+        set(&mut c.test_size, self.test_size.map(Some));
+        set(&mut c.sample, self.sample);
+        set(&mut c.stream, self.stream);
+        set(&mut c.mode, self.mode);
+        set(&mut c.real_fraction, self.real_fraction);
+        set(&mut c.prior_scale, self.prior_scale);
+        set(&mut c.seed, self.seed);
+        set(&mut c.probe_samples, self.probe_samples);
+        set(&mut c.eval_batch, self.eval_batch);
+        set(&mut c.keep_sets, self.keep_sets);
+        set(&mut c.evaluate, self.no_eval.map(|skip| !skip));
+        set(&mut c.classifier.epochs, self.evaluator_epochs);
+        set(&mut c.classifier.train_images, self.evaluator_images);
+        set(&mut c.on_divergence, self.on_divergence);
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+fn set<T>(field: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *field = v;
+    }
+}
