@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use collapse_data::{IdxData, read_idx};
-use collapse_report::{LatentStats, Manifest, ProbeStats, read_json, read_metrics_csv};
+use collapse_records::{LatentStats, Manifest, ProbeStats, read_json, read_metrics_csv};
 
 use crate::util::{TempDir, assert_fails, assert_ok, collapse, flags, run_into, sample_checkpoint};
 

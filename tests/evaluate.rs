@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use collapse_report::{EvalRecord, read_json, read_metrics_csv};
+use collapse_records::{EvalRecord, read_json, read_metrics_csv};
 
 use crate::chain::{TINY, short_chain};
 use crate::util::{
@@ -251,7 +251,7 @@ fn seeds_run_one_chain_each_and_aggregate_them() {
     flags.extend(["--seeds", "1,2"]);
     assert_ok(&crate::util::run_into(&tmp, &out, &flags));
     for seed in [1u64, 2] {
-        let manifest: collapse_report::Manifest =
+        let manifest: collapse_records::Manifest =
             read_json(&out.join(format!("seed-{seed}/manifest.json"))).unwrap();
         assert_eq!(manifest.seed, seed);
     }

@@ -152,7 +152,7 @@ fn resume_refuses_science_flags_and_extends_generations() {
         &tmp.0,
         &["run", "--resume", dir, "--generations", "2", "--quiet"],
     ));
-    let rows = collapse_report::read_metrics_csv(&out.join("metrics.csv")).unwrap();
+    let rows = collapse_records::read_metrics_csv(&out.join("metrics.csv")).unwrap();
     assert_eq!(rows.len(), 3);
     assert!(out.join("gen-002/COMPLETE").is_file());
     let nowhere = collapse(
@@ -224,7 +224,7 @@ fn an_accumulating_chain_resumes_from_its_sets_on_disk() {
     ));
     let strip = crate::chain::metrics_without_seconds;
     assert_eq!(strip(&whole), strip(&parts));
-    let rows = collapse_report::read_metrics_csv(&parts.join("metrics.csv")).unwrap();
+    let rows = collapse_records::read_metrics_csv(&parts.join("metrics.csv")).unwrap();
     let sizes: Vec<usize> = rows.iter().map(|r| r.train_size).collect();
     assert_eq!(sizes, vec![300, 600, 900, 1200]);
 }
@@ -305,8 +305,8 @@ fn a_diverging_loss_stops_with_where_it_happened_or_is_retried_once() {
     let mut retry = args.to_vec();
     retry.extend(["--on-divergence", "retry"]);
     assert_fails(&run_into(&tmp, &out, &retry), 1, &["again after a retry"]);
-    let manifest: collapse_report::Manifest =
-        collapse_report::read_json(&out.join("manifest.json")).unwrap();
+    let manifest: collapse_records::Manifest =
+        collapse_records::read_json(&out.join("manifest.json")).unwrap();
     assert_eq!(manifest.retries.len(), 1);
     assert_eq!(
         (manifest.retries[0].generation, manifest.retries[0].lr),
@@ -400,8 +400,8 @@ fn broken_run_folders_and_data_are_answered_in_one_line_and_lose_nothing() {
     accepted.extend(crate::chain::TINY);
     accepted.extend(crate::util::TEST_EVALUATOR);
     assert_ok(&collapse(&tmp.0, &accepted));
-    let manifest: collapse_report::Manifest =
-        collapse_report::read_json(&tmp.join("accepted/manifest.json")).unwrap();
+    let manifest: collapse_records::Manifest =
+        collapse_records::read_json(&tmp.join("accepted/manifest.json")).unwrap();
     assert_eq!(
         manifest
             .dataset

@@ -381,7 +381,7 @@ fn a_study_runs_here_and_on_slurm_with_the_same_metrics() {
         "the Slurm study's metrics differ from the local study's"
     );
     for (run, how) in [(RUNS[0], "cancelled"), (RUNS[1], "requeued")] {
-        let manifest: collapse_report::Manifest = collapse_report::read_json(
+        let manifest: collapse_records::Manifest = collapse_records::read_json(
             &StudyFolder::new(&remote).run_dir(run).join("manifest.json"),
         )
         .unwrap();

@@ -2,7 +2,7 @@
 //! software Vulkan driver, where no GPU is): a chain and its record, the
 //! device listing without a display session, and flex against wgpu over seeds.
 
-use collapse_report::{Manifest, read_json, read_metrics_csv};
+use collapse_records::{Manifest, read_json, read_metrics_csv};
 
 use crate::chain::{TINY, short_chain};
 use crate::util::{TempDir, assert_ok, flags, have_wgpu, sample_checkpoint};

@@ -19,7 +19,7 @@ use burn::prelude::*;
 #[cfg(feature = "wgpu")]
 use burn::tensor::DeviceType;
 pub use collapse_chain::Backend;
-use collapse_report::DeviceRecord;
+use collapse_records::DeviceRecord;
 use collapse_vae::ConvImpl;
 
 /// A started device and its description.

@@ -4,8 +4,8 @@
 //! covariance and the probe's pooled μ values are read back.
 
 use burn::prelude::*;
-use collapse_report::stats::{QUANTILE_LEVELS, histogram, mean_std, quantiles};
-use collapse_report::{AggregatePosterior, LatentStats, ProbeStats};
+use collapse_records::stats::{QUANTILE_LEVELS, histogram, mean_std, quantiles};
+use collapse_records::{AggregatePosterior, LatentStats, ProbeStats};
 use collapse_vae::loss::kl_per_dim;
 use collapse_vae::{Posterior, to_host};
 

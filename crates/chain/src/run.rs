@@ -8,13 +8,14 @@ use burn::module::Module;
 use burn::prelude::*;
 use collapse_data::{Dataset, IdxArray, IdxData, IdxError, read_idx, write_idx};
 use collapse_eval::{CacheEvent, Classifier, EvalError, Evaluator, load_or_train};
-use collapse_report::grid::{grid_image, save_png};
-use collapse_report::{ClassifierInfo, EvalRecord};
-use collapse_report::{
+use collapse_records::{ClassifierInfo, EvalRecord, RecordError};
+use collapse_records::{
     DatasetFileRecord, DatasetRecord, DeviceRecord, GenerationTiming, LatentStats, Manifest,
-    MetricsRow, ProbeStats, ReportError, RetryRecord, generation_dir, generation_of, read_json,
-    redraw_run, write_json, write_metrics_csv,
+    MetricsRow, ProbeStats, RetryRecord, generation_dir, generation_of, read_json, write_json,
+    write_metrics_csv,
 };
+use collapse_report::grid::{grid_image, save_png};
+use collapse_report::{ReportError, redraw_run};
 use collapse_vae::data::permutation;
 use collapse_vae::{
     BatchSource, CheckpointError, Divergence, EvalStats, HostImages, SampleMode, ShuffledImages,
@@ -93,7 +94,10 @@ pub enum ChainError {
         /// The error.
         source: std::io::Error,
     },
-    /// Writing a record, grid or plot failed.
+    /// Writing or reading a record failed.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    /// Drawing a grid, a plot or the report failed.
     #[error(transparent)]
     Report(#[from] ReportError),
     /// Writing a checkpoint failed.
@@ -400,7 +404,7 @@ pub fn run_chain(
     }
     let manifest = Manifest {
         tool: format!("collapse {}", env!("CARGO_PKG_VERSION")),
-        started: collapse_report::time::now_rfc3339(),
+        started: collapse_records::time::now_rfc3339(),
         finished: None,
         command_line: context.command_line,
         config: serde_json::to_value(config).expect("config serialises"),
@@ -470,7 +474,7 @@ pub fn resume_chain(
     manifest.config = serde_json::to_value(config).expect("config serialises");
     manifest.generations.retain(|t| t.generation < complete);
     manifest.finished = None;
-    manifest.resumed.push(collapse_report::time::now_rfc3339());
+    manifest.resumed.push(collapse_records::time::now_rfc3339());
     write_json(&out.join("manifest.json"), &manifest)?;
     drive(&fixed, manifest, state, on_event)
 }
@@ -487,7 +491,7 @@ fn discard_incomplete(out: &Path, first: usize) -> Result<(), ChainError> {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if generation_of(&path).is_some_and(|n| n >= first) && path.is_dir() {
             std::fs::remove_dir_all(&path).map_err(io(&path))?;
-        } else if name.contains(collapse_data::atomic::TEMP_MARK) && path.is_file() {
+        } else if name.contains(collapse_records::atomic::TEMP_MARK) && path.is_file() {
             std::fs::remove_file(&path).map_err(io(&path))?;
         }
     }
@@ -550,7 +554,7 @@ fn drive(
     }
     if first > config.generations {
         // A resumed run that was already complete: its files only need redrawing.
-        manifest.finished = Some(collapse_report::time::now_rfc3339());
+        manifest.finished = Some(collapse_records::time::now_rfc3339());
         write_json(&config.out.join("manifest.json"), &manifest)?;
         write_metrics_csv(&config.out.join("metrics.csv"), &state.rows)?;
         redraw_run(&config.out)?;
@@ -713,7 +717,7 @@ fn record_generation(
     let out = &fixed.config.out;
     write_json(&dir.join("metrics.json"), row)?;
     let complete = dir.join(COMPLETE);
-    collapse_data::atomic::write(&complete, collapse_report::time::now_rfc3339().as_bytes())
+    collapse_records::atomic::write(&complete, collapse_records::time::now_rfc3339().as_bytes())
         .map_err(|source| ChainError::Io {
             path: complete,
             source,
@@ -726,7 +730,7 @@ fn record_generation(
     });
     if row.generation == fixed.config.generations {
         // Finished before the last redraw, so index.html says so.
-        manifest.finished = Some(collapse_report::time::now_rfc3339());
+        manifest.finished = Some(collapse_records::time::now_rfc3339());
     }
     write_json(&out.join("manifest.json"), manifest)?;
     redraw_run(out)?;

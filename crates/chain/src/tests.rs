@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use burn::prelude::Device;
 use collapse_data::{Catalogue, Dataset, DatasetSpec, Split};
-use collapse_report::{
+use collapse_records::{
     DeviceRecord, LatentStats, Manifest, MetricsRow, ProbeStats, generation_dir, read_json,
     read_metrics_csv,
 };

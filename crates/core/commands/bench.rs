@@ -22,7 +22,7 @@ use burn::module::Module;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use collapse_eval::ClassifierConfig;
-use collapse_report::DeviceRecord;
+use collapse_records::DeviceRecord;
 use collapse_vae::{
     Architecture, ConvImpl, SampleMode, ShuffledImages, TrainConfig, TrainEvent, Vae, VaeConfig,
     encode_all, sample_images, train,
@@ -367,7 +367,7 @@ impl<'a> Record<'a> {
             burn_version: build_info::locked_version("burn"),
             rustc: build_info::rustc_version(),
             features: build_info::features(),
-            date: collapse_report::time::now_rfc3339(),
+            date: collapse_records::time::now_rfc3339(),
             command: std::env::args().collect(),
             git_commit,
             git_dirty,
@@ -383,7 +383,7 @@ impl<'a> Record<'a> {
 }
 
 fn write_record(path: &Path, record: &Record) -> anyhow::Result<()> {
-    collapse_report::write_json(path, record).with_context(|| format!("--json {}", path.display()))
+    collapse_records::write_json(path, record).with_context(|| format!("--json {}", path.display()))
 }
 
 /// The device and the method on one line, then the table's header.

@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{Context, anyhow};
 use burn::module::Module;
 use burn::prelude::Device;
-use collapse_report::DeviceRecord;
+use collapse_records::DeviceRecord;
 use collapse_vae::parity::{STEP_PREFIX, StepInputs, StepSnapshot, TensorDiff, compare};
 use collapse_vae::{Architecture, ConvImpl, TrainConfig, Vae, VaeConfig, load_checkpoint};
 use serde::Serialize;
@@ -270,7 +270,7 @@ fn print_table(diffs: &[TensorDiff]) {
 
 fn write_json(path: &Path, doc: &ParityRecord<'_>) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(doc).expect("the parity record serialises");
-    collapse_data::atomic::write(path, text.as_bytes())
+    collapse_records::atomic::write(path, text.as_bytes())
         .with_context(|| path.display().to_string())
         .map_err(Failure::run)
 }

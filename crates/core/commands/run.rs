@@ -10,7 +10,7 @@ use collapse_chain::{
     ChainConfig, ChainError, ChainEvent, RunContext, Stage, resume_chain, run_chain,
 };
 use collapse_eval::CacheEvent;
-use collapse_report::{DeviceRecord, Manifest, MetricsRow, read_json};
+use collapse_records::{DeviceRecord, Manifest, MetricsRow, read_json};
 use collapse_vae::{Architecture, CheckpointError, TrainEvent, VaeConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 

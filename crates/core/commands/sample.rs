@@ -56,7 +56,7 @@ pub fn sample(args: SampleArgs) -> Result<(), Failure> {
 /// generation `dir`, drawn again from the generation before it.
 fn training_set(dir: &Path, device: Option<Backend>, out: Option<PathBuf>) -> Result<(), Failure> {
     let bad = |why: String| Failure::input(anyhow!("{}: {why}", dir.display()));
-    let g = collapse_report::generation_of(dir)
+    let g = collapse_records::generation_of(dir)
         .ok_or_else(|| bad("not a generation folder of a run (gen-NNN)".into()))?;
     let run = dir.parent().unwrap_or(Path::new("."));
     let (_, config) = read_recorded(run).map_err(|e| bad(crate::one_line(&e)))?;
@@ -90,7 +90,7 @@ fn training_set(dir: &Path, device: Option<Backend>, out: Option<PathBuf>) -> Re
         false => backend.conv_impl(),
     };
     let selected = backend::select(backend).map_err(Failure::input)?;
-    let previous = collapse_report::generation_dir(run, g - 1);
+    let previous = collapse_records::generation_dir(run, g - 1);
     let (model, _) = collapse_vae::load_checkpoint(&previous, &selected.device, conv_impl)
         .map_err(Failure::input)?;
     let out = out.unwrap_or_else(|| dir.join(collapse_chain::training_set_name(config.sample)));

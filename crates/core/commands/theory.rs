@@ -39,7 +39,7 @@ fn failure(e: TheoryError) -> Failure {
             Failure::input(anyhow!("{e} (--force replaces them)"))
         }
         TheoryError::Folder { .. } => Failure::input(e),
-        TheoryError::Report(_) => Failure::run(e),
+        TheoryError::Report(_) | TheoryError::Record(_) => Failure::run(e),
     }
 }
 
@@ -105,7 +105,7 @@ fn gaussian(args: GaussianArgs) -> Result<(), Failure> {
 /// `collapse theory gmm`.
 fn gmm(args: GmmArgs) -> Result<(), Failure> {
     let progress = |quiet: bool| {
-        move |r: &collapse_report::GmmRow| {
+        move |r: &collapse_records::GmmRow| {
             if !quiet && r.generation.is_multiple_of(50) {
                 eprintln!(
                     "  generation {}: std {:.4} {:.4}, L2² {:.4e}, log-likelihood of the original {:.4}",

@@ -249,7 +249,7 @@ pub struct ParityArgs {
 
 /// The current UTC time as `YYYYMMDD-HHMMSS`, for default folder names.
 pub fn timestamp() -> String {
-    collapse_report::time::now_rfc3339()
+    collapse_records::time::now_rfc3339()
         .replace(['-', ':'], "")
         .replace('T', "-")
         .trim_end_matches('Z')

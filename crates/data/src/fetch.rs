@@ -133,7 +133,7 @@ pub fn fetch_dataset(
                 attempts,
             });
         };
-        crate::atomic::write(&path, &bytes).map_err(|source| FetchError::Io {
+        collapse_records::atomic::write(&path, &bytes).map_err(|source| FetchError::Io {
             path: path.clone(),
             source,
         })?;

@@ -247,7 +247,7 @@ pub fn write_idx(path: &Path, array: &IdxArray) -> Result<(), IdxError> {
     };
     let bytes = encode_idx(array).map_err(err)?;
     let gz = is_gz(path);
-    crate::atomic::write_with(path, |w| {
+    collapse_records::atomic::write_with(path, |w| {
         if gz {
             let mut enc = GzEncoder::new(w, Compression::fast());
             enc.write_all(&bytes)?;

@@ -6,12 +6,10 @@
 
 #![deny(missing_docs)]
 
-pub mod atomic;
 pub mod catalogue;
 pub mod dataset;
 pub mod fetch;
 pub mod idx;
-pub mod locks;
 
 pub use catalogue::{Catalogue, DatasetSpec, FileRole, FileSpec};
 pub use dataset::{Dataset, DatasetError, Split};

@@ -22,7 +22,7 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::prelude::*;
 use collapse_data::Dataset;
-use collapse_report::ClassifierInfo;
+use collapse_records::ClassifierInfo;
 use collapse_vae::ConvImpl;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -159,7 +159,7 @@ fn training_lock(
     };
     match locked {
         Ok(()) => Ok(Some(file)),
-        Err(e) if collapse_data::locks::no_os_locks(&e) => Ok(None),
+        Err(e) if collapse_records::locks::no_os_locks(&e) => Ok(None),
         Err(e) => Err(EvalError::io(&path, e)),
     }
 }
@@ -223,11 +223,11 @@ fn store(dir: &Path, model: &Classifier, record: &ClassifierRecord) -> Result<()
         .into_record()
         .into_bytes()
         .map_err(|e| EvalError::cache(&weights, e.to_string()))?;
-    collapse_data::atomic::write(&weights, &bytes).map_err(|e| EvalError::io(&weights, e))?;
+    collapse_records::atomic::write(&weights, &bytes).map_err(|e| EvalError::io(&weights, e))?;
     let record_path = dir.join(RECORD);
     let mut text = serde_json::to_string_pretty(record)
         .map_err(|e| EvalError::cache(&record_path, e.to_string()))?;
     text.push('\n');
-    collapse_data::atomic::write(&record_path, text.as_bytes())
+    collapse_records::atomic::write(&record_path, text.as_bytes())
         .map_err(|e| EvalError::io(&record_path, e))
 }

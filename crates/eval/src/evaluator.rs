@@ -3,7 +3,7 @@
 //! of one set of images into an [`EvalRecord`].
 
 use burn::prelude::*;
-use collapse_report::{ClassStats, ClassifierInfo, EvalRecord};
+use collapse_records::{ClassStats, ClassifierInfo, EvalRecord};
 use collapse_vae::{Vae, encode_all, per_image_parts, to_host};
 
 use crate::classifier::Classifier;

@@ -6,7 +6,7 @@
 //!
 //! Everything per image or per pair runs on the device in large batches; the
 //! host sees per-image scalars and small matrices only. This crate writes no
-//! run-folder files itself: it returns `collapse_report` records.
+//! run-folder files itself: it returns `collapse_records` records.
 
 #![deny(missing_docs)]
 

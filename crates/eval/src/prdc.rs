@@ -14,7 +14,7 @@
 //! four scalars at the end.
 
 use burn::prelude::*;
-use collapse_report::FeatureDistances;
+use collapse_records::FeatureDistances;
 use collapse_vae::to_host;
 
 /// The k of the k-NN radii (Kynkäänniemi et al. use 3; MAD and Naeem et al. 5).

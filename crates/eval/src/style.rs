@@ -15,8 +15,8 @@
 
 use burn::prelude::*;
 use burn::tensor::ops::PadMode;
-use collapse_report::stats::{QUANTILE_LEVELS, histogram, quantiles};
-use collapse_report::{Distribution, StyleStat};
+use collapse_records::stats::{QUANTILE_LEVELS, histogram, quantiles};
+use collapse_records::{Distribution, StyleStat};
 use collapse_vae::to_host;
 
 /// Threshold on grey values for the bounding box and the stroke.

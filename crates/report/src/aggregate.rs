@@ -52,7 +52,7 @@ pub fn aggregate_seeds(parent: &Path, runs: &[(u64, PathBuf)]) -> Result<Aggrega
         let rel = format!("plots/{}.png", m.column);
         line_plot(
             &parent.join(&rel),
-            &m.axes(),
+            &crate::plots::metric_axes(m),
             &[band_series(&table, i, runs.len())],
             None,
         )?;
@@ -115,7 +115,8 @@ fn write_aggregate_csv(
             row
         })
         .collect();
-    write_csv(path, &header, &rows)
+    write_csv(path, &header, &rows)?;
+    Ok(())
 }
 
 /// `METRIC_mean` and `METRIC_std` for each metric: the CSV columns of a [`Generation`]'s stats.

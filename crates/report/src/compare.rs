@@ -97,7 +97,12 @@ pub fn compare_runs(runs: &[PathBuf], out: &Path) -> Result<Compared, ReportErro
             })
             .collect();
         let rel = format!("plots/{}.png", metric.column);
-        line_plot(&out.join(&rel), &metric.axes(), &series, None)?;
+        line_plot(
+            &out.join(&rel),
+            &crate::plots::metric_axes(metric),
+            &series,
+            None,
+        )?;
         files.push(rel);
     }
     let page = compare_page(out, &runs, &names, &labels, &metrics, &lines)?;

@@ -8,36 +8,13 @@ use plotters::prelude::{BitMapBackend, DrawingAreaErrorKind, DrawingBackend};
 /// cannot load, a buffer of the wrong size, a layout that does not fit).
 pub type DrawingError = DrawingAreaErrorKind<<BitMapBackend<'static> as DrawingBackend>::ErrorType>;
 
-/// An error writing or reading a file of a run folder.
+/// An error drawing or writing a report, or reading the run folders it shows.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReportError {
-    /// Reading or writing the file failed.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The error.
-        source: std::io::Error,
-    },
-    /// The file holds JSON that does not match the record.
-    #[error("{}: {source}", path.display())]
-    Json {
-        /// The file.
-        path: PathBuf,
-        /// The error.
-        source: serde_json::Error,
-    },
-    /// A CSV file is malformed.
-    #[error("{}: line {line}: {message}", path.display())]
-    Csv {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: usize,
-        /// What is wrong.
-        message: String,
-    },
+    /// A record failed to read or write.
+    #[error(transparent)]
+    Record(#[from] collapse_records::RecordError),
     /// Encoding or decoding an image failed.
     #[error("{}: {source}", path.display())]
     Image {
@@ -89,9 +66,6 @@ pub enum ReportError {
 impl ReportError {
     /// Wraps an I/O error with its path.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        ReportError::Io {
-            path: path.into(),
-            source,
-        }
+        ReportError::Record(collapse_records::RecordError::io(path, source))
     }
 }

@@ -51,7 +51,7 @@ pub fn save_png(path: &Path, img: &GrayImage) -> Result<(), ReportError> {
             path: path.to_path_buf(),
             source,
         })?;
-    collapse_data::atomic::write(path, &bytes).map_err(|e| ReportError::io(path, e))
+    collapse_records::atomic::write(path, &bytes).map_err(|e| ReportError::io(path, e))
 }
 
 /// Reads a PNG back as greyscale.
@@ -86,7 +86,7 @@ pub fn save_gif(path: &Path, frames: &[GrayImage], delay_ms: u32) -> Result<(), 
                 .map_err(err)?;
         }
     }
-    collapse_data::atomic::write(path, &bytes).map_err(|e| ReportError::io(path, e))
+    collapse_records::atomic::write(path, &bytes).map_err(|e| ReportError::io(path, e))
 }
 
 #[cfg(test)]

@@ -164,7 +164,8 @@ fn url_segment(segment: &str) -> String {
 
 /// Writes `html` to `path` atomically.
 pub(crate) fn write(path: &Path, html: &str) -> Result<(), ReportError> {
-    crate::files::write_atomic(path, html.as_bytes())
+    collapse_records::files::write_atomic(path, html.as_bytes())?;
+    Ok(())
 }
 
 /// A run folder's `index.html`: the manifest, the sample grids with a viewer

@@ -43,7 +43,7 @@ pub fn redraw_run(run: &Path) -> Result<Redrawn, ReportError> {
     let header: Option<RunHeader> = read_optional(&run.join("manifest.json"))?;
     let experiment = header.map_or(Experiment::Chain, |h| h.experiment);
     if experiment != Experiment::Chain {
-        return crate::theory::redraw(run, experiment);
+        return crate::closed_form::redraw(run, experiment);
     }
     let rows = read_metrics_csv(&run.join("metrics.csv"))?;
     let plots = run.join("plots");
@@ -122,7 +122,12 @@ fn metric_plots(
         let reference_value = reference
             .as_ref()
             .and_then(|s| summary_value(s, metric.column));
-        line_plot(&run.join(&rel), &metric.axes(), &series, reference_value)?;
+        line_plot(
+            &run.join(&rel),
+            &crate::plots::metric_axes(metric),
+            &series,
+            reference_value,
+        )?;
         files.push(rel);
     }
     let series: Vec<Series> = DISTANCES

@@ -78,7 +78,12 @@ pub fn report_study(
                 band
             })
             .collect();
-        line_plot(&out.join(&rel), &m.axes(), &series, None)?;
+        line_plot(
+            &out.join(&rel),
+            &crate::plots::metric_axes(m),
+            &series,
+            None,
+        )?;
         files.push(rel);
     }
     let page = study_page(out, title, &metrics, &summarised, &files[1..])?;
@@ -116,7 +121,8 @@ fn write_study_csv(
             })
         })
         .collect();
-    write_csv(path, &header, &rows)
+    write_csv(path, &header, &rows)?;
+    Ok(())
 }
 
 /// The study page: its conditions with their runs, the last generation of

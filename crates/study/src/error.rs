@@ -46,7 +46,7 @@ pub enum StudyError {
     },
     /// A study record could not be read or written.
     #[error(transparent)]
-    Report(#[from] collapse_report::ReportError),
+    Record(#[from] collapse_records::RecordError),
     /// A Slurm command is missing, or refused what it was given.
     #[error("{command}: {reason}")]
     Slurm {

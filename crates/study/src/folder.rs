@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use collapse_chain::run::COMPLETE;
 use collapse_chain::{Footprint, lock};
-use collapse_report::{Manifest, generation_dir, read_json, write_json};
+use collapse_records::{Manifest, generation_dir, read_json, write_json};
 use serde::{Deserialize, Serialize};
 
 use crate::error::StudyError;
@@ -315,7 +315,7 @@ impl StudyFolder {
         plan.submissions.push(Submission {
             job_id: job_id.clone(),
             tasks: tasks.to_vec(),
-            submitted: collapse_report::time::now_rfc3339(),
+            submitted: collapse_records::time::now_rfc3339(),
         });
         write_json(&self.dir.join(PLAN), &plan)?;
         Ok(job_id)
@@ -358,5 +358,5 @@ fn config_text(spec: &StudySpec, run: &PlannedRun) -> String {
 
 /// Writes `bytes` to `path` atomically and durably.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StudyError> {
-    collapse_data::atomic::write(path, bytes).map_err(io(path))
+    collapse_records::atomic::write(path, bytes).map_err(io(path))
 }

@@ -33,6 +33,9 @@ pub enum TheoryError {
     /// Writing or reading the run folder failed.
     #[error(transparent)]
     Report(#[from] ReportError),
+    /// Writing or reading a record of the run folder failed.
+    #[error(transparent)]
+    Record(#[from] collapse_records::RecordError),
     /// The folder holds something other than this experiment's run, or a run
     /// of another configuration.
     #[error("{}: {reason}", folder.display())]

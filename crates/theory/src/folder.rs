@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use collapse_report::{Experiment, ReportError, TheoryManifest, time::now_rfc3339};
+use collapse_records::{Experiment, TheoryManifest, time::now_rfc3339};
 
 use crate::error::TheoryError;
 
@@ -41,7 +41,7 @@ impl RunInfo {
 /// Makes `out` an empty folder for a new run: created if missing; one that
 /// holds files is refused unless `force`, which empties it.
 pub(crate) fn fresh_folder(out: &Path, force: bool) -> Result<(), TheoryError> {
-    let io = |e| TheoryError::Report(ReportError::io(out, e));
+    let io = |e| TheoryError::Record(collapse_records::RecordError::io(out, e));
     if out.is_file() {
         return Err(TheoryError::Folder {
             folder: out.to_path_buf(),

@@ -12,9 +12,9 @@
 use std::path::Path;
 use std::time::Instant;
 
-use collapse_report::theory::write_gaussian_report;
-use collapse_report::time::now_rfc3339;
-use collapse_report::{Experiment, GaussianRow, GaussianTheory, write_json};
+use collapse_records::time::now_rfc3339;
+use collapse_records::{Experiment, GaussianRow, GaussianTheory, write_json};
+use collapse_report::closed_form::write_gaussian_report;
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;

@@ -10,12 +10,14 @@
 use std::path::Path;
 use std::time::Instant;
 
-use collapse_report::plots::{Axes, BACKGROUND_COLOR, Series, palette, scatter};
-use collapse_report::theory::{GMM_COLUMNS, write_gmm_report};
-use collapse_report::time::now_rfc3339;
-use collapse_report::{
-    Experiment, GmmRow, ReportError, TheoryManifest, read_json, read_table, write_json, write_table,
+use collapse_records::GMM_COLUMNS;
+use collapse_records::time::now_rfc3339;
+use collapse_records::{
+    Experiment, GmmRow, TheoryManifest, read_json, read_table, write_json, write_table,
 };
+use collapse_report::ReportError;
+use collapse_report::closed_form::write_gmm_report;
+use collapse_report::plots::{Axes, BACKGROUND_COLOR, Series, palette, scatter};
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 

@@ -51,9 +51,9 @@ pub fn save_checkpoint(dir: &Path, model: &Vae, config: &VaeConfig) -> Result<()
         .into_record()
         .into_bytes()
         .map_err(|e| write_err(&weights, &e))?;
-    collapse_data::atomic::write(&weights, &bytes).map_err(|e| write_err(&weights, &e))?;
+    collapse_records::atomic::write(&weights, &bytes).map_err(|e| write_err(&weights, &e))?;
     let cfg = dir.join(CONFIG);
-    collapse_data::atomic::write(&cfg, config.to_string().as_bytes())
+    collapse_records::atomic::write(&cfg, config.to_string().as_bytes())
         .map_err(|e| write_err(&cfg, &e))
 }
 

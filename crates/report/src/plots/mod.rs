@@ -71,6 +71,15 @@ pub struct Axes<'a> {
     pub y_label: &'a str,
 }
 
+/// The axes of a chart of `metric` against generation.
+pub fn metric_axes(metric: &collapse_records::table::Metric) -> Axes<'static> {
+    Axes {
+        title: metric.title,
+        x_label: "generation",
+        y_label: metric.axis,
+    }
+}
+
 /// A named, coloured set of points: a line (optionally with a shaded band
 /// around it) or a scatter group.
 #[derive(Clone, Debug)]
@@ -244,7 +253,7 @@ fn render(
         path: path.to_path_buf(),
         source,
     })?;
-    collapse_data::atomic::write(path, &bytes).map_err(|e| ReportError::io(path, e))
+    collapse_records::atomic::write(path, &bytes).map_err(|e| ReportError::io(path, e))
 }
 
 /// A white chart on `area` with caption, axis labels and a mesh over `x` × `y`

@@ -4,9 +4,8 @@
 
 use std::path::Path;
 
-use crate::error::ReportError;
+use crate::error::RecordError;
 use crate::files::write_atomic;
-use crate::plots::Axes;
 
 /// How a column's values are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,21 +54,12 @@ impl Metric {
     pub fn charted(&self) -> bool {
         !self.title.is_empty()
     }
-
-    /// The axes of a chart of this metric against generation.
-    pub fn axes(&self) -> Axes<'static> {
-        Axes {
-            title: self.title,
-            x_label: "generation",
-            y_label: self.axis,
-        }
-    }
 }
 
 impl<R> Column<R> {
     /// This column charted against generation, `rank`-th in the reports, with
     /// `title` on a `axis` axis; `headline` when runs and seeds are compared on it.
-    pub(crate) const fn chart(
+    pub const fn chart(
         self,
         rank: usize,
         title: &'static str,
@@ -100,8 +90,10 @@ impl<R> Column<R> {
 }
 
 /// A field type of a record that a column holds.
-pub(crate) trait Cell: Copy {
+pub trait Cell: Copy {
+    /// The value as a cell holds it.
     fn to_cell(self) -> f64;
+    /// The value from a cell read back.
     fn from_cell(value: f64) -> Self;
 }
 
@@ -123,7 +115,8 @@ impl Cell for usize {
     }
 }
 
-pub(crate) const fn uncharted(column: &'static str) -> Metric {
+/// A column named `column` that no report charts.
+pub const fn uncharted(column: &'static str) -> Metric {
     Metric {
         column,
         rank: usize::MAX,
@@ -134,12 +127,8 @@ pub(crate) const fn uncharted(column: &'static str) -> Metric {
 }
 
 /// Writes a CSV table of text fields atomically, quoting fields that need it.
-pub(crate) fn write_csv(
-    path: &Path,
-    header: &[String],
-    rows: &[Vec<String>],
-) -> Result<(), ReportError> {
-    let csv_error = |e: csv::Error| ReportError::Csv {
+pub fn write_csv(path: &Path, header: &[String], rows: &[Vec<String>]) -> Result<(), RecordError> {
+    let csv_error = |e: csv::Error| RecordError::Csv {
         path: path.to_path_buf(),
         line: 0,
         message: e.to_string(),
@@ -157,7 +146,7 @@ pub(crate) fn write_csv(
 
 /// A number as written into the report's CSV files: shortest round-trip form,
 /// empty when absent.
-pub(crate) fn csv_number(value: Option<f64>) -> String {
+pub fn csv_number(value: Option<f64>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
 }
 
@@ -172,7 +161,7 @@ fn cell(format: Format, value: Option<f64>) -> String {
 }
 
 /// Writes `rows` as a CSV table of `columns`, atomically.
-pub fn write_table<R>(path: &Path, columns: &[Column<R>], rows: &[R]) -> Result<(), ReportError> {
+pub fn write_table<R>(path: &Path, columns: &[Column<R>], rows: &[R]) -> Result<(), RecordError> {
     let header: Vec<String> = columns.iter().map(|c| c.metric.column.into()).collect();
     let cells: Vec<Vec<String>> = rows
         .iter()
@@ -232,9 +221,9 @@ fn record<R: Default>(
 fn read_rows<T>(
     path: &Path,
     row: impl Fn(&csv::StringRecord, &csv::StringRecord) -> Result<T, String>,
-) -> Result<Vec<T>, ReportError> {
-    let bytes = std::fs::read(path).map_err(|e| ReportError::io(path, e))?;
-    let malformed = |line: u64, message: String| ReportError::Csv {
+) -> Result<Vec<T>, RecordError> {
+    let bytes = std::fs::read(path).map_err(|e| RecordError::io(path, e))?;
+    let malformed = |line: u64, message: String| RecordError::Csv {
         path: path.to_path_buf(),
         line: line as usize,
         message,
@@ -260,7 +249,7 @@ fn read_rows<T>(
 }
 
 /// Reads a CSV table of `columns` back into records.
-pub fn read_table<R: Default>(path: &Path, columns: &[Column<R>]) -> Result<Vec<R>, ReportError> {
+pub fn read_table<R: Default>(path: &Path, columns: &[Column<R>]) -> Result<Vec<R>, RecordError> {
     read_rows(path, |header, fields| record(header, fields, columns))
 }
 
@@ -268,14 +257,16 @@ pub fn read_table<R: Default>(path: &Path, columns: &[Column<R>]) -> Result<Vec<
 /// each column asked for (`None` where the cell is empty or the table has no
 /// such column).
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct NamedRow {
+pub struct NamedRow {
+    /// The row's generation.
     pub generation: usize,
+    /// Each column asked for, in the order asked.
     pub values: Vec<Option<f64>>,
 }
 
 /// Reads the columns `names` of a CSV table with a `generation` column, of
 /// whatever record type wrote it.
-pub(crate) fn read_named(path: &Path, names: &[&str]) -> Result<Vec<NamedRow>, ReportError> {
+pub fn read_named(path: &Path, names: &[&str]) -> Result<Vec<NamedRow>, RecordError> {
     read_rows(path, |header, fields| {
         let cell = |name: &str| -> Result<Option<f64>, String> {
             let text = header

@@ -14,11 +14,11 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::closed_form::{GAUSSIAN_COLUMNS, GMM_COLUMNS, charted};
 use crate::table::Metric;
-use crate::theory::{GAUSSIAN_COLUMNS, GMM_COLUMNS, charted};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use crate::error::ReportError;
+use crate::error::RecordError;
 use crate::evaluation::EvalSummary;
 use crate::stats::{Histogram, Quantile};
 
@@ -248,19 +248,19 @@ pub struct RetryRecord {
 }
 
 /// Writes `value` as pretty JSON, atomically.
-pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), ReportError> {
-    let mut text = serde_json::to_string_pretty(value).map_err(|source| ReportError::Json {
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), RecordError> {
+    let mut text = serde_json::to_string_pretty(value).map_err(|source| RecordError::Json {
         path: path.to_path_buf(),
         source,
     })?;
     text.push('\n');
-    collapse_data::atomic::write(path, text.as_bytes()).map_err(|e| ReportError::io(path, e))
+    crate::atomic::write(path, text.as_bytes()).map_err(|e| RecordError::io(path, e))
 }
 
 /// Reads a JSON record.
-pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, ReportError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ReportError::io(path, e))?;
-    serde_json::from_str(&text).map_err(|source| ReportError::Json {
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, RecordError> {
+    let text = std::fs::read_to_string(path).map_err(|e| RecordError::io(path, e))?;
+    serde_json::from_str(&text).map_err(|source| RecordError::Json {
         path: path.to_path_buf(),
         source,
     })
@@ -268,7 +268,7 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, ReportError> {
 
 /// Reads the JSON record at `path`, or `None` when there is no such file
 /// (a run made before the record existed).
-pub(crate) fn read_optional<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, ReportError> {
+pub fn read_optional<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, RecordError> {
     if path.exists() {
         read_json(path).map(Some)
     } else {
@@ -297,12 +297,18 @@ mod tests {
 
     #[test]
     fn a_manifest_written_before_the_device_said_its_runtime_still_loads() {
-        let mut json =
-            serde_json::to_value(crate::testing::manifest(serde_json::json!({}))).unwrap();
-        let device = json["device"].as_object_mut().unwrap();
-        for field in ["runtime", "precision", "kernels", "tuning_cache"] {
-            device.remove(field);
-        }
+        let json = serde_json::json!({
+            "tool": "collapse 0.1.0",
+            "started": "2026-01-01T00:00:00Z",
+            "finished": null,
+            "command_line": ["collapse", "run"],
+            "config": {},
+            "seed": 3,
+            "device": { "backend": "flex", "adapter": "host CPU", "kind": "cpu" },
+            "parameters": 652_824,
+            "dataset": { "name": "mnist", "dir": "datasets/mnist", "files": [] },
+            "generations": []
+        });
         let old: Manifest = serde_json::from_value(json).unwrap();
         assert_eq!(old.device.backend, "flex");
         assert_eq!(

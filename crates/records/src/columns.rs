@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use crate::contract::MetricsRow;
-use crate::error::ReportError;
+use crate::error::RecordError;
 use crate::evaluation::EvalSummary;
 use crate::table::{Cell, Column, Format, Metric, read_table, uncharted, write_table};
 
@@ -81,12 +81,12 @@ impl MetricsRow {
 }
 
 /// Writes `metrics.csv` atomically (header, then one row per generation).
-pub fn write_metrics_csv(path: &Path, rows: &[MetricsRow]) -> Result<(), ReportError> {
+pub fn write_metrics_csv(path: &Path, rows: &[MetricsRow]) -> Result<(), RecordError> {
     write_table(path, COLUMNS, rows)
 }
 
 /// Reads `metrics.csv` back.
-pub fn read_metrics_csv(path: &Path) -> Result<Vec<MetricsRow>, ReportError> {
+pub fn read_metrics_csv(path: &Path) -> Result<Vec<MetricsRow>, RecordError> {
     read_table(path, COLUMNS)
 }
 

@@ -1,0 +1,38 @@
+//! The records of the study's run folders, apart from any rendering: the
+//! manifests, every per-generation row and record with its column table, the
+//! statistics helpers they are computed with, JSON and CSV reading and
+//! writing, the folder layout's names, and atomic, durable writes.
+//!
+//! Every producer (the chain, the evaluators, the theory experiments, the
+//! study) writes through this crate, and the report crate reads through it;
+//! it depends on neither, nor on Burn.
+
+#![deny(missing_docs)]
+
+pub mod atomic;
+pub mod closed_form;
+pub mod columns;
+pub mod contract;
+pub mod error;
+pub mod evaluation;
+pub mod files;
+pub mod locks;
+pub mod stats;
+pub mod table;
+pub mod time;
+
+pub use closed_form::{
+    GAUSSIAN_COLUMNS, GMM_COLUMNS, GaussianRow, GaussianTheory, GmmRow, TheoryManifest,
+};
+pub use columns::{read_metrics_csv, write_metrics_csv};
+pub use contract::{
+    AggregatePosterior, DatasetFileRecord, DatasetRecord, DeviceRecord, Experiment,
+    GenerationTiming, LatentStats, Manifest, MetricsRow, ProbeStats, RetryRecord, generation_dir,
+    generation_of, read_json, write_json,
+};
+pub use error::RecordError;
+pub use evaluation::{
+    ClassStats, ClassifierInfo, Distribution, EvalRecord, EvalSummary, FeatureDistances, StyleStat,
+};
+pub use stats::{Histogram, Quantile};
+pub use table::{read_table, write_table};
