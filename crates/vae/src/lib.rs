@@ -20,6 +20,9 @@ pub mod parity;
 pub mod sample;
 pub mod train;
 
+#[cfg(test)]
+mod tests;
+
 pub use checkpoint::{CheckpointError, load_checkpoint, save_checkpoint};
 pub use collapse_kernels::ConvImpl;
 pub use config::{Architecture, TrainConfig, VaeConfig};

@@ -152,3 +152,77 @@ impl Watch {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `losses` to a fresh watch, one read per step of epoch 1.
+    fn watch(losses: &[f64]) -> Result<(), Divergence> {
+        let mut watch = Watch::default();
+        for (i, &loss) in losses.iter().enumerate() {
+            watch.check(loss, 1, i + 1)?;
+        }
+        Ok(())
+    }
+
+    /// A falling loss, with small rises as training has them, is not a divergence.
+    #[test]
+    fn a_normal_loss_passes() {
+        assert_eq!(
+            watch(&[550.0, 300.0, 180.0, 150.0, 149.0, 160.0, 140.0]),
+            Ok(())
+        );
+    }
+
+    /// NaN and ±∞ stop training, on the first read or later, and the
+    /// divergence names where it happened and the last finite loss.
+    #[test]
+    fn a_non_finite_loss_is_a_divergence() {
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let first = watch(&[bad]).expect_err("non-finite first read");
+            assert_eq!((first.step, first.last_finite), (1, None), "{bad}");
+            let later = watch(&[300.0, 200.0, bad]).expect_err("non-finite later read");
+            assert_eq!((later.epoch, later.step), (1, 3), "{bad}");
+            assert_eq!(later.last_finite, Some(200.0), "{bad}");
+            assert_eq!(later.loss.to_bits(), bad.to_bits(), "the refused loss");
+        }
+    }
+
+    /// Exactly `EXPLOSION_FACTOR` times the lowest loss is allowed; anything
+    /// above it is an explosion.
+    #[test]
+    fn an_explosion_starts_just_above_the_factor() {
+        let limit = EXPLOSION_FACTOR * 2.0;
+        assert_eq!(watch(&[2.0, limit]), Ok(()));
+        let err = watch(&[2.0, limit, limit.next_up()]).expect_err("above the limit");
+        assert_eq!(
+            err,
+            Divergence {
+                epoch: 1,
+                step: 3,
+                loss: limit.next_up(),
+                last_finite: Some(limit),
+            }
+        );
+    }
+
+    /// The explosion is measured against the lowest loss seen, not the last.
+    #[test]
+    fn an_explosion_is_measured_from_the_lowest_loss() {
+        let lowest = 1.0;
+        let loss = EXPLOSION_FACTOR * lowest * 1.5;
+        assert_eq!(watch(&[100.0, lowest, 50.0]), Ok(()));
+        let err = watch(&[100.0, lowest, 50.0, loss]).expect_err("far above the lowest");
+        assert_eq!((err.step, err.loss), (4, loss));
+    }
+
+    /// A lowest loss near zero is floored at 1e-3, so that tiny losses do
+    /// not make every later read an explosion.
+    #[test]
+    fn a_near_zero_lowest_loss_is_floored() {
+        let limit = EXPLOSION_FACTOR * 1e-3;
+        assert_eq!(watch(&[0.0, limit / 2.0, limit]), Ok(()));
+        assert!(watch(&[0.0, limit.next_up()]).is_err());
+    }
+}
