@@ -41,13 +41,11 @@ pub enum OnDivergence {
 
 /// Which generated training sets a chain keeps in its run folder. A set not
 /// kept is drawn again, bit for bit, by `collapse sample --training-set`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum KeepSets {
-    /// Every synthetic generation's set, to inspect or score again later (what
-    /// runs recorded before this setting existed did).
-    #[default]
+    /// Every synthetic generation's set, to inspect or score again later.
     All,
     /// Only the sets a resume needs: all of an accumulating chain's (it trains on
     /// every one), none of a chain that replaces its set (a resumed generation
@@ -128,18 +126,13 @@ pub struct ChainConfig {
     /// Batch size for sampling and evaluation.
     pub eval_batch: usize,
     /// What to do when a generation's loss diverges.
-    #[serde(default)]
     pub on_divergence: OnDivergence,
     /// Score every generation's samples with the frozen evaluators (classifier,
-    /// generation-0 likelihood, style statistics). Runs recorded before the
-    /// evaluators existed read as `false`.
-    #[serde(default)]
+    /// generation-0 likelihood, style statistics).
     pub evaluate: bool,
     /// The frozen classifier's recipe (part of its cache key).
-    #[serde(default = "ClassifierConfig::new")]
     pub classifier: ClassifierConfig,
     /// Which generated training sets the run folder keeps.
-    #[serde(default)]
     pub keep_sets: KeepSets,
 }
 

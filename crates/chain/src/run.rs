@@ -403,6 +403,8 @@ pub fn run_chain(
         return Err(ChainError::Exists(out.clone()));
     }
     let manifest = Manifest {
+        format_version: collapse_records::FORMAT_VERSION,
+        experiment: collapse_records::Experiment::Chain,
         tool: format!("collapse {}", env!("CARGO_PKG_VERSION")),
         started: collapse_records::time::now_rfc3339(),
         finished: None,

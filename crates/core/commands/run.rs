@@ -10,7 +10,7 @@ use collapse_chain::{
     ChainConfig, ChainError, ChainEvent, RunContext, Stage, resume_chain, run_chain,
 };
 use collapse_eval::CacheEvent;
-use collapse_records::{DeviceRecord, Manifest, MetricsRow, read_json};
+use collapse_records::{DeviceRecord, Manifest, MetricsRow};
 use collapse_vae::{Architecture, CheckpointError, TrainEvent, VaeConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -459,7 +459,7 @@ fn recorded(args: &RunArgs, run: &Path) -> Result<(Manifest, ChainConfig), Failu
 
 /// The manifest of the run in `run` and the config it records, writing `run`.
 pub fn read_recorded(run: &Path) -> anyhow::Result<(Manifest, ChainConfig)> {
-    let manifest: Manifest = read_json(&run.join("manifest.json"))
+    let manifest: Manifest = collapse_records::read_manifest(run)
         .map_err(|e| anyhow!("cannot read the run's manifest: {e}"))?;
     let mut config: ChainConfig = serde_json::from_value(manifest.config.clone()).map_err(|e| {
         anyhow!(

@@ -40,13 +40,13 @@ use burn::prelude::*;
 use burn::tensor::{DType, TensorData, try_read_sync};
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
-use serde::{Deserialize, Deserializer, Serialize, de};
+use serde::{Deserialize, Serialize};
 
 use crate::flex::{contiguous_f32, flex_tensor};
 use crate::gemm::{Mat, matmul_into};
 
 /// How convolutions are computed: the same weights and layouts either way.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum ConvImpl {
@@ -54,23 +54,6 @@ pub enum ConvImpl {
     Burn,
     /// The project's unfold (im2col) and matrix multiply, channels-last (CPU backends only).
     Matmul,
-}
-
-/// Why a record that names `hybrid` cannot be read: the last build that had it.
-const HYBRID_REMOVED: &str = "conv_impl \"hybrid\" (the lowering for training, Burn's \
-     convolutions for sampling) is not in this build; a collapse built from commit 3e2cbdd \
-     or earlier has it";
-
-impl<'de> Deserialize<'de> for ConvImpl {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(deserializer)?;
-        match name.as_str() {
-            "burn" => Ok(ConvImpl::Burn),
-            "matmul" => Ok(ConvImpl::Matmul),
-            "hybrid" => Err(de::Error::custom(HYBRID_REMOVED)),
-            other => Err(de::Error::unknown_variant(other, &["burn", "matmul"])),
-        }
-    }
 }
 
 impl std::fmt::Display for ConvImpl {

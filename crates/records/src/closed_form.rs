@@ -13,6 +13,8 @@ use crate::table::{Cell, Column, Format, Metric, uncharted};
 pub struct TheoryManifest {
     /// Tool name and version (`collapse 0.1.0`).
     pub tool: String,
+    /// The run-folder format ([`FORMAT_VERSION`](crate::FORMAT_VERSION) when written).
+    pub format_version: u64,
     /// Which experiment.
     pub experiment: Experiment,
     /// Start time, RFC 3339 UTC.
@@ -28,7 +30,6 @@ pub struct TheoryManifest {
     /// Wall time of the work so far, seconds (summed over resumes).
     pub seconds: f64,
     /// When the run was resumed after an interruption, RFC 3339 UTC, one entry per resume.
-    #[serde(default)]
     pub resumed: Vec<String>,
 }
 

@@ -121,15 +121,12 @@ pub struct DeviceRecord {
     /// `cpu`, `gpu` or `software` (a software rasterizer such as lavapipe).
     pub kind: String,
     /// What compiles and runs the kernels: `flex`, `ndarray`, `cuda`, `wgpu<wgsl>` or
-    /// `wgpu<spirv>` (empty in manifests written before it was recorded).
-    #[serde(default)]
+    /// `wgpu<spirv>`.
     pub runtime: String,
     /// `f32`, or `tf32` where matrix multiplies and convolutions on tensor cores round
     /// their f32 inputs to TF32 (10-bit mantissa; accumulation and storage stay f32).
-    #[serde(default)]
     pub precision: String,
     /// Kernel features of the build on this backend: `fusion`, `autotune`.
-    #[serde(default)]
     pub kernels: Vec<String>,
     /// Folder of the autotuner's measured kernel choices, relative to the run
     /// folder (`tuning`, or `../tuning` for a seed of a study); reused on resume.
@@ -168,13 +165,11 @@ pub struct GenerationTiming {
     pub seconds: f64,
 }
 
-/// Which experiment a run folder holds; its manifest says so (a chain's
-/// manifest, written before there were others, by leaving it out).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Which experiment a run folder holds, as its manifest says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Experiment {
     /// A VAE generation chain.
-    #[default]
     Chain,
     /// A Gaussian refitted to its own samples.
     Gaussian,
@@ -208,6 +203,10 @@ impl Experiment {
 /// `manifest.json`: what ran, where, on what, and how long it took.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
+    /// The run-folder format ([`FORMAT_VERSION`](crate::FORMAT_VERSION) when written).
+    pub format_version: u64,
+    /// The experiment: [`Experiment::Chain`].
+    pub experiment: Experiment,
     /// Tool name and version (`collapse 0.1.0`).
     pub tool: String,
     /// Start time, RFC 3339 UTC.
@@ -229,10 +228,8 @@ pub struct Manifest {
     /// Per-generation wall time.
     pub generations: Vec<GenerationTiming>,
     /// When the run was resumed after an interruption, RFC 3339 UTC, one entry per resume.
-    #[serde(default)]
     pub resumed: Vec<String>,
     /// Generations restarted after their loss diverged (`--on-divergence retry`).
-    #[serde(default)]
     pub retries: Vec<RetryRecord>,
 }
 
@@ -289,32 +286,4 @@ pub fn generation_of(dir: &Path) -> Option<usize> {
         .strip_prefix("gen-")?
         .parse()
         .ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_manifest_written_before_the_device_said_its_runtime_still_loads() {
-        let json = serde_json::json!({
-            "tool": "collapse 0.1.0",
-            "started": "2026-01-01T00:00:00Z",
-            "finished": null,
-            "command_line": ["collapse", "run"],
-            "config": {},
-            "seed": 3,
-            "device": { "backend": "flex", "adapter": "host CPU", "kind": "cpu" },
-            "parameters": 652_824,
-            "dataset": { "name": "mnist", "dir": "datasets/mnist", "files": [] },
-            "generations": []
-        });
-        let old: Manifest = serde_json::from_value(json).unwrap();
-        assert_eq!(old.device.backend, "flex");
-        assert_eq!(
-            (old.device.runtime.as_str(), old.device.precision.as_str()),
-            ("", "")
-        );
-        assert!(old.device.kernels.is_empty() && old.device.tuning_cache.is_none());
-    }
 }

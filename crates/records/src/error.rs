@@ -32,6 +32,14 @@ pub enum RecordError {
         /// What is wrong.
         message: String,
     },
+    /// A manifest of a format this build cannot read.
+    #[error("{}: {message}", path.display())]
+    Format {
+        /// The manifest.
+        path: PathBuf,
+        /// Why, in one line.
+        message: String,
+    },
 }
 
 impl RecordError {

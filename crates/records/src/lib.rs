@@ -17,6 +17,7 @@ pub mod error;
 pub mod evaluation;
 pub mod files;
 pub mod locks;
+pub mod migrate;
 pub mod stats;
 pub mod table;
 pub mod time;
@@ -34,5 +35,6 @@ pub use error::RecordError;
 pub use evaluation::{
     ClassStats, ClassifierInfo, Distribution, EvalRecord, EvalSummary, FeatureDistances, StyleStat,
 };
+pub use migrate::{FORMAT_VERSION, read_manifest};
 pub use stats::{Histogram, Quantile};
 pub use table::{read_table, write_table};

@@ -7,7 +7,6 @@ use collapse_records::closed_form::charted;
 use collapse_records::table::{Column, read_table, write_table};
 use collapse_records::{
     Experiment, GAUSSIAN_COLUMNS, GMM_COLUMNS, GaussianRow, GaussianTheory, GmmRow, TheoryManifest,
-    read_json,
 };
 
 use crate::error::ReportError;
@@ -356,7 +355,7 @@ pub fn write_gmm_report(
 /// Redraws the plots and page of the theory run in `run` from its
 /// `manifest.json` and `metrics.csv` (and the mixture's `snapshots/`).
 pub(crate) fn redraw(run: &Path, experiment: Experiment) -> Result<Redrawn, ReportError> {
-    let manifest: TheoryManifest = read_json(&run.join("manifest.json"))?;
+    let manifest: TheoryManifest = collapse_records::read_manifest(run)?;
     let csv = run.join("metrics.csv");
     let (generations, files) = match experiment {
         Experiment::Gmm => {

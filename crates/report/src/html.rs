@@ -234,8 +234,8 @@ fn manifest_summary(
         ("backend", d.backend.clone()),
         ("adapter", d.adapter.clone()),
         ("device kind", d.kind.clone()),
-        ("runtime", recorded(&d.runtime)),
-        ("precision", recorded(&d.precision)),
+        ("runtime", d.runtime.clone()),
+        ("precision", d.precision.clone()),
         ("kernels", list(&d.kernels, "the backend's own")),
         ("dataset", dataset_checksums(&m.dataset)),
         ("parameters", thousands(m.parameters)),
@@ -247,15 +247,6 @@ fn manifest_summary(
         items.push(("evaluation classifier", classifier(r)));
     }
     items
-}
-
-/// A manifest field as written; manifests written before the field was
-/// recorded hold it empty.
-fn recorded(value: &str) -> String {
-    match value {
-        "" => "not recorded".to_string(),
-        v => v.to_string(),
-    }
 }
 
 /// `items` separated by semicolons, or `none` for no item.

@@ -17,6 +17,7 @@ use crate::plots::{
 };
 use crate::runs::RunHeader;
 use crate::stats::Histogram;
+use collapse_records::read_manifest;
 
 /// Milliseconds each generation's grid shows in `samples.gif`.
 const GIF_FRAME_MS: u32 = 700;
@@ -40,8 +41,7 @@ pub struct Redrawn {
 /// A run of the theory experiments gets its own plots and page redrawn
 /// from its `manifest.json` and `metrics.csv` instead.
 pub fn redraw_run(run: &Path) -> Result<Redrawn, ReportError> {
-    let header: Option<RunHeader> = read_optional(&run.join("manifest.json"))?;
-    let experiment = header.map_or(Experiment::Chain, |h| h.experiment);
+    let experiment = read_manifest::<RunHeader>(run)?.experiment;
     if experiment != Experiment::Chain {
         return crate::closed_form::redraw(run, experiment);
     }
@@ -81,7 +81,7 @@ fn write_run_page(
     files: &[String],
     reference: Option<&EvalRecord>,
 ) -> Result<(), ReportError> {
-    let manifest: Manifest = read_json(&run.join("manifest.json"))?;
+    let manifest: Manifest = read_manifest(run)?;
     let name = run
         .canonicalize()
         .map_err(|e| ReportError::io(run, e))?

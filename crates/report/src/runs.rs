@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::contract::{DeviceRecord, Experiment, read_json};
+use crate::contract::{DeviceRecord, Experiment};
 use crate::error::ReportError;
 use crate::table::{Metric, NamedRow, read_named};
 
@@ -19,10 +19,8 @@ pub(crate) struct RunHeader {
     /// The seed.
     pub seed: u64,
     /// The resolved configuration.
-    #[serde(default)]
     pub config: serde_json::Value,
-    /// The experiment (a chain's manifest leaves it out).
-    #[serde(default)]
+    /// The experiment.
     pub experiment: Experiment,
     /// The device a chain ran on; the theory experiments run on the host.
     #[serde(default)]
@@ -60,7 +58,7 @@ impl RunFolder {
                 path: path.to_path_buf(),
             });
         }
-        let manifest: RunHeader = read_json(&path.join("manifest.json"))?;
+        let manifest: RunHeader = collapse_records::read_manifest(path)?;
         let metrics = manifest.experiment.headline();
         let names: Vec<&str> = metrics.iter().map(|m| m.column).collect();
         Ok(RunFolder {

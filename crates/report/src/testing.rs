@@ -36,6 +36,8 @@ pub fn row(g: usize, mu_std: f64, eval: Option<EvalSummary>) -> MetricsRow {
 /// A manifest of a flex run with `config`.
 pub fn manifest(config: serde_json::Value) -> Manifest {
     Manifest {
+        format_version: collapse_records::FORMAT_VERSION,
+        experiment: crate::contract::Experiment::Chain,
         tool: "collapse 0.1.0".into(),
         started: "2026-01-01T00:00:00Z".into(),
         finished: Some("2026-01-01T00:01:00Z".into()),

@@ -329,7 +329,7 @@ impl StudyFolder {
             .take_while(|&g| generation_dir(&dir, g).join(COMPLETE).is_file())
             .count();
         let finished =
-            read_json::<Manifest>(&dir.join("manifest.json")).is_ok_and(|m| m.finished.is_some());
+            collapse_records::read_manifest::<Manifest>(&dir).is_ok_and(|m| m.finished.is_some());
         let state = if let Some(holder) = lock::holder(&dir) {
             RunState::Running(holder)
         } else if done >= total && finished {

@@ -25,6 +25,7 @@ impl RunInfo {
         seed: u64,
     ) -> TheoryManifest {
         TheoryManifest {
+            format_version: collapse_records::FORMAT_VERSION,
             tool: self.tool.clone(),
             experiment,
             started: now_rfc3339(),

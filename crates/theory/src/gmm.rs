@@ -257,7 +257,7 @@ fn reopen(out: &Path, generations: Option<usize>) -> Result<(GmmConfig, Start), 
     if !manifest_path.is_file() {
         return Err(folder_error("not a run folder (no manifest.json)".into()));
     }
-    let mut manifest: TheoryManifest = read_json(&manifest_path)?;
+    let mut manifest: TheoryManifest = collapse_records::read_manifest(out)?;
     if manifest.experiment != Experiment::Gmm {
         return Err(folder_error(format!(
             "holds a {}, not a {}",
