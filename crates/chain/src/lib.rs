@@ -13,6 +13,7 @@ pub mod config;
 pub mod estimate;
 pub mod latents;
 pub mod lock;
+pub mod model;
 pub mod run;
 pub mod seeds;
 pub mod settings;
@@ -22,6 +23,7 @@ mod tests;
 pub use backend::Backend;
 pub use config::{ChainConfig, ConfigError, KeepSets, LoopMode, OnDivergence, Preset, Setting};
 pub use estimate::{Footprint, estimate};
+pub use model::{Attempt, ModelFamily, VaeFamily};
 pub use run::{
     ChainError, ChainEvent, RunContext, Stage, resume_chain, run_chain, synthetic_set,
     training_set_name, write_training_set,

@@ -4,28 +4,28 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use burn::module::Module;
 use burn::prelude::*;
 use collapse_data::{Dataset, IdxArray, IdxData, IdxError, read_idx, write_idx};
 use collapse_eval::{CacheEvent, Classifier, EvalError, Evaluator, load_or_train};
-use collapse_records::{ClassifierInfo, EvalRecord, RecordError};
+use collapse_records::{
+    ClassifierInfo, EvalRecord, Grids, RecordError, Render, RenderError, RunView,
+    complete_generations,
+};
 use collapse_records::{
     DatasetFileRecord, DatasetRecord, DeviceRecord, GenerationTiming, LatentStats, Manifest,
-    MetricsRow, ProbeStats, RetryRecord, generation_dir, generation_of, read_json, write_json,
+    MetricsRow, ProbeStats, RetryRecord, generation_dir, generation_of, write_json,
     write_metrics_csv,
 };
-use collapse_report::grid::{grid_image, save_png};
-use collapse_report::{ReportError, redraw_run};
 use collapse_vae::data::permutation;
 use collapse_vae::{
     BatchSource, CheckpointError, Divergence, EvalStats, HostImages, SampleMode, ShuffledImages,
-    StreamedImages, TrainConfig, TrainEvent, Vae, decode_means, encode_all, evaluate,
-    load_checkpoint, sample_images, save_checkpoint, to_host, train,
+    StreamedImages, TrainEvent, Vae, decode_means, encode_all, evaluate, to_host,
 };
 
 use crate::config::{ChainConfig, ConfigError, LoopMode, OnDivergence};
 use crate::latents::{latent_stats, probe_stats};
 use crate::lock::{LockError, RunLock};
+use crate::model::{Attempt, ModelFamily, VaeFamily};
 use crate::seeds::{Purpose, stream_seed};
 
 /// File name of a generated training set of decoder means (float32 IDX).
@@ -35,8 +35,6 @@ pub const TRAINING_SET_BYTES: &str = "train-images-idx3-ubyte.gz";
 
 /// Rows and columns of the sample grid.
 const GRID_SIDE: usize = 10;
-/// Pixel enlargement of saved grids.
-const GRID_SCALE: u32 = 2;
 
 /// Something worth telling the user while a chain runs.
 #[derive(Debug)]
@@ -98,8 +96,8 @@ pub enum ChainError {
     #[error(transparent)]
     Record(#[from] RecordError),
     /// Drawing a grid, a plot or the report failed.
-    #[error(transparent)]
-    Report(#[from] ReportError),
+    #[error("{0}")]
+    Render(RenderError),
     /// Writing a checkpoint failed.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
@@ -187,30 +185,26 @@ pub fn write_training_set(
 /// `previous`, generation g−1's model, on the stream the chain draws it from:
 /// the same call gives the same set, bit for bit, on the same backend. `None`
 /// where the real share takes the whole set.
-pub fn synthetic_set(
+pub fn synthetic_set<F: ModelFamily>(
+    family: &F,
     config: &ChainConfig,
     g: usize,
-    previous: &Vae,
-    device: &Device,
+    previous: &F::Model,
 ) -> Option<Tensor<2>> {
     let count = config.synthetic_count() - config.kept_real();
     (count > 0).then(|| {
-        device.seed(stream_seed(config.seed, g, Purpose::Sample));
-        sample_images(
+        family.sample(
             previous,
-            config.model.latent_dim,
             count,
-            config.eval_batch,
-            config.prior_scale,
-            config.sample,
-            device,
+            stream_seed(config.seed, g, Purpose::Sample),
         )
     })
 }
 
 /// Everything fixed for the whole chain.
-struct Fixed<'a> {
+struct Fixed<'a, F> {
     config: &'a ChainConfig,
+    family: F,
     device: Device,
     real_train: Tensor<2>,
     /// The real training set in host memory, for `--mode accumulate`.
@@ -220,7 +214,7 @@ struct Fixed<'a> {
     recon_originals: Tensor<2>,
 }
 
-impl Fixed<'_> {
+impl<F: ModelFamily> Fixed<'_, F> {
     fn seed(&self, generation: usize, purpose: Purpose) {
         self.device
             .seed(stream_seed(self.config.seed, generation, purpose));
@@ -234,25 +228,21 @@ impl Fixed<'_> {
         self.real_train.clone().select(0, idx)
     }
 
-    /// Writes `samples.png` and `reconstructions.png` of `model` into `dir`.
-    fn write_grids(&self, dir: &Path, model: &Vae) -> Result<(), ChainError> {
-        let dims = self.config.model.image_dims;
+    /// The sample grid of `model` from the fixed latents, and its
+    /// reconstructions of one test image per class.
+    fn grids(&self, model: &Vae) -> Grids {
         let samples = to_host(decode_means(model, self.grid_z.clone()));
-        save_png(
-            &dir.join("samples.png"),
-            &grid_image(&samples, dims, GRID_SIDE, GRID_SCALE),
-        )?;
         let (mu, _) = model.encode(self.recon_originals.clone());
         let both = Tensor::cat(
             vec![self.recon_originals.clone(), decode_means(model, mu)],
             0,
         );
-        let pixels = to_host(both);
-        save_png(
-            &dir.join("reconstructions.png"),
-            &grid_image(&pixels, dims, GRID_SIDE, GRID_SCALE),
-        )?;
-        Ok(())
+        Grids {
+            dims: self.config.model.image_dims,
+            columns: GRID_SIDE,
+            samples,
+            reconstructions: to_host(both),
+        }
     }
 }
 
@@ -267,17 +257,27 @@ fn first_of_each_class(labels: &[u8], classes: usize) -> Vec<i64> {
 /// (each also on disk in its generation's folder).
 type History = Vec<Arc<[f32]>>;
 
-/// Name of the marker written last into a generation's folder.
-pub const COMPLETE: &str = "COMPLETE";
-
 /// What the loop carries from one generation to the next.
-#[derive(Default)]
-struct ChainState {
-    rows: Vec<MetricsRow>,
+struct ChainState<M> {
+    /// The run's records so far, as its report draws them.
+    view: RunView,
     history: History,
-    previous: Option<Vae>,
+    previous: Option<M>,
+    /// Generation 0's VAE: the probe's encoder and the evaluators' likelihood.
     gen0: Option<Vae>,
     scorer: Scorer,
+}
+
+impl<M> ChainState<M> {
+    fn new(view: RunView, scorer: Scorer) -> Self {
+        ChainState {
+            view,
+            history: History::new(),
+            previous: None,
+            gen0: None,
+            scorer,
+        }
+    }
 }
 
 /// The frozen evaluators, built once generation 0 exists.
@@ -319,13 +319,14 @@ impl Scorer {
     /// Scores generation `g`'s samples (`images`, with generation-0 encoder
     /// means `gen0_mu`); builds the evaluator and writes `reference.json`
     /// first if needed. `None` when the chain does not evaluate.
-    fn score(
+    fn score<F: ModelFamily>(
         &mut self,
-        fixed: &Fixed<'_>,
+        fixed: &Fixed<'_, F>,
         gen0: &Vae,
         g: usize,
         images: &Tensor<2>,
         gen0_mu: &Tensor<2>,
+        view: &mut RunView,
     ) -> Result<Option<EvalRecord>, ChainError> {
         let c = fixed.config;
         *self = match std::mem::take(self) {
@@ -341,6 +342,7 @@ impl Scorer {
                     c.eval_batch,
                 );
                 write_json(&c.out.join("reference.json"), &reference)?;
+                view.reference = Some(reference);
                 Scorer::Ready(Box::new(evaluator))
             }
             other => other,
@@ -354,11 +356,12 @@ impl Scorer {
 }
 
 /// Everything fixed for the whole chain, built from the config and the data.
-fn fixed_inputs<'a>(
+fn fixed_inputs<'a, F>(
     config: &'a ChainConfig,
+    family: F,
     dataset: &Dataset,
     device: &Device,
-) -> Result<Fixed<'a>, ConfigError> {
+) -> Result<Fixed<'a, F>, ConfigError> {
     let pixels = dataset.pixels();
     device.seed(stream_seed(config.seed, 0, Purpose::Grid));
     let grid_z = Tensor::<2>::random(
@@ -376,6 +379,7 @@ fn fixed_inputs<'a>(
     let real_bytes = &dataset.train.images[..config.real_size() * pixels];
     Ok(Fixed {
         config,
+        family,
         device: device.clone(),
         real_train: images_tensor(real_bytes, pixels, device),
         real_host: (config.mode == LoopMode::Accumulate)
@@ -387,15 +391,17 @@ fn fixed_inputs<'a>(
 }
 
 /// Runs the chain described by `config` on `dataset` and `device`, writing the
-/// new run folder `config.out`. Returns the metrics of every generation.
+/// new run folder `config.out` and drawing its report with `render`. Returns
+/// the metrics of every generation.
 pub fn run_chain(
     config: &ChainConfig,
     dataset: &Dataset,
     device: &Device,
     context: RunContext,
+    render: &mut dyn Render,
     on_event: &mut dyn FnMut(ChainEvent<'_>),
 ) -> Result<Vec<MetricsRow>, ChainError> {
-    let fixed = fixed_inputs(config, dataset, device)?;
+    let fixed = fixed_inputs(config, VaeFamily::new(config, device), dataset, device)?;
     let out = &config.out;
     create_dir(out)?;
     let _lock = RunLock::acquire(out)?;
@@ -412,7 +418,7 @@ pub fn run_chain(
         config: serde_json::to_value(config).expect("config serialises"),
         seed: config.seed,
         device: context.device,
-        parameters: config.model.init(device).num_params(),
+        parameters: fixed.family.parameters(),
         dataset: DatasetRecord {
             name: dataset.spec.name.to_string(),
             dir: config.data.clone(),
@@ -431,11 +437,9 @@ pub fn run_chain(
         retries: Vec::new(),
     };
     write_json(&out.join("manifest.json"), &manifest)?;
-    let state = ChainState {
-        scorer: Scorer::new(config, dataset, device, on_event)?,
-        ..ChainState::default()
-    };
-    drive(&fixed, manifest, state, on_event)
+    let view = RunView::new(out, manifest.clone());
+    let state = ChainState::new(view, Scorer::new(config, dataset, device, on_event)?);
+    drive(&fixed, manifest, state, render, on_event)
 }
 
 /// Continues the interrupted chain in `config.out` (whose `manifest.json` is
@@ -448,37 +452,35 @@ pub fn resume_chain(
     mut manifest: Manifest,
     dataset: &Dataset,
     device: &Device,
+    render: &mut dyn Render,
     on_event: &mut dyn FnMut(ChainEvent<'_>),
 ) -> Result<Vec<MetricsRow>, ChainError> {
-    let fixed = fixed_inputs(config, dataset, device)?;
+    let fixed = fixed_inputs(config, VaeFamily::new(config, device), dataset, device)?;
     let out = &config.out;
     let _lock = RunLock::acquire(out)?;
-    let complete = (0..)
-        .take_while(|&g| generation_dir(out, g).join(COMPLETE).is_file())
-        .count();
+    let complete = complete_generations(out);
     discard_incomplete(out, complete)?;
-    let mut state = ChainState {
-        scorer: Scorer::new(config, dataset, device, on_event)?,
-        ..ChainState::default()
-    };
-    for g in 0..complete {
-        let dir = generation_dir(out, g);
-        state.rows.push(read_json(&dir.join("metrics.json"))?);
-        if g > 0 && config.mode == LoopMode::Accumulate {
-            state.history.push(read_training_set(&dir)?);
+    let view = RunView::load_generations(out, complete)?;
+    let mut state = ChainState::new(view, Scorer::new(config, dataset, device, on_event)?);
+    if config.mode == LoopMode::Accumulate {
+        for g in 1..complete {
+            state
+                .history
+                .push(read_training_set(&generation_dir(out, g))?);
         }
     }
     if complete > 0 {
-        let conv = config.model.conv_impl;
-        state.gen0 = Some(load_checkpoint(&generation_dir(out, 0), device, conv)?.0);
-        state.previous = Some(load_checkpoint(&generation_dir(out, complete - 1), device, conv)?.0);
+        let family = &fixed.family;
+        let gen0 = family.load(&generation_dir(out, 0))?;
+        state.gen0 = Some(family.vae(&gen0).clone());
+        state.previous = Some(family.load(&generation_dir(out, complete - 1))?);
     }
     manifest.config = serde_json::to_value(config).expect("config serialises");
     manifest.generations.retain(|t| t.generation < complete);
     manifest.finished = None;
     manifest.resumed.push(collapse_records::time::now_rfc3339());
     write_json(&out.join("manifest.json"), &manifest)?;
-    drive(&fixed, manifest, state, on_event)
+    drive(&fixed, manifest, state, render, on_event)
 }
 
 /// Removes every `gen-NNN` folder of `out` numbered `first` or above, and the
@@ -512,8 +514,8 @@ fn read_training_set(dir: &Path) -> Result<Arc<[f32]>, ChainError> {
 }
 
 /// What training produced for one generation.
-struct Trained {
-    model: Vae,
+struct Trained<M> {
+    model: M,
     train_size: usize,
     real_fraction: f64,
     train_loss: f64,
@@ -528,14 +530,15 @@ struct Measured {
 }
 
 /// The generation loop from the state's next generation to `config.generations`.
-fn drive(
-    fixed: &Fixed<'_>,
+fn drive<F: ModelFamily>(
+    fixed: &Fixed<'_, F>,
     mut manifest: Manifest,
-    mut state: ChainState,
+    mut state: ChainState<F::Model>,
+    render: &mut dyn Render,
     on_event: &mut dyn FnMut(ChainEvent<'_>),
 ) -> Result<Vec<MetricsRow>, ChainError> {
     let config = fixed.config;
-    let first = state.rows.len();
+    let first = state.view.rows.len();
     for g in first..=config.generations {
         let started = Instant::now();
         let dir = generation_dir(&config.out, g);
@@ -548,33 +551,36 @@ fn drive(
         on_event(stage(Stage::Scoring));
         let measured = measure_generation(fixed, g, &trained.model, &mut state)?;
         on_event(stage(Stage::Writing));
-        write_generation(fixed, &dir, &trained.model, &measured)?;
+        write_generation(fixed, &dir, &trained.model, &measured, render)?;
         let row = metrics_row(g, &trained, &measured, started.elapsed().as_secs_f64());
-        record_generation(fixed, &dir, &row, &mut manifest, &mut state)?;
+        record_generation(fixed, &dir, &row, measured, &mut manifest, &mut state)?;
+        render.progress(&state.view).map_err(ChainError::Render)?;
         on_event(ChainEvent::GenerationDone(&row));
         state.previous = Some(trained.model);
     }
     if first > config.generations {
-        // A resumed run that was already complete: its files only need redrawing.
+        // A resumed run that was already complete: only its last files are written again.
         manifest.finished = Some(collapse_records::time::now_rfc3339());
         write_json(&config.out.join("manifest.json"), &manifest)?;
-        write_metrics_csv(&config.out.join("metrics.csv"), &state.rows)?;
-        redraw_run(&config.out)?;
+        write_metrics_csv(&config.out.join("metrics.csv"), &state.view.rows)?;
+        state.view.manifest = manifest;
+        render.progress(&state.view).map_err(ChainError::Render)?;
     }
-    Ok(state.rows)
+    render.finish(&state.view).map_err(ChainError::Render)?;
+    Ok(state.view.rows)
 }
 
 /// Trains generation `g` on its training source, retrying once at half the
 /// learning rate when the loss diverges and the config allows it (the retry
 /// is recorded in the manifest first).
-fn train_generation(
-    fixed: &Fixed<'_>,
+fn train_generation<F: ModelFamily>(
+    fixed: &Fixed<'_, F>,
     g: usize,
     manifest: &mut Manifest,
-    state: &mut ChainState,
+    state: &mut ChainState<F::Model>,
     dir: &Path,
     on_event: &mut dyn FnMut(ChainEvent<'_>),
-) -> Result<Trained, ChainError> {
+) -> Result<Trained<F::Model>, ChainError> {
     let config = fixed.config;
     if g > 0 && !config.stream {
         on_event(ChainEvent::Stage {
@@ -589,28 +595,29 @@ fn train_generation(
         generation: g,
         train_size,
     });
-    let autodiff = fixed.device.clone().autodiff();
-    let mut attempt = |purposes: (Purpose, Purpose), train_config: &TrainConfig| {
-        fixed.seed(g, purposes.0);
-        let model = config.model.init(&autodiff);
-        fixed.seed(g, purposes.1);
-        train(model, source.as_mut(), train_config, &mut |event| {
+    let mut attempt = |purposes: (Purpose, Purpose), lr: f64| {
+        let attempt = Attempt {
+            lr,
+            init_seed: stream_seed(config.seed, g, purposes.0),
+            train_seed: stream_seed(config.seed, g, purposes.1),
+        };
+        fixed.family.train(source.as_mut(), attempt, &mut |event| {
             on_event(ChainEvent::Training {
                 generation: g,
                 event,
             })
         })
     };
-    let trained = match attempt((Purpose::Init, Purpose::Train), &config.train) {
+    let trained = match attempt((Purpose::Init, Purpose::Train), config.train.lr) {
         Err(divergence) if config.on_divergence == OnDivergence::Retry => {
-            let retry = config.train.clone().with_lr(config.train.lr / 2.0);
+            let lr = config.train.lr / 2.0;
             manifest.retries.push(RetryRecord {
                 generation: g,
                 reason: divergence.to_string(),
-                lr: retry.lr,
+                lr,
             });
             write_json(&config.out.join("manifest.json"), manifest)?;
-            attempt((Purpose::RetryInit, Purpose::RetryTrain), &retry)
+            attempt((Purpose::RetryInit, Purpose::RetryTrain), lr)
                 .map_err(|divergence| (divergence, true))
         }
         other => other.map_err(|divergence| (divergence, false)),
@@ -621,7 +628,7 @@ fn train_generation(
         retried,
     })?;
     Ok(Trained {
-        model: model.valid(),
+        model,
         train_size,
         real_fraction,
         train_loss,
@@ -631,31 +638,29 @@ fn train_generation(
 /// The test-set likelihood and latents of `model`, and the probe: its samples
 /// encoded by generation 0's encoder (generation 0 being `model` itself the
 /// first time) and scored by the frozen evaluators.
-fn measure_generation(
-    fixed: &Fixed<'_>,
+fn measure_generation<F: ModelFamily>(
+    fixed: &Fixed<'_, F>,
     g: usize,
-    model: &Vae,
-    state: &mut ChainState,
+    model: &F::Model,
+    state: &mut ChainState<F::Model>,
 ) -> Result<Measured, ChainError> {
     let config = fixed.config;
+    let vae = fixed.family.vae(model);
     fixed.seed(g, Purpose::Eval);
-    let eval = evaluate(model, &fixed.test, config.eval_batch);
-    let latents = latent_stats(g, &encode_all(model, &fixed.test, config.eval_batch));
-    let reference = state.gen0.get_or_insert_with(|| model.clone());
-    fixed.seed(g, Purpose::Probe);
-    let probe_images = sample_images(
-        model,
-        config.model.latent_dim,
-        config.probe_samples,
-        config.eval_batch,
-        config.prior_scale,
-        config.sample,
-        &fixed.device,
-    );
+    let eval = evaluate(vae, &fixed.test, config.eval_batch);
+    let latents = latent_stats(g, &encode_all(vae, &fixed.test, config.eval_batch));
+    let reference = state.gen0.get_or_insert_with(|| vae.clone());
+    let probe_seed = stream_seed(config.seed, g, Purpose::Probe);
+    let probe_images = fixed.family.sample(model, config.probe_samples, probe_seed);
     let probe_mu = encode_all(reference, &probe_images, config.eval_batch).mu;
-    let scored = state
-        .scorer
-        .score(fixed, reference, g, &probe_images, &probe_mu)?;
+    let scored = state.scorer.score(
+        fixed,
+        reference,
+        g,
+        &probe_images,
+        &probe_mu,
+        &mut state.view,
+    )?;
     Ok(Measured {
         eval,
         latents,
@@ -665,24 +670,25 @@ fn measure_generation(
 }
 
 /// Writes a generation's grids, records and checkpoint into `dir`.
-fn write_generation(
-    fixed: &Fixed<'_>,
+fn write_generation<F: ModelFamily>(
+    fixed: &Fixed<'_, F>,
     dir: &Path,
-    model: &Vae,
+    model: &F::Model,
     measured: &Measured,
+    render: &mut dyn Render,
 ) -> Result<(), ChainError> {
-    fixed.write_grids(dir, model)?;
+    let grids = fixed.grids(fixed.family.vae(model));
+    render.grids(dir, &grids).map_err(ChainError::Render)?;
     write_json(&dir.join("latents.json"), &measured.latents)?;
     write_json(&dir.join("probe.json"), &measured.probe)?;
     if let Some(record) = &measured.scored {
         write_json(&dir.join("eval.json"), record)?;
     }
-    save_checkpoint(dir, model, &fixed.config.model)?;
-    Ok(())
+    fixed.family.save(model, dir)
 }
 
 /// Generation `g`'s row of `metrics.csv`.
-fn metrics_row(g: usize, trained: &Trained, measured: &Measured, seconds: f64) -> MetricsRow {
+fn metrics_row<M>(g: usize, trained: &Trained<M>, measured: &Measured, seconds: f64) -> MetricsRow {
     let Measured {
         eval,
         latents,
@@ -707,43 +713,46 @@ fn metrics_row(g: usize, trained: &Trained, measured: &Measured, seconds: f64) -
 }
 
 /// Marks generation `row.generation` complete (its `metrics.json`, then
-/// `COMPLETE`), then brings the run's `metrics.csv`, manifest and plots up to
-/// date.
-fn record_generation(
-    fixed: &Fixed<'_>,
+/// `COMPLETE`), then brings the run's `metrics.csv`, manifest and records in
+/// memory up to date.
+fn record_generation<F: ModelFamily>(
+    fixed: &Fixed<'_, F>,
     dir: &Path,
     row: &MetricsRow,
+    measured: Measured,
     manifest: &mut Manifest,
-    state: &mut ChainState,
+    state: &mut ChainState<F::Model>,
 ) -> Result<(), ChainError> {
     let out = &fixed.config.out;
     write_json(&dir.join("metrics.json"), row)?;
-    let complete = dir.join(COMPLETE);
+    let complete = dir.join(collapse_records::COMPLETE);
     collapse_records::atomic::write(&complete, collapse_records::time::now_rfc3339().as_bytes())
         .map_err(|source| ChainError::Io {
             path: complete,
             source,
         })?;
-    state.rows.push(row.clone());
-    write_metrics_csv(&out.join("metrics.csv"), &state.rows)?;
+    state
+        .view
+        .push(row.clone(), measured.probe, measured.scored);
+    write_metrics_csv(&out.join("metrics.csv"), &state.view.rows)?;
     manifest.generations.push(GenerationTiming {
         generation: row.generation,
         seconds: row.seconds,
     });
     if row.generation == fixed.config.generations {
-        // Finished before the last redraw, so index.html says so.
+        // Finished before the last page is drawn, so index.html says so.
         manifest.finished = Some(collapse_records::time::now_rfc3339());
     }
     write_json(&out.join("manifest.json"), manifest)?;
-    redraw_run(out)?;
+    state.view.manifest = manifest.clone();
     Ok(())
 }
 
 /// Generation `g`'s source of training batches and its real fraction.
-fn training_source(
-    fixed: &Fixed<'_>,
+fn training_source<F: ModelFamily>(
+    fixed: &Fixed<'_, F>,
     g: usize,
-    previous: Option<&Vae>,
+    previous: Option<&F::Model>,
     history: &mut History,
     dir: &Path,
 ) -> Result<(Box<dyn BatchSource>, f64), ChainError> {
@@ -756,7 +765,7 @@ fn training_source(
     if c.stream {
         let real = (kept > 0).then(|| (fixed.real_train.clone(), c.real_fraction));
         let source = StreamedImages::new(
-            previous.clone(),
+            fixed.family.vae(previous).clone(),
             c.model.latent_dim,
             size,
             c.prior_scale,
@@ -766,7 +775,7 @@ fn training_source(
         );
         return Ok((Box::new(source), c.real_fraction));
     }
-    let Some(synthetic) = synthetic_set(c, g, previous, &fixed.device) else {
+    let Some(synthetic) = synthetic_set(&fixed.family, c, g, previous) else {
         // Every image real (`--real-fraction 1`, or a share that rounds to the
         // whole set): the control chain, with nothing to sample.
         return Ok((
@@ -791,8 +800,8 @@ fn training_source(
 
 /// An accumulating chain's source: the real set and every synthetic set so far,
 /// `synthetic` added to `history`, and its real fraction.
-fn accumulated(
-    fixed: &Fixed<'_>,
+fn accumulated<F>(
+    fixed: &Fixed<'_, F>,
     history: &mut History,
     synthetic: Tensor<2>,
 ) -> (Box<dyn BatchSource>, f64) {

@@ -11,7 +11,10 @@ use collapse_records::{
     read_metrics_csv,
 };
 
-use crate::run::{COMPLETE, TRAINING_SET_FLOAT};
+use collapse_records::COMPLETE;
+use collapse_report::Report;
+
+use crate::run::TRAINING_SET_FLOAT;
 use crate::{ChainConfig, ChainError, LoopMode, Preset, RunContext, resume_chain, run_chain};
 
 /// Held by each test while it runs a chain: the chains seed flex's one random
@@ -128,7 +131,8 @@ fn each_generation_leaves_its_records_and_resuming_redoes_the_same() {
     let tmp = tempfile::tempdir().expect("temporary folder");
     let out = tmp.path().join("run");
     let (c, data, device) = (config(&out), dataset(), Device::flex());
-    let rows = run_chain(&c, &data, &device, context(), &mut |_| {}).expect("the chain runs");
+    let rows =
+        run_chain(&c, &data, &device, context(), &mut Report, &mut |_| {}).expect("the chain runs");
     assert_eq!(rows.len(), 3);
     for (g, row) in rows.iter().enumerate() {
         check_generation(&out, g, row);
@@ -143,7 +147,8 @@ fn each_generation_leaves_its_records_and_resuming_redoes_the_same() {
     // Generation 2 interrupted before its marker: resuming redoes it alone.
     std::fs::remove_file(generation_dir(&out, 2).join(COMPLETE)).unwrap();
     let first_gen = std::fs::read(generation_dir(&out, 1).join("model.bpk")).unwrap();
-    let resumed = resume_chain(&c, manifest, &data, &device, &mut |_| {}).expect("resumes");
+    let resumed =
+        resume_chain(&c, manifest, &data, &device, &mut Report, &mut |_| {}).expect("resumes");
     assert_eq!(without_seconds(&resumed), without_seconds(&rows));
     assert_eq!(
         std::fs::read(generation_dir(&out, 1).join("model.bpk")).unwrap(),
@@ -154,7 +159,7 @@ fn each_generation_leaves_its_records_and_resuming_redoes_the_same() {
     assert_eq!((manifest.generations.len(), manifest.resumed.len()), (3, 1));
 
     // The folder now holds a run: a second run into it is refused, changing nothing.
-    let again = run_chain(&c, &data, &device, context(), &mut |_| {});
+    let again = run_chain(&c, &data, &device, context(), &mut Report, &mut |_| {});
     assert!(matches!(again, Err(ChainError::Exists(path)) if path == out));
     assert_eq!(
         read_json::<Manifest>(&out.join("manifest.json")).unwrap(),
@@ -170,8 +175,15 @@ fn an_accumulating_chain_trains_on_every_earlier_set() {
     let tmp = tempfile::tempdir().expect("temporary folder");
     let mut c = config(&tmp.path().join("run"));
     c.mode = LoopMode::Accumulate;
-    let rows =
-        run_chain(&c, &dataset(), &Device::flex(), context(), &mut |_| {}).expect("the chain runs");
+    let rows = run_chain(
+        &c,
+        &dataset(),
+        &Device::flex(),
+        context(),
+        &mut Report,
+        &mut |_| {},
+    )
+    .expect("the chain runs");
     let sizes: Vec<usize> = rows.iter().map(|r| r.train_size).collect();
     assert_eq!(sizes, [120, 240, 360]);
     let fractions: Vec<f64> = rows.iter().map(|r| r.real_fraction).collect();
@@ -202,8 +214,15 @@ fn a_chain_whose_synthetic_share_rounds_to_nothing_trains_on_real_images() {
         c.real_fraction = fraction;
         c.stream = stream;
         c.validate().expect("a valid chain");
-        let rows = run_chain(&c, &dataset(), &Device::flex(), context(), &mut |_| {})
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let rows = run_chain(
+            &c,
+            &dataset(),
+            &Device::flex(),
+            context(),
+            &mut Report,
+            &mut |_| {},
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(rows.len(), 3, "{name}");
         for row in &rows[1..] {
             assert_eq!(row.train_size, 120, "{name}");

@@ -11,6 +11,7 @@ use collapse_chain::{
 };
 use collapse_eval::CacheEvent;
 use collapse_records::{DeviceRecord, Manifest, MetricsRow};
+use collapse_report::Report;
 use collapse_vae::{Architecture, CheckpointError, TrainEvent, VaeConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -218,7 +219,14 @@ pub fn start(given: &GivenSettings, args: &RunArgs) -> Result<(), Failure> {
                 command_line: std::env::args().collect(),
                 device,
             };
-            run_chain(config, &dataset, &selected.device, context, on_event)
+            run_chain(
+                config,
+                &dataset,
+                &selected.device,
+                context,
+                &mut Report,
+                on_event,
+            )
         })
     };
     if seeds.is_empty() {
@@ -430,7 +438,14 @@ fn resume(args: RunArgs, run: PathBuf) -> Result<(), Failure> {
     backend::keep_tuning(backend, &tuning).map_err(Failure::run)?;
     let selected = backend::select(backend).map_err(Failure::input)?;
     execute(&config, &selected.record, args.quiet, |on_event| {
-        resume_chain(&config, manifest, &dataset, &selected.device, on_event)
+        resume_chain(
+            &config,
+            manifest,
+            &dataset,
+            &selected.device,
+            &mut Report,
+            on_event,
+        )
     })
 }
 

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
+use collapse_chain::{ModelFamily, VaeFamily};
 use collapse_vae::SampleMode;
 
 use crate::Failure;
@@ -59,7 +60,7 @@ fn training_set(dir: &Path, device: Option<Backend>, out: Option<PathBuf>) -> Re
     let g = collapse_records::generation_of(dir)
         .ok_or_else(|| bad("not a generation folder of a run (gen-NNN)".into()))?;
     let run = dir.parent().unwrap_or(Path::new("."));
-    let (_, config) = read_recorded(run).map_err(|e| bad(crate::one_line(&e)))?;
+    let (_, mut config) = read_recorded(run).map_err(|e| bad(crate::one_line(&e)))?;
     if g == 0 {
         return Err(bad(
             "generation 0 trains on the real training set; there is no set to draw".into(),
@@ -85,16 +86,15 @@ fn training_set(dir: &Path, device: Option<Backend>, out: Option<PathBuf>) -> Re
     })?;
     let backend = device.unwrap_or(recorded);
     // The run's convolution implementation on its own backend, as the chain drew.
-    let conv_impl = match backend == recorded {
-        true => config.model.conv_impl,
-        false => backend.conv_impl(),
-    };
+    if backend != recorded {
+        config.model.conv_impl = backend.conv_impl();
+    }
     let selected = backend::select(backend).map_err(Failure::input)?;
-    let previous = collapse_records::generation_dir(run, g - 1);
-    let (model, _) = collapse_vae::load_checkpoint(&previous, &selected.device, conv_impl)
-        .map_err(Failure::input)?;
+    let family = VaeFamily::new(&config, &selected.device);
+    let previous_dir = collapse_records::generation_dir(run, g - 1);
+    let previous = family.load(&previous_dir).map_err(Failure::input)?;
     let out = out.unwrap_or_else(|| dir.join(collapse_chain::training_set_name(config.sample)));
-    let Some(images) = collapse_chain::synthetic_set(&config, g, &model, &selected.device) else {
+    let Some(images) = collapse_chain::synthetic_set(&family, &config, g, &previous) else {
         return Err(bad(format!(
             "its training set is all real images (real fraction {}); there is nothing to draw",
             config.real_fraction
@@ -105,7 +105,7 @@ fn training_set(dir: &Path, device: Option<Backend>, out: Option<PathBuf>) -> Re
     println!(
         "generation {g}'s training set: {} images drawn from {} on {} -> {}",
         images.dims()[0],
-        previous.display(),
+        previous_dir.display(),
         selected.record.backend,
         out.display()
     );

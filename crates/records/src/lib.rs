@@ -21,6 +21,7 @@ pub mod migrate;
 pub mod stats;
 pub mod table;
 pub mod time;
+pub mod view;
 
 pub use closed_form::{
     GAUSSIAN_COLUMNS, GMM_COLUMNS, GaussianRow, GaussianTheory, GmmRow, TheoryManifest,
@@ -38,3 +39,4 @@ pub use evaluation::{
 pub use migrate::{FORMAT_VERSION, read_manifest};
 pub use stats::{Histogram, Quantile};
 pub use table::{read_table, write_table};
+pub use view::{COMPLETE, Grids, Render, RenderError, RunView, complete_generations};

@@ -26,4 +26,4 @@ use collapse_records::{columns, contract, evaluation, stats, table};
 pub use aggregate::{Aggregated, aggregate_seeds};
 pub use compare::{Compared, compare_runs};
 pub use error::ReportError;
-pub use redraw::{Redrawn, redraw_run};
+pub use redraw::{Redrawn, Report, redraw_run};

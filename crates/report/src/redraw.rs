@@ -1,15 +1,16 @@
-//! Redrawing every plot, the GIF and `index.html` of a run folder from the
-//! files on disk.
+//! A chain's report: its grids, plots, GIF and `index.html`, drawn from a
+//! [`RunView`] of its records, the chain's in memory or one loaded from the
+//! folder.
 
 use std::path::Path;
 
-use crate::columns::read_metrics_csv;
+use collapse_records::{Grids, Render, RenderError, RunView, read_manifest};
+
 use crate::columns::{charted, summary_value, value};
-use crate::contract::{Experiment, read_optional};
-use crate::contract::{Manifest, MetricsRow, ProbeStats, generation_dir, read_json};
+use crate::contract::{Experiment, MetricsRow, ProbeStats, generation_dir};
 use crate::error::ReportError;
 use crate::evaluation::EvalRecord;
-use crate::grid::{read_png, save_gif};
+use crate::grid::{grid_image, read_png, save_gif, save_png};
 use crate::html;
 use crate::plots::{
     Axes, BACKGROUND_COLOR, REFERENCE_LABEL, Series, histogram_overlay, line_plot, palette, ramp,
@@ -17,8 +18,9 @@ use crate::plots::{
 };
 use crate::runs::RunHeader;
 use crate::stats::Histogram;
-use collapse_records::read_manifest;
 
+/// Pixel enlargement of saved grids.
+const GRID_SCALE: u32 = 2;
 /// Milliseconds each generation's grid shows in `samples.gif`.
 const GIF_FRAME_MS: u32 = 700;
 /// The feature-space metrics drawn together in `plots/distances.png`.
@@ -27,16 +29,16 @@ const DISTANCES: [&str; 4] = ["precision", "recall", "density", "coverage"];
 /// What [`redraw_run`] wrote.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Redrawn {
-    /// Generations found in `metrics.csv`.
+    /// Complete generations drawn.
     pub generations: usize,
     /// Files written, relative to the run folder.
     pub files: Vec<String>,
 }
 
 /// Redraws `plots/*.png`, `samples.gif` and `index.html` of the run in `run`
-/// from its `manifest.json`, `metrics.csv`, `gen-NNN/probe.json` and
-/// `gen-NNN/samples.png`; the evaluation plots too where the run has
-/// `reference.json` and `gen-NNN/eval.json` (runs made before them have not).
+/// from its records on disk: the manifest and the complete generations'
+/// `metrics.json`, `probe.json`, `eval.json` and `samples.png`, with
+/// `reference.json` where the run has evaluators.
 ///
 /// A run of the theory experiments gets its own plots and page redrawn
 /// from its `manifest.json` and `metrics.csv` instead.
@@ -45,43 +47,72 @@ pub fn redraw_run(run: &Path) -> Result<Redrawn, ReportError> {
     if experiment != Experiment::Chain {
         return crate::closed_form::redraw(run, experiment);
     }
-    let rows = read_metrics_csv(&run.join("metrics.csv"))?;
-    let plots = run.join("plots");
-    std::fs::create_dir_all(&plots).map_err(|e| ReportError::io(&plots, e))?;
-    let reference: Option<EvalRecord> = read_optional(&run.join("reference.json"))?;
-    let evals = rows
-        .iter()
-        .map(|r| read_optional(&generation_dir(run, r.generation).join("eval.json")))
-        .collect::<Result<Vec<Option<EvalRecord>>, _>>()?;
-    let evals: Vec<EvalRecord> = evals.into_iter().flatten().collect();
-
-    let mut files = metric_plots(run, &rows, reference.as_ref())?;
-    files.push(probe_histograms(run, &rows)?);
-    files.extend(evaluation_plots(run, reference.as_ref(), &evals)?);
-
-    let frames = rows
-        .iter()
-        .map(|r| read_png(&generation_dir(run, r.generation).join("samples.png")))
-        .collect::<Result<Vec<_>, _>>()?;
-    save_gif(&run.join("samples.gif"), &frames, GIF_FRAME_MS)?;
-    files.push("samples.gif".to_string());
-
-    write_run_page(run, &rows, &files, reference.as_ref())?;
+    let view = RunView::load(run)?;
+    let mut files = draw_plots(&view)?;
+    files.push(draw_gif(&view)?);
+    write_run_page(&view, &files)?;
     files.push(html::INDEX.to_string());
     Ok(Redrawn {
-        generations: rows.len(),
+        generations: view.rows.len(),
         files,
     })
 }
 
-/// Writes `index.html` of the run in `run` linking the plots among `files`.
-fn write_run_page(
-    run: &Path,
-    rows: &[MetricsRow],
-    files: &[String],
-    reference: Option<&EvalRecord>,
-) -> Result<(), ReportError> {
-    let manifest: Manifest = read_manifest(run)?;
+/// The chain's renderer: grids as each generation completes, the plots and
+/// the page from the chain's records in memory, the GIF at the end.
+#[derive(Debug, Default)]
+pub struct Report;
+
+impl Render for Report {
+    fn grids(&mut self, dir: &Path, grids: &Grids) -> Result<(), RenderError> {
+        for (name, pixels) in [
+            ("samples.png", &grids.samples),
+            ("reconstructions.png", &grids.reconstructions),
+        ] {
+            let image = grid_image(pixels, grids.dims, grids.columns, GRID_SCALE);
+            save_png(&dir.join(name), &image)?;
+        }
+        Ok(())
+    }
+
+    fn progress(&mut self, view: &RunView) -> Result<(), RenderError> {
+        let files = draw_plots(view)?;
+        write_run_page(view, &files)?;
+        Ok(())
+    }
+
+    fn finish(&mut self, view: &RunView) -> Result<(), RenderError> {
+        draw_gif(view)?;
+        Ok(())
+    }
+}
+
+/// Every plot of the run's records, as files relative to the run folder.
+fn draw_plots(view: &RunView) -> Result<Vec<String>, ReportError> {
+    let run = &view.dir;
+    let plots = run.join("plots");
+    std::fs::create_dir_all(&plots).map_err(|e| ReportError::io(&plots, e))?;
+    let reference = view.reference.as_ref();
+    let mut files = metric_plots(run, &view.rows, reference)?;
+    files.push(probe_histograms(run, &view.probes)?);
+    files.extend(evaluation_plots(run, reference, &view.evals)?);
+    Ok(files)
+}
+
+/// `samples.gif`: the complete generations' sample grids in turn.
+fn draw_gif(view: &RunView) -> Result<String, ReportError> {
+    let frames = view
+        .rows
+        .iter()
+        .map(|r| read_png(&generation_dir(&view.dir, r.generation).join("samples.png")))
+        .collect::<Result<Vec<_>, _>>()?;
+    save_gif(&view.dir.join("samples.gif"), &frames, GIF_FRAME_MS)?;
+    Ok("samples.gif".to_string())
+}
+
+/// Writes `index.html` of the run linking the plots among `files`.
+fn write_run_page(view: &RunView, files: &[String]) -> Result<(), ReportError> {
+    let run = &view.dir;
     let name = run
         .canonicalize()
         .map_err(|e| ReportError::io(run, e))?
@@ -93,7 +124,13 @@ fn write_run_page(
         .filter(|f| f.starts_with("plots/"))
         .cloned()
         .collect();
-    let page = html::run_page(&name, &manifest, rows, &plot_files, reference);
+    let page = html::run_page(
+        &name,
+        &view.manifest,
+        &view.rows,
+        &plot_files,
+        view.reference.as_ref(),
+    );
     html::write(&run.join(html::INDEX), &page)
 }
 
@@ -150,11 +187,7 @@ fn metric_plots(
 }
 
 /// The probe histograms of all generations overlaid.
-fn probe_histograms(run: &Path, rows: &[MetricsRow]) -> Result<String, ReportError> {
-    let probes = rows
-        .iter()
-        .map(|r| read_json::<ProbeStats>(&generation_dir(run, r.generation).join("probe.json")))
-        .collect::<Result<Vec<_>, _>>()?;
+fn probe_histograms(run: &Path, probes: &[ProbeStats]) -> Result<String, ReportError> {
     let items: Vec<(String, &Histogram)> = probes
         .iter()
         .map(|p| (format!("gen {}", p.generation), &p.histogram))

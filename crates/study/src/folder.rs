@@ -15,9 +15,8 @@
 
 use std::path::{Path, PathBuf};
 
-use collapse_chain::run::COMPLETE;
 use collapse_chain::{Footprint, lock};
-use collapse_records::{Manifest, generation_dir, read_json, write_json};
+use collapse_records::{Manifest, read_json, write_json};
 use serde::{Deserialize, Serialize};
 
 use crate::error::StudyError;
@@ -325,9 +324,7 @@ impl StudyFolder {
     pub fn status(&self, run: &RunRecord) -> RunStatus {
         let dir = self.run_dir(&run.name);
         let total = run.generations + 1;
-        let done = (0..)
-            .take_while(|&g| generation_dir(&dir, g).join(COMPLETE).is_file())
-            .count();
+        let done = collapse_records::complete_generations(&dir);
         let finished =
             collapse_records::read_manifest::<Manifest>(&dir).is_ok_and(|m| m.finished.is_some());
         let state = if let Some(holder) = lock::holder(&dir) {

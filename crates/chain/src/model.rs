@@ -1,0 +1,129 @@
+//! The seam between the chain and a generation's model: the chain trains,
+//! samples, saves and loads its models only through [`ModelFamily`], so any
+//! generative model that can do these four things runs under the same loop,
+//! evaluators, report, resume and sweeps. The VAE is the family the chain
+//! has now ([`VaeFamily`]).
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::prelude::*;
+use collapse_vae::{
+    BatchSource, Divergence, TrainEvent, Vae, load_checkpoint, sample_images, save_checkpoint,
+    train,
+};
+
+use crate::config::ChainConfig;
+use crate::run::ChainError;
+
+/// One attempt at training a generation: its learning rate and the seeds of
+/// its two random streams.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Attempt {
+    /// The learning rate (the configured one, or half of it on a retry).
+    pub lr: f64,
+    /// Seed of the fresh model's initialisation.
+    pub init_seed: u64,
+    /// Seed of the batch order and of everything random in training.
+    pub train_seed: u64,
+}
+
+/// How a chain's models are made and used: trained for a generation, sampled,
+/// saved as the generation's checkpoint and loaded back on resume.
+pub trait ModelFamily {
+    /// A trained model.
+    type Model: Clone;
+
+    /// A fresh model trained on `source` as `attempt` says, with its mean
+    /// training loss; or where its loss diverged.
+    fn train(
+        &self,
+        source: &mut dyn BatchSource,
+        attempt: Attempt,
+        on_event: &mut dyn FnMut(TrainEvent),
+    ) -> Result<(Self::Model, f64), Divergence>;
+
+    /// `count` images drawn from `model` on the stream of `seed`, as
+    /// `[count, pixels]` values in `[0, 1]`.
+    fn sample(&self, model: &Self::Model, count: usize, seed: u64) -> Tensor<2>;
+
+    /// Writes `model` into its generation's folder `dir`.
+    fn save(&self, model: &Self::Model, dir: &Path) -> Result<(), ChainError>;
+
+    /// The model saved in the generation folder `dir`.
+    fn load(&self, dir: &Path) -> Result<Self::Model, ChainError>;
+
+    /// The VAE whose encoder and decoder the chain's measurements of `model`
+    /// use (the test set's likelihood, the latent statistics, the sample grid
+    /// from fixed latents, the reconstructions; generation 0's is the probe's
+    /// encoder).
+    fn vae<'m>(&self, model: &'m Self::Model) -> &'m Vae;
+
+    /// Trainable parameters of one model.
+    fn parameters(&self) -> usize;
+}
+
+/// The chain's own VAEs, as its configuration describes them, on `device`.
+pub struct VaeFamily<'a> {
+    config: &'a ChainConfig,
+    device: Device,
+}
+
+impl<'a> VaeFamily<'a> {
+    /// The VAEs of `config` on `device`.
+    pub fn new(config: &'a ChainConfig, device: &Device) -> Self {
+        VaeFamily {
+            config,
+            device: device.clone(),
+        }
+    }
+}
+
+impl ModelFamily for VaeFamily<'_> {
+    type Model = Vae;
+
+    fn train(
+        &self,
+        source: &mut dyn BatchSource,
+        attempt: Attempt,
+        on_event: &mut dyn FnMut(TrainEvent),
+    ) -> Result<(Vae, f64), Divergence> {
+        let autodiff = self.device.clone().autodiff();
+        self.device.seed(attempt.init_seed);
+        let model = self.config.model.init(&autodiff);
+        self.device.seed(attempt.train_seed);
+        let train_config = self.config.train.clone().with_lr(attempt.lr);
+        let (model, loss) = train(model, source, &train_config, on_event)?;
+        Ok((model.valid(), loss))
+    }
+
+    fn sample(&self, model: &Vae, count: usize, seed: u64) -> Tensor<2> {
+        let c = self.config;
+        self.device.seed(seed);
+        sample_images(
+            model,
+            c.model.latent_dim,
+            count,
+            c.eval_batch,
+            c.prior_scale,
+            c.sample,
+            &self.device,
+        )
+    }
+
+    fn save(&self, model: &Vae, dir: &Path) -> Result<(), ChainError> {
+        Ok(save_checkpoint(dir, model, &self.config.model)?)
+    }
+
+    fn load(&self, dir: &Path) -> Result<Vae, ChainError> {
+        Ok(load_checkpoint(dir, &self.device, self.config.model.conv_impl)?.0)
+    }
+
+    fn vae<'m>(&self, model: &'m Vae) -> &'m Vae {
+        model
+    }
+
+    fn parameters(&self) -> usize {
+        self.config.model.init(&self.device).num_params()
+    }
+}
