@@ -1,6 +1,7 @@
 //! `collapse theory`: the paper's closed-form experiments, each into a run
 //! folder of the same contract as a chain's.
 
+use collapse_report::Report;
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
@@ -39,7 +40,7 @@ fn failure(e: TheoryError) -> Failure {
             Failure::input(anyhow!("{e} (--force replaces them)"))
         }
         TheoryError::Folder { .. } => Failure::input(e),
-        TheoryError::Report(_) | TheoryError::Record(_) => Failure::run(e),
+        TheoryError::Render(_) | TheoryError::Record(_) => Failure::run(e),
     }
 }
 
@@ -90,6 +91,7 @@ fn gaussian(args: GaussianArgs) -> Result<(), Failure> {
     for (seed, folder) in &runs {
         let (rows, _) =
             run_gaussian(&config(*seed), folder, args.output.force, &info()).map_err(failure)?;
+        collapse_report::redraw_run(folder).map_err(Failure::run)?;
         if !args.output.quiet {
             let last = rows.last().expect("generation 0 at least");
             eprintln!(
@@ -118,7 +120,15 @@ fn gmm(args: GmmArgs) -> Result<(), Failure> {
         let start = GmmStart::Resume {
             generations: args.generations,
         };
-        run_gmm(start, run, &info(), progress(args.output.quiet)).map_err(failure)?;
+        run_gmm(
+            start,
+            run,
+            &info(),
+            &mut Report,
+            progress(args.output.quiet),
+        )
+        .map_err(failure)?;
+        collapse_report::redraw_run(run).map_err(Failure::run)?;
         println!("{}", run.join("index.html").display());
         return Ok(());
     }
@@ -144,7 +154,15 @@ fn gmm(args: GmmArgs) -> Result<(), Failure> {
             config: config(*seed),
             force: args.output.force,
         };
-        run_gmm(start, folder, &info(), progress(args.output.quiet)).map_err(failure)?;
+        run_gmm(
+            start,
+            folder,
+            &info(),
+            &mut Report,
+            progress(args.output.quiet),
+        )
+        .map_err(failure)?;
+        collapse_report::redraw_run(folder).map_err(Failure::run)?;
         println!("{}", folder.join("index.html").display());
     }
     aggregate(&args.output, &out, &runs)

@@ -8,10 +8,12 @@
 
 pub mod catalogue;
 pub mod dataset;
+#[cfg(feature = "fetch")]
 pub mod fetch;
 pub mod idx;
 
 pub use catalogue::{Catalogue, DatasetSpec, FileRole, FileSpec};
 pub use dataset::{Dataset, DatasetError, Split};
+#[cfg(feature = "fetch")]
 pub use fetch::{FetchError, FetchOutcome, fetch_dataset};
 pub use idx::{IdxArray, IdxData, IdxError, IdxErrorKind, read_idx, write_idx};

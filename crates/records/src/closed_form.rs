@@ -209,3 +209,63 @@ pub fn charted<R>(columns: &'static [Column<R>]) -> Vec<&'static Metric> {
     charted.sort_by_key(|m| m.rank);
     charted
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::{read_table, write_table};
+
+    #[test]
+    fn every_field_has_one_column() {
+        let mut g = GaussianRow {
+            theory: Some(GaussianTheory::default()),
+            ..GaussianRow::default()
+        };
+        for (i, c) in GAUSSIAN_COLUMNS.iter().enumerate() {
+            (c.set)(&mut g, i as f64);
+        }
+        for (i, c) in GAUSSIAN_COLUMNS.iter().enumerate() {
+            assert_eq!((c.get)(&g), Some(i as f64), "{}", c.metric.column);
+        }
+        let json = serde_json::to_value(&g).unwrap();
+        let fields =
+            json.as_object().unwrap().len() - 1 + json["theory"].as_object().unwrap().len();
+        assert_eq!(fields, GAUSSIAN_COLUMNS.len());
+        let mut m = GmmRow::default();
+        for (i, c) in GMM_COLUMNS.iter().enumerate() {
+            (c.set)(&mut m, i as f64);
+        }
+        for (i, c) in GMM_COLUMNS.iter().enumerate() {
+            assert_eq!((c.get)(&m), Some(i as f64), "{}", c.metric.column);
+        }
+        assert_eq!(
+            serde_json::to_value(&m).unwrap().as_object().unwrap().len(),
+            GMM_COLUMNS.len()
+        );
+    }
+
+    #[test]
+    fn rows_without_closed_forms_round_trip() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("metrics.csv");
+        let rows = vec![
+            GaussianRow {
+                generation: 0,
+                variance: 1.0,
+                theory: Some(GaussianTheory {
+                    variance: 1.0,
+                    sigma_sq: 1.0,
+                    w2_sq: 0.0,
+                }),
+                ..GaussianRow::default()
+            },
+            GaussianRow {
+                generation: 1,
+                mu_error: 0.125,
+                ..GaussianRow::default()
+            },
+        ];
+        write_table(&path, GAUSSIAN_COLUMNS, &rows).unwrap();
+        assert_eq!(read_table(&path, GAUSSIAN_COLUMNS).unwrap(), rows);
+    }
+}

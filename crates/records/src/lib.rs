@@ -39,4 +39,4 @@ pub use evaluation::{
 pub use migrate::{FORMAT_VERSION, read_manifest};
 pub use stats::{Histogram, Quantile};
 pub use table::{read_table, write_table};
-pub use view::{COMPLETE, Grids, Render, RenderError, RunView, complete_generations};
+pub use view::{COMPLETE, Grids, Render, RenderError, RunView, Snapshots, complete_generations};

@@ -105,6 +105,19 @@ pub trait Render {
     fn finish(&mut self, view: &RunView) -> Result<(), RenderError>;
 }
 
+/// Draws the scatter snapshots a closed-form experiment takes as it goes.
+pub trait Snapshots {
+    /// Draws the point groups `groups` (each a label and its `(x, y)`
+    /// points; the first one is the background the others stand out from)
+    /// into the PNG file `path`, under `title`.
+    fn snapshot(
+        &mut self,
+        path: &Path,
+        title: &str,
+        groups: &[(String, Vec<(f64, f64)>)],
+    ) -> Result<(), RenderError>;
+}
+
 /// Why drawing failed, in the renderer's words.
 pub type RenderError = Box<dyn std::error::Error + Send + Sync>;
 

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use collapse_records::closed_form::charted;
-use collapse_records::table::{Column, read_table, write_table};
+use collapse_records::table::{Column, read_table};
 use collapse_records::{
     Experiment, GAUSSIAN_COLUMNS, GMM_COLUMNS, GaussianRow, GaussianTheory, GmmRow, TheoryManifest,
 };
@@ -304,14 +304,13 @@ fn page<R>(
     html::page(title, body)
 }
 
-/// Writes a Gaussian run's `metrics.csv`, plots and `index.html` into `run`;
+/// Writes a Gaussian run's plots and `index.html` into `run`;
 /// returns the files written, relative to `run`.
-pub fn write_gaussian_report(
+fn write_gaussian_report(
     run: &Path,
     manifest: &TheoryManifest,
     rows: &[GaussianRow],
 ) -> Result<Vec<String>, ReportError> {
-    write_table(&run.join("metrics.csv"), GAUSSIAN_COLUMNS, rows)?;
     let plots = draw(run, &gaussian_charts(rows))?;
     let page = page(
         manifest,
@@ -322,18 +321,13 @@ pub fn write_gaussian_report(
         &[],
     );
     html::write(&run.join(html::INDEX), &page)?;
-    Ok([
-        vec!["metrics.csv".to_string()],
-        plots,
-        vec![html::INDEX.to_string()],
-    ]
-    .concat())
+    Ok([plots, vec![html::INDEX.to_string()]].concat())
 }
 
 /// Writes a mixture run's plots and `index.html` into `run` (its
 /// `metrics.csv` is written as it goes); `snapshots` are its sample
 /// scatters, relative to `run`. Returns the files written.
-pub fn write_gmm_report(
+fn write_gmm_report(
     run: &Path,
     manifest: &TheoryManifest,
     rows: &[GmmRow],
@@ -386,60 +380,6 @@ pub(crate) fn redraw(run: &Path, experiment: Experiment) -> Result<Redrawn, Repo
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_field_has_one_column() {
-        let mut g = GaussianRow {
-            theory: Some(GaussianTheory::default()),
-            ..GaussianRow::default()
-        };
-        for (i, c) in GAUSSIAN_COLUMNS.iter().enumerate() {
-            (c.set)(&mut g, i as f64);
-        }
-        for (i, c) in GAUSSIAN_COLUMNS.iter().enumerate() {
-            assert_eq!((c.get)(&g), Some(i as f64), "{}", c.metric.column);
-        }
-        let json = serde_json::to_value(&g).unwrap();
-        let fields =
-            json.as_object().unwrap().len() - 1 + json["theory"].as_object().unwrap().len();
-        assert_eq!(fields, GAUSSIAN_COLUMNS.len());
-        let mut m = GmmRow::default();
-        for (i, c) in GMM_COLUMNS.iter().enumerate() {
-            (c.set)(&mut m, i as f64);
-        }
-        for (i, c) in GMM_COLUMNS.iter().enumerate() {
-            assert_eq!((c.get)(&m), Some(i as f64), "{}", c.metric.column);
-        }
-        assert_eq!(
-            serde_json::to_value(&m).unwrap().as_object().unwrap().len(),
-            GMM_COLUMNS.len()
-        );
-    }
-
-    #[test]
-    fn rows_without_closed_forms_round_trip() {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("metrics.csv");
-        let rows = vec![
-            GaussianRow {
-                generation: 0,
-                variance: 1.0,
-                theory: Some(GaussianTheory {
-                    variance: 1.0,
-                    sigma_sq: 1.0,
-                    w2_sq: 0.0,
-                }),
-                ..GaussianRow::default()
-            },
-            GaussianRow {
-                generation: 1,
-                mu_error: 0.125,
-                ..GaussianRow::default()
-            },
-        ];
-        write_table(&path, GAUSSIAN_COLUMNS, &rows).unwrap();
-        assert_eq!(read_table(&path, GAUSSIAN_COLUMNS).unwrap(), rows);
-    }
 
     #[test]
     fn shown_generations() {

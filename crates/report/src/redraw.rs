@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use collapse_records::{Grids, Render, RenderError, RunView, read_manifest};
+use collapse_records::{Grids, Render, RenderError, RunView, Snapshots, read_manifest};
 
 use crate::columns::{charted, summary_value, value};
 use crate::contract::{Experiment, MetricsRow, ProbeStats, generation_dir};
@@ -83,6 +83,37 @@ impl Render for Report {
 
     fn finish(&mut self, view: &RunView) -> Result<(), RenderError> {
         draw_gif(view)?;
+        Ok(())
+    }
+}
+
+impl Snapshots for Report {
+    fn snapshot(
+        &mut self,
+        path: &Path,
+        title: &str,
+        groups: &[(String, Vec<(f64, f64)>)],
+    ) -> Result<(), RenderError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| ReportError::io(dir, e))?;
+        }
+        let series: Vec<Series> = groups
+            .iter()
+            .enumerate()
+            .map(|(i, (label, points))| {
+                let color = match i {
+                    0 => BACKGROUND_COLOR,
+                    i => palette(i - 1),
+                };
+                Series::new(label.clone(), color, points.clone())
+            })
+            .collect();
+        let axes = Axes {
+            title,
+            x_label: "x",
+            y_label: "y",
+        };
+        scatter(path, &axes, &series)?;
         Ok(())
     }
 }

@@ -2,8 +2,6 @@
 
 use std::path::PathBuf;
 
-use collapse_report::ReportError;
-
 /// A setting of an experiment that cannot be run, and why.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{setting}: {reason}")]
@@ -30,9 +28,9 @@ pub enum TheoryError {
     /// The configuration is refused.
     #[error(transparent)]
     Setting(#[from] SettingError),
-    /// Writing or reading the run folder failed.
-    #[error(transparent)]
-    Report(#[from] ReportError),
+    /// Drawing a snapshot failed.
+    #[error("{0}")]
+    Render(collapse_records::RenderError),
     /// Writing or reading a record of the run folder failed.
     #[error(transparent)]
     Record(#[from] collapse_records::RecordError),

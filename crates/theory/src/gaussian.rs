@@ -13,8 +13,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use collapse_records::time::now_rfc3339;
-use collapse_records::{Experiment, GaussianRow, GaussianTheory, write_json};
-use collapse_report::closed_form::write_gaussian_report;
+use collapse_records::{
+    Experiment, GAUSSIAN_COLUMNS, GaussianRow, GaussianTheory, write_json, write_table,
+};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
@@ -328,10 +329,12 @@ pub fn run_gaussian(
     let rows = rows(c);
     manifest.seconds = start.elapsed().as_secs_f64();
     manifest.finished = Some(now_rfc3339());
-    let mut files = write_gaussian_report(out, &manifest, &rows)?;
+    write_table(&out.join("metrics.csv"), GAUSSIAN_COLUMNS, &rows)?;
     write_json(&manifest_path, &manifest)?;
-    files.insert(0, "manifest.json".to_string());
-    Ok((rows, files))
+    Ok((
+        rows,
+        vec!["manifest.json".to_string(), "metrics.csv".to_string()],
+    ))
 }
 
 #[cfg(test)]

@@ -10,14 +10,11 @@
 use std::path::Path;
 use std::time::Instant;
 
-use collapse_records::GMM_COLUMNS;
 use collapse_records::time::now_rfc3339;
 use collapse_records::{
     Experiment, GmmRow, TheoryManifest, read_json, read_table, write_json, write_table,
 };
-use collapse_report::ReportError;
-use collapse_report::closed_form::write_gmm_report;
-use collapse_report::plots::{Axes, BACKGROUND_COLOR, Series, palette, scatter};
+use collapse_records::{GMM_COLUMNS, Snapshots};
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
@@ -179,19 +176,20 @@ fn snapshot_file(t: usize) -> String {
     format!("snapshots/gen-{t:04}.png")
 }
 
-/// Draws the scatter of generation t's samples over the original ones, coloured by component.
+/// Draws the scatter of generation t's samples over the original ones, one
+/// group per component, with `draw`.
 fn snapshot(
+    draw: &mut dyn Snapshots,
     run: &Path,
     t: usize,
     mixture: &Mixture,
     points: &[Point],
     original: &[Point],
-) -> Result<(), ReportError> {
+) -> Result<(), TheoryError> {
     let labels = mixture.predict(points);
     let to_xy = |p: &Point| (p[0], p[1]);
-    let mut groups = vec![Series::new(
-        "original samples",
-        BACKGROUND_COLOR,
+    let mut groups = vec![(
+        "original samples".to_string(),
         original.iter().map(to_xy).collect(),
     )];
     for k in 0..mixture.components.len() {
@@ -201,22 +199,11 @@ fn snapshot(
             .filter(|(_, l)| **l == k)
             .map(|(p, _)| to_xy(p))
             .collect();
-        groups.push(Series::new(
-            format!("generation {t}, component {k}"),
-            palette(k),
-            mine,
-        ));
+        groups.push((format!("generation {t}, component {k}"), mine));
     }
-    let rel = snapshot_file(t);
-    let dir = run.join("snapshots");
-    std::fs::create_dir_all(&dir).map_err(|e| ReportError::io(&dir, e))?;
     let title = format!("Samples of generation {t}'s mixture");
-    let axes = Axes {
-        title: &title,
-        x_label: "x",
-        y_label: "y",
-    };
-    scatter(&run.join(rel), &axes, &groups)
+    draw.snapshot(&run.join(snapshot_file(t)), &title, &groups)
+        .map_err(TheoryError::Render)
 }
 
 /// Where a run starts: the rows so far and the newest mixture.
@@ -340,12 +327,14 @@ pub enum GmmStart {
     },
 }
 
-/// Runs (or resumes) the experiment in `out`, calling `progress` after each
-/// generation with its row. Returns the rows and the files of the report.
+/// Runs (or resumes) the experiment in `out`, drawing its snapshots with
+/// `draw` and calling `progress` after each generation with its row. Returns
+/// the rows and the snapshots drawn; its report is drawn from the folder.
 pub fn run_gmm(
     start: GmmStart,
     out: &Path,
     info: &RunInfo,
+    draw: &mut dyn Snapshots,
     mut progress: impl FnMut(&GmmRow),
 ) -> Result<(Vec<GmmRow>, Vec<String>), TheoryError> {
     let (c, s) = match start {
@@ -375,7 +364,14 @@ pub fn run_gmm(
         progress(rows.last().expect("just pushed"));
         mixture = f.mixture;
         if c.snapshots.contains(&t) {
-            snapshot(out, t, &mixture, &samples_of(&c, t, &mixture), &original)?;
+            snapshot(
+                draw,
+                out,
+                t,
+                &mixture,
+                &samples_of(&c, t, &mixture),
+                &original,
+            )?;
         }
         if t % CHECKPOINT_EVERY == 0 || t == c.generations {
             manifest.seconds = spent + clock.elapsed().as_secs_f64();
@@ -383,18 +379,19 @@ pub fn run_gmm(
         }
     }
     if c.snapshots.contains(&0) {
-        snapshot(out, 0, &first, &samples_of(&c, 0, &first), &original)?;
+        snapshot(draw, out, 0, &first, &samples_of(&c, 0, &first), &original)?;
     }
     let snapshots: Vec<String> = c.snapshots.iter().map(|&t| snapshot_file(t)).collect();
     manifest.seconds = spent + clock.elapsed().as_secs_f64();
     manifest.finished = Some(now_rfc3339());
-    let files = write_gmm_report(out, &manifest, &rows, &snapshots)?;
     write_json(&out.join("manifest.json"), &manifest)?;
-    Ok((rows, [snapshots, files].concat()))
+    Ok((rows, snapshots))
 }
 
 #[cfg(test)]
 mod tests {
+    use collapse_report::Report;
+
     use super::*;
 
     fn info() -> RunInfo {
@@ -424,6 +421,7 @@ mod tests {
             },
             &out,
             &info(),
+            &mut Report,
             |_| {},
         )
         .unwrap();
@@ -441,14 +439,13 @@ mod tests {
             rows[10].l2_sq
         );
         assert!(last.loglik_real < first.loglik_real);
-        for f in [
-            "snapshots/gen-0000.png",
-            "snapshots/gen-0300.png",
-            "plots/std.png",
-            "plots/l2_sq.png",
-            "index.html",
-        ] {
+        for f in ["snapshots/gen-0000.png", "snapshots/gen-0300.png"] {
             assert!(files.contains(&f.to_string()), "{f}: {files:?}");
+            assert!(out.join(f).is_file(), "{f}");
+        }
+        let report = collapse_report::redraw_run(&out).unwrap().files;
+        for f in ["plots/std.png", "plots/l2_sq.png", "index.html"] {
+            assert!(report.contains(&f.to_string()), "{f}: {report:?}");
             assert!(out.join(f).is_file(), "{f}");
         }
         assert_eq!(
@@ -468,6 +465,7 @@ mod tests {
             },
             &whole,
             &info(),
+            &mut Report,
             |_| {},
         )
         .unwrap();
@@ -480,6 +478,7 @@ mod tests {
             },
             &part,
             &info(),
+            &mut Report,
             |_| {},
         )
         .unwrap();
@@ -489,6 +488,7 @@ mod tests {
             },
             &part,
             &info(),
+            &mut Report,
             |_| {},
         )
         .unwrap_err();
@@ -505,6 +505,7 @@ mod tests {
             },
             &part,
             &info(),
+            &mut Report,
             |_| {},
         )
         .unwrap();
@@ -529,6 +530,7 @@ mod tests {
             },
             tmp.path(),
             &info(),
+            &mut Report,
             |_| {},
         )
         .unwrap_err();
@@ -544,6 +546,7 @@ mod tests {
             },
             tmp.path(),
             &info(),
+            &mut Report,
             |_| {},
         )
         .unwrap_err();
@@ -552,6 +555,7 @@ mod tests {
             GmmStart::Resume { generations: None },
             tmp.path(),
             &info(),
+            &mut Report,
             |_| {},
         )
         .unwrap_err();
