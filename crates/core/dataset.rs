@@ -1,7 +1,7 @@
 //! The dataset a command reads: its catalogue entry by name, its default
 //! folder, loading it (fetching it on first use) and checking its checksums.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::anyhow;
 use collapse_data::catalogue::DatasetSpec;
@@ -22,11 +22,6 @@ pub fn unknown_dataset(name: &str) -> String {
         "unknown dataset {name:?}; known: {}",
         Catalogue::names().join(", ")
     )
-}
-
-/// `datasets/NAME`.
-pub fn default_data_dir(spec: &DatasetSpec) -> PathBuf {
-    Path::new("datasets").join(spec.name)
 }
 
 /// Loads the dataset; without `--data`, fetches it on first use.

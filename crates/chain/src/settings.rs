@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use collapse_data::catalogue::{Catalogue, DatasetSpec};
 use collapse_vae::{Architecture, SampleMode};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
@@ -159,14 +160,7 @@ impl ChainSettings {
 
     /// These settings over `base`: each value given here replaces base's.
     pub fn over(&self, base: &ChainSettings) -> ChainSettings {
-        let mut merged = base.table();
-        for (key, value) in self.table() {
-            if !value.is_null() {
-                merged.insert(key, value);
-            }
-        }
-        serde_json::from_value(serde_json::Value::Object(merged))
-            .expect("the merge of two valid settings is valid")
+        overlay(self, base)
     }
 
     /// Each field by its key, `null` where not given.
@@ -277,6 +271,24 @@ impl ChainSettings {
         c.validate()?;
         Ok(c)
     }
+}
+
+/// The settings `top` over `base`, field by field: each field `top` gives
+/// (not `None`, not an empty list) replaces base's.
+pub fn overlay<T: Serialize + DeserializeOwned>(top: &T, base: &T) -> T {
+    let fields = |value: &T| match serde_json::to_value(value).expect("settings serialise") {
+        serde_json::Value::Object(map) => map,
+        _ => unreachable!("settings are a struct"),
+    };
+    let mut merged = fields(base);
+    for (key, value) in fields(top) {
+        let given = !value.is_null() && value.as_array().is_none_or(|a| !a.is_empty());
+        if given {
+            merged.insert(key, value);
+        }
+    }
+    serde_json::from_value(serde_json::Value::Object(merged))
+        .expect("the merge of two valid settings is valid")
 }
 
 fn set<T>(field: &mut T, value: Option<T>) {

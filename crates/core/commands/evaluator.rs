@@ -5,7 +5,7 @@ use collapse_eval::{CacheEvent, ClassifierConfig, load_or_train};
 
 use crate::Failure;
 use crate::backend;
-use crate::dataset::{dataset_spec, default_data_dir, load_dataset, verified};
+use crate::dataset::{dataset_spec, load_dataset, verified};
 use crate::flags::EvaluatorTrainArgs;
 
 /// One line on the classifier cache's progress.
@@ -31,7 +31,7 @@ pub fn describe(event: &CacheEvent<'_>) -> String {
 pub fn evaluator_train(args: EvaluatorTrainArgs) -> Result<(), Failure> {
     let spec = dataset_spec(&args.dataset)?;
     let explicit = args.data.is_some();
-    let data = args.data.unwrap_or_else(|| default_data_dir(&spec));
+    let data = args.data.unwrap_or_else(|| spec.default_dir());
     let mut config = ClassifierConfig::new();
     config.image_dims = spec.image_dims;
     config.classes = spec.classes;

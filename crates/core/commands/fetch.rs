@@ -5,13 +5,13 @@ use collapse_data::fetch::default_mirrors;
 use collapse_data::{Dataset, fetch_dataset};
 
 use crate::Failure;
-use crate::dataset::{dataset_spec, default_data_dir};
+use crate::dataset::dataset_spec;
 use crate::flags::FetchArgs;
 
 /// `collapse fetch`.
 pub fn fetch(args: FetchArgs) -> Result<(), Failure> {
     let spec = dataset_spec(&args.dataset)?;
-    let dir = args.dir.unwrap_or_else(|| default_data_dir(&spec));
+    let dir = args.dir.unwrap_or_else(|| spec.default_dir());
     let mirrors = if args.mirror.is_empty() {
         default_mirrors(&spec)
     } else {

@@ -13,9 +13,7 @@ mod sweep;
 mod theory;
 
 pub use run::{GivenSettings, RunArgs, science_flags};
-pub use sweep::{
-    Executor, SlurmFlags, SweepCommand, SweepDirArgs, SweepPlanArgs, SweepRunArgs, SweepTaskArgs,
-};
+pub use sweep::{Executor, SweepCommand, SweepDirArgs, SweepPlanArgs, SweepRunArgs, SweepTaskArgs};
 pub use theory::{GaussianArgs, GmmArgs, OutputFlags, TheoryCommand};
 
 /// Study model collapse: a VAE trained on MNIST regenerates its own training

@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 use anyhow::anyhow;
 use clap::Args;
 use collapse_chain::{ChainConfig, ChainSettings, ConfigError};
+use collapse_data::DatasetSpec;
 use collapse_kernels::ConvImpl;
 
 use super::timestamp;
 use crate::Failure;
 use crate::backend;
-use crate::dataset::default_data_dir;
 
 /// Arguments of `collapse run`.
 #[derive(Args, Debug, Default)]
@@ -116,7 +116,7 @@ impl GivenSettings {
     pub fn resolve(&self, conv_impl: Option<ConvImpl>) -> Result<ChainConfig, Failure> {
         let mut config = self
             .settings
-            .resolve(default_data_dir, |preset| {
+            .resolve(DatasetSpec::default_dir, |preset| {
                 Path::new("outputs").join(format!("{}-{}", preset.name(), timestamp()))
             })
             .map_err(|e| self.config_error(e))?;

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
+use collapse_study::SlurmResources;
 
 /// Subcommands of `collapse sweep`.
 #[derive(Subcommand, Debug)]
@@ -60,36 +61,7 @@ pub struct SweepRunArgs {
     pub dry_run: bool,
     /// The Slurm resources of each array task, over the spec's [slurm] table.
     #[command(flatten)]
-    pub slurm: SlurmFlags,
-}
-
-/// The `[slurm]` resources as flags.
-#[derive(Args, Debug, Default)]
-pub struct SlurmFlags {
-    /// Slurm partition.
-    #[arg(long)]
-    pub partition: Option<String>,
-    /// Slurm account.
-    #[arg(long)]
-    pub account: Option<String>,
-    /// Slurm quality of service.
-    #[arg(long)]
-    pub qos: Option<String>,
-    /// Time limit of each task (Slurm's formats: MM, HH:MM:SS, D-HH).
-    #[arg(long)]
-    pub time: Option<String>,
-    /// CPUs of each task, and its run's --threads.
-    #[arg(long)]
-    pub cpus: Option<u32>,
-    /// GPUs of each task.
-    #[arg(long)]
-    pub gpus: Option<u32>,
-    /// Memory of each task (4G, 16000M).
-    #[arg(long)]
-    pub mem: Option<String>,
-    /// The most tasks running at once (the array's %N).
-    #[arg(long)]
-    pub throttle: Option<u32>,
+    pub slurm: SlurmResources,
 }
 
 /// A study folder.

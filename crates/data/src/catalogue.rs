@@ -57,6 +57,12 @@ pub struct DatasetSpec {
 }
 
 impl DatasetSpec {
+    /// Where a dataset's files are when no folder is given: `datasets/NAME`
+    /// under the working folder.
+    pub fn default_dir(&self) -> std::path::PathBuf {
+        std::path::Path::new("datasets").join(self.name)
+    }
+
     /// The file with the given role.
     pub fn file(&self, role: FileRole) -> &FileSpec {
         self.files

@@ -12,6 +12,7 @@
 pub mod atomic;
 pub mod closed_form;
 pub mod columns;
+pub mod conditions;
 pub mod contract;
 pub mod error;
 pub mod evaluation;
@@ -27,6 +28,7 @@ pub use closed_form::{
     GAUSSIAN_COLUMNS, GMM_COLUMNS, GaussianRow, GaussianTheory, GmmRow, TheoryManifest,
 };
 pub use columns::{read_metrics_csv, write_metrics_csv};
+pub use conditions::Condition;
 pub use contract::{
     AggregatePosterior, DatasetFileRecord, DatasetRecord, DeviceRecord, Experiment,
     GenerationTiming, LatentStats, Manifest, MetricsRow, ProbeStats, RetryRecord, generation_dir,

@@ -3,7 +3,7 @@
 //! metric, as `study.csv`; one chart per metric with a band per condition;
 //! and an `index.html` with the conditions, their runs and the charts.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::aggregate::{Generation, band_series, per_generation, stat_columns};
 use crate::error::ReportError;
@@ -11,17 +11,7 @@ use crate::html;
 use crate::plots::{line_plot, palette};
 use crate::runs::{RunFolder, present_headline, read_runs};
 use crate::table::{Metric, write_csv};
-
-/// One condition of a study and the runs (seeds) that share it.
-#[derive(Clone, Debug)]
-pub struct Condition {
-    /// Its name (the study's folder names without the seed).
-    pub name: String,
-    /// Its settings, in words.
-    pub settings: String,
-    /// Its runs with at least one generation: name and folder.
-    pub runs: Vec<(String, PathBuf)>,
-}
+use collapse_records::Condition;
 
 /// What [`report_study`] wrote.
 #[derive(Clone, Debug, PartialEq)]

@@ -16,6 +16,14 @@ pub enum StudyError {
         /// Why.
         reason: String,
     },
+    /// A run's settings are refused (`origin` names the spec and the run).
+    #[error("{origin}: {message}")]
+    Run {
+        /// The spec file and the run.
+        origin: String,
+        /// The key and why.
+        message: String,
+    },
     /// Two conditions of the spec map to one run folder.
     #[error("{}: conditions {first} and {second} both map to the run folder {name}", file.display())]
     SameFolder {

@@ -55,28 +55,47 @@ pub struct StudySpec {
     pub slurm: SlurmResources,
 }
 
-/// What each Slurm array task asks for; unset fields are the cluster's defaults.
+/// What each Slurm array task asks for, as a spec's `[slurm]` table and as
+/// flags; unset fields are the cluster's defaults.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct SlurmResources {
-    /// `--partition`.
+    /// Slurm partition.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub partition: Option<String>,
-    /// `--account`.
+    /// Slurm account.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub account: Option<String>,
-    /// `--qos`.
+    /// Slurm quality of service.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub qos: Option<String>,
-    /// `--time` (Slurm's formats: `MM`, `HH:MM:SS`, `D-HH`).
+    /// Time limit of each task (Slurm's formats: MM, HH:MM:SS, D-HH).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub time: Option<String>,
-    /// `--cpus-per-task`; each run's `--threads`.
+    /// CPUs of each task, and its run's --threads.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub cpus: Option<u32>,
-    /// `--gpus-per-task`.
+    /// GPUs of each task.
+    #[cfg_attr(feature = "clap", arg(long))]
     pub gpus: Option<u32>,
-    /// `--mem` (`4G`, `16000M`).
+    /// Memory of each task (4G, 16000M).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub mem: Option<String>,
-    /// The most array tasks running at once (`--array=...%N`).
+    /// The most tasks running at once (the array's %N).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub throttle: Option<u32>,
-    /// Further `#SBATCH` options, as sbatch takes them (`--constraint=a100`).
+    /// Further `#SBATCH` options, as sbatch takes them (`--constraint=a100`);
+    /// the spec's only.
     #[serde(default)]
+    #[cfg_attr(feature = "clap", arg(skip))]
     pub options: Vec<String>,
+}
+
+impl SlurmResources {
+    /// These resources over `base`'s: each one given here replaces base's.
+    pub fn over(&self, base: &SlurmResources) -> SlurmResources {
+        collapse_chain::settings::overlay(self, base)
+    }
 }
 
 /// One run of a study.
@@ -454,6 +473,27 @@ mod tests {
 
     fn spec(text: &str) -> Result<StudySpec, StudyError> {
         StudySpec::parse(Path::new("study.toml"), text)
+    }
+
+    #[test]
+    fn flags_given_replace_the_specs_resources_and_keep_its_options() {
+        let file = SlurmResources {
+            partition: Some("cpu".into()),
+            time: Some("01:00:00".into()),
+            cpus: Some(4),
+            options: vec!["--constraint=a100".into()],
+            ..SlurmResources::default()
+        };
+        let flags = SlurmResources {
+            partition: Some("gpu".into()),
+            gpus: Some(1),
+            ..SlurmResources::default()
+        };
+        let merged = flags.over(&file);
+        assert_eq!(merged.partition.as_deref(), Some("gpu"));
+        assert_eq!(merged.time.as_deref(), Some("01:00:00"));
+        assert_eq!((merged.cpus, merged.gpus), (Some(4), Some(1)));
+        assert_eq!(merged.options, ["--constraint=a100"]);
     }
 
     fn err(text: &str) -> String {

@@ -1,0 +1,155 @@
+//! A study planned: every run of its spec with its chain's configuration
+//! resolved and its footprint estimated before anything is written; which
+//! runs are still to do; and the runs grouped into conditions.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use burn::prelude::Device;
+use collapse_chain::{ChainConfig, ChainSettings, Footprint, estimate};
+use collapse_data::catalogue::FileRole;
+use collapse_data::read_idx;
+use collapse_records::Condition;
+
+use crate::error::StudyError;
+use crate::folder::{Plan, RunRecord, RunState, StudyFolder};
+use crate::spec::{PlannedRun, StudySpec};
+
+/// A run of the spec, checked and resolved.
+#[derive(Clone, Debug)]
+pub struct CheckedRun {
+    /// The run.
+    pub run: PlannedRun,
+    /// Its chain's configuration.
+    pub config: ChainConfig,
+    /// Its estimated disk and time.
+    pub estimate: Footprint,
+}
+
+impl CheckedRun {
+    /// The run and its record in the plan.
+    pub fn into_record(self) -> (PlannedRun, RunRecord) {
+        let record = RunRecord {
+            name: self.run.name.clone(),
+            group: self.run.group.clone(),
+            varied: serde_json::to_value(&self.run.varied).expect("a TOML table serialises"),
+            generations: self.config.generations,
+            estimate: self.estimate,
+        };
+        (self.run, record)
+    }
+}
+
+/// Every run of `spec`, writing under the study folder `dir`, with its
+/// settings resolved as `collapse run` resolves them and its footprint at
+/// `threads` threads estimated on `device`; the first refused value ends it.
+pub fn check(
+    spec: &StudySpec,
+    dir: &Path,
+    device: &Device,
+    threads: usize,
+) -> Result<Vec<CheckedRun>, StudyError> {
+    let folder = StudyFolder::new(dir);
+    let mut train_images = HashMap::new();
+    spec.runs()?
+        .into_iter()
+        .map(|run| {
+            let origin = format!("{}: run {}", spec.file.display(), run.name);
+            let out = folder.run_dir(&run.name);
+            let settings =
+                run_settings(&run.settings, &out).map_err(|message| StudyError::Run {
+                    origin: origin.clone(),
+                    message,
+                })?;
+            let config = resolve(&settings, &out, &mut train_images)
+                .map_err(|message| StudyError::Run { origin, message })?;
+            let estimate = estimate(&config, device, threads);
+            Ok(CheckedRun {
+                run,
+                config,
+                estimate,
+            })
+        })
+        .collect()
+}
+
+/// A study run's settings (its table), writing `out`; a refusal names the key.
+pub fn run_settings(table: &toml::Table, out: &Path) -> Result<ChainSettings, String> {
+    let mut settings = ChainSettings::from_table(table).map_err(|e| e.to_string())?;
+    settings.out = Some(out.to_path_buf());
+    Ok(settings)
+}
+
+/// The chain `settings` describe, writing `out`; `train_images` keeps the
+/// training images of each data folder read so far (else the catalogue's count).
+fn resolve(
+    settings: &ChainSettings,
+    out: &Path,
+    train_images: &mut HashMap<PathBuf, usize>,
+) -> Result<ChainConfig, String> {
+    let refused = |e: collapse_chain::ConfigError| format!("{}: {}", e.setting.key(), e.message);
+    let mut config = settings
+        .resolve(|spec| spec.default_dir(), |_| out.to_path_buf())
+        .map_err(refused)?;
+    let spec = settings.dataset_spec().map_err(refused)?;
+    let images = *train_images.entry(config.data.clone()).or_insert_with(|| {
+        let labels = config.data.join(spec.file(FileRole::TrainLabels).name);
+        read_idx(&labels).map_or(spec.train_images, |a| a.dims[0])
+    });
+    config.resolve_sizes(images).map_err(refused)?;
+    Ok(config)
+}
+
+/// The runs of `plan` still to do: complete runs are done, and a run another
+/// process writes is left to it.
+pub fn pending(folder: &StudyFolder, plan: &Plan) -> Vec<usize> {
+    (0..plan.runs.len())
+        .filter(|&i| {
+            !matches!(
+                folder.status(&plan.runs[i]).state,
+                RunState::Complete | RunState::Running(_)
+            )
+        })
+        .collect()
+}
+
+/// The study's conditions: one per group of runs that differ only in seed,
+/// in the plan's order, each with its runs that have a generation.
+pub fn conditions(folder: &StudyFolder, plan: &Plan) -> Vec<Condition> {
+    let mut conditions: Vec<Condition> = Vec::new();
+    for run in &plan.runs {
+        let at = match conditions.iter().position(|c| c.name == run.group) {
+            Some(at) => at,
+            None => {
+                conditions.push(Condition {
+                    name: run.group.clone(),
+                    settings: group_settings(&run.varied),
+                    runs: Vec::new(),
+                });
+                conditions.len() - 1
+            }
+        };
+        let dir = folder.run_dir(&run.name);
+        if dir.join("metrics.csv").is_file() {
+            conditions[at].runs.push((run.name.clone(), dir));
+        }
+    }
+    conditions
+}
+
+/// A condition's settings in words, its seed left out.
+fn group_settings(varied: &serde_json::Value) -> String {
+    let Some(table) = varied.as_object() else {
+        return String::new();
+    };
+    let words: Vec<String> = table
+        .iter()
+        .filter(|(k, _)| k.as_str() != "seed")
+        .map(|(k, v)| format!("{k} = {v}"))
+        .collect();
+    if words.is_empty() {
+        "(the base)".to_string()
+    } else {
+        words.join(", ")
+    }
+}
