@@ -8,12 +8,11 @@ use collapse_data::catalogue::DatasetSpec;
 use collapse_data::fetch::default_mirrors;
 use collapse_data::{Catalogue, Dataset, DatasetError, fetch_dataset};
 
-use crate::Failure;
+use crate::usage;
 
 /// The catalogue entry named `name`, or a usage error listing the known ones.
-pub fn dataset_spec(name: &str) -> Result<DatasetSpec, Failure> {
-    Catalogue::get(name)
-        .ok_or_else(|| Failure::input(anyhow!("--dataset: {}", unknown_dataset(name))))
+pub fn dataset_spec(name: &str) -> anyhow::Result<DatasetSpec> {
+    Catalogue::get(name).ok_or_else(|| usage(anyhow!("--dataset: {}", unknown_dataset(name))))
 }
 
 /// Why `name` is no dataset, with the known ones.
@@ -30,7 +29,7 @@ pub fn load_dataset(
     data: &Path,
     explicit: bool,
     quiet: bool,
-) -> Result<Dataset, Failure> {
+) -> anyhow::Result<Dataset> {
     match Dataset::load(spec, data) {
         Err(DatasetError::Missing { .. }) if !explicit => {
             if !quiet {
@@ -46,7 +45,7 @@ pub fn load_dataset(
                 }
             })
             .map_err(|e| {
-                Failure::input(anyhow!(
+                usage(anyhow!(
                     "no {} data in {}/ and the download failed ({e}); run `collapse fetch {}` when online, or pass --data DIR",
                     spec.name,
                     data.display(),
@@ -60,19 +59,19 @@ pub fn load_dataset(
 }
 
 /// A dataset that cannot be loaded, with the commands that provide one.
-fn dataset_failure(e: DatasetError) -> Failure {
+fn dataset_failure(e: DatasetError) -> anyhow::Error {
     match e {
-        DatasetError::Missing { dataset, .. } => Failure::input(anyhow!(
+        DatasetError::Missing { dataset, .. } => usage(anyhow!(
             "{e}: run `collapse fetch {dataset}`, or pass --data DIR with the IDX files"
         )),
-        e => Failure::input(e),
+        e => usage(e),
     }
 }
 
 /// Refuses a dataset whose files are not the catalogue's, unless `accept`.
-pub fn verified(dataset: Dataset, accept: bool) -> Result<Dataset, Failure> {
+pub fn verified(dataset: Dataset, accept: bool) -> anyhow::Result<Dataset> {
     match dataset.provenance.iter().find(|p| !p.matches_catalogue) {
-        Some(p) if !accept => Err(Failure::input(anyhow!(
+        Some(p) if !accept => Err(usage(anyhow!(
             "{}: contents have SHA-256 {}, not the catalogue's for {}; pass --no-verify to use it anyway",
             p.path.display(),
             p.sha256,

@@ -20,6 +20,12 @@ mod flags;
 use std::process::ExitCode;
 
 use clap::Parser;
+use collapse_chain::{ChainError, ConfigError, SettingsError};
+use collapse_records::RecordError;
+use collapse_report::ReportError;
+use collapse_study::StudyError;
+use collapse_theory::TheoryError;
+use collapse_vae::CheckpointError;
 
 /// mimalloc keeps the freed tensor buffers of one training step for the next. glibc's
 /// allocator hands buffers this large back to the kernel and faults them in again,
@@ -32,24 +38,73 @@ use crate::commands::{
 };
 use crate::flags::{Cli, Command, EvaluatorCommand};
 
-/// An error with the exit code it deserves.
-pub enum Failure {
-    /// Bad usage or input (exit 2).
-    Input(anyhow::Error),
-    /// A run that failed (exit 1).
-    Run(anyhow::Error),
+/// Bad usage or input, as the command line's user reads it (exit 2): a
+/// refused flag or file, worded by the binary. Errors of the library crates
+/// keep their own types, and [`exit_code`] reads them.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct Usage(#[from] anyhow::Error);
+
+/// `e` as bad usage or input (exit 2).
+pub fn usage(e: impl Into<anyhow::Error>) -> anyhow::Error {
+    Usage(e.into()).into()
 }
 
-impl Failure {
-    /// Classifies any error as bad input.
-    pub fn input(e: impl Into<anyhow::Error>) -> Self {
-        Failure::Input(e.into())
+/// The exit status of a command that failed with `e`: 2 for bad usage or
+/// input (a [`Usage`] error, or a library error about what was given: a
+/// setting, a spec, a folder or file that is not what it should be), 1 for
+/// a run that failed.
+fn exit_code(e: &anyhow::Error) -> u8 {
+    match e.chain().any(is_input) {
+        true => 2,
+        false => 1,
     }
+}
 
-    /// Classifies any error as a failed run.
-    pub fn run(e: impl Into<anyhow::Error>) -> Self {
-        Failure::Run(e.into())
+/// Whether `cause` is about what was given rather than the run (a library
+/// error that wraps another transparently is looked into).
+fn is_input(cause: &(dyn std::error::Error + 'static)) -> bool {
+    let record = |e: &RecordError| matches!(e, RecordError::Format { .. });
+    let checkpoint = |e: &CheckpointError| matches!(e, CheckpointError::Read { .. });
+    if cause.is::<Usage>() || cause.is::<ConfigError>() || cause.is::<SettingsError>() {
+        return true;
     }
+    if let Some(e) = cause.downcast_ref::<RecordError>() {
+        return record(e);
+    }
+    if let Some(e) = cause.downcast_ref::<CheckpointError>() {
+        return checkpoint(e);
+    }
+    if let Some(e) = cause.downcast_ref::<ChainError>() {
+        return match e {
+            ChainError::Exists(_) | ChainError::Lock(_) | ChainError::Config(_) => true,
+            ChainError::Record(e) => record(e),
+            ChainError::Checkpoint(e) => checkpoint(e),
+            _ => false,
+        };
+    }
+    if let Some(e) = cause.downcast_ref::<TheoryError>() {
+        return match e {
+            TheoryError::Setting(_) | TheoryError::Folder { .. } => true,
+            TheoryError::Record(e) => record(e),
+            _ => false,
+        };
+    }
+    if let Some(e) = cause.downcast_ref::<StudyError>() {
+        return match e {
+            StudyError::Record(e) => record(e),
+            StudyError::Io { .. } => false,
+            _ => true,
+        };
+    }
+    if let Some(e) = cause.downcast_ref::<ReportError>() {
+        return match e {
+            ReportError::Record(e) => record(e),
+            ReportError::MixedExperiments { .. } => true,
+            _ => false,
+        };
+    }
+    false
 }
 
 /// The most threads `--threads` takes: each has a main thread's stack, and far
@@ -76,19 +131,19 @@ pub fn one_line(e: &anyhow::Error) -> String {
 
 /// Builds the thread pool that flex and ndarray run on (`threads`, else one
 /// per core), before either uses it.
-fn thread_pool(threads: Option<usize>) -> Result<(), Failure> {
+fn thread_pool(threads: Option<usize>) -> anyhow::Result<()> {
     // The command runs on one of the pool's threads: as much stack as a main thread.
     let mut pool = rayon::ThreadPoolBuilder::new().stack_size(8 << 20);
     if let Some(n) = threads {
         if !(1..=MAX_THREADS).contains(&n) {
             let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
-            return Err(Failure::input(anyhow::anyhow!(
+            return Err(usage(anyhow::anyhow!(
                 "--threads must be from 1 to {MAX_THREADS} (this machine has {cores} cores)"
             )));
         }
         pool = pool.num_threads(n);
     }
-    pool.build_global().map_err(Failure::run)
+    pool.build_global().map_err(anyhow::Error::from)
 }
 
 /// Without a session's runtime folder (`XDG_RUNTIME_DIR`) there is no display
@@ -135,13 +190,9 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Input(e)) => {
+        Err(e) => {
             eprintln!("error: {}", one_line(&e));
-            ExitCode::from(2)
-        }
-        Err(Failure::Run(e)) => {
-            eprintln!("error: {}", one_line(&e));
-            ExitCode::from(1)
+            ExitCode::from(exit_code(&e))
         }
     }
 }

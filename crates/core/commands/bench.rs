@@ -29,10 +29,10 @@ use collapse_vae::{
 };
 use serde::Serialize;
 
-use crate::Failure;
 use crate::backend;
 use crate::build_info;
 use crate::flags::{BenchArgs, Reference};
+use crate::usage;
 
 /// Images per batch of sampling, of the probe and of the classifier.
 const EVAL_BATCH: usize = 1_000;
@@ -418,27 +418,27 @@ fn print_header(device: &DeviceRecord, args: &BenchArgs) {
 }
 
 /// `collapse bench`.
-pub fn bench(args: BenchArgs) -> Result<(), Failure> {
+pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
     if args.batch_size.contains(&0) || args.steps == 0 || args.repeats == 0 || args.samples == 0 {
-        return Err(Failure::input(anyhow!(
+        return Err(usage(anyhow!(
             "--batch-size, --steps, --repeats and --samples must each be at least 1"
         )));
     }
-    let conv_impl = backend::conv_impl_or(args.device, args.conv_impl).map_err(Failure::input)?;
-    let selected = backend::select(args.device).map_err(Failure::input)?;
+    let conv_impl = backend::conv_impl_or(args.device, args.conv_impl).map_err(usage)?;
+    let selected = backend::select(args.device).map_err(usage)?;
     let device = &selected.device;
     print_header(&selected.record, &args);
-    let rows = measure_rows(&args, device, conv_impl).map_err(Failure::run)?;
+    let rows = measure_rows(&args, device, conv_impl)?;
     let classifier = if args.no_classifier {
         None
     } else {
-        let r = measure_classifier(&args, device).map_err(Failure::run)?;
+        let r = measure_classifier(&args, device)?;
         println!("frozen classifier: {r:.0} images/s");
         Some(r)
     };
     if let Some(path) = &args.json {
         let record = Record::new(&args, &selected.record, rows, classifier);
-        write_record(path, &record).map_err(Failure::run)?;
+        write_record(path, &record)?;
     }
     Ok(())
 }

@@ -4,14 +4,14 @@ use std::path::Path;
 
 use anyhow::anyhow;
 
-use crate::Failure;
 use crate::flags::{CompareArgs, timestamp};
+use crate::usage;
 
 /// `collapse compare`.
-pub fn compare(args: CompareArgs) -> Result<(), Failure> {
+pub fn compare(args: CompareArgs) -> anyhow::Result<()> {
     for run in &args.runs {
         if !run.join("metrics.csv").is_file() {
-            return Err(Failure::input(anyhow!(
+            return Err(usage(anyhow!(
                 "{}: not a run folder (no metrics.csv)",
                 run.display()
             )));
@@ -20,10 +20,7 @@ pub fn compare(args: CompareArgs) -> Result<(), Failure> {
     let out = args
         .out
         .unwrap_or_else(|| Path::new("outputs").join(format!("compare-{}", timestamp())));
-    let compared = collapse_report::compare_runs(&args.runs, &out).map_err(|e| match e {
-        collapse_report::ReportError::MixedExperiments { .. } => Failure::input(e),
-        e => Failure::run(e),
-    })?;
+    let compared = collapse_report::compare_runs(&args.runs, &out)?;
     for label in &compared.labels {
         println!("run: {label}");
     }

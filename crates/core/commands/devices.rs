@@ -1,10 +1,9 @@
 //! `collapse devices`: every backend, whether this build has it, and what each can run on.
 
-use crate::Failure;
 use crate::backend::{Backend, Selected, gpu_devices, select};
 
 /// Prints one row per backend (and per adapter of a GPU backend).
-pub fn devices() -> Result<(), Failure> {
+pub fn devices() -> anyhow::Result<()> {
     println!(
         "{:<8} {:<10} {:<40} {:<9} {:<12} {:<9} kernels",
         "backend", "status", "adapter", "kind", "runtime", "precision"
@@ -22,7 +21,7 @@ pub fn devices() -> Result<(), Failure> {
     };
     for backend in Backend::ALL {
         if !backend.is_gpu() {
-            row(&select(backend).map_err(Failure::run)?);
+            row(&select(backend)?);
             continue;
         }
         match gpu_devices(backend) {

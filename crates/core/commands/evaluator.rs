@@ -3,10 +3,10 @@
 use anyhow::anyhow;
 use collapse_eval::{CacheEvent, ClassifierConfig, load_or_train};
 
-use crate::Failure;
 use crate::backend;
 use crate::dataset::{dataset_spec, load_dataset, verified};
 use crate::flags::EvaluatorTrainArgs;
+use crate::usage;
 
 /// One line on the classifier cache's progress.
 pub fn describe(event: &CacheEvent<'_>) -> String {
@@ -28,7 +28,7 @@ pub fn describe(event: &CacheEvent<'_>) -> String {
 }
 
 /// `collapse evaluator train`.
-pub fn evaluator_train(args: EvaluatorTrainArgs) -> Result<(), Failure> {
+pub fn evaluator_train(args: EvaluatorTrainArgs) -> anyhow::Result<()> {
     let spec = dataset_spec(&args.dataset)?;
     let explicit = args.data.is_some();
     let data = args.data.unwrap_or_else(|| spec.default_dir());
@@ -42,12 +42,10 @@ pub fn evaluator_train(args: EvaluatorTrainArgs) -> Result<(), Failure> {
         config.train_images = images;
     }
     if config.epochs == 0 {
-        return Err(Failure::input(anyhow!(
-            "--evaluator-epochs: must be at least 1"
-        )));
+        return Err(usage(anyhow!("--evaluator-epochs: must be at least 1")));
     }
     let dataset = verified(load_dataset(spec, &data, explicit, false)?, false)?;
-    let selected = backend::select(args.device).map_err(Failure::input)?;
+    let selected = backend::select(args.device).map_err(usage)?;
     let (_, record) = load_or_train(
         &data,
         &dataset,
@@ -56,8 +54,7 @@ pub fn evaluator_train(args: EvaluatorTrainArgs) -> Result<(), Failure> {
         &selected.record.backend,
         args.device.conv_impl(),
         &mut |e| eprintln!("{}", describe(&e)),
-    )
-    .map_err(Failure::run)?;
+    )?;
     println!(
         "{} classifier {}: test accuracy {:.2} % ({} training images, trained on {} in {:.0} s)",
         record.dataset,

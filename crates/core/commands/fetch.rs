@@ -4,12 +4,11 @@ use anyhow::Context;
 use collapse_data::fetch::default_mirrors;
 use collapse_data::{Dataset, fetch_dataset};
 
-use crate::Failure;
 use crate::dataset::dataset_spec;
 use crate::flags::FetchArgs;
 
 /// `collapse fetch`.
-pub fn fetch(args: FetchArgs) -> Result<(), Failure> {
+pub fn fetch(args: FetchArgs) -> anyhow::Result<()> {
     let spec = dataset_spec(&args.dataset)?;
     let dir = args.dir.unwrap_or_else(|| spec.default_dir());
     let mirrors = if args.mirror.is_empty() {
@@ -27,11 +26,9 @@ pub fn fetch(args: FetchArgs) -> Result<(), Failure> {
             .collect()
     };
     fetch_dataset(&spec, &dir, &mirrors, &mut |line| println!("{line}"))
-        .with_context(|| format!("fetching {} into {}", spec.name, dir.display()))
-        .map_err(Failure::run)?;
+        .with_context(|| format!("fetching {} into {}", spec.name, dir.display()))?;
     Dataset::load(spec, &dir)
-        .with_context(|| format!("checking the fetched files in {}", dir.display()))
-        .map_err(Failure::run)?;
+        .with_context(|| format!("checking the fetched files in {}", dir.display()))?;
     println!("{} ready in {}", spec.name, dir.display());
     Ok(())
 }

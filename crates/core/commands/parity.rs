@@ -11,10 +11,10 @@ use collapse_vae::parity::{STEP_PREFIX, StepInputs, StepSnapshot, TensorDiff, co
 use collapse_vae::{Architecture, ConvImpl, TrainConfig, Vae, VaeConfig, load_checkpoint};
 use serde::Serialize;
 
-use crate::Failure;
 use crate::backend;
 use crate::backend::Backend;
 use crate::flags::ParityArgs;
+use crate::usage;
 
 /// The tolerances a backend is held to: (forward, loss and gradients; weights after the Adam step).
 fn tolerances(args: &ParityArgs, precision: &str) -> (f64, f64) {
@@ -27,7 +27,7 @@ fn tolerances(args: &ParityArgs, precision: &str) -> (f64, f64) {
 /// The backends compared: those named, else every one this build has, a GPU
 /// backend that cannot start then skipped with a line. The reference itself
 /// only where the conv VAE computes its convolutions otherwise there (flex's lowering).
-fn compared(args: &ParityArgs, conv: bool) -> Result<Vec<(Backend, backend::Selected)>, Failure> {
+fn compared(args: &ParityArgs, conv: bool) -> anyhow::Result<Vec<(Backend, backend::Selected)>> {
     let named = args.backends.is_some();
     let candidates = args.backends.clone().unwrap_or_else(|| {
         Backend::ALL
@@ -43,16 +43,16 @@ fn compared(args: &ParityArgs, conv: bool) -> Result<Vec<(Backend, backend::Sele
         match backend::select(b) {
             Ok(s) => started.push((b, s)),
             Err(e) if !named && b.is_gpu() => println!("skipped {}: {e:#}", b.name()),
-            Err(e) => return Err(Failure::input(e)),
+            Err(e) => return Err(usage(e)),
         }
     }
     Ok(started)
 }
 
 /// The weights compared: the checkpoint's, else a fresh model seeded by `--seed`.
-fn model_of(args: &ParityArgs, device: &Device) -> Result<(Vae, VaeConfig), Failure> {
+fn model_of(args: &ParityArgs, device: &Device) -> anyhow::Result<(Vae, VaeConfig)> {
     match &args.checkpoint {
-        Some(dir) => load_checkpoint(dir, device, ConvImpl::Burn).map_err(Failure::input),
+        Some(dir) => load_checkpoint(dir, device, ConvImpl::Burn).map_err(usage),
         None => {
             let config = VaeConfig::new(args.model);
             device.seed(args.seed);
@@ -62,9 +62,9 @@ fn model_of(args: &ParityArgs, device: &Device) -> Result<(Vae, VaeConfig), Fail
 }
 
 /// `collapse parity`.
-pub fn parity(args: ParityArgs) -> Result<(), Failure> {
+pub fn parity(args: ParityArgs) -> anyhow::Result<()> {
     check_args(&args)?;
-    let reference = backend::select(args.reference).map_err(Failure::input)?;
+    let reference = backend::select(args.reference).map_err(usage)?;
     let (model, config) = model_of(&args, &reference.device)?;
     let inputs = StepInputs::new(
         &model,
@@ -73,13 +73,10 @@ pub fn parity(args: ParityArgs) -> Result<(), Failure> {
         args.batch,
         args.seed,
         &reference.device,
-    )
-    .map_err(Failure::run)?;
+    )?;
     // The reference computes the convolutions with Burn's own (the plain
     // path); the project's lowering is one of the things compared with it.
-    let base = inputs
-        .run(&reference.device, ConvImpl::Burn)
-        .map_err(Failure::run)?;
+    let base = inputs.run(&reference.device, ConvImpl::Burn)?;
     let parameters = model.num_params();
     print_setup(&args, &config, parameters, &reference.record);
     let conv = config.architecture == Architecture::Conv;
@@ -97,22 +94,22 @@ pub fn parity(args: ParityArgs) -> Result<(), Failure> {
         write_json(path, &doc)?;
     }
     if !beyond.is_empty() {
-        return Err(Failure::run(anyhow!(
+        return Err(anyhow!(
             "a difference exceeds its tolerance on {}",
             beyond.join(", ")
-        )));
+        ));
     }
     println!("every backend within its tolerances");
     Ok(())
 }
 
 /// Refuses an empty batch and negative tolerances.
-fn check_args(args: &ParityArgs) -> Result<(), Failure> {
+fn check_args(args: &ParityArgs) -> anyhow::Result<()> {
     let tolerances_ok = [args.tolerance, args.step_tolerance, args.tf32_tolerance]
         .iter()
         .all(|t| *t >= 0.0);
     if args.batch == 0 || !tolerances_ok {
-        return Err(Failure::input(anyhow!(
+        return Err(usage(anyhow!(
             "--batch must be at least 1, --tolerance, --step-tolerance and --tf32-tolerance 0 or more"
         )));
     }
@@ -202,12 +199,10 @@ fn compare_one(
     backend: Backend,
     selected: &backend::Selected,
     conv: bool,
-) -> Result<Compared, Failure> {
+) -> anyhow::Result<Compared> {
     let record = &selected.record;
     let conv_impl = backend.conv_impl();
-    let snapshot = inputs
-        .run(&selected.device, conv_impl)
-        .map_err(Failure::run)?;
+    let snapshot = inputs.run(&selected.device, conv_impl)?;
     let diffs = compare(base, &snapshot);
     let name = match conv {
         true => format!("{}, {conv_impl} convolutions", record.backend),
@@ -268,9 +263,8 @@ fn print_table(diffs: &[TensorDiff]) {
     }
 }
 
-fn write_json(path: &Path, doc: &ParityRecord<'_>) -> Result<(), Failure> {
+fn write_json(path: &Path, doc: &ParityRecord<'_>) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(doc).expect("the parity record serialises");
     collapse_records::atomic::write(path, text.as_bytes())
         .with_context(|| path.display().to_string())
-        .map_err(Failure::run)
 }

@@ -2,18 +2,18 @@
 
 use anyhow::anyhow;
 
-use crate::Failure;
 use crate::flags::ReportArgs;
+use crate::usage;
 
 /// `collapse report`.
-pub fn report(args: ReportArgs) -> Result<(), Failure> {
+pub fn report(args: ReportArgs) -> anyhow::Result<()> {
     if !args.run.join("metrics.csv").is_file() {
-        return Err(Failure::input(anyhow!(
+        return Err(usage(anyhow!(
             "{}: not a run folder (no metrics.csv)",
             args.run.display()
         )));
     }
-    let redrawn = collapse_report::redraw_run(&args.run).map_err(Failure::run)?;
+    let redrawn = collapse_report::redraw_run(&args.run)?;
     for f in &redrawn.files {
         println!("{}", args.run.join(f).display());
     }

@@ -12,13 +12,13 @@ use collapse_chain::{
 use collapse_eval::CacheEvent;
 use collapse_records::{DeviceRecord, Manifest, MetricsRow};
 use collapse_report::Report;
-use collapse_vae::{Architecture, CheckpointError, TrainEvent, VaeConfig};
+use collapse_vae::{Architecture, TrainEvent, VaeConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::Failure;
 use crate::backend::{self, Backend};
 use crate::dataset::{dataset_spec, load_dataset, verified};
 use crate::flags::{GivenSettings, RunArgs, science_flags};
+use crate::usage;
 
 /// Progress on stderr. On a terminal: a bar over each generation's training
 /// and a spinner over its other stages and the frozen classifier's training,
@@ -172,7 +172,7 @@ fn generation_line(row: &MetricsRow) -> String {
 const TUNING_DIR: &str = "tuning";
 
 /// `collapse run`.
-pub fn run(args: RunArgs) -> Result<(), Failure> {
+pub fn run(args: RunArgs) -> anyhow::Result<()> {
     if let Some(run) = args.resume.clone() {
         return resume(args, run);
     }
@@ -180,17 +180,14 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
 }
 
 /// A new chain (or one per seed of `--seeds`) with `given` settings, run as `args` say.
-pub fn start(given: &GivenSettings, args: &RunArgs) -> Result<(), Failure> {
+pub fn start(given: &GivenSettings, args: &RunArgs) -> anyhow::Result<()> {
     let explicit = given.settings.data.is_some();
     let mut config = given.resolve(args.conv_impl)?;
     let spec = dataset_spec(&config.dataset)?;
     let data = config.data.clone();
     let seeds = args.seeds.clone().unwrap_or_default();
     if let Some(i) = (1..seeds.len()).find(|&i| seeds[..i].contains(&seeds[i])) {
-        return Err(Failure::input(anyhow!(
-            "--seeds: {} is given twice",
-            seeds[i]
-        )));
+        return Err(usage(anyhow!("--seeds: {} is given twice", seeds[i])));
     }
     if args.break_lock {
         break_lock(&config.out)?;
@@ -204,8 +201,8 @@ pub fn start(given: &GivenSettings, args: &RunArgs) -> Result<(), Failure> {
         .resolve_sizes(dataset.train.len())
         .map_err(|e| given.config_error(e))?;
     let backend = given.settings.backend();
-    backend::keep_tuning(backend, &config.out.join(TUNING_DIR)).map_err(Failure::run)?;
-    let selected = backend::select(backend).map_err(Failure::input)?;
+    backend::keep_tuning(backend, &config.out.join(TUNING_DIR))?;
+    let selected = backend::select(backend).map_err(usage)?;
     // The cache is the study's (--out), so each seed's folder records it relative to itself.
     let tuning = |one: &ChainConfig| {
         let up = if one.out == config.out { "" } else { "../" };
@@ -240,8 +237,8 @@ pub fn start(given: &GivenSettings, args: &RunArgs) -> Result<(), Failure> {
 fn run_seeds(
     config: &ChainConfig,
     seeds: &[u64],
-    chain: impl Fn(&ChainConfig) -> Result<(), Failure>,
-) -> Result<(), Failure> {
+    chain: impl Fn(&ChainConfig) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let runs = seed_dirs(&config.out, seeds);
     for (seed, out) in &runs {
         let mut one = config.clone();
@@ -249,7 +246,7 @@ fn run_seeds(
         one.out = out.clone();
         chain(&one)?;
     }
-    collapse_report::aggregate_seeds(&config.out, &runs).map_err(Failure::run)?;
+    collapse_report::aggregate_seeds(&config.out, &runs)?;
     println!(
         "{} seeds aggregated: {}",
         runs.len(),
@@ -260,9 +257,9 @@ fn run_seeds(
 
 /// Refuses a non-empty `--out` folder, or with `--force` empties it (unless a
 /// live process writes it).
-fn clear_out(out: &Path, force: bool) -> Result<(), Failure> {
+fn clear_out(out: &Path, force: bool) -> anyhow::Result<()> {
     if out.exists() && !out.is_dir() {
-        return Err(Failure::input(anyhow!(
+        return Err(usage(anyhow!(
             "--out: {} is a file, not a run folder",
             out.display()
         )));
@@ -274,21 +271,19 @@ fn clear_out(out: &Path, force: bool) -> Result<(), Failure> {
         return Ok(());
     }
     if let Some(holder) = collapse_chain::lock::holder(out) {
-        return Err(Failure::input(anyhow!(
+        return Err(usage(anyhow!(
             "--out: {} is in use by {holder}",
             out.display()
         )));
     }
     if !force {
-        return Err(Failure::input(anyhow!(
+        return Err(usage(anyhow!(
             "--out: {} already holds a run; continue it with --resume {}, or replace it with --force",
             out.display(),
             out.display()
         )));
     }
-    std::fs::remove_dir_all(out)
-        .with_context(|| format!("--force: removing {}", out.display()))
-        .map_err(Failure::run)
+    std::fs::remove_dir_all(out).with_context(|| format!("--force: removing {}", out.display()))
 }
 
 /// The model in a few words: `MLP VAE 784-400-20`, `conv VAE, latent 20`.
@@ -366,7 +361,7 @@ fn execute(
     device: &DeviceRecord,
     quiet: bool,
     chain: impl FnOnce(&mut dyn FnMut(ChainEvent<'_>)) -> Result<Vec<MetricsRow>, ChainError>,
-) -> Result<(), Failure> {
+) -> anyhow::Result<()> {
     println!("{}", describe_run(config, device));
     let progress = Progress::new(config, quiet);
     let rows = chain(&mut |e| progress.event(e));
@@ -382,30 +377,27 @@ fn execute(
 
 /// A chain's error as the command line's user reads it: bad input or a failed
 /// run, with the flags that act on it.
-fn chain_failure(e: ChainError) -> Failure {
+fn chain_failure(e: ChainError) -> anyhow::Error {
     match e {
-        ChainError::Exists(_) => Failure::input(anyhow!("{e}; choose another --out")),
+        ChainError::Exists(_) => usage(anyhow!("{e}; choose another --out")),
         ChainError::Config(e) => GivenSettings::line(Default::default()).config_error(e),
-        ChainError::Diverged { retried, .. } => Failure::run(anyhow!(
+        ChainError::Diverged { retried, .. } => anyhow!(
             "{e}; start a new run with a lower --lr{}",
             if retried {
                 ""
             } else {
                 ", or use --on-divergence retry"
             }
-        )),
-        ChainError::Lock(_) | ChainError::Checkpoint(CheckpointError::Read { .. }) => {
-            Failure::input(e)
-        }
-        e => Failure::run(e),
+        ),
+        e => e.into(),
     }
 }
 
 /// `collapse run --resume RUN`.
-fn resume(args: RunArgs, run: PathBuf) -> Result<(), Failure> {
+fn resume(args: RunArgs, run: PathBuf) -> anyhow::Result<()> {
     let refused = science_flags(&args);
     if !refused.is_empty() {
-        return Err(Failure::input(anyhow!(
+        return Err(usage(anyhow!(
             "--resume continues {} with its recorded config; {} would change it (only --generations and --data may be given)",
             run.display(),
             refused.join(", ")
@@ -416,7 +408,7 @@ fn resume(args: RunArgs, run: PathBuf) -> Result<(), Failure> {
     }
     let (manifest, config) = recorded(&args, &run)?;
     let backend = Backend::from_name(&config.device).ok_or_else(|| {
-        Failure::input(anyhow!(
+        usage(anyhow!(
             "--resume: the recorded device {:?} is no backend this build knows",
             config.device
         ))
@@ -435,8 +427,8 @@ fn resume(args: RunArgs, run: PathBuf) -> Result<(), Failure> {
         .map(|dir| run.join(dir))
         .filter(|dir| dir.is_dir())
         .unwrap_or_else(|| run.join(TUNING_DIR));
-    backend::keep_tuning(backend, &tuning).map_err(Failure::run)?;
-    let selected = backend::select(backend).map_err(Failure::input)?;
+    backend::keep_tuning(backend, &tuning)?;
+    let selected = backend::select(backend).map_err(usage)?;
     execute(&config, &selected.record, args.quiet, |on_event| {
         resume_chain(
             &config,
@@ -451,12 +443,11 @@ fn resume(args: RunArgs, run: PathBuf) -> Result<(), Failure> {
 
 /// The manifest of the run in `run` and its recorded config, with the
 /// generations and data folder `args` may change.
-fn recorded(args: &RunArgs, run: &Path) -> Result<(Manifest, ChainConfig), Failure> {
-    let (manifest, mut config) =
-        read_recorded(run).map_err(|e| Failure::input(e.context("--resume")))?;
+fn recorded(args: &RunArgs, run: &Path) -> anyhow::Result<(Manifest, ChainConfig)> {
+    let (manifest, mut config) = read_recorded(run).map_err(|e| usage(e.context("--resume")))?;
     if let Some(g) = args.settings.generations {
         if g < config.generations {
-            return Err(Failure::input(anyhow!(
+            return Err(usage(anyhow!(
                 "--generations: the run was started with {}; resuming may only raise it",
                 config.generations
             )));
@@ -487,11 +478,11 @@ pub fn read_recorded(run: &Path) -> anyhow::Result<(Manifest, ChainConfig)> {
 }
 
 /// `--break-lock`: removes the lock file of `dir` where it has one.
-fn break_lock(dir: &Path) -> Result<(), Failure> {
+fn break_lock(dir: &Path) -> anyhow::Result<()> {
     if !dir.is_dir() {
         return Ok(());
     }
-    collapse_chain::lock::break_lock(dir).map_err(|e| Failure::input(anyhow!("--break-lock: {e}")))
+    collapse_chain::lock::break_lock(dir).map_err(|e| usage(anyhow!("--break-lock: {e}")))
 }
 
 /// The folders of a `--seeds` run, one per seed.

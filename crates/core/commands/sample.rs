@@ -7,28 +7,28 @@ use anyhow::anyhow;
 use collapse_chain::{ModelFamily, VaeFamily};
 use collapse_vae::SampleMode;
 
-use crate::Failure;
 use crate::backend::{self, Backend};
 use crate::commands::run::read_recorded;
 use crate::flags::SampleArgs;
+use crate::usage;
 
 /// `collapse sample`.
-pub fn sample(args: SampleArgs) -> Result<(), Failure> {
+pub fn sample(args: SampleArgs) -> anyhow::Result<()> {
     if args.training_set {
         return training_set(&args.generation, args.device, args.out);
     }
     if args.count == 0 {
-        return Err(Failure::input(anyhow!("--count: must be at least 1")));
+        return Err(usage(anyhow!("--count: must be at least 1")));
     }
     let out = args
         .out
         .expect("clap requires --out without --training-set");
     let backend = args.device.unwrap_or(Backend::Flex);
-    let selected = backend::select(backend).map_err(Failure::input)?;
+    let selected = backend::select(backend).map_err(usage)?;
     let device = &selected.device;
     let (model, config) =
         collapse_vae::load_checkpoint(&args.generation, device, backend.conv_impl())
-            .map_err(Failure::input)?;
+            .map_err(usage)?;
     device.seed(args.seed);
     let images = collapse_vae::sample_images(
         &model,
@@ -41,7 +41,7 @@ pub fn sample(args: SampleArgs) -> Result<(), Failure> {
     );
     let pixels = collapse_vae::to_host(images);
     let grid = collapse_report::grid::grid_image(&pixels, config.image_dims, 10, 2);
-    collapse_report::grid::save_png(&out, &grid).map_err(Failure::run)?;
+    collapse_report::grid::save_png(&out, &grid)?;
     println!(
         "{} images from {} on {} ({}) -> {}",
         args.count,
@@ -55,8 +55,8 @@ pub fn sample(args: SampleArgs) -> Result<(), Failure> {
 
 /// `collapse sample GEN --training-set`: the synthetic training set of
 /// generation `dir`, drawn again from the generation before it.
-fn training_set(dir: &Path, device: Option<Backend>, out: Option<PathBuf>) -> Result<(), Failure> {
-    let bad = |why: String| Failure::input(anyhow!("{}: {why}", dir.display()));
+fn training_set(dir: &Path, device: Option<Backend>, out: Option<PathBuf>) -> anyhow::Result<()> {
+    let bad = |why: String| usage(anyhow!("{}: {why}", dir.display()));
     let g = collapse_records::generation_of(dir)
         .ok_or_else(|| bad("not a generation folder of a run (gen-NNN)".into()))?;
     let run = dir.parent().unwrap_or(Path::new("."));
@@ -89,10 +89,10 @@ fn training_set(dir: &Path, device: Option<Backend>, out: Option<PathBuf>) -> Re
     if backend != recorded {
         config.model.conv_impl = backend.conv_impl();
     }
-    let selected = backend::select(backend).map_err(Failure::input)?;
+    let selected = backend::select(backend).map_err(usage)?;
     let family = VaeFamily::new(&config, &selected.device);
     let previous_dir = collapse_records::generation_dir(run, g - 1);
-    let previous = family.load(&previous_dir).map_err(Failure::input)?;
+    let previous = family.load(&previous_dir).map_err(usage)?;
     let out = out.unwrap_or_else(|| dir.join(collapse_chain::training_set_name(config.sample)));
     let Some(images) = collapse_chain::synthetic_set(&family, &config, g, &previous) else {
         return Err(bad(format!(
@@ -100,8 +100,7 @@ fn training_set(dir: &Path, device: Option<Backend>, out: Option<PathBuf>) -> Re
             config.real_fraction
         )));
     };
-    collapse_chain::write_training_set(&out, &images, config.sample, config.model.image_dims)
-        .map_err(Failure::run)?;
+    collapse_chain::write_training_set(&out, &images, config.sample, config.model.image_dims)?;
     println!(
         "generation {g}'s training set: {} images drawn from {} on {} -> {}",
         images.dims()[0],

@@ -13,19 +13,17 @@ use anyhow::anyhow;
 use collapse_chain::ChainSettings;
 use collapse_report::study::report_study;
 use collapse_study::slurm;
-use collapse_study::{
-    Executed, Local, LocalEvent, Plan, RunState, Slurm, StudyError, StudyFolder, StudySpec,
-};
+use collapse_study::{Executed, Local, LocalEvent, Plan, RunState, Slurm, StudyFolder, StudySpec};
 
-use crate::Failure;
 use crate::backend::{self, Backend};
 use crate::flags::{
     Executor, GivenSettings, RunArgs, SweepCommand, SweepDirArgs, SweepPlanArgs, SweepRunArgs,
     SweepTaskArgs,
 };
+use crate::usage;
 
 /// `collapse sweep`, with the global `--threads` (the threads all runs share).
-pub fn sweep(command: SweepCommand, threads: Option<usize>) -> Result<(), Failure> {
+pub fn sweep(command: SweepCommand, threads: Option<usize>) -> anyhow::Result<()> {
     match command {
         SweepCommand::Plan(args) => plan(args, threads),
         SweepCommand::Run(args) => run(args, threads),
@@ -47,9 +45,9 @@ fn check_study(
     spec: &StudySpec,
     dir: &Path,
     threads: usize,
-) -> Result<Vec<collapse_study::CheckedRun>, Failure> {
-    let device = backend::select(Backend::Flex).map_err(Failure::run)?.device;
-    collapse_study::check(spec, dir, &device, threads).map_err(Failure::input)
+) -> anyhow::Result<Vec<collapse_study::CheckedRun>> {
+    let device = backend::select(Backend::Flex)?.device;
+    Ok(collapse_study::check(spec, dir, &device, threads)?)
 }
 
 /// `n` of `thing`, in the plural where it is not one.
@@ -80,8 +78,8 @@ fn time_words(seconds: f64) -> String {
 }
 
 /// `collapse sweep plan`.
-fn plan(args: SweepPlanArgs, threads: Option<usize>) -> Result<(), Failure> {
-    let spec = StudySpec::read(&args.spec).map_err(Failure::input)?;
+fn plan(args: SweepPlanArgs, threads: Option<usize>) -> anyhow::Result<()> {
+    let spec = StudySpec::read(&args.spec).map_err(usage)?;
     let per_run = threads_per_run(threads, args.jobs);
     let checked = check_study(&spec, Path::new("DIR"), per_run)?;
     let width = checked.iter().map(|c| c.run.name.len()).max().unwrap_or(0);
@@ -117,12 +115,12 @@ fn plan(args: SweepPlanArgs, threads: Option<usize>) -> Result<(), Failure> {
 }
 
 /// `collapse sweep run`.
-fn run(args: SweepRunArgs, threads: Option<usize>) -> Result<(), Failure> {
+fn run(args: SweepRunArgs, threads: Option<usize>) -> anyhow::Result<()> {
     if args.jobs == 0 {
-        return Err(Failure::input(anyhow!("--jobs must be at least 1")));
+        return Err(usage(anyhow!("--jobs must be at least 1")));
     }
-    let spec = StudySpec::read(&args.spec).map_err(Failure::input)?;
-    let dir = std::path::absolute(&args.out).map_err(|e| Failure::input(anyhow!("--out: {e}")))?;
+    let spec = StudySpec::read(&args.spec).map_err(usage)?;
+    let dir = std::path::absolute(&args.out).map_err(|e| usage(anyhow!("--out: {e}")))?;
     let resources = args.slurm.over(&spec.slurm);
     let per_run = match args.executor {
         Executor::Local => threads_per_run(threads, args.jobs),
@@ -130,16 +128,14 @@ fn run(args: SweepRunArgs, threads: Option<usize>) -> Result<(), Failure> {
     };
     let checked = check_study(&spec, &dir, per_run)?;
     if args.executor == Executor::Slurm {
-        collapse_study::executor::check_slurm(&dir, args.dry_run).map_err(Failure::input)?;
+        collapse_study::executor::check_slurm(&dir, args.dry_run).map_err(usage)?;
     }
     let folder = StudyFolder::new(&dir);
-    let workdir = std::env::current_dir().map_err(Failure::run)?;
+    let workdir = std::env::current_dir()?;
     let runs = checked.into_iter().map(|c| c.into_record()).collect();
-    let plan = folder
-        .write_plan(&spec, runs, &workdir)
-        .map_err(Failure::input)?;
+    let plan = folder.write_plan(&spec, runs, &workdir).map_err(usage)?;
     let todo = collapse_study::pending(&folder, &plan);
-    let binary = std::env::current_exe().map_err(Failure::run)?;
+    let binary = std::env::current_exe()?;
     let on_event = |e: LocalEvent<'_>| match e {
         LocalEvent::Complete(name) => eprintln!("  {name}: complete"),
         LocalEvent::Failed(name, line) => eprintln!("  {name}: failed: {line}"),
@@ -168,12 +164,7 @@ fn run(args: SweepRunArgs, threads: Option<usize>) -> Result<(), Failure> {
         }),
     };
     let started = Instant::now();
-    let executed = executor
-        .execute(&folder, &plan, &todo)
-        .map_err(|e| match e {
-            StudyError::Slurm { .. } => Failure::input(e),
-            e => Failure::run(e),
-        })?;
+    let executed = executor.execute(&folder, &plan, &todo)?;
     match executed {
         Executed::Ran { failed } => {
             eprintln!(
@@ -189,13 +180,13 @@ fn run(args: SweepRunArgs, threads: Option<usize>) -> Result<(), Failure> {
                 write_report(&folder, &plan)?;
             }
             if !failed.is_empty() {
-                return Err(Failure::run(anyhow!(
+                return Err(anyhow!(
                     "{} of {} runs failed ({}); their logs are in {}",
                     failed.len(),
                     todo.len(),
                     failed.join(", "),
                     folder.dir.join("logs").display()
-                )));
+                ));
             }
         }
         Executed::Nothing => println!(
@@ -219,9 +210,9 @@ fn run(args: SweepRunArgs, threads: Option<usize>) -> Result<(), Failure> {
 }
 
 /// `collapse sweep status`.
-fn status(args: SweepDirArgs) -> Result<(), Failure> {
+fn status(args: SweepDirArgs) -> anyhow::Result<()> {
     let folder = StudyFolder::new(&args.dir);
-    let plan = folder.plan().map_err(Failure::input)?;
+    let plan = folder.plan().map_err(usage)?;
     let status = collapse_study::status(&folder, &plan);
     let width = plan.runs.iter().map(|r| r.name.len()).max().unwrap_or(0);
     let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
@@ -266,17 +257,17 @@ fn state_word(state: &RunState) -> &'static str {
 }
 
 /// `collapse sweep report`.
-fn report(args: SweepDirArgs) -> Result<(), Failure> {
+fn report(args: SweepDirArgs) -> anyhow::Result<()> {
     let folder = StudyFolder::new(&args.dir);
-    let plan = folder.plan().map_err(Failure::input)?;
+    let plan = folder.plan().map_err(usage)?;
     write_report(&folder, &plan)
 }
 
 /// The study's report into `DIR/report`: one condition per group of runs that differ only in seed.
-fn write_report(folder: &StudyFolder, plan: &Plan) -> Result<(), Failure> {
+fn write_report(folder: &StudyFolder, plan: &Plan) -> anyhow::Result<()> {
     let conditions = collapse_study::conditions(folder, plan);
     let out = folder.dir.join("report");
-    let reported = report_study(&out, &plan.study, &conditions).map_err(Failure::input)?;
+    let reported = report_study(&out, &plan.study, &conditions).map_err(usage)?;
     println!(
         "study {}: {} conditions reported: {}",
         plan.study,
@@ -287,13 +278,13 @@ fn write_report(folder: &StudyFolder, plan: &Plan) -> Result<(), Failure> {
 }
 
 /// `collapse sweep task`: runs, or continues, run `index` of the study.
-fn task(args: SweepTaskArgs) -> Result<(), Failure> {
+fn task(args: SweepTaskArgs) -> anyhow::Result<()> {
     let dir = std::path::absolute(&args.dir)
-        .map_err(|e| Failure::input(anyhow!("{}: {e}", args.dir.display())))?;
+        .map_err(|e| usage(anyhow!("{}: {e}", args.dir.display())))?;
     let folder = StudyFolder::new(&dir);
-    let plan = folder.plan().map_err(Failure::input)?;
+    let plan = folder.plan().map_err(usage)?;
     let Some(run) = plan.runs.get(args.index) else {
-        return Err(Failure::input(anyhow!(
+        return Err(usage(anyhow!(
             "{}: the study has {} runs; there is no run {}",
             args.dir.display(),
             plan.runs.len(),
@@ -302,10 +293,10 @@ fn task(args: SweepTaskArgs) -> Result<(), Failure> {
     };
     // Relative paths in its settings start where the study was first run from, whoever starts the task.
     std::env::set_current_dir(&plan.workdir).map_err(|e| {
-        Failure::run(anyhow!(
+        anyhow!(
             "{}: the study's working folder: {e}",
             plan.workdir.display()
-        ))
+        )
     })?;
     let status = folder.status(run);
     if status.state == RunState::Complete {
@@ -325,12 +316,12 @@ fn task(args: SweepTaskArgs) -> Result<(), Failure> {
             let table = std::fs::read_to_string(&file)
                 .map_err(anyhow::Error::from)
                 .and_then(|text| Ok(text.parse::<toml::Table>()?))
-                .map_err(|e| Failure::input(anyhow!("{}: {e}", file.display())));
+                .map_err(|e| usage(anyhow!("{}: {e}", file.display())));
             let origin = file.display().to_string();
             table
                 .and_then(|table| {
                     let settings = collapse_study::plan::run_settings(&table, &dir)
-                        .map_err(|message| Failure::input(anyhow!("{origin}: {message}")))?;
+                        .map_err(|message| usage(anyhow!("{origin}: {message}")))?;
                     Ok(GivenSettings::file(
                         origin,
                         settings,
@@ -346,10 +337,8 @@ fn task(args: SweepTaskArgs) -> Result<(), Failure> {
                 })
         }
     };
-    if let Err(Failure::Input(e) | Failure::Run(e)) = &result {
-        folder
-            .record_failure(&run.name, &crate::one_line(e))
-            .map_err(Failure::run)?;
+    if let Err(e) = &result {
+        folder.record_failure(&run.name, &crate::one_line(e))?;
     }
     result
 }

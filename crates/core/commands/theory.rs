@@ -10,11 +10,11 @@ use collapse_theory::{
     run_gmm,
 };
 
-use crate::Failure;
 use crate::flags::{GaussianArgs, GmmArgs, OutputFlags, TheoryCommand, timestamp};
+use crate::usage;
 
 /// `collapse theory`.
-pub fn theory(command: TheoryCommand) -> Result<(), Failure> {
+pub fn theory(command: TheoryCommand) -> anyhow::Result<()> {
     match command {
         TheoryCommand::Gaussian(args) => gaussian(args),
         TheoryCommand::Gmm(args) => gmm(args),
@@ -31,16 +31,15 @@ fn info() -> RunInfo {
 
 /// A theory error as the user's mistake (a setting, the folder) or a failed run,
 /// with a refused setting named by its flag.
-fn failure(e: TheoryError) -> Failure {
+fn failure(e: TheoryError) -> anyhow::Error {
     match e {
         TheoryError::Setting(s) => {
-            Failure::input(anyhow!("--{}: {}", s.setting.replace('_', "-"), s.reason))
+            usage(anyhow!("--{}: {}", s.setting.replace('_', "-"), s.reason))
         }
         TheoryError::Folder { ref reason, .. } if reason == "already holds files" => {
-            Failure::input(anyhow!("{e} (--force replaces them)"))
+            usage(anyhow!("{e} (--force replaces them)"))
         }
-        TheoryError::Folder { .. } => Failure::input(e),
-        TheoryError::Render(_) | TheoryError::Record(_) => Failure::run(e),
+        e => e.into(),
     }
 }
 
@@ -61,9 +60,9 @@ fn runs(output: &OutputFlags, experiment: &str) -> (PathBuf, Vec<(u64, PathBuf)>
 }
 
 /// With several seeds, their aggregate in `out`.
-fn aggregate(output: &OutputFlags, out: &Path, runs: &[(u64, PathBuf)]) -> Result<(), Failure> {
+fn aggregate(output: &OutputFlags, out: &Path, runs: &[(u64, PathBuf)]) -> anyhow::Result<()> {
     if output.seeds.is_some() {
-        collapse_report::aggregate_seeds(out, runs).map_err(Failure::run)?;
+        collapse_report::aggregate_seeds(out, runs)?;
         println!(
             "{} seeds aggregated: {}",
             runs.len(),
@@ -74,7 +73,7 @@ fn aggregate(output: &OutputFlags, out: &Path, runs: &[(u64, PathBuf)]) -> Resul
 }
 
 /// `collapse theory gaussian`.
-fn gaussian(args: GaussianArgs) -> Result<(), Failure> {
+fn gaussian(args: GaussianArgs) -> anyhow::Result<()> {
     let (out, runs) = runs(&args.output, "gaussian");
     let config = |seed| GaussianConfig {
         samples: args.samples,
@@ -91,7 +90,7 @@ fn gaussian(args: GaussianArgs) -> Result<(), Failure> {
     for (seed, folder) in &runs {
         let (rows, _) =
             run_gaussian(&config(*seed), folder, args.output.force, &info()).map_err(failure)?;
-        collapse_report::redraw_run(folder).map_err(Failure::run)?;
+        collapse_report::redraw_run(folder)?;
         if !args.output.quiet {
             let last = rows.last().expect("generation 0 at least");
             eprintln!(
@@ -105,7 +104,7 @@ fn gaussian(args: GaussianArgs) -> Result<(), Failure> {
 }
 
 /// `collapse theory gmm`.
-fn gmm(args: GmmArgs) -> Result<(), Failure> {
+fn gmm(args: GmmArgs) -> anyhow::Result<()> {
     let progress = |quiet: bool| {
         move |r: &collapse_records::GmmRow| {
             if !quiet && r.generation.is_multiple_of(50) {
@@ -128,7 +127,7 @@ fn gmm(args: GmmArgs) -> Result<(), Failure> {
             progress(args.output.quiet),
         )
         .map_err(failure)?;
-        collapse_report::redraw_run(run).map_err(Failure::run)?;
+        collapse_report::redraw_run(run)?;
         println!("{}", run.join("index.html").display());
         return Ok(());
     }
@@ -162,7 +161,7 @@ fn gmm(args: GmmArgs) -> Result<(), Failure> {
             progress(args.output.quiet),
         )
         .map_err(failure)?;
-        collapse_report::redraw_run(folder).map_err(Failure::run)?;
+        collapse_report::redraw_run(folder)?;
         println!("{}", folder.join("index.html").display());
     }
     aggregate(&args.output, &out, &runs)

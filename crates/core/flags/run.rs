@@ -12,8 +12,8 @@ use collapse_data::DatasetSpec;
 use collapse_kernels::ConvImpl;
 
 use super::timestamp;
-use crate::Failure;
 use crate::backend;
+use crate::usage;
 
 /// Arguments of `collapse run`.
 #[derive(Args, Debug, Default)]
@@ -84,11 +84,11 @@ impl GivenSettings {
     }
 
     /// The settings of `args`: its config file's, if it names one, under its flags.
-    pub fn of(args: &RunArgs) -> Result<Self, Failure> {
+    pub fn of(args: &RunArgs) -> anyhow::Result<Self> {
         match &args.config {
             None => Ok(GivenSettings::line(args.settings.clone())),
             Some(path) => {
-                let file = read_settings(path).map_err(Failure::input)?;
+                let file = read_settings(path).map_err(usage)?;
                 let origin = path.display().to_string();
                 Ok(GivenSettings::file(origin, file, args.settings.clone()))
             }
@@ -107,13 +107,13 @@ impl GivenSettings {
     }
 
     /// A refused configuration value, worded by where it was set.
-    pub fn config_error(&self, e: ConfigError) -> Failure {
-        Failure::input(self.refused(e.setting.key(), e.message))
+    pub fn config_error(&self, e: ConfigError) -> anyhow::Error {
+        usage(self.refused(e.setting.key(), e.message))
     }
 
     /// The chain these settings describe, with `conv_impl` where given: the
     /// preset, every setting over it, checked before any work.
-    pub fn resolve(&self, conv_impl: Option<ConvImpl>) -> Result<ChainConfig, Failure> {
+    pub fn resolve(&self, conv_impl: Option<ConvImpl>) -> anyhow::Result<ChainConfig> {
         let mut config = self
             .settings
             .resolve(DatasetSpec::default_dir, |preset| {
@@ -121,7 +121,7 @@ impl GivenSettings {
             })
             .map_err(|e| self.config_error(e))?;
         config.model.conv_impl =
-            backend::conv_impl_or(self.settings.backend(), conv_impl).map_err(Failure::input)?;
+            backend::conv_impl_or(self.settings.backend(), conv_impl).map_err(usage)?;
         Ok(config)
     }
 }
