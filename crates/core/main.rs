@@ -14,7 +14,7 @@
 mod backend;
 mod build_info;
 mod commands;
-mod dataset;
+mod datasets;
 mod flags;
 
 use std::process::ExitCode;

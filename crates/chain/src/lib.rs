@@ -11,10 +11,10 @@
 pub mod backend;
 pub mod config;
 pub mod estimate;
+pub mod generations;
 pub mod latents;
 pub mod lock;
 pub mod model;
-pub mod run;
 pub mod seeds;
 pub mod settings;
 #[cfg(test)]
@@ -23,9 +23,9 @@ mod tests;
 pub use backend::Backend;
 pub use config::{ChainConfig, ConfigError, KeepSets, LoopMode, OnDivergence, Preset, Setting};
 pub use estimate::{Footprint, estimate};
-pub use model::{Attempt, ModelFamily, VaeFamily};
-pub use run::{
+pub use generations::{
     ChainError, ChainEvent, RunContext, Stage, resume_chain, run_chain, synthetic_set,
     training_set_name, write_training_set,
 };
+pub use model::{Attempt, ModelFamily, VaeFamily};
 pub use settings::{ChainSettings, SettingsError};

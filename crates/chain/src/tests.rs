@@ -14,7 +14,7 @@ use collapse_records::{
 use collapse_records::COMPLETE;
 use collapse_report::Report;
 
-use crate::run::TRAINING_SET_FLOAT;
+use crate::generations::TRAINING_SET_FLOAT;
 use crate::{ChainConfig, ChainError, LoopMode, Preset, RunContext, resume_chain, run_chain};
 
 /// Held by each test while it runs a chain: the chains seed flex's one random

@@ -4,7 +4,7 @@ use anyhow::anyhow;
 use collapse_eval::{CacheEvent, ClassifierConfig, load_or_train};
 
 use crate::backend;
-use crate::dataset::{dataset_spec, load_dataset, verified};
+use crate::datasets::{dataset_spec, load_dataset, verified};
 use crate::flags::EvaluatorTrainArgs;
 use crate::usage;
 

@@ -4,7 +4,7 @@ use anyhow::Context;
 use collapse_data::fetch::default_mirrors;
 use collapse_data::{Dataset, fetch_dataset};
 
-use crate::dataset::dataset_spec;
+use crate::datasets::dataset_spec;
 use crate::flags::FetchArgs;
 
 /// `collapse fetch`.

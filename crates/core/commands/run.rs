@@ -16,7 +16,7 @@ use collapse_vae::{Architecture, TrainEvent, VaeConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::backend::{self, Backend};
-use crate::dataset::{dataset_spec, load_dataset, verified};
+use crate::datasets::{dataset_spec, load_dataset, verified};
 use crate::flags::{GivenSettings, RunArgs, science_flags};
 use crate::usage;
 

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use anyhow::anyhow;
 use collapse_chain::ChainSettings;
-use collapse_report::study::report_study;
+use collapse_report::conditions::report_study;
 use collapse_study::slurm;
 use collapse_study::{Executed, Local, LocalEvent, Plan, RunState, Slurm, StudyFolder, StudySpec};
 

@@ -14,7 +14,7 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, softmax};
 use collapse_kernels::{ConvImpl, apply_conv2d, relu_max_pool2};
-use collapse_vae::data::permutation;
+use collapse_vae::batches::permutation;
 use collapse_vae::to_host;
 
 /// Kernel size of both convolutions.

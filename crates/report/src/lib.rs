@@ -11,13 +11,13 @@
 pub mod aggregate;
 pub mod closed_form;
 pub mod compare;
+pub mod conditions;
 pub mod error;
 pub mod grid;
 pub mod html;
 pub mod plots;
 pub mod redraw;
 mod runs;
-pub mod study;
 #[cfg(test)]
 mod testing;
 

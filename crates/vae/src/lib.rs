@@ -10,10 +10,10 @@
 
 #![deny(missing_docs)]
 
+pub mod batches;
 pub mod checkpoint;
 pub mod config;
-pub mod data;
-pub mod eval;
+pub mod infer;
 pub mod loss;
 pub mod model;
 pub mod parity;
@@ -23,11 +23,11 @@ pub mod train;
 #[cfg(test)]
 mod tests;
 
+pub use batches::{BatchSource, HostImages, ShuffledImages, StreamedImages};
 pub use checkpoint::{CheckpointError, load_checkpoint, save_checkpoint};
 pub use collapse_kernels::ConvImpl;
 pub use config::{Architecture, TrainConfig, VaeConfig};
-pub use data::{BatchSource, HostImages, ShuffledImages, StreamedImages};
-pub use eval::{EvalStats, Posterior, encode_all, evaluate, per_image_parts, to_host};
+pub use infer::{EvalStats, Posterior, encode_all, evaluate, per_image_parts, to_host};
 pub use loss::{LossParts, loss_parts};
 pub use model::Vae;
 pub use sample::{SampleMode, decode_means, sample_images};

@@ -14,7 +14,7 @@ use burn::tensor::{Bytes, Gradients};
 use collapse_kernels::ConvImpl;
 
 use crate::config::{TrainConfig, VaeConfig};
-use crate::eval::to_host;
+use crate::infer::to_host;
 use crate::loss::loss_parts;
 use crate::model::Vae;
 use crate::train::optimizer;

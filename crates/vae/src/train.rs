@@ -10,8 +10,8 @@ use std::time::Instant;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
+use crate::batches::BatchSource;
 use crate::config::TrainConfig;
-use crate::data::BatchSource;
 use crate::loss::loss_parts;
 use crate::model::Vae;
 use collapse_kernels::FusedAdam;

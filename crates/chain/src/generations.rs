@@ -16,7 +16,7 @@ use collapse_records::{
     MetricsRow, ProbeStats, RetryRecord, generation_dir, generation_of, write_json,
     write_metrics_csv,
 };
-use collapse_vae::data::permutation;
+use collapse_vae::batches::permutation;
 use collapse_vae::{
     BatchSource, CheckpointError, Divergence, EvalStats, HostImages, SampleMode, ShuffledImages,
     StreamedImages, TrainEvent, Vae, decode_means, encode_all, evaluate, to_host,
