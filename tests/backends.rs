@@ -115,6 +115,39 @@ fn parity_fails_when_the_tolerance_is_not_met() {
     crate::util::assert_fails(&out, 1, &["exceeds", "tolerance"]);
 }
 
+/// `bench --conv-impl` forces the conv VAE's path on every convolution, and
+/// the row says which path it measured: the lowering by default on flex.
+#[test]
+fn bench_forces_the_convolution_path_it_is_given() {
+    let tmp = TempDir::new("bench-conv");
+    let path_of = |extra: &[&str]| {
+        let json = tmp.join("conv.json");
+        let mut args = vec![
+            "bench",
+            "--model",
+            "conv",
+            "--batch-size",
+            "8",
+            "--steps",
+            "1",
+            "--repeats",
+            "1",
+            "--samples",
+            "16",
+            "--no-classifier",
+            "--json",
+            json.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        assert_ok(&collapse(&tmp.0, &args));
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        doc["rows"][0]["conv_impl"].as_str().unwrap().to_string()
+    };
+    assert_eq!(path_of(&[]), "matmul");
+    assert_eq!(path_of(&["--conv-impl", "burn"]), "burn");
+}
+
 #[test]
 fn bench_json_records_its_rows_and_the_build_that_measured_them() {
     let tmp = TempDir::new("bench-json");

@@ -33,10 +33,6 @@ fn bad_values_name_their_flag() {
         (&["--threads", "0"], "--threads"),
         (&["--threads", "100000"], "--threads"),
         (
-            &["--device", "wgpu", "--conv-impl", "matmul"],
-            "--conv-impl",
-        ),
-        (
             &["--mode", "accumulate", "--real-fraction", "0.1"],
             "--real-fraction",
         ),
@@ -49,6 +45,18 @@ fn bad_values_name_their_flag() {
             "{args:?} did work before refusing"
         );
     }
+}
+
+/// The lowering (`--conv-impl matmul`) is a CPU path; forcing it on a GPU
+/// backend is refused before the backend starts.
+#[test]
+fn the_lowering_is_refused_on_a_gpu_backend() {
+    let tmp = TempDir::new("conv-impl");
+    let out = collapse(
+        &tmp.0,
+        &["bench", "--device", "wgpu", "--conv-impl", "matmul"],
+    );
+    assert_fails(&out, 2, &["--conv-impl matmul runs on the CPU backends"]);
 }
 
 #[test]

@@ -19,8 +19,8 @@ use burn::prelude::*;
 #[cfg(feature = "wgpu")]
 use burn::tensor::DeviceType;
 pub use collapse_chain::Backend;
+use collapse_kernels::ConvImpl;
 use collapse_records::DeviceRecord;
-use collapse_vae::ConvImpl;
 
 /// A started device and its description.
 pub struct Selected {
@@ -39,15 +39,16 @@ fn gpu_kernels() -> Vec<String> {
     }
 }
 
-/// `choice` where given (refused where `backend` cannot run it), else the backend's own.
-pub fn conv_impl_or(backend: Backend, choice: Option<ConvImpl>) -> anyhow::Result<ConvImpl> {
-    match (backend.is_gpu(), choice) {
-        (_, None) => Ok(backend.conv_impl()),
-        (true, Some(ConvImpl::Matmul)) => Err(anyhow!(
+/// Forces every convolution onto `choice` where given (refused where
+/// `backend` cannot run it), for a benchmark of one path.
+pub fn force_conv_path(backend: Backend, choice: Option<ConvImpl>) -> anyhow::Result<()> {
+    if backend.is_gpu() && choice == Some(ConvImpl::Matmul) {
+        return Err(anyhow!(
             "--conv-impl matmul runs on the CPU backends (flex, ndarray), not on {backend}"
-        )),
-        (_, Some(choice)) => Ok(choice),
+        ));
     }
+    collapse_kernels::force_conv_path(choice);
+    Ok(())
 }
 
 /// Whether this build has `backend` compiled in.

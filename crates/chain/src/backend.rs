@@ -1,7 +1,6 @@
 //! The compute backends a chain can name. Which of them a build can start is
 //! the binary's business (Burn's backend features are turned on there only).
 
-use collapse_vae::ConvImpl;
 use serde::{Deserialize, Serialize};
 
 /// A compute backend.
@@ -53,18 +52,6 @@ impl Backend {
     /// Whether the backend runs on a GPU (or a software rasterizer standing in for one).
     pub fn is_gpu(self) -> bool {
         matches!(self, Backend::Wgpu | Backend::Vulkan | Backend::Cuda)
-    }
-
-    /// How the conv VAE and the frozen classifier compute convolutions on this
-    /// backend: the CPU backends get the project's lowering to unfold (im2col)
-    /// and a matrix multiply (Burn's ndarray convolutions are far slower than
-    /// flex's, and on flex the lowering is the faster path); the GPU backends
-    /// use Burn's.
-    pub fn conv_impl(self) -> ConvImpl {
-        match self.is_gpu() {
-            false => ConvImpl::Matmul,
-            true => ConvImpl::Burn,
-        }
     }
 }
 

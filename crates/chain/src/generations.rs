@@ -310,7 +310,6 @@ impl Scorer {
             &config.classifier,
             device,
             &config.device,
-            config.model.conv_impl,
             &mut |e| on_event(ChainEvent::Evaluator(e)),
         )?;
         Ok(Scorer::Waiting(Box::new((classifier, record.info()))))

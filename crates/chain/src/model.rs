@@ -116,7 +116,7 @@ impl ModelFamily for VaeFamily<'_> {
     }
 
     fn load(&self, dir: &Path) -> Result<Vae, ChainError> {
-        Ok(load_checkpoint(dir, &self.device, self.config.model.conv_impl)?.0)
+        Ok(load_checkpoint(dir, &self.device)?.0)
     }
 
     fn vae<'m>(&self, model: &'m Vae) -> &'m Vae {

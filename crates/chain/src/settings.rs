@@ -241,7 +241,6 @@ impl ChainSettings {
         c.model.image_dims = spec.image_dims;
         c.classifier.image_dims = spec.image_dims;
         c.classifier.classes = spec.classes;
-        c.model.conv_impl = self.backend().conv_impl();
         c.device = self.backend().name().to_string();
         set(&mut c.model.architecture, self.model);
         set(&mut c.model.latent_dim, self.latent_dim);

@@ -14,6 +14,7 @@
 //! many cores the backend kept busy. `--json FILE` keeps it all with the
 //! machine's description; `bench/compare.sh` runs PyTorch on the same rows.
 
+use collapse_kernels::conv_path;
 use std::path::Path;
 use std::time::Instant;
 
@@ -24,8 +25,8 @@ use burn::tensor::Distribution;
 use collapse_eval::ClassifierConfig;
 use collapse_records::DeviceRecord;
 use collapse_vae::{
-    Architecture, ConvImpl, SampleMode, ShuffledImages, TrainConfig, TrainEvent, Vae, VaeConfig,
-    encode_all, sample_images, train,
+    Architecture, SampleMode, ShuffledImages, TrainConfig, TrainEvent, Vae, VaeConfig, encode_all,
+    sample_images, train,
 };
 use serde::Serialize;
 
@@ -48,7 +49,7 @@ impl Reference {
         }
     }
 
-    fn config(self, conv_impl: ConvImpl) -> VaeConfig {
+    fn config(self) -> VaeConfig {
         match self {
             Reference::Mlp => VaeConfig::new(Architecture::Mlp),
             Reference::MlpDeep => VaeConfig::new(Architecture::Mlp)
@@ -56,7 +57,6 @@ impl Reference {
                 .with_latent_dim(16),
             Reference::Conv => VaeConfig::new(Architecture::Conv),
         }
-        .with_conv_impl(conv_impl)
     }
 }
 
@@ -197,9 +197,9 @@ fn measure_row(
     batch: usize,
     args: &BenchArgs,
     device: &Device,
-    conv_impl: ConvImpl,
 ) -> anyhow::Result<Row> {
-    let config = reference.config(conv_impl);
+    let config = reference.config();
+    let conv_impl = conv_path(device);
     device.seed(0);
     let images = random_images(batch * args.steps, config.pixels(), device);
     let vae = config.init(&device.clone().autodiff());
@@ -236,15 +236,11 @@ fn measure_row(
 }
 
 /// Every model at every batch size, each row printed once measured.
-fn measure_rows(
-    args: &BenchArgs,
-    device: &Device,
-    conv_impl: ConvImpl,
-) -> anyhow::Result<Vec<Row>> {
+fn measure_rows(args: &BenchArgs, device: &Device) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
     for &reference in &args.model {
         for &batch in &args.batch_size {
-            let row = measure_row(reference, batch, args, device, conv_impl)?;
+            let row = measure_row(reference, batch, args, device)?;
             row.print();
             rows.push(row);
         }
@@ -255,7 +251,7 @@ fn measure_rows(
 /// The frozen classifier's scoring rate (`Classifier::score`, batches of 1,000).
 fn measure_classifier(args: &BenchArgs, device: &Device) -> anyhow::Result<f64> {
     let config = ClassifierConfig::new();
-    let classifier = config.init(device, args.device.conv_impl());
+    let classifier = config.init(device);
     let [h, w] = config.image_dims;
     let images = random_images(args.samples, h * w, device);
     rate(device, args.samples, args.repeats, || {
@@ -424,11 +420,14 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
             "--batch-size, --steps, --repeats and --samples must each be at least 1"
         )));
     }
-    let conv_impl = backend::conv_impl_or(args.device, args.conv_impl).map_err(usage)?;
+    backend::force_conv_path(args.device, args.conv_impl).map_err(usage)?;
     let selected = backend::select(args.device).map_err(usage)?;
     let device = &selected.device;
     print_header(&selected.record, &args);
-    let rows = measure_rows(&args, device, conv_impl)?;
+    let rows = measure_rows(&args, device);
+    // The classifier's row takes the device's own path, as a run does.
+    collapse_kernels::force_conv_path(None);
+    let rows = rows?;
     let classifier = if args.no_classifier {
         None
     } else {

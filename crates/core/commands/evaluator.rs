@@ -52,7 +52,6 @@ pub fn evaluator_train(args: EvaluatorTrainArgs) -> anyhow::Result<()> {
         &config,
         &selected.device,
         &selected.record.backend,
-        args.device.conv_impl(),
         &mut |e| eprintln!("{}", describe(&e)),
     )?;
     println!(

@@ -6,9 +6,10 @@ use std::path::Path;
 use anyhow::{Context, anyhow};
 use burn::module::Module;
 use burn::prelude::Device;
+use collapse_kernels::{ConvImpl, conv_path, force_conv_path};
 use collapse_records::DeviceRecord;
 use collapse_vae::parity::{STEP_PREFIX, StepInputs, StepSnapshot, TensorDiff, compare};
-use collapse_vae::{Architecture, ConvImpl, TrainConfig, Vae, VaeConfig, load_checkpoint};
+use collapse_vae::{Architecture, TrainConfig, Vae, VaeConfig, load_checkpoint};
 use serde::Serialize;
 
 use crate::backend;
@@ -37,7 +38,7 @@ fn compared(args: &ParityArgs, conv: bool) -> anyhow::Result<Vec<(Backend, backe
     });
     let mut started = Vec::new();
     for b in candidates {
-        if b == args.reference && !(conv && b.conv_impl() != ConvImpl::Burn) {
+        if b == args.reference && (!conv || b.is_gpu()) {
             continue;
         }
         match backend::select(b) {
@@ -52,7 +53,7 @@ fn compared(args: &ParityArgs, conv: bool) -> anyhow::Result<Vec<(Backend, backe
 /// The weights compared: the checkpoint's, else a fresh model seeded by `--seed`.
 fn model_of(args: &ParityArgs, device: &Device) -> anyhow::Result<(Vae, VaeConfig)> {
     match &args.checkpoint {
-        Some(dir) => load_checkpoint(dir, device, ConvImpl::Burn).map_err(usage),
+        Some(dir) => load_checkpoint(dir, device).map_err(usage),
         None => {
             let config = VaeConfig::new(args.model);
             device.seed(args.seed);
@@ -76,14 +77,17 @@ pub fn parity(args: ParityArgs) -> anyhow::Result<()> {
     )?;
     // The reference computes the convolutions with Burn's own (the plain
     // path); the project's lowering is one of the things compared with it.
-    let base = inputs.run(&reference.device, ConvImpl::Burn)?;
+    force_conv_path(Some(ConvImpl::Burn));
+    let base = inputs.run(&reference.device);
+    force_conv_path(None);
+    let base = base?;
     let parameters = model.num_params();
     print_setup(&args, &config, parameters, &reference.record);
     let conv = config.architecture == Architecture::Conv;
     let mut report = Vec::new();
     let mut beyond = Vec::new();
-    for (backend, selected) in compared(&args, conv)? {
-        let row = compare_one(&args, &inputs, &base, backend, &selected, conv)?;
+    for (_, selected) in compared(&args, conv)? {
+        let row = compare_one(&args, &inputs, &base, &selected, conv)?;
         if !row.within {
             beyond.push(row.name.clone());
         }
@@ -196,13 +200,12 @@ fn compare_one(
     args: &ParityArgs,
     inputs: &StepInputs,
     base: &StepSnapshot,
-    backend: Backend,
     selected: &backend::Selected,
     conv: bool,
 ) -> anyhow::Result<Compared> {
     let record = &selected.record;
-    let conv_impl = backend.conv_impl();
-    let snapshot = inputs.run(&selected.device, conv_impl)?;
+    let conv_impl = conv_path(&selected.device);
+    let snapshot = inputs.run(&selected.device)?;
     let diffs = compare(base, &snapshot);
     let name = match conv {
         true => format!("{}, {conv_impl} convolutions", record.backend),

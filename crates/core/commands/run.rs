@@ -182,7 +182,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
 /// A new chain (or one per seed of `--seeds`) with `given` settings, run as `args` say.
 pub fn start(given: &GivenSettings, args: &RunArgs) -> anyhow::Result<()> {
     let explicit = given.settings.data.is_some();
-    let mut config = given.resolve(args.conv_impl)?;
+    let mut config = given.resolve()?;
     let spec = dataset_spec(&config.dataset)?;
     let data = config.data.clone();
     let seeds = args.seeds.clone().unwrap_or_default();

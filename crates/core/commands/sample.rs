@@ -26,9 +26,7 @@ pub fn sample(args: SampleArgs) -> anyhow::Result<()> {
     let backend = args.device.unwrap_or(Backend::Flex);
     let selected = backend::select(backend).map_err(usage)?;
     let device = &selected.device;
-    let (model, config) =
-        collapse_vae::load_checkpoint(&args.generation, device, backend.conv_impl())
-            .map_err(usage)?;
+    let (model, config) = collapse_vae::load_checkpoint(&args.generation, device).map_err(usage)?;
     device.seed(args.seed);
     let images = collapse_vae::sample_images(
         &model,
@@ -60,7 +58,7 @@ fn training_set(dir: &Path, device: Option<Backend>, out: Option<PathBuf>) -> an
     let g = collapse_records::generation_of(dir)
         .ok_or_else(|| bad("not a generation folder of a run (gen-NNN)".into()))?;
     let run = dir.parent().unwrap_or(Path::new("."));
-    let (_, mut config) = read_recorded(run).map_err(|e| bad(crate::one_line(&e)))?;
+    let (_, config) = read_recorded(run).map_err(|e| bad(crate::one_line(&e)))?;
     if g == 0 {
         return Err(bad(
             "generation 0 trains on the real training set; there is no set to draw".into(),
@@ -86,9 +84,6 @@ fn training_set(dir: &Path, device: Option<Backend>, out: Option<PathBuf>) -> an
     })?;
     let backend = device.unwrap_or(recorded);
     // The run's convolution implementation on its own backend, as the chain drew.
-    if backend != recorded {
-        config.model.conv_impl = backend.conv_impl();
-    }
     let selected = backend::select(backend).map_err(usage)?;
     let family = VaeFamily::new(&config, &selected.device);
     let previous_dir = collapse_records::generation_dir(run, g - 1);

@@ -9,10 +9,8 @@ use anyhow::anyhow;
 use clap::Args;
 use collapse_chain::{ChainConfig, ChainSettings, ConfigError};
 use collapse_data::DatasetSpec;
-use collapse_kernels::ConvImpl;
 
 use super::timestamp;
-use crate::backend;
 use crate::usage;
 
 /// Arguments of `collapse run`.
@@ -26,10 +24,6 @@ pub struct RunArgs {
     /// The chain's settings.
     #[command(flatten)]
     pub settings: ChainSettings,
-    /// How the conv VAE and the frozen classifier compute convolutions [default: matmul on
-    /// flex and ndarray, burn on the GPU backends]; the weights are the same either way.
-    #[arg(long, value_enum)]
-    pub conv_impl: Option<ConvImpl>,
     /// Run one chain per seed into --out/seed-N/ and aggregate them (mean and std per generation).
     #[arg(long, value_delimiter = ',', conflicts_with_all = ["seed", "resume"])]
     pub seeds: Option<Vec<u64>>,
@@ -111,18 +105,14 @@ impl GivenSettings {
         usage(self.refused(e.setting.key(), e.message))
     }
 
-    /// The chain these settings describe, with `conv_impl` where given: the
-    /// preset, every setting over it, checked before any work.
-    pub fn resolve(&self, conv_impl: Option<ConvImpl>) -> anyhow::Result<ChainConfig> {
-        let mut config = self
-            .settings
+    /// The chain these settings describe: the preset, every setting over
+    /// it, checked before any work.
+    pub fn resolve(&self) -> anyhow::Result<ChainConfig> {
+        self.settings
             .resolve(DatasetSpec::default_dir, |preset| {
                 Path::new("outputs").join(format!("{}-{}", preset.name(), timestamp()))
             })
-            .map_err(|e| self.config_error(e))?;
-        config.model.conv_impl =
-            backend::conv_impl_or(self.settings.backend(), conv_impl).map_err(usage)?;
-        Ok(config)
+            .map_err(|e| self.config_error(e))
     }
 }
 
@@ -143,17 +133,12 @@ pub fn read_settings(path: &Path) -> anyhow::Result<ChainSettings> {
 
 /// The flags of `args` that would change a recorded run's science, as given.
 pub fn science_flags(args: &RunArgs) -> Vec<String> {
-    let mut given: Vec<String> = args
-        .settings
+    args.settings
         .given()
         .iter()
         .filter(|key| !["generations", "data"].contains(&key.as_str()))
         .map(|key| flag(key))
-        .collect();
-    if args.conv_impl.is_some() {
-        given.push("--conv-impl".to_string());
-    }
-    given
+        .collect()
 }
 
 #[cfg(test)]

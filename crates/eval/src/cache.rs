@@ -23,7 +23,6 @@ use burn::module::Module;
 use burn::prelude::*;
 use collapse_data::Dataset;
 use collapse_records::ClassifierInfo;
-use collapse_vae::ConvImpl;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -108,12 +107,11 @@ pub fn load_or_train(
     config: &ClassifierConfig,
     device: &Device,
     backend: &str,
-    conv_impl: ConvImpl,
     on_event: &mut dyn FnMut(CacheEvent<'_>),
 ) -> Result<(Classifier, ClassifierRecord), EvalError> {
     let dir = entry_dir(data_dir, dataset, config);
     let load_cached = |on_event: &mut dyn FnMut(CacheEvent<'_>)| -> Result<_, EvalError> {
-        let loaded = load(&dir, config, device, conv_impl)?;
+        let loaded = load(&dir, config, device)?;
         on_event(CacheEvent::Loaded(&dir));
         Ok(loaded)
     };
@@ -126,10 +124,9 @@ pub fn load_or_train(
         return load_cached(on_event);
     }
     on_event(CacheEvent::Training(&dir));
-    let (model, record) =
-        train_and_test(dataset, config, device, backend, conv_impl, &mut |epoch| {
-            on_event(CacheEvent::Epoch(epoch))
-        });
+    let (model, record) = train_and_test(dataset, config, device, backend, &mut |epoch| {
+        on_event(CacheEvent::Epoch(epoch))
+    });
     store(&dir, &model, &record)?;
     Ok((model, record))
 }
@@ -169,7 +166,6 @@ fn load(
     dir: &Path,
     config: &ClassifierConfig,
     device: &Device,
-    conv_impl: ConvImpl,
 ) -> Result<(Classifier, ClassifierRecord), EvalError> {
     let record_path = dir.join(RECORD);
     let text = std::fs::read_to_string(&record_path).map_err(|e| EvalError::io(&record_path, e))?;
@@ -177,7 +173,7 @@ fn load(
         serde_json::from_str(&text).map_err(|e| EvalError::cache(&record_path, e.to_string()))?;
     let weights = dir.join(WEIGHTS);
     let model = config
-        .init(device, conv_impl)
+        .init(device)
         .try_load_file(&weights)
         .map_err(|e| EvalError::cache(&weights, e.to_string()))?;
     Ok((model, record))
@@ -190,7 +186,6 @@ fn train_and_test(
     config: &ClassifierConfig,
     device: &Device,
     backend: &str,
-    conv_impl: ConvImpl,
     on_epoch: &mut dyn FnMut(ClassifierEpoch),
 ) -> (Classifier, ClassifierRecord) {
     let started = Instant::now();
@@ -200,7 +195,7 @@ fn train_and_test(
     let train_images = images.dims()[0];
     let autodiff = device.clone().autodiff();
     device.seed(config.seed);
-    let model = train_classifier(config, &autodiff, &images, &labels, conv_impl, on_epoch);
+    let model = train_classifier(config, &autodiff, &images, &labels, on_epoch);
     let (test_images, test_labels) = crate::split_tensors(&dataset.test, pixels, 0, device);
     let test_accuracy = model.accuracy(&test_images, &test_labels, 1000);
     let record = ClassifierRecord {

@@ -13,7 +13,7 @@ use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, softmax};
-use collapse_kernels::{ConvImpl, apply_conv2d, relu_max_pool2};
+use collapse_kernels::{apply_conv2d, relu_max_pool2};
 use collapse_vae::batches::permutation;
 use collapse_vae::to_host;
 
@@ -61,9 +61,6 @@ pub struct Classifier {
     output: Linear,
     /// `[height, width]` of the images.
     image_dims: [usize; 2],
-    /// Burn's convolution or the project's matmul lowering.
-    #[module(skip)]
-    conv_impl: ConvImpl,
 }
 
 impl ClassifierConfig {
@@ -74,7 +71,7 @@ impl ClassifierConfig {
     }
 
     /// Builds a freshly initialised classifier on `device`.
-    pub fn init(&self, device: &Device, conv_impl: ConvImpl) -> Classifier {
+    pub fn init(&self, device: &Device) -> Classifier {
         let [c1, c2] = self.channels;
         let [h, w] = self.pooled_dims();
         Classifier {
@@ -85,14 +82,13 @@ impl ClassifierConfig {
             hidden: LinearConfig::new(c2 * h * w, self.features).init(device),
             output: LinearConfig::new(self.features, self.classes).init(device),
             image_dims: self.image_dims,
-            conv_impl,
         }
     }
 }
 
 impl Classifier {
     fn conv(&self, layer: &Conv2d, x: Tensor<4>, padding: usize) -> Tensor<4> {
-        apply_conv2d(layer, x, self.conv_impl, 1, padding)
+        apply_conv2d(layer, x, 1, padding)
     }
 
     /// The hidden-layer features and the class logits.
@@ -161,10 +157,9 @@ pub fn train_classifier(
     device: &Device,
     images: &Tensor<2>,
     labels: &Tensor<1, Int>,
-    conv_impl: ConvImpl,
     on_epoch: &mut dyn FnMut(ClassifierEpoch),
 ) -> Classifier {
-    let mut model = config.init(device, conv_impl);
+    let mut model = config.init(device);
     let mut optim = AdamConfig::new().init();
     let loss_fn = CrossEntropyLossConfig::new().init(device);
     let n = images.dims()[0];

@@ -23,6 +23,11 @@
 //! `ConvTranspose2d` (`[in, out, k, k]`), so a checkpoint is the same whichever
 //! path computed it; the tests and `collapse parity` check this path against
 //! Burn's own convolutions.
+//!
+//! Each operation chooses its path inside ([`conv_path`]): the lowering on the
+//! CPU backends, Burn's convolutions (channels-first, permuted around) on the
+//! others. Only a benchmark or a parity check forces one path everywhere
+//! ([`force_conv_path`]); no model, configuration or record names a path.
 
 // burn-ndarray is deprecated in Burn 0.22; the project still runs on it.
 #![allow(deprecated)]
@@ -39,6 +44,9 @@ use burn::backend::{
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData, try_read_sync};
 use burn_flex::FlexTensor;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -62,6 +70,33 @@ impl std::fmt::Display for ConvImpl {
             ConvImpl::Burn => "burn",
             ConvImpl::Matmul => "matmul",
         })
+    }
+}
+
+/// The path every convolution takes where one is forced: 0 none, 1 Burn's, 2 the lowering.
+static FORCED: AtomicU8 = AtomicU8::new(0);
+
+/// Makes every convolution take `path` on every device, or with `None` each
+/// device its own ([`conv_path`]). For the benchmark and the parity check,
+/// which compare the two paths; the lowering runs on the CPU backends only.
+pub fn force_conv_path(path: Option<ConvImpl>) {
+    let code = match path {
+        None => 0,
+        Some(ConvImpl::Burn) => 1,
+        Some(ConvImpl::Matmul) => 2,
+    };
+    FORCED.store(code, Ordering::SeqCst);
+}
+
+/// The path convolutions take on `device`: the forced one, else the lowering
+/// on the CPU backends (Burn's ndarray convolutions are far slower, and on
+/// flex the lowering is the faster path) and Burn's elsewhere.
+pub fn conv_path(device: &Device) -> ConvImpl {
+    match FORCED.load(Ordering::SeqCst) {
+        1 => ConvImpl::Burn,
+        2 => ConvImpl::Matmul,
+        _ if crate::flex::is_cpu(device) => ConvImpl::Matmul,
+        _ => ConvImpl::Burn,
     }
 }
 
@@ -912,6 +947,11 @@ pub fn conv2d_nhwc(
     [stride, padding]: [usize; 2],
     relu: bool,
 ) -> Tensor<4> {
+    if conv_path(&x.device()) == ConvImpl::Burn {
+        let options = ConvOptions::new([stride; 2], [padding; 2], [1, 1], 1);
+        let y = burn::tensor::module::conv2d(x.permute([0, 3, 1, 2]), weight, bias, options);
+        return relu_if(y, relu).permute([0, 2, 3, 1]);
+    }
     let [_, _, _, c] = x.dims();
     let [o, _, k, _] = weight.dims();
     // [out, in, ky, kx] → [ky, kx, in, out]: the rows' tap order.
@@ -934,6 +974,12 @@ pub fn conv_transpose2d_nhwc(
     [stride, padding]: [usize; 2],
     relu: bool,
 ) -> Tensor<4> {
+    if conv_path(&x.device()) == ConvImpl::Burn {
+        let options = ConvTransposeOptions::new([stride; 2], [padding; 2], [0, 0], [1, 1], 1);
+        let x = x.permute([0, 3, 1, 2]);
+        let y = burn::tensor::module::conv_transpose2d(x, weight, bias, options);
+        return relu_if(y, relu).permute([0, 2, 3, 1]);
+    }
     let [_, h, w, c] = x.dims();
     let [_, o, k, _] = weight.dims();
     let (oh, ow) = (
@@ -962,12 +1008,7 @@ pub fn conv_transpose2d_nhwc(
 /// - returns `[batch, out]`
 pub fn dense(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>, relu: bool) -> Tensor<2> {
     if !crate::flex::is_flex(&weight.device()) {
-        let y = burn::tensor::module::linear(x, weight, bias);
-        return if relu {
-            burn::tensor::activation::relu(y)
-        } else {
-            y
-        };
+        return relu_if(burn::tensor::module::linear(x, weight, bias), relu);
     }
     let [batch, inputs] = x.dims();
     let [_, outs] = weight.dims();
@@ -976,18 +1017,17 @@ pub fn dense(x: Tensor<2>, weight: Tensor<2>, bias: Option<Tensor<1>>, relu: boo
     conv_rows(x, weight, bias, [1, 1, 0], relu).reshape([batch, outs])
 }
 
-/// `layer` applied to the channels-first batch `x` (`[batch, c, h, w]`) by
-/// Burn's convolution or by [`conv2d_nhwc`], as `conv_impl` says; `stride` and
-/// `padding` must be the layer's own (the lowering reads only its weights).
-/// The lowering is channels-last, so it permutes around it.
+/// `layer` applied to the channels-first batch `x` (`[batch, c, h, w]`) on
+/// the path of its device ([`conv_path`]); `stride` and `padding` must be
+/// the layer's own (the lowering reads only its weights). The lowering is
+/// channels-last, so it permutes around it.
 pub fn apply_conv2d(
     layer: &burn::nn::conv::Conv2d,
     x: Tensor<4>,
-    conv_impl: ConvImpl,
     stride: usize,
     padding: usize,
 ) -> Tensor<4> {
-    match conv_impl {
+    match conv_path(&x.device()) {
         ConvImpl::Burn => layer.forward(x),
         ConvImpl::Matmul => conv2d_nhwc(
             x.permute([0, 2, 3, 1]),
@@ -997,6 +1037,14 @@ pub fn apply_conv2d(
             false,
         )
         .permute([0, 3, 1, 2]),
+    }
+}
+
+/// `y` through a ReLU if `relu`.
+fn relu_if<const D: usize>(y: Tensor<D>, relu: bool) -> Tensor<D> {
+    match relu {
+        true => burn::tensor::activation::relu(y),
+        false => y,
     }
 }
 

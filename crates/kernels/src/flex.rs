@@ -7,6 +7,15 @@ use burn::prelude::*;
 use burn::tensor::{Bytes, DType};
 use burn_flex::{FlexTensor, Layout};
 
+/// Whether `device` computes on one of the CPU backends the project's
+/// kernels serve (flex, ndarray), with or without autodiff.
+pub fn is_cpu(device: &Device) -> bool {
+    matches!(
+        device.clone().inner().as_dispatch(),
+        DispatchDevice::Flex(_) | DispatchDevice::NdArray(_)
+    )
+}
+
 /// Whether `device` computes on flex, with or without autodiff.
 pub fn is_flex(device: &Device) -> bool {
     matches!(

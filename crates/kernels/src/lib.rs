@@ -21,6 +21,8 @@ pub mod sigmoid;
 
 pub use adam::FusedAdam;
 pub use bce::bce_with_logits_rows;
-pub use conv::{ConvImpl, apply_conv2d, conv_transpose2d_nhwc, conv2d_nhwc, dense};
+pub use conv::{
+    ConvImpl, apply_conv2d, conv_path, conv_transpose2d_nhwc, conv2d_nhwc, dense, force_conv_path,
+};
 pub use pool::relu_max_pool2;
 pub use sigmoid::{sigmoid, sigmoid_of_batches};

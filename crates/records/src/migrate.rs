@@ -86,15 +86,17 @@ fn from_0(fields: &mut Map<String, Value>) -> Result<(), String> {
             "epochs": 6, "batch_size": 128, "lr": 0.002, "train_images": 0, "seed": 0
         }),
     );
-    let conv_impl = config
-        .get("model")
-        .and_then(|m| m.get("conv_impl"))
-        .and_then(Value::as_str);
-    if conv_impl == Some("hybrid") {
-        return Err(
-            "conv_impl \"hybrid\" (the lowering for training, Burn's convolutions for sampling) is not in this build; a collapse built from commit 3e2cbdd or earlier has it"
-                .to_string(),
-        );
+    // The convolution path was recorded with the model; the kernels now
+    // choose it for the device. "hybrid" sampled with one path and trained
+    // with the other, which no build since 3e2cbdd reproduces.
+    if let Some(model) = config.get_mut("model").and_then(Value::as_object_mut) {
+        if model.get("conv_impl").and_then(Value::as_str) == Some("hybrid") {
+            return Err(
+                "conv_impl \"hybrid\" (the lowering for training, Burn's convolutions for sampling) is not in this build; a collapse built from commit 3e2cbdd or earlier has it"
+                    .to_string(),
+            );
+        }
+        model.remove("conv_impl");
     }
     Ok(())
 }
@@ -134,6 +136,10 @@ mod tests {
         assert_eq!(up["config"]["evaluate"], json!(false));
         assert_eq!(up["config"]["keep_sets"], json!("all"));
         assert_eq!(up["config"]["classifier"]["epochs"], json!(6));
+        assert!(
+            up["config"]["model"].get("conv_impl").is_none(),
+            "the kernels choose the path"
+        );
         let manifest: crate::Manifest = serde_json::from_value(up).unwrap();
         assert_eq!(manifest.device.precision, "not recorded");
     }

@@ -7,8 +7,6 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::prelude::*;
 
-use collapse_kernels::ConvImpl;
-
 use crate::config::VaeConfig;
 use crate::model::Vae;
 
@@ -57,20 +55,14 @@ pub fn save_checkpoint(dir: &Path, model: &Vae, config: &VaeConfig) -> Result<()
         .map_err(|e| write_err(&cfg, &e))
 }
 
-/// Loads the checkpoint in `dir` onto `device`, computing convolutions with `conv_impl`.
-pub fn load_checkpoint(
-    dir: &Path,
-    device: &Device,
-    conv_impl: ConvImpl,
-) -> Result<(Vae, VaeConfig), CheckpointError> {
+/// Loads the checkpoint in `dir` onto `device`.
+pub fn load_checkpoint(dir: &Path, device: &Device) -> Result<(Vae, VaeConfig), CheckpointError> {
     let cfg_path = dir.join(CONFIG);
     let read_err = |path: &Path, e: &dyn std::fmt::Display| CheckpointError::Read {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
-    let config = VaeConfig::load(&cfg_path)
-        .map_err(|e| read_err(&cfg_path, &e))?
-        .with_conv_impl(conv_impl);
+    let config = VaeConfig::load(&cfg_path).map_err(|e| read_err(&cfg_path, &e))?;
     let weights = dir.join(WEIGHTS);
     let model = config
         .init(device)

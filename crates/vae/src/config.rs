@@ -1,7 +1,6 @@
 //! Configurations of the model and of its training, saved as JSON with each run.
 
 use burn::config::Config;
-use collapse_kernels::ConvImpl;
 use serde::{Deserialize, Serialize};
 
 /// Which network the VAE uses.
@@ -42,9 +41,6 @@ pub struct VaeConfig {
     /// Image height and width (the conv net needs both divisible by 4).
     #[config(default = "[28, 28]")]
     pub image_dims: [usize; 2],
-    /// How the conv net computes its convolutions (same weights either way).
-    #[config(default = "ConvImpl::Burn")]
-    pub conv_impl: ConvImpl,
 }
 
 impl VaeConfig {

@@ -25,7 +25,6 @@ mod tests;
 
 pub use batches::{BatchSource, HostImages, ShuffledImages, StreamedImages};
 pub use checkpoint::{CheckpointError, load_checkpoint, save_checkpoint};
-pub use collapse_kernels::ConvImpl;
 pub use config::{Architecture, TrainConfig, VaeConfig};
 pub use infer::{EvalStats, Posterior, encode_all, evaluate, per_image_parts, to_host};
 pub use loss::{LossParts, loss_parts};

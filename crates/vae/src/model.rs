@@ -4,9 +4,8 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 
-use collapse_kernels::{ConvImpl, conv_transpose2d_nhwc, conv2d_nhwc, dense as dense_layer};
+use collapse_kernels::{conv_transpose2d_nhwc, conv2d_nhwc, dense as dense_layer};
 
 use crate::config::{Architecture, VaeConfig};
 
@@ -42,9 +41,6 @@ pub struct ConvVae {
     deconv2: ConvTranspose2d,
     /// `[channels of conv2, height / 4, width / 4]`.
     feature_shape: [usize; 3],
-    /// Burn's convolutions or the project's matmul lowering.
-    #[module(skip)]
-    conv_impl: ConvImpl,
 }
 
 /// A VAE of either architecture.
@@ -111,7 +107,6 @@ impl VaeConfig {
                     deconv1: deconv(c2, c1),
                     deconv2: deconv(c1, 1),
                     feature_shape: [c2, h / 4, w / 4],
-                    conv_impl: self.conv_impl,
                 })
             }
         }
@@ -146,71 +141,54 @@ impl MlpVae {
 }
 
 impl ConvVae {
-    /// Whether the convolutions go through the lowering.
-    fn lowered(&self) -> bool {
-        self.conv_impl == ConvImpl::Matmul
-    }
-
+    /// Channels last all the way: the kernels choose each convolution's path
+    /// for the device. One image channel makes `[b, h, w, 1]` the same values
+    /// as `[b, 1, h, w]`.
     fn encode(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
         let [b, _] = x.dims();
         let [c, fh, fw] = self.feature_shape;
-        if self.lowered() {
-            // Channels last all the way; one image channel makes `[b, h, w, 1]`
-            // the same values as `[b, 1, h, w]`.
-            let x = x.reshape([b, fh * 4, fw * 4, 1]);
-            let h = nhwc_conv(&self.conv1, x);
-            let h = nhwc_conv(&self.conv2, h).reshape([b, fh * fw * c]);
-            // The heads' weights read channels first (a checkpoint is the same
-            // for both paths): their rows are put in the features' order,
-            // rather than the whole batch's features in theirs.
-            let head = |layer: &Linear| {
-                let [_, d] = layer.weight.dims();
-                let weight = layer.weight.val().reshape([c, fh, fw, d]);
-                let weight = weight.permute([1, 2, 0, 3]).reshape([fh * fw * c, d]);
-                let bias = layer.bias.as_ref().map(|b| b.val());
-                dense_layer(h.clone(), weight, bias, false)
-            };
-            (head(&self.mu), head(&self.logvar))
-        } else {
-            let x = x.reshape([b, 1, fh * 4, fw * 4]);
-            let h = relu(self.conv2.forward(relu(self.conv1.forward(x))));
-            let h = h.flatten(1, 3);
-            (self.mu.forward(h.clone()), self.logvar.forward(h))
-        }
+        let x = x.reshape([b, fh * 4, fw * 4, 1]);
+        let h = nhwc_conv(&self.conv1, x);
+        let h = nhwc_conv(&self.conv2, h).reshape([b, fh * fw * c]);
+        // The heads' weights read channels first (as Burn's layout and the
+        // checkpoints have them): their rows are put in the features' order,
+        // rather than the whole batch's features in theirs.
+        let head = |layer: &Linear| {
+            let [_, d] = layer.weight.dims();
+            let weight = layer.weight.val().reshape([c, fh, fw, d]);
+            let weight = weight.permute([1, 2, 0, 3]).reshape([fh * fw * c, d]);
+            let bias = layer.bias.as_ref().map(|b| b.val());
+            dense_layer(h.clone(), weight, bias, false)
+        };
+        (head(&self.mu), head(&self.logvar))
     }
 
     fn decode(&self, z: Tensor<2>) -> Tensor<2> {
         let [b, _] = z.dims();
         let [c, fh, fw] = self.feature_shape;
-        if self.lowered() {
-            // `expand`'s columns (and bias) put in channels-last order, so its
-            // output is already the first transposed convolution's input.
-            let [d, _] = self.expand.weight.dims();
-            let weight = self.expand.weight.val().reshape([d, c, fh, fw]);
-            let weight = weight.permute([0, 2, 3, 1]).reshape([d, fh * fw * c]);
-            let bias = self.expand.bias.as_ref().map(|b| {
-                let b = b.val().reshape([c, fh, fw]);
-                b.permute([1, 2, 0]).reshape([fh * fw * c])
-            });
-            let h = dense_layer(z, weight, bias, false).reshape([b, fh, fw, c]);
-            let h = nhwc_deconv(&self.deconv1, h, true);
-            // One output channel: `[b, h, w, 1]` flattens like `[b, 1, h, w]`.
-            nhwc_deconv(&self.deconv2, h, false).flatten(1, 3)
-        } else {
-            let h = self.expand.forward(z).reshape([b, c, fh, fw]);
-            let h = self.deconv2.forward(relu(self.deconv1.forward(h)));
-            h.flatten(1, 3)
-        }
+        // `expand`'s columns (and bias) put in channels-last order, so its
+        // output is already the first transposed convolution's input.
+        let [d, _] = self.expand.weight.dims();
+        let weight = self.expand.weight.val().reshape([d, c, fh, fw]);
+        let weight = weight.permute([0, 2, 3, 1]).reshape([d, fh * fw * c]);
+        let bias = self.expand.bias.as_ref().map(|b| {
+            let b = b.val().reshape([c, fh, fw]);
+            b.permute([1, 2, 0]).reshape([fh * fw * c])
+        });
+        let h = dense_layer(z, weight, bias, false).reshape([b, fh, fw, c]);
+        let h = nhwc_deconv(&self.deconv1, h, true);
+        // One output channel: `[b, h, w, 1]` flattens like `[b, 1, h, w]`.
+        nhwc_deconv(&self.deconv2, h, false).flatten(1, 3)
     }
 }
 
-/// `layer` and its ReLU by the project's lowering, on a channels-last batch.
+/// `layer` and its ReLU on a channels-last batch.
 fn nhwc_conv(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let bias = layer.bias.as_ref().map(|b| b.val());
     conv2d_nhwc(x, layer.weight.val(), bias, [STRIDE, PADDING], true)
 }
 
-/// `layer` by the project's lowering, on a channels-last batch, through a ReLU if `relu`.
+/// `layer` on a channels-last batch, through a ReLU if `relu`.
 fn nhwc_deconv(layer: &ConvTranspose2d, x: Tensor<4>, relu: bool) -> Tensor<4> {
     let bias = layer.bias.as_ref().map(|b| b.val());
     conv_transpose2d_nhwc(x, layer.weight.val(), bias, [STRIDE, PADDING], relu)

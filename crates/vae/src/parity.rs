@@ -11,8 +11,6 @@ use burn::prelude::*;
 use burn::store::{ModuleRecord, RecordError};
 use burn::tensor::{Bytes, Gradients};
 
-use collapse_kernels::ConvImpl;
-
 use crate::config::{TrainConfig, VaeConfig};
 use crate::infer::to_host;
 use crate::loss::loss_parts;
@@ -126,17 +124,11 @@ impl StepInputs {
         })
     }
 
-    /// Runs the step on `device` (autodiff is enabled here), computing
-    /// convolutions with `conv_impl`, and captures it.
-    pub fn run(&self, device: &Device, conv_impl: ConvImpl) -> Result<StepSnapshot, RecordError> {
+    /// Runs the step on `device` (autodiff is enabled here) and captures it.
+    pub fn run(&self, device: &Device) -> Result<StepSnapshot, RecordError> {
         let ad = device.clone().autodiff();
         let record = ModuleRecord::from_bytes(self.weights.clone())?;
-        let model = self
-            .config
-            .clone()
-            .with_conv_impl(conv_impl)
-            .init(&ad)
-            .try_load_record(record)?;
+        let model = self.config.clone().init(&ad).try_load_record(record)?;
         let x = Tensor::<2>::from_data(
             TensorData::new(self.images.clone(), [self.batch, self.config.pixels()]),
             &ad,

@@ -12,7 +12,6 @@ use crate::checkpoint::{CONFIG, CheckpointError, WEIGHTS, load_checkpoint, save_
 use crate::config::{Architecture, VaeConfig};
 use crate::loss::{kl_per_dim, loss_parts};
 use crate::model::Vae;
-use collapse_kernels::ConvImpl;
 
 /// A `[rows, cols]` tensor of `values` on `device`.
 fn matrix(values: &[f32], rows: usize, device: &Device) -> Tensor<2> {
@@ -196,7 +195,7 @@ mod checkpoint {
         let dir = ScratchDir::new(test);
         let model = config.init(&device);
         save_checkpoint(dir.path(), &model, &config).expect("save");
-        let (loaded, read) = load_checkpoint(dir.path(), &device, config.conv_impl).expect("load");
+        let (loaded, read) = load_checkpoint(dir.path(), &device).expect("load");
         assert_eq!(read, config);
         let saved = fixed_forward(&model, &config, &device);
         assert_eq!(fixed_forward(&loaded, &read, &device), saved);
@@ -230,7 +229,7 @@ mod checkpoint {
     /// The read error that loading `dir` gives, naming the file at fault.
     fn read_error_path(dir: &Path) -> PathBuf {
         let device = Device::flex();
-        match load_checkpoint(dir, &device, ConvImpl::Burn) {
+        match load_checkpoint(dir, &device) {
             Err(CheckpointError::Read { path, .. }) => path,
             Err(other) => panic!("expected a read error, got {other}"),
             Ok(_) => panic!("{} loaded as a checkpoint", dir.display()),
