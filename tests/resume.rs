@@ -168,7 +168,7 @@ fn resume_refuses_science_flags_and_extends_generations() {
         .spawn()
         .expect("flock(1) from util-linux");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while collapse_chain::lock::holder(&out).is_none() {
+    while collapse_records::lock::holder(&out).is_none() {
         assert!(
             std::time::Instant::now() < deadline,
             "flock never took the lock"

@@ -221,7 +221,7 @@ fn wait_running_with_a_generation(dir: &Path, name: &str) {
     let run = StudyFolder::new(dir).run_dir(name);
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
-        let running = collapse_chain::lock::holder(&run).is_some();
+        let running = collapse_records::lock::holder(&run).is_some();
         if running && run.join("gen-000/COMPLETE").is_file() {
             assert!(
                 !run.join("gen-005/COMPLETE").is_file(),

@@ -21,7 +21,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use collapse_chain::{ChainError, ConfigError, SettingsError};
-use collapse_records::RecordError;
+use collapse_records::{FolderError, RecordError};
 use collapse_report::ReportError;
 use collapse_study::StudyError;
 use collapse_theory::TheoryError;
@@ -66,6 +66,7 @@ fn exit_code(e: &anyhow::Error) -> u8 {
 fn is_input(cause: &(dyn std::error::Error + 'static)) -> bool {
     let record = |e: &RecordError| matches!(e, RecordError::Format { .. });
     let checkpoint = |e: &CheckpointError| matches!(e, CheckpointError::Read { .. });
+    let folder = |e: &FolderError| matches!(e, FolderError::Exists(_) | FolderError::Lock(_));
     if cause.is::<Usage>() || cause.is::<ConfigError>() || cause.is::<SettingsError>() {
         return true;
     }
@@ -87,6 +88,7 @@ fn is_input(cause: &(dyn std::error::Error + 'static)) -> bool {
         return match e {
             TheoryError::Setting(_) | TheoryError::Folder { .. } => true,
             TheoryError::Record(e) => record(e),
+            TheoryError::RunFolder(e) => folder(e),
             _ => false,
         };
     }

@@ -9,12 +9,10 @@ use collapse_data::{Dataset, IdxArray, IdxData, IdxError, read_idx, write_idx};
 use collapse_eval::{CacheEvent, Classifier, EvalError, Evaluator, load_or_train};
 use collapse_records::{
     ClassifierInfo, EvalRecord, Grids, RecordError, Render, RenderError, RunView,
-    complete_generations,
 };
 use collapse_records::{
     DatasetFileRecord, DatasetRecord, DeviceRecord, GenerationTiming, LatentStats, Manifest,
-    MetricsRow, ProbeStats, RetryRecord, generation_dir, generation_of, write_json,
-    write_metrics_csv,
+    MetricsRow, ProbeStats, RetryRecord, generation_dir, write_json, write_metrics_csv,
 };
 use collapse_vae::batches::permutation;
 use collapse_vae::{
@@ -24,9 +22,10 @@ use collapse_vae::{
 
 use crate::config::{ChainConfig, ConfigError, LoopMode, OnDivergence};
 use crate::latents::{latent_stats, probe_stats};
-use crate::lock::{LockError, RunLock};
 use crate::model::{Attempt, ModelFamily, VaeFamily};
 use crate::seeds::{Purpose, stream_seed};
+use collapse_records::lock::LockError;
+use collapse_records::{FolderError, RunFolder};
 
 /// File name of a generated training set of decoder means (float32 IDX).
 pub const TRAINING_SET_FLOAT: &str = "train-images-idx3-float.gz";
@@ -123,6 +122,16 @@ pub enum ChainError {
         /// Whether it already was the retry.
         retried: bool,
     },
+}
+
+impl From<FolderError> for ChainError {
+    fn from(e: FolderError) -> Self {
+        match e {
+            FolderError::Exists(dir) => ChainError::Exists(dir),
+            FolderError::Io { path, source } => ChainError::Io { path, source },
+            FolderError::Lock(e) => ChainError::Lock(e),
+        }
+    }
 }
 
 /// Facts about the invocation that the chain records but does not decide.
@@ -259,6 +268,8 @@ type History = Vec<Arc<[f32]>>;
 
 /// What the loop carries from one generation to the next.
 struct ChainState<M> {
+    /// The run folder, held for the chain's writes.
+    folder: RunFolder,
     /// The run's records so far, as its report draws them.
     view: RunView,
     history: History,
@@ -269,8 +280,9 @@ struct ChainState<M> {
 }
 
 impl<M> ChainState<M> {
-    fn new(view: RunView, scorer: Scorer) -> Self {
+    fn new(folder: RunFolder, view: RunView, scorer: Scorer) -> Self {
         ChainState {
+            folder,
             view,
             history: History::new(),
             previous: None,
@@ -402,11 +414,7 @@ pub fn run_chain(
 ) -> Result<Vec<MetricsRow>, ChainError> {
     let fixed = fixed_inputs(config, VaeFamily::new(config, device), dataset, device)?;
     let out = &config.out;
-    create_dir(out)?;
-    let _lock = RunLock::acquire(out)?;
-    if out.join("manifest.json").exists() {
-        return Err(ChainError::Exists(out.clone()));
-    }
+    let folder = RunFolder::create(out)?;
     let manifest = Manifest {
         format_version: collapse_records::FORMAT_VERSION,
         experiment: collapse_records::Experiment::Chain,
@@ -437,7 +445,8 @@ pub fn run_chain(
     };
     write_json(&out.join("manifest.json"), &manifest)?;
     let view = RunView::new(out, manifest.clone());
-    let state = ChainState::new(view, Scorer::new(config, dataset, device, on_event)?);
+    let scorer = Scorer::new(config, dataset, device, on_event)?;
+    let state = ChainState::new(folder, view, scorer);
     drive(&fixed, manifest, state, render, on_event)
 }
 
@@ -456,11 +465,10 @@ pub fn resume_chain(
 ) -> Result<Vec<MetricsRow>, ChainError> {
     let fixed = fixed_inputs(config, VaeFamily::new(config, device), dataset, device)?;
     let out = &config.out;
-    let _lock = RunLock::acquire(out)?;
-    let complete = complete_generations(out);
-    discard_incomplete(out, complete)?;
+    let (folder, complete) = RunFolder::reopen(out)?;
     let view = RunView::load_generations(out, complete)?;
-    let mut state = ChainState::new(view, Scorer::new(config, dataset, device, on_event)?);
+    let scorer = Scorer::new(config, dataset, device, on_event)?;
+    let mut state = ChainState::new(folder, view, scorer);
     if config.mode == LoopMode::Accumulate {
         for g in 1..complete {
             state
@@ -480,25 +488,6 @@ pub fn resume_chain(
     manifest.resumed.push(collapse_records::time::now_rfc3339());
     write_json(&out.join("manifest.json"), &manifest)?;
     drive(&fixed, manifest, state, render, on_event)
-}
-
-/// Removes every `gen-NNN` folder of `out` numbered `first` or above, and the
-/// temporary files that a killed atomic write left in `out`.
-fn discard_incomplete(out: &Path, first: usize) -> Result<(), ChainError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| ChainError::Io { path, source }
-    };
-    for entry in std::fs::read_dir(out).map_err(io(out))? {
-        let path = entry.map_err(io(out))?.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if generation_of(&path).is_some_and(|n| n >= first) && path.is_dir() {
-            std::fs::remove_dir_all(&path).map_err(io(&path))?;
-        } else if name.contains(collapse_records::atomic::TEMP_MARK) && path.is_file() {
-            std::fs::remove_file(&path).map_err(io(&path))?;
-        }
-    }
-    Ok(())
 }
 
 /// Reads back the synthetic training set written into a generation's folder,
@@ -724,12 +713,7 @@ fn record_generation<F: ModelFamily>(
 ) -> Result<(), ChainError> {
     let out = &fixed.config.out;
     write_json(&dir.join("metrics.json"), row)?;
-    let complete = dir.join(collapse_records::COMPLETE);
-    collapse_records::atomic::write(&complete, collapse_records::time::now_rfc3339().as_bytes())
-        .map_err(|source| ChainError::Io {
-            path: complete,
-            source,
-        })?;
+    state.folder.mark_complete(row.generation)?;
     state
         .view
         .push(row.clone(), measured.probe, measured.scored);

@@ -13,7 +13,6 @@ pub mod config;
 pub mod estimate;
 pub mod generations;
 pub mod latents;
-pub mod lock;
 pub mod model;
 pub mod seeds;
 pub mod settings;

@@ -270,7 +270,7 @@ fn clear_out(out: &Path, force: bool) -> anyhow::Result<()> {
     if entries.next().is_none() {
         return Ok(());
     }
-    if let Some(holder) = collapse_chain::lock::holder(out) {
+    if let Some(holder) = collapse_records::lock::holder(out) {
         return Err(usage(anyhow!(
             "--out: {} is in use by {holder}",
             out.display()
@@ -482,7 +482,7 @@ fn break_lock(dir: &Path) -> anyhow::Result<()> {
     if !dir.is_dir() {
         return Ok(());
     }
-    collapse_chain::lock::break_lock(dir).map_err(|e| usage(anyhow!("--break-lock: {e}")))
+    collapse_records::lock::break_lock(dir).map_err(|e| usage(anyhow!("--break-lock: {e}")))
 }
 
 /// The folders of a `--seeds` run, one per seed.

@@ -17,6 +17,8 @@ pub mod contract;
 pub mod error;
 pub mod evaluation;
 pub mod files;
+pub mod folder;
+pub mod lock;
 pub mod locks;
 pub mod migrate;
 pub mod stats;
@@ -38,6 +40,7 @@ pub use error::RecordError;
 pub use evaluation::{
     ClassStats, ClassifierInfo, Distribution, EvalRecord, EvalSummary, FeatureDistances, StyleStat,
 };
+pub use folder::{FolderError, RunFolder};
 pub use migrate::{FORMAT_VERSION, read_manifest};
 pub use stats::{Histogram, Quantile};
 pub use table::{read_table, write_table};

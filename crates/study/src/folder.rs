@@ -15,7 +15,8 @@
 
 use std::path::{Path, PathBuf};
 
-use collapse_chain::{Footprint, lock};
+use collapse_chain::Footprint;
+use collapse_records::lock;
 use collapse_records::{Manifest, read_json, write_json};
 use serde::{Deserialize, Serialize};
 

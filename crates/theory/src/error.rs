@@ -28,6 +28,9 @@ pub enum TheoryError {
     /// The configuration is refused.
     #[error(transparent)]
     Setting(#[from] SettingError),
+    /// The run folder could not be made, or another process writes it.
+    #[error(transparent)]
+    RunFolder(#[from] collapse_records::FolderError),
     /// Drawing a snapshot failed.
     #[error("{0}")]
     Render(collapse_records::RenderError),

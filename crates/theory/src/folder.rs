@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use collapse_records::{Experiment, TheoryManifest, time::now_rfc3339};
+use collapse_records::{Experiment, RunFolder, TheoryManifest, time::now_rfc3339};
 
 use crate::error::TheoryError;
 
@@ -39,10 +39,17 @@ impl RunInfo {
     }
 }
 
-/// Makes `out` an empty folder for a new run: created if missing; one that
-/// holds files is refused unless `force`, which empties it.
-pub(crate) fn fresh_folder(out: &Path, force: bool) -> Result<(), TheoryError> {
+/// Makes `out` an empty folder for a new run and takes its lock: created if
+/// missing; one that holds files is refused unless `force`, which empties it
+/// (never while another process writes it).
+pub(crate) fn fresh_folder(out: &Path, force: bool) -> Result<RunFolder, TheoryError> {
     let io = |e| TheoryError::Record(collapse_records::RecordError::io(out, e));
+    if let Some(holder) = collapse_records::lock::holder(out) {
+        return Err(TheoryError::Folder {
+            folder: out.to_path_buf(),
+            reason: format!("is in use by {holder}"),
+        });
+    }
     if out.is_file() {
         return Err(TheoryError::Folder {
             folder: out.to_path_buf(),
@@ -58,5 +65,5 @@ pub(crate) fn fresh_folder(out: &Path, force: bool) -> Result<(), TheoryError> {
         }
         std::fs::remove_dir_all(out).map_err(io)?;
     }
-    std::fs::create_dir_all(out).map_err(io)
+    Ok(RunFolder::create(out)?)
 }

@@ -320,7 +320,7 @@ pub fn run_gaussian(
     info: &RunInfo,
 ) -> Result<(Vec<GaussianRow>, Vec<String>), TheoryError> {
     c.validate()?;
-    fresh_folder(out, force)?;
+    let _folder = fresh_folder(out, force)?;
     let config = serde_json::to_value(c).expect("a config serialises");
     let mut manifest = info.manifest(Experiment::Gaussian, config, c.seed);
     let manifest_path = out.join("manifest.json");

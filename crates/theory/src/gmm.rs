@@ -14,7 +14,7 @@ use collapse_records::time::now_rfc3339;
 use collapse_records::{
     Experiment, GmmRow, TheoryManifest, read_json, read_table, write_json, write_table,
 };
-use collapse_records::{GMM_COLUMNS, Snapshots};
+use collapse_records::{GMM_COLUMNS, RunFolder, Snapshots};
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
@@ -206,8 +206,9 @@ fn snapshot(
         .map_err(TheoryError::Render)
 }
 
-/// Where a run starts: the rows so far and the newest mixture.
+/// Where a run starts: its folder, the rows so far and the newest mixture.
 struct Start {
+    folder: RunFolder,
     rows: Vec<GmmRow>,
     mixture: Mixture,
     manifest: TheoryManifest,
@@ -221,12 +222,13 @@ fn begin(
     info: &RunInfo,
     original: &[Point],
 ) -> Result<Start, TheoryError> {
-    fresh_folder(out, force)?;
+    let folder = fresh_folder(out, force)?;
     let config = serde_json::to_value(c).expect("a config serialises");
     let manifest = info.manifest(Experiment::Gmm, config, c.seed);
     write_json(&out.join("manifest.json"), &manifest)?;
     let f = fit_generation(c, 0, original);
     Ok(Start {
+        folder,
         rows: vec![row(0, &f, &f.mixture, original)],
         mixture: f.mixture,
         manifest,
@@ -244,6 +246,7 @@ fn reopen(out: &Path, generations: Option<usize>) -> Result<(GmmConfig, Start), 
     if !manifest_path.is_file() {
         return Err(folder_error("not a run folder (no manifest.json)".into()));
     }
+    let (folder, _) = RunFolder::reopen(out)?;
     let mut manifest: TheoryManifest = collapse_records::read_manifest(out)?;
     if manifest.experiment != Experiment::Gmm {
         return Err(folder_error(format!(
@@ -286,6 +289,7 @@ fn reopen(out: &Path, generations: Option<usize>) -> Result<(GmmConfig, Start), 
     Ok((
         c,
         Start {
+            folder,
             rows,
             mixture: state.mixture,
             manifest,
@@ -348,6 +352,7 @@ pub fn run_gmm(
     };
     c.validate()?;
     let Start {
+        folder: _folder,
         mut rows,
         mut mixture,
         mut manifest,

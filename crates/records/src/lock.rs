@@ -174,7 +174,7 @@ impl RunLock {
                         holder: Holder::read(&mut file),
                     });
                 }
-                Err(TryLockError::Error(e)) if collapse_records::locks::no_os_locks(&e) => {
+                Err(TryLockError::Error(e)) if crate::locks::no_os_locks(&e) => {
                     let holder = Holder::read(&mut file);
                     if holder.pid != 0 && holder.host != Holder::me().host {
                         return Err(LockError::Foreign {
