@@ -462,7 +462,7 @@ fn bad_specs_are_one_line_naming_the_file_and_nothing_is_written() {
     refused(
         "[study]\nname = 3\n",
         &[],
-        &["study.toml: study.name: expected a non-empty string"],
+        &["study.toml: line 2: invalid type: integer `3`, expected a string"],
     );
     // No sbatch on PATH.
     std::fs::write(&spec, "[axes]\nseed = [1, 2]\n").unwrap();

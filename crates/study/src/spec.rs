@@ -33,9 +33,6 @@ use crate::error::StudyError;
 /// Settings that the study decides for each run, so a spec may not set them.
 const DECIDED_BY_THE_STUDY: [&str; 5] = ["out", "seeds", "resume", "config", "force"];
 
-/// The top-level tables a spec may have.
-const SECTIONS: [&str; 5] = ["study", "base", "axes", "conditions", "slurm"];
-
 /// A parsed study spec.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StudySpec {
@@ -59,6 +56,7 @@ pub struct StudySpec {
 /// flags; unset fields are the cluster's defaults.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::Args))]
+#[serde(deny_unknown_fields)]
 pub struct SlurmResources {
     /// Slurm partition.
     #[cfg_attr(feature = "clap", arg(long))]
@@ -98,6 +96,28 @@ impl SlurmResources {
     }
 }
 
+/// A spec file as its types read it.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpecFile {
+    #[serde(default)]
+    study: StudyTable,
+    #[serde(default)]
+    base: Table,
+    #[serde(default)]
+    axes: Table,
+    conditions: Option<Vec<Table>>,
+    #[serde(default)]
+    slurm: SlurmResources,
+}
+
+/// `[study]`.
+#[derive(Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StudyTable {
+    name: Option<String>,
+}
+
 /// One run of a study.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlannedRun {
@@ -118,58 +138,43 @@ impl StudySpec {
         StudySpec::parse(file, &text)
     }
 
-    /// Parses the spec `text` of `file`.
+    /// Parses the spec `text` of `file`: the sections and the Slurm
+    /// resources by their types (a wrong key or kind named with its line),
+    /// then what the types cannot say (empty axes, repeated values, settings
+    /// the study decides, a key set twice).
     pub fn parse(file: &Path, text: &str) -> Result<StudySpec, StudyError> {
-        let bad = |key: &str, reason: &str| StudyError::spec(file, key, reason);
-        let table: Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| bad("", e.message().trim()))?;
-        if let Some(key) = table.keys().find(|k| !SECTIONS.contains(&k.as_str())) {
-            return Err(bad(
-                key,
-                &format!(
-                    "not a section of a study spec (known: {})",
-                    SECTIONS.join(", ")
-                ),
-            ));
-        }
-        let section = |name: &str| -> Result<Table, StudyError> {
-            match table.get(name) {
-                None => Ok(Table::new()),
-                Some(Value::Table(t)) => Ok(t.clone()),
-                Some(v) => Err(bad(
-                    name,
-                    &format!("expected a table, got {}", v.type_str()),
-                )),
-            }
-        };
-        let study = section("study")?;
-        let name = match study.get("name") {
+        let parsed: SpecFile = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|span| text[..span.start].matches('\n').count() + 1);
+            let at = line.map_or(String::new(), |n| format!("line {n}"));
+            StudyError::spec(file, at, e.message().trim())
+        })?;
+        let name = match parsed.study.name {
             None => file
                 .file_stem()
                 .map_or("study".to_string(), |s| s.to_string_lossy().into_owned()),
-            Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
-            Some(_) => return Err(bad("study.name", "expected a non-empty string")),
+            Some(name) if !name.trim().is_empty() => name,
+            Some(_) => {
+                return Err(StudyError::spec(
+                    file,
+                    "study.name",
+                    "expected a non-empty name",
+                ));
+            }
         };
-        if let Some(key) = study.keys().find(|k| *k != "name") {
-            return Err(bad(
-                &format!("study.{key}"),
-                "not a setting of [study] (known: name)",
-            ));
-        }
-        let base = section("base")?;
-        check_settings(file, "base", &base)?;
-        let axes = read_axes(file, &section("axes")?)?;
-        let conditions = read_conditions(file, table.get("conditions"), &axes)?;
-        let slurm = read_slurm(file, &section("slurm")?)?;
+        check_settings(file, "base", &parsed.base)?;
+        let axes = read_axes(file, &parsed.axes)?;
+        let conditions = read_conditions(file, parsed.conditions, &axes)?;
+        check_slurm(file, &parsed.slurm)?;
         Ok(StudySpec {
             file: file.to_path_buf(),
             name,
             text: text.to_string(),
-            base,
+            base: parsed.base,
             axes,
             conditions,
-            slurm,
+            slurm: parsed.slurm,
         })
     }
 
@@ -324,21 +329,11 @@ fn read_axes(file: &Path, axes: &Table) -> Result<Vec<(String, Vec<Value>)>, Stu
 
 fn read_conditions(
     file: &Path,
-    value: Option<&Value>,
+    items: Option<Vec<Table>>,
     axes: &[(String, Vec<Value>)],
 ) -> Result<Vec<Table>, StudyError> {
-    let Some(value) = value else {
+    let Some(items) = items else {
         return Ok(Vec::new());
-    };
-    let Value::Array(items) = value else {
-        return Err(StudyError::spec(
-            file,
-            "conditions",
-            format!(
-                "expected a list of tables ([[conditions]]), got {}",
-                value.type_str()
-            ),
-        ));
     };
     if items.is_empty() {
         return Err(StudyError::spec(
@@ -348,18 +343,11 @@ fn read_conditions(
         ));
     }
     items
-        .iter()
+        .into_iter()
         .enumerate()
-        .map(|(i, item)| {
+        .map(|(i, t)| {
             let at = format!("conditions[{i}]");
-            let Value::Table(t) = item else {
-                return Err(StudyError::spec(
-                    file,
-                    at,
-                    format!("expected a table, got {}", item.type_str()),
-                ));
-            };
-            check_settings(file, &at, t)?;
+            check_settings(file, &at, &t)?;
             if let Some((key, _)) = axes.iter().find(|(k, _)| t.contains_key(k)) {
                 return Err(StudyError::spec(
                     file,
@@ -367,103 +355,49 @@ fn read_conditions(
                     "is also an axis; set it in one place",
                 ));
             }
-            Ok(t.clone())
+            Ok(t)
         })
         .collect()
 }
 
-/// The keys of `[slurm]`.
-const SLURM_KEYS: [&str; 9] = [
-    "partition",
-    "account",
-    "qos",
-    "time",
-    "cpus",
-    "gpus",
-    "mem",
-    "throttle",
-    "options",
-];
-
-fn read_slurm(file: &Path, t: &Table) -> Result<SlurmResources, StudyError> {
-    if let Some(key) = t.keys().find(|k| !SLURM_KEYS.contains(&k.as_str())) {
-        return Err(StudyError::spec(
-            file,
-            format!("slurm.{key}"),
-            format!(
-                "not a Slurm resource of a study (known: {})",
-                SLURM_KEYS.join(", ")
-            ),
-        ));
-    }
-    let slurm = SlurmTable { file, t };
-    Ok(SlurmResources {
-        partition: slurm.text("partition")?,
-        account: slurm.text("account")?,
-        qos: slurm.text("qos")?,
-        time: slurm.text("time")?,
-        cpus: slurm.count("cpus", 1)?,
-        gpus: slurm.count("gpus", 0)?,
-        mem: slurm.text("mem")?,
-        throttle: slurm.count("throttle", 1)?,
-        options: slurm.options()?,
-    })
-}
-
-/// The `[slurm]` table of a spec, read one typed value at a time.
-struct SlurmTable<'a> {
-    file: &'a Path,
-    t: &'a Table,
-}
-
-impl SlurmTable<'_> {
-    fn refuse(&self, key: &str, reason: String) -> StudyError {
-        StudyError::spec(self.file, format!("slurm.{key}"), reason)
-    }
-
-    /// A non-empty string, if given.
-    fn text(&self, key: &str) -> Result<Option<String>, StudyError> {
-        match self.t.get(key) {
-            None => Ok(None),
-            Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.clone())),
-            Some(v) => Err(self.refuse(key, format!("expected a non-empty string, got {v}"))),
+/// Refuses `[slurm]` values its types allow but Slurm does not: empty
+/// names, counts below what a task needs, options that are not options.
+fn check_slurm(file: &Path, slurm: &SlurmResources) -> Result<(), StudyError> {
+    let refuse = |key: &str, reason: String| StudyError::spec(file, format!("slurm.{key}"), reason);
+    let texts = [
+        ("partition", &slurm.partition),
+        ("account", &slurm.account),
+        ("qos", &slurm.qos),
+        ("time", &slurm.time),
+        ("mem", &slurm.mem),
+    ];
+    for (key, value) in texts {
+        if value.as_ref().is_some_and(|v| v.trim().is_empty()) {
+            return Err(refuse(key, "expected a non-empty string".to_string()));
         }
     }
-
-    /// A whole number of at least `least`, if given.
-    fn count(&self, key: &str, least: i64) -> Result<Option<u32>, StudyError> {
-        match self.t.get(key) {
-            None => Ok(None),
-            Some(Value::Integer(n)) if *n >= least && *n <= i64::from(u32::MAX) => {
-                Ok(Some(*n as u32))
-            }
-            Some(v) => Err(self.refuse(
+    for (key, value, least) in [
+        ("cpus", slurm.cpus, 1),
+        ("gpus", slurm.gpus, 0),
+        ("throttle", slurm.throttle, 1),
+    ] {
+        if let Some(n) = value.filter(|&n| n < least) {
+            return Err(refuse(
                 key,
-                format!("expected a whole number of at least {least}, got {v}"),
-            )),
+                format!("expected a whole number of at least {least}, got {n}"),
+            ));
         }
     }
-
-    /// Further `#SBATCH` options: strings that start with `-`, one line each.
-    fn options(&self) -> Result<Vec<String>, StudyError> {
-        let items = match self.t.get("options") {
-            None => return Ok(Vec::new()),
-            Some(Value::Array(items)) => items,
-            Some(v) => {
-                let reason = format!("expected a list of strings, got {}", v.type_str());
-                return Err(self.refuse("options", reason));
-            }
-        };
-        items
-            .iter()
-            .map(|v| match v {
-                Value::String(s) if s.starts_with('-') && !s.contains('\n') => Ok(s.clone()),
-                v => Err(self.refuse(
-                    "options",
-                    format!("expected sbatch options such as \"--constraint=a100\", got {v}"),
-                )),
-            })
-            .collect()
+    match slurm
+        .options
+        .iter()
+        .find(|o| !o.starts_with('-') || o.contains('\n'))
+    {
+        Some(o) => Err(refuse(
+            "options",
+            format!("expected sbatch options such as \"--constraint=a100\", got {o:?}"),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -573,7 +507,16 @@ mod tests {
             err("[axes]\nseed = 3\n"),
             "study.toml: axes.seed: expected a list of values, got integer"
         );
-        assert!(err("[bases]\n").starts_with("study.toml: bases: not a section"));
+        assert!(
+            err("[bases]\n").starts_with("study.toml: line 1: unknown field `bases`"),
+            "{}",
+            err("[bases]\n")
+        );
+        assert!(
+            err("[study]\nname = 3\n").starts_with("study.toml: line 2: invalid type: integer"),
+            "{}",
+            err("[study]\nname = 3\n")
+        );
         assert!(
             err("[base]\nout = \"x\"\n")
                 .starts_with("study.toml: base.out: is decided by the study")
@@ -597,7 +540,14 @@ mod tests {
             err("[slurm]\ncpus = 0\n")
                 .contains("slurm.cpus: expected a whole number of at least 1")
         );
-        assert!(err("[slurm]\nnodes = 2\n").contains("slurm.nodes: not a Slurm resource"));
+        assert!(
+            err("[slurm]\nnodes = 2\n").contains("line 2: unknown field `nodes`"),
+            "{}",
+            err("[slurm]\nnodes = 2\n")
+        );
+        assert!(
+            err("[slurm]\noptions = [\"x\"]\n").contains("slurm.options: expected sbatch options")
+        );
         assert!(err("[base\n").starts_with("study.toml: "));
     }
 }
