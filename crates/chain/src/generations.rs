@@ -1,31 +1,28 @@
 //! The generation loop and the run folder it writes.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
 use burn::prelude::*;
-use collapse_data::{Dataset, IdxArray, IdxData, IdxError, read_idx, write_idx};
-use collapse_eval::{CacheEvent, Classifier, EvalError, Evaluator, load_or_train};
-use collapse_records::{
-    ClassifierInfo, EvalRecord, Grids, RecordError, Render, RenderError, RunView,
-};
+use collapse_data::{Dataset, IdxArray, IdxData, read_idx, write_idx};
+use collapse_eval::{CacheEvent, Classifier, Evaluator, load_or_train};
+use collapse_records::{ClassifierInfo, EvalRecord, Grids, Render, RunFolder, RunView};
 use collapse_records::{
     DatasetFileRecord, DatasetRecord, DeviceRecord, GenerationTiming, LatentStats, Manifest,
     MetricsRow, ProbeStats, RetryRecord, generation_dir, write_json, write_metrics_csv,
 };
 use collapse_vae::batches::permutation;
 use collapse_vae::{
-    BatchSource, CheckpointError, Divergence, EvalStats, HostImages, SampleMode, ShuffledImages,
-    StreamedImages, TrainEvent, Vae, decode_means, encode_all, evaluate, to_host,
+    BatchSource, EvalStats, HostImages, SampleMode, ShuffledImages, StreamedImages, TrainEvent,
+    Vae, decode_means, encode_all, evaluate, to_host,
 };
 
 use crate::config::{ChainConfig, ConfigError, LoopMode, OnDivergence};
+use crate::error::ChainError;
 use crate::latents::{latent_stats, probe_stats};
 use crate::model::{Attempt, ModelFamily, VaeFamily};
 use crate::seeds::{Purpose, stream_seed};
-use collapse_records::lock::LockError;
-use collapse_records::{FolderError, RunFolder};
 
 /// File name of a generated training set of decoder means (float32 IDX).
 pub const TRAINING_SET_FLOAT: &str = "train-images-idx3-float.gz";
@@ -74,64 +71,6 @@ pub enum Stage {
     Scoring,
     /// Writing its grids, records and checkpoint, and the run's report.
     Writing,
-}
-
-/// Why a chain stopped.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ChainError {
-    /// The run folder already holds a run.
-    #[error("{}: already holds a run (manifest.json)", .0.display())]
-    Exists(PathBuf),
-    /// A folder could not be created.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// The folder.
-        path: PathBuf,
-        /// The error.
-        source: std::io::Error,
-    },
-    /// Writing or reading a record failed.
-    #[error(transparent)]
-    Record(#[from] RecordError),
-    /// Drawing a grid, a plot or the report failed.
-    #[error("{0}")]
-    Render(RenderError),
-    /// Writing a checkpoint failed.
-    #[error(transparent)]
-    Checkpoint(#[from] CheckpointError),
-    /// Writing a generated training set failed.
-    #[error(transparent)]
-    Idx(#[from] IdxError),
-    /// Another process writes this run folder.
-    #[error(transparent)]
-    Lock(#[from] LockError),
-    /// The frozen classifier could not be loaded or stored.
-    #[error(transparent)]
-    Eval(#[from] EvalError),
-    /// A setting refused against the dataset (more test images than it has).
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// A generation's loss diverged (after its retry, if one was allowed).
-    #[error("generation {generation}: {divergence}{}; completed generations are kept", if *retried { " again after a retry at half the learning rate" } else { "" })]
-    Diverged {
-        /// The generation.
-        generation: usize,
-        /// Where and how.
-        divergence: Divergence,
-        /// Whether it already was the retry.
-        retried: bool,
-    },
-}
-
-impl From<FolderError> for ChainError {
-    fn from(e: FolderError) -> Self {
-        match e {
-            FolderError::Exists(dir) => ChainError::Exists(dir),
-            FolderError::Io { path, source } => ChainError::Io { path, source },
-            FolderError::Lock(e) => ChainError::Lock(e),
-        }
-    }
 }
 
 /// Facts about the invocation that the chain records but does not decide.

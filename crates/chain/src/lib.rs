@@ -10,6 +10,7 @@
 
 pub mod backend;
 pub mod config;
+pub mod error;
 pub mod estimate;
 pub mod generations;
 pub mod latents;
@@ -21,10 +22,11 @@ mod tests;
 
 pub use backend::Backend;
 pub use config::{ChainConfig, ConfigError, KeepSets, LoopMode, OnDivergence, Preset, Setting};
+pub use error::ChainError;
 pub use estimate::{Footprint, estimate};
 pub use generations::{
-    ChainError, ChainEvent, RunContext, Stage, resume_chain, run_chain, synthetic_set,
-    training_set_name, write_training_set,
+    ChainEvent, RunContext, Stage, resume_chain, run_chain, synthetic_set, training_set_name,
+    write_training_set,
 };
 pub use model::{Attempt, ModelFamily, VaeFamily};
 pub use settings::{ChainSettings, SettingsError};

@@ -14,7 +14,7 @@ use collapse_vae::{
 };
 
 use crate::config::ChainConfig;
-use crate::generations::ChainError;
+use crate::error::ChainError;
 
 /// One attempt at training a generation: its learning rate and the seeds of
 /// its two random streams.

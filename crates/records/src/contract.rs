@@ -14,8 +14,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::closed_form::{GAUSSIAN_COLUMNS, GMM_COLUMNS, charted};
-use crate::table::Metric;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::error::RecordError;
@@ -178,18 +176,6 @@ pub enum Experiment {
 }
 
 impl Experiment {
-    /// The metrics its runs are compared and aggregated on, in report order.
-    pub fn headline(self) -> Vec<&'static Metric> {
-        match self {
-            Experiment::Chain => crate::columns::headline().collect(),
-            Experiment::Gaussian => charted(GAUSSIAN_COLUMNS),
-            Experiment::Gmm => charted(GMM_COLUMNS),
-        }
-        .into_iter()
-        .filter(|m| m.headline)
-        .collect()
-    }
-
     /// Its name in words.
     pub fn words(self) -> &'static str {
         match self {

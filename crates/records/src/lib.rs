@@ -18,6 +18,7 @@ pub mod error;
 pub mod evaluation;
 pub mod files;
 pub mod folder;
+pub mod headline;
 pub mod lock;
 pub mod locks;
 pub mod migrate;

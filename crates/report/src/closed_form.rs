@@ -12,7 +12,6 @@ use collapse_records::{
 use crate::error::ReportError;
 use crate::html;
 use crate::plots::{Axes, Scale, Series, palette, scaled_line_plot};
-use crate::redraw::Redrawn;
 
 /// Generations shown in a report's table: powers of ten and their halves and
 /// doubles up to the last, and the last.
@@ -348,7 +347,11 @@ fn write_gmm_report(
 
 /// Redraws the plots and page of the theory run in `run` from its
 /// `manifest.json` and `metrics.csv` (and the mixture's `snapshots/`).
-pub(crate) fn redraw(run: &Path, experiment: Experiment) -> Result<Redrawn, ReportError> {
+/// Returns the generations drawn and the files written.
+pub(crate) fn redraw(
+    run: &Path,
+    experiment: Experiment,
+) -> Result<(usize, Vec<String>), ReportError> {
     let manifest: TheoryManifest = collapse_records::read_manifest(run)?;
     let csv = run.join("metrics.csv");
     let (generations, files) = match experiment {
@@ -374,7 +377,7 @@ pub(crate) fn redraw(run: &Path, experiment: Experiment) -> Result<Redrawn, Repo
             (rows.len(), write_gaussian_report(run, &manifest, &rows)?)
         }
     };
-    Ok(Redrawn { generations, files })
+    Ok((generations, files))
 }
 
 #[cfg(test)]

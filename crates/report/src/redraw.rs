@@ -45,7 +45,8 @@ pub struct Redrawn {
 pub fn redraw_run(run: &Path) -> Result<Redrawn, ReportError> {
     let experiment = read_manifest::<RunHeader>(run)?.experiment;
     if experiment != Experiment::Chain {
-        return crate::closed_form::redraw(run, experiment);
+        let (generations, files) = crate::closed_form::redraw(run, experiment)?;
+        return Ok(Redrawn { generations, files });
     }
     let view = RunView::load(run)?;
     let mut files = draw_plots(&view)?;

@@ -59,7 +59,7 @@ impl RunFolder {
             });
         }
         let manifest: RunHeader = collapse_records::read_manifest(path)?;
-        let metrics = manifest.experiment.headline();
+        let metrics = collapse_records::headline::headline(manifest.experiment);
         let names: Vec<&str> = metrics.iter().map(|m| m.column).collect();
         Ok(RunFolder {
             path: path.to_path_buf(),

@@ -76,9 +76,9 @@ impl ArrayJob<'_> {
         let mut lines = vec![
             "#!/bin/bash".to_string(),
             format!(
-                "# The study {}: array task i runs, or continues, run i of {}.",
+                "# The study {}: array task i runs, or continues, run i of the plan in {}.",
                 self.study,
-                self.dir.join(crate::folder::PLAN).display()
+                self.dir.display()
             ),
             format!(
                 "#SBATCH --job-name=collapse-{}",
