@@ -44,7 +44,7 @@ fn failure(e: TheoryError) -> anyhow::Error {
 }
 
 /// The runs of `output`: one folder and seed, or one per seed under the folder.
-fn runs(output: &OutputFlags, experiment: &str) -> (PathBuf, Vec<(u64, PathBuf)>) {
+fn runs(output: &OutputFlags, experiment: &str, seed: u64) -> (PathBuf, Vec<(u64, PathBuf)>) {
     let out = output
         .out
         .clone()
@@ -54,7 +54,7 @@ fn runs(output: &OutputFlags, experiment: &str) -> (PathBuf, Vec<(u64, PathBuf)>
             .iter()
             .map(|&s| (s, out.join(format!("seed-{s}"))))
             .collect(),
-        None => vec![(output.seed, out.clone())],
+        None => vec![(seed, out.clone())],
     };
     (out, runs)
 }
@@ -74,17 +74,10 @@ fn aggregate(output: &OutputFlags, out: &Path, runs: &[(u64, PathBuf)]) -> anyho
 
 /// `collapse theory gaussian`.
 fn gaussian(args: GaussianArgs) -> anyhow::Result<()> {
-    let (out, runs) = runs(&args.output, "gaussian");
+    let (out, runs) = runs(&args.output, "gaussian", args.config.seed);
     let config = |seed| GaussianConfig {
-        samples: args.samples,
-        trials: args.trials,
-        generations: args.generations,
-        mean: args.mean,
-        std: args.std,
-        mode: args.mode,
-        real_fraction: args.real_fraction,
-        bias: args.bias,
         seed,
+        ..args.config.clone()
     };
     config(0).validate().map_err(|e| failure(e.into()))?;
     for (seed, folder) in &runs {
@@ -131,7 +124,7 @@ fn gmm(args: GmmArgs) -> anyhow::Result<()> {
         println!("{}", run.join("index.html").display());
         return Ok(());
     }
-    let (out, runs) = runs(&args.output, "gmm");
+    let (out, runs) = runs(&args.output, "gmm", args.seed);
     let config = |seed| GmmConfig {
         samples: args.samples,
         generations: args.generations.unwrap_or(GmmConfig::default().generations),

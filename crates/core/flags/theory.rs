@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use collapse_theory::Mode;
+use collapse_theory::GaussianConfig;
 
 /// Subcommands of `collapse theory`.
 #[derive(Subcommand, Debug)]
@@ -24,9 +24,6 @@ pub struct OutputFlags {
     /// Replace what --out holds.
     #[arg(long)]
     pub force: bool,
-    /// Seed of every random stream.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
     /// Run once per seed into --out/seed-N/ and aggregate them (mean and std per generation).
     #[arg(long, value_delimiter = ',', conflicts_with = "seed")]
     pub seeds: Option<Vec<u64>>,
@@ -35,33 +32,13 @@ pub struct OutputFlags {
     pub quiet: bool,
 }
 
-/// Arguments of `collapse theory gaussian`.
+/// Arguments of `collapse theory gaussian`: the experiment's config, and
+/// where it goes.
 #[derive(Args, Debug)]
 pub struct GaussianArgs {
-    /// Samples per generation (M).
-    #[arg(long, default_value_t = 1000)]
-    pub samples: usize,
-    /// Independent trials.
-    #[arg(long, default_value_t = 100)]
-    pub trials: usize,
-    /// Generations after the original one.
-    #[arg(long, default_value_t = 1000)]
-    pub generations: usize,
-    /// The original mean μ.
-    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
-    pub mean: f64,
-    /// The original standard deviation σ.
-    #[arg(long, default_value_t = 1.0)]
-    pub std: f64,
-    /// Fit each generation to the previous one's samples (replace) or to every sample so far.
-    #[arg(long, value_enum, default_value = "replace")]
-    pub mode: Mode,
-    /// Share of each later generation's samples that are original samples.
-    #[arg(long, default_value_t = 0.0)]
-    pub real_fraction: f64,
-    /// Sampling bias λ: later generations sample N(μ_n, λ σ_n²).
-    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
-    pub bias: f64,
+    /// The experiment.
+    #[command(flatten)]
+    pub config: GaussianConfig,
     /// Output.
     #[command(flatten)]
     pub output: OutputFlags,
@@ -92,6 +69,9 @@ pub struct GmmArgs {
         default_value = "0,50,100,150,200,350,2000"
     )]
     pub snapshots: Vec<usize>,
+    /// Seed of every random stream.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
     /// Continue the interrupted run in this folder from its last checkpoint, with its
     /// recorded config (only --generations, to extend it, may be given).
     #[arg(long, value_name = "RUN", conflicts_with_all = ["out", "force", "seeds", "samples", "std", "tol", "max_iter", "snapshots"])]

@@ -37,27 +37,54 @@ pub enum Mode {
     Accumulate,
 }
 
-/// The recursive Gaussian fit.
+/// The recursive Gaussian fit: its record in the manifest, and (with the
+/// crate's `clap` feature) the flags of `collapse theory gaussian`, each
+/// defaulting to [`GaussianConfig::default`]'s value.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct GaussianConfig {
     /// Samples per generation (M).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = GaussianConfig::default().samples))]
     pub samples: usize,
     /// Independent trials.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = GaussianConfig::default().trials))]
     pub trials: usize,
     /// Generations after the original one.
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, default_value_t = GaussianConfig::default().generations)
+    )]
     pub generations: usize,
     /// The original mean μ.
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, allow_negative_numbers = true, default_value_t = GaussianConfig::default().mean)
+    )]
     pub mean: f64,
     /// The original standard deviation σ.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = GaussianConfig::default().std))]
     pub std: f64,
     /// What each fit sees.
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, value_enum, default_value_t = GaussianConfig::default().mode)
+    )]
     pub mode: Mode,
     /// Share of each later generation's samples that are original samples
     /// (the first round(f M) of generation 0's), the rest drawn from the fit.
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, default_value_t = GaussianConfig::default().real_fraction)
+    )]
     pub real_fraction: f64,
     /// λ: later generations sample N(μ_n, λ σ_n²) (Alemohammad et al.'s sampling bias).
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, allow_negative_numbers = true, default_value_t = GaussianConfig::default().bias)
+    )]
     pub bias: f64,
     /// Seed of every trial's stream.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = GaussianConfig::default().seed))]
     pub seed: u64,
 }
 
