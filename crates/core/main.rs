@@ -78,7 +78,8 @@ fn is_input(cause: &(dyn std::error::Error + 'static)) -> bool {
     }
     if let Some(e) = cause.downcast_ref::<ChainError>() {
         return match e {
-            ChainError::Exists(_) | ChainError::Lock(_) | ChainError::Config(_) => true,
+            ChainError::Config(_) => true,
+            ChainError::Folder(e) => folder(e),
             ChainError::Record(e) => record(e),
             ChainError::Checkpoint(e) => checkpoint(e),
             _ => false,

@@ -1,10 +1,7 @@
 //! Why a chain stopped, in the chain's words.
 
-use std::path::PathBuf;
-
 use collapse_data::IdxError;
 use collapse_eval::EvalError;
-use collapse_records::lock::LockError;
 use collapse_records::{FolderError, RecordError, RenderError};
 use collapse_vae::{CheckpointError, Divergence};
 
@@ -14,17 +11,10 @@ use crate::config::ConfigError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ChainError {
-    /// The run folder already holds a run.
-    #[error("{}: already holds a run (manifest.json)", .0.display())]
-    Exists(PathBuf),
-    /// A folder could not be created.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// The folder.
-        path: PathBuf,
-        /// The error.
-        source: std::io::Error,
-    },
+    /// The run folder already holds a run, another process writes it, or a
+    /// folder of it could not be made.
+    #[error(transparent)]
+    Folder(#[from] FolderError),
     /// Writing or reading a record failed.
     #[error(transparent)]
     Record(#[from] RecordError),
@@ -37,9 +27,6 @@ pub enum ChainError {
     /// Writing a generated training set failed.
     #[error(transparent)]
     Idx(#[from] IdxError),
-    /// Another process writes this run folder.
-    #[error(transparent)]
-    Lock(#[from] LockError),
     /// The frozen classifier could not be loaded or stored.
     #[error(transparent)]
     Eval(#[from] EvalError),
@@ -56,14 +43,4 @@ pub enum ChainError {
         /// Whether it already was the retry.
         retried: bool,
     },
-}
-
-impl From<FolderError> for ChainError {
-    fn from(e: FolderError) -> Self {
-        match e {
-            FolderError::Exists(dir) => ChainError::Exists(dir),
-            FolderError::Io { path, source } => ChainError::Io { path, source },
-            FolderError::Lock(e) => ChainError::Lock(e),
-        }
-    }
 }

@@ -7,7 +7,9 @@ use std::time::Instant;
 use burn::prelude::*;
 use collapse_data::{Dataset, IdxArray, IdxData, read_idx, write_idx};
 use collapse_eval::{CacheEvent, Classifier, Evaluator, load_or_train};
-use collapse_records::{ClassifierInfo, EvalRecord, Grids, Render, RunFolder, RunView};
+use collapse_records::{
+    ClassifierInfo, EvalRecord, FolderError, Grids, Render, RunFolder, RunView,
+};
 use collapse_records::{
     DatasetFileRecord, DatasetRecord, DeviceRecord, GenerationTiming, LatentStats, Manifest,
     MetricsRow, ProbeStats, RetryRecord, generation_dir, write_json, write_metrics_csv,
@@ -92,10 +94,11 @@ pub fn images_tensor(bytes: &[u8], pixels: usize, device: &Device) -> Tensor<2> 
 }
 
 fn create_dir(path: &Path) -> Result<(), ChainError> {
-    std::fs::create_dir_all(path).map_err(|source| ChainError::Io {
+    let made = std::fs::create_dir_all(path).map_err(|source| FolderError::Io {
         path: path.to_path_buf(),
         source,
-    })
+    });
+    Ok(made?)
 }
 
 /// The file name of a generated training set drawn in `mode`.

@@ -11,7 +11,7 @@ use collapse_records::{
     read_metrics_csv,
 };
 
-use collapse_records::COMPLETE;
+use collapse_records::{COMPLETE, FolderError};
 use collapse_report::Report;
 
 use crate::generations::TRAINING_SET_FLOAT;
@@ -160,7 +160,7 @@ fn each_generation_leaves_its_records_and_resuming_redoes_the_same() {
 
     // The folder now holds a run: a second run into it is refused, changing nothing.
     let again = run_chain(&c, &data, &device, context(), &mut Report, &mut |_| {});
-    assert!(matches!(again, Err(ChainError::Exists(path)) if path == out));
+    assert!(matches!(again, Err(ChainError::Folder(FolderError::Exists(path))) if path == out));
     assert_eq!(
         read_json::<Manifest>(&out.join("manifest.json")).unwrap(),
         manifest

@@ -10,7 +10,7 @@ use collapse_chain::{
     ChainConfig, ChainError, ChainEvent, RunContext, Stage, resume_chain, run_chain,
 };
 use collapse_eval::CacheEvent;
-use collapse_records::{DeviceRecord, Manifest, MetricsRow};
+use collapse_records::{DeviceRecord, FolderError, Manifest, MetricsRow};
 use collapse_report::Report;
 use collapse_vae::{Architecture, TrainEvent, VaeConfig};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -379,7 +379,7 @@ fn execute(
 /// run, with the flags that act on it.
 fn chain_failure(e: ChainError) -> anyhow::Error {
     match e {
-        ChainError::Exists(_) => usage(anyhow!("{e}; choose another --out")),
+        ChainError::Folder(FolderError::Exists(_)) => usage(anyhow!("{e}; choose another --out")),
         ChainError::Config(e) => GivenSettings::line(Default::default()).config_error(e),
         ChainError::Diverged { retried, .. } => anyhow!(
             "{e}; start a new run with a lower --lr{}",
