@@ -52,12 +52,21 @@ impl RunView {
         RunView::with_rows(dir, rows)
     }
 
-    /// The first `complete` generations of the chain's run in `dir`, each
-    /// from its own folder (what a resume continues from).
+    /// The first `complete` generations of the chain's run in `dir` (what a
+    /// resume continues from): their rows as `metrics.csv` has them, which
+    /// keeps non-finite values (JSON has none), and from a generation's own
+    /// `metrics.json` any row the CSV lacks (a chain stopped between the two
+    /// writes).
     pub fn load_generations(dir: &Path, complete: usize) -> Result<Self, RecordError> {
-        let rows = (0..complete)
-            .map(|g| read_json(&generation_dir(dir, g).join("metrics.json")))
-            .collect::<Result<Vec<MetricsRow>, _>>()?;
+        let csv = dir.join("metrics.csv");
+        let mut rows = match csv.is_file() {
+            true => read_metrics_csv(&csv)?,
+            false => Vec::new(),
+        };
+        rows.truncate(complete);
+        for g in rows.len()..complete {
+            rows.push(read_json(&generation_dir(dir, g).join("metrics.json"))?);
+        }
         RunView::with_rows(dir, rows)
     }
 
@@ -132,4 +141,60 @@ pub struct Grids {
     pub samples: Vec<f32>,
     /// Test images, then their reconstructions, row-major `[images, pixels]`.
     pub reconstructions: Vec<f32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::{MetricsRow, write_json};
+    use crate::stats::{histogram, quantiles};
+
+    fn probe(g: usize) -> ProbeStats {
+        let mu = [-1.0, 0.0, 1.0];
+        ProbeStats {
+            generation: g,
+            samples: 3,
+            mu_mean: 0.0,
+            mu_std: 1.0,
+            per_dim_std: vec![1.0],
+            quantiles: quantiles(&mu, &[0.5]),
+            histogram: histogram(&mu, -2.0, 2.0, 4),
+            tail_mass: 0.0,
+        }
+    }
+
+    /// A resume reads a non-finite metric back from `metrics.csv` (its
+    /// `metrics.json` holds `null`), and a row the CSV lacks from the
+    /// generation's own file.
+    #[test]
+    fn a_resume_gets_non_finite_rows_from_the_csv_and_missing_ones_from_their_generation() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let manifest = serde_json::json!({
+            "format_version": 1, "experiment": "chain", "tool": "collapse", "started": "",
+            "finished": null, "command_line": [], "config": {}, "seed": 0,
+            "device": { "backend": "flex", "adapter": "", "kind": "cpu", "runtime": "flex",
+                        "precision": "f32", "kernels": [] },
+            "parameters": 1, "dataset": { "name": "mnist", "dir": "d", "files": [] },
+            "generations": [], "resumed": [], "retries": []
+        });
+        write_json(&dir.join("manifest.json"), &manifest).unwrap();
+        let row = |g: usize, loss: f64| MetricsRow {
+            generation: g,
+            train_loss: loss,
+            ..MetricsRow::default()
+        };
+        let rows = [row(0, f64::NAN), row(1, 2.0), row(2, 3.0)];
+        for r in &rows {
+            let gen_dir = generation_dir(dir, r.generation);
+            std::fs::create_dir_all(&gen_dir).unwrap();
+            write_json(&gen_dir.join("metrics.json"), r).unwrap();
+            write_json(&gen_dir.join("probe.json"), &probe(r.generation)).unwrap();
+        }
+        crate::columns::write_metrics_csv(&dir.join("metrics.csv"), &rows[..2]).unwrap();
+        let view = RunView::load_generations(dir, 3).unwrap();
+        assert!(view.rows[0].train_loss.is_nan(), "from the CSV");
+        assert_eq!(view.rows[2].train_loss, 3.0, "from its metrics.json");
+        assert_eq!(view.probes.len(), 3);
+    }
 }
