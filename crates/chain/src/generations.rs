@@ -16,8 +16,8 @@ use collapse_records::{
 };
 use collapse_vae::batches::permutation;
 use collapse_vae::{
-    BatchSource, EvalStats, HostImages, SampleMode, ShuffledImages, StreamedImages, TrainEvent,
-    Vae, decode_means, encode_all, evaluate, to_host,
+    BatchSource, Divergence, EvalStats, HostImages, SampleMode, ShuffledImages, StreamedImages,
+    TrainEvent, Vae, decode_means, encode_all, evaluate, to_host,
 };
 
 use crate::config::{ChainConfig, ConfigError, LoopMode, OnDivergence};
@@ -94,11 +94,12 @@ pub fn images_tensor(bytes: &[u8], pixels: usize, device: &Device) -> Tensor<2> 
 }
 
 fn create_dir(path: &Path) -> Result<(), ChainError> {
-    let made = std::fs::create_dir_all(path).map_err(|source| FolderError::Io {
-        path: path.to_path_buf(),
-        source,
-    });
-    Ok(made?)
+    std::fs::create_dir_all(path).map_err(|source| {
+        ChainError::from(FolderError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    })
 }
 
 /// The file name of a generated training set drawn in `mode`.
@@ -531,22 +532,18 @@ fn train_generation<F: ModelFamily>(
             init_seed: stream_seed(config.seed, g, purposes.0),
             train_seed: stream_seed(config.seed, g, purposes.1),
         };
-        fixed.family.train(source.as_mut(), attempt, &mut |event| {
+        let on_event = &mut |event| {
             on_event(ChainEvent::Training {
                 generation: g,
                 event,
             })
-        })
+        };
+        fixed.family.train(source.as_mut(), attempt, on_event)
     };
     let trained = match attempt((Purpose::Init, Purpose::Train), config.train.lr) {
         Err(divergence) if config.on_divergence == OnDivergence::Retry => {
             let lr = config.train.lr / 2.0;
-            manifest.retries.push(RetryRecord {
-                generation: g,
-                reason: divergence.to_string(),
-                lr,
-            });
-            write_json(&config.out.join("manifest.json"), manifest)?;
+            record_retry(config, manifest, g, &divergence, lr)?;
             attempt((Purpose::RetryInit, Purpose::RetryTrain), lr)
                 .map_err(|divergence| (divergence, true))
         }
@@ -563,6 +560,22 @@ fn train_generation<F: ModelFamily>(
         real_fraction,
         train_loss,
     })
+}
+
+/// Records in the manifest that generation `g` is retried at `lr` after `divergence`.
+fn record_retry(
+    config: &ChainConfig,
+    manifest: &mut Manifest,
+    g: usize,
+    divergence: &Divergence,
+    lr: f64,
+) -> Result<(), ChainError> {
+    manifest.retries.push(RetryRecord {
+        generation: g,
+        reason: divergence.to_string(),
+        lr,
+    });
+    Ok(write_json(&config.out.join("manifest.json"), manifest)?)
 }
 
 /// The test-set likelihood and latents of `model`, and the probe: its samples

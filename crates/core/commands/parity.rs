@@ -28,7 +28,7 @@ fn tolerances(args: &ParityArgs, precision: &str) -> (f64, f64) {
 /// The backends compared: those named, else every one this build has, a GPU
 /// backend that cannot start then skipped with a line. The reference itself
 /// only where the conv VAE computes its convolutions otherwise there (flex's lowering).
-fn compared(args: &ParityArgs, conv: bool) -> anyhow::Result<Vec<(Backend, backend::Selected)>> {
+fn compared(args: &ParityArgs, conv: bool) -> anyhow::Result<Vec<backend::Selected>> {
     let named = args.backends.is_some();
     let candidates = args.backends.clone().unwrap_or_else(|| {
         Backend::ALL
@@ -42,7 +42,7 @@ fn compared(args: &ParityArgs, conv: bool) -> anyhow::Result<Vec<(Backend, backe
             continue;
         }
         match backend::select(b) {
-            Ok(s) => started.push((b, s)),
+            Ok(s) => started.push(s),
             Err(e) if !named && b.is_gpu() => println!("skipped {}: {e:#}", b.name()),
             Err(e) => return Err(usage(e)),
         }
@@ -86,7 +86,7 @@ pub fn parity(args: ParityArgs) -> anyhow::Result<()> {
     let conv = config.architecture == Architecture::Conv;
     let mut report = Vec::new();
     let mut beyond = Vec::new();
-    for (_, selected) in compared(&args, conv)? {
+    for selected in compared(&args, conv)? {
         let row = compare_one(&args, &inputs, &base, &selected, conv)?;
         if !row.within {
             beyond.push(row.name.clone());

@@ -17,7 +17,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::backend::{self, Backend};
 use crate::datasets::{dataset_spec, load_dataset, verified};
-use crate::flags::{GivenSettings, RunArgs, science_flags};
+use crate::flags::{GivenSettings, RunArgs, flag_error, science_flags};
 use crate::usage;
 
 /// Progress on stderr. On a terminal: a bar over each generation's training
@@ -380,7 +380,7 @@ fn execute(
 fn chain_failure(e: ChainError) -> anyhow::Error {
     match e {
         ChainError::Folder(FolderError::Exists(_)) => usage(anyhow!("{e}; choose another --out")),
-        ChainError::Config(e) => GivenSettings::line(Default::default()).config_error(e),
+        ChainError::Config(e) => flag_error(e),
         ChainError::Diverged { retried, .. } => anyhow!(
             "{e}; start a new run with a lower --lr{}",
             if retried {
@@ -457,9 +457,7 @@ fn recorded(args: &RunArgs, run: &Path) -> anyhow::Result<(Manifest, ChainConfig
     if let Some(data) = args.settings.data.clone() {
         config.data = data;
     }
-    config
-        .validate()
-        .map_err(|e| GivenSettings::line(args.settings.clone()).config_error(e))?;
+    config.validate().map_err(flag_error)?;
     Ok((manifest, config))
 }
 

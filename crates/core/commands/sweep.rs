@@ -165,6 +165,26 @@ fn run(args: SweepRunArgs, threads: Option<usize>) -> anyhow::Result<()> {
     };
     let started = Instant::now();
     let executed = executor.execute(&folder, &plan, &todo)?;
+    say_executed(
+        executed,
+        &folder,
+        &plan,
+        todo.len(),
+        started,
+        resources.throttle,
+    )
+}
+
+/// What an executor did, in words; with runs that ran here, the study's
+/// report, and an error naming the runs that failed.
+fn say_executed(
+    executed: Executed,
+    folder: &StudyFolder,
+    plan: &Plan,
+    todo: usize,
+    started: Instant,
+    throttle: Option<u32>,
+) -> anyhow::Result<()> {
     match executed {
         Executed::Ran { failed } => {
             eprintln!(
@@ -177,13 +197,13 @@ fn run(args: SweepRunArgs, threads: Option<usize>) -> anyhow::Result<()> {
                 .iter()
                 .any(|r| folder.run_dir(&r.name).join("metrics.csv").is_file())
             {
-                write_report(&folder, &plan)?;
+                write_report(folder, plan)?;
             }
             if !failed.is_empty() {
                 return Err(anyhow!(
                     "{} of {} runs failed ({}); their logs are in {}",
                     failed.len(),
-                    todo.len(),
+                    todo,
                     failed.join(", "),
                     folder.dir.join("logs").display()
                 ));
@@ -202,7 +222,7 @@ fn run(args: SweepRunArgs, threads: Option<usize>) -> anyhow::Result<()> {
             "study {}: submitted job {job_id}, {} array tasks ({}); collapse sweep status {}",
             plan.study,
             tasks.len(),
-            slurm::array_spec(&tasks, resources.throttle),
+            slurm::array_spec(&tasks, throttle),
             folder.dir.display()
         ),
     }
@@ -277,6 +297,23 @@ fn write_report(folder: &StudyFolder, plan: &Plan) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Starts a study's run into `dir` with the settings of its config `file`. A
+/// folder without a manifest holds no generation, so `--force` clears it
+/// (never while locked).
+fn start_run(file: &Path, dir: &Path) -> anyhow::Result<()> {
+    let origin = file.display().to_string();
+    let text = std::fs::read_to_string(file).map_err(|e| usage(anyhow!("{origin}: {e}")))?;
+    let table: toml::Table = text.parse().map_err(|e| usage(anyhow!("{origin}: {e}")))?;
+    let settings = collapse_study::plan::run_settings(&table, dir)
+        .map_err(|message| usage(anyhow!("{origin}: {message}")))?;
+    let given = GivenSettings::file(origin, settings, ChainSettings::default());
+    let args = RunArgs {
+        force: true,
+        ..RunArgs::default()
+    };
+    crate::commands::run::start(&given, &args)
+}
+
 /// `collapse sweep task`: runs, or continues, run `index` of the study.
 fn task(args: SweepTaskArgs) -> anyhow::Result<()> {
     let dir = std::path::absolute(&args.dir)
@@ -310,32 +347,7 @@ fn task(args: SweepTaskArgs) -> anyhow::Result<()> {
             resume: Some(dir),
             ..RunArgs::default()
         }),
-        // A folder without a manifest holds no generation; --force clears it (never while locked).
-        false => {
-            let file = folder.config_file(&run.name);
-            let table = std::fs::read_to_string(&file)
-                .map_err(anyhow::Error::from)
-                .and_then(|text| Ok(text.parse::<toml::Table>()?))
-                .map_err(|e| usage(anyhow!("{}: {e}", file.display())));
-            let origin = file.display().to_string();
-            table
-                .and_then(|table| {
-                    let settings = collapse_study::plan::run_settings(&table, &dir)
-                        .map_err(|message| usage(anyhow!("{origin}: {message}")))?;
-                    Ok(GivenSettings::file(
-                        origin,
-                        settings,
-                        ChainSettings::default(),
-                    ))
-                })
-                .and_then(|given| {
-                    let args = RunArgs {
-                        force: true,
-                        ..RunArgs::default()
-                    };
-                    crate::commands::run::start(&given, &args)
-                })
-        }
+        false => start_run(&folder.config_file(&run.name), &dir),
     };
     if let Err(e) = &result {
         folder.record_failure(&run.name, &crate::one_line(e))?;

@@ -98,31 +98,11 @@ fn gaussian(args: GaussianArgs) -> anyhow::Result<()> {
 
 /// `collapse theory gmm`.
 fn gmm(args: GmmArgs) -> anyhow::Result<()> {
-    let progress = |quiet: bool| {
-        move |r: &collapse_records::GmmRow| {
-            if !quiet && r.generation.is_multiple_of(50) {
-                eprintln!(
-                    "  generation {}: std {:.4} {:.4}, L2² {:.4e}, log-likelihood of the original {:.4}",
-                    r.generation, r.std_0, r.std_1, r.l2_sq, r.loglik_real
-                );
-            }
-        }
-    };
     if let Some(run) = &args.resume {
         let start = GmmStart::Resume {
             generations: args.generations,
         };
-        run_gmm(
-            start,
-            run,
-            &info(),
-            &mut Report,
-            progress(args.output.quiet),
-        )
-        .map_err(failure)?;
-        collapse_report::redraw_run(run)?;
-        println!("{}", run.join("index.html").display());
-        return Ok(());
+        return gmm_run(start, run, args.output.quiet);
     }
     let (out, runs) = runs(&args.output, "gmm", args.seed);
     let config = |seed| GmmConfig {
@@ -146,16 +126,24 @@ fn gmm(args: GmmArgs) -> anyhow::Result<()> {
             config: config(*seed),
             force: args.output.force,
         };
-        run_gmm(
-            start,
-            folder,
-            &info(),
-            &mut Report,
-            progress(args.output.quiet),
-        )
-        .map_err(failure)?;
-        collapse_report::redraw_run(folder)?;
-        println!("{}", folder.join("index.html").display());
+        gmm_run(start, folder, args.output.quiet)?;
     }
     aggregate(&args.output, &out, &runs)
+}
+
+/// One mixture run into `folder` (new or resumed), its progress every 50
+/// generations unless `quiet`, then its page.
+fn gmm_run(start: GmmStart, folder: &Path, quiet: bool) -> anyhow::Result<()> {
+    let progress = |r: &collapse_records::GmmRow| {
+        if !quiet && r.generation.is_multiple_of(50) {
+            eprintln!(
+                "  generation {}: std {:.4} {:.4}, L2² {:.4e}, log-likelihood of the original {:.4}",
+                r.generation, r.std_0, r.std_1, r.l2_sq, r.loglik_real
+            );
+        }
+    };
+    run_gmm(start, folder, &info(), &mut Report, progress).map_err(failure)?;
+    collapse_report::redraw_run(folder)?;
+    println!("{}", folder.join("index.html").display());
+    Ok(())
 }

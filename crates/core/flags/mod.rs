@@ -12,7 +12,7 @@ mod run;
 mod sweep;
 mod theory;
 
-pub use run::{GivenSettings, RunArgs, science_flags};
+pub use run::{GivenSettings, RunArgs, flag_error, science_flags};
 pub use sweep::{Executor, SweepCommand, SweepDirArgs, SweepPlanArgs, SweepRunArgs, SweepTaskArgs};
 pub use theory::{GaussianArgs, GmmArgs, OutputFlags, TheoryCommand};
 

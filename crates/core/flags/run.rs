@@ -116,6 +116,11 @@ impl GivenSettings {
     }
 }
 
+/// A refused configuration value, worded by the flag that sets it.
+pub fn flag_error(e: ConfigError) -> anyhow::Error {
+    usage(anyhow!("{}: {}", flag(e.setting.key()), e.message))
+}
+
 /// The flag that sets `key` (`real_fraction` → `--real-fraction`).
 pub fn flag(key: &str) -> String {
     format!("--{}", key.replace('_', "-"))

@@ -156,7 +156,7 @@ fn training_lock(
     };
     match locked {
         Ok(()) => Ok(Some(file)),
-        Err(e) if collapse_records::locks::no_os_locks(&e) => Ok(None),
+        Err(e) if collapse_records::lock::no_os_locks(&e) => Ok(None),
         Err(e) => Err(EvalError::io(&path, e)),
     }
 }

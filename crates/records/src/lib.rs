@@ -20,7 +20,6 @@ pub mod files;
 pub mod folder;
 pub mod headline;
 pub mod lock;
-pub mod locks;
 pub mod migrate;
 pub mod stats;
 pub mod table;

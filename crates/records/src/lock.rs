@@ -174,7 +174,7 @@ impl RunLock {
                         holder: Holder::read(&mut file),
                     });
                 }
-                Err(TryLockError::Error(e)) if crate::locks::no_os_locks(&e) => {
+                Err(TryLockError::Error(e)) if no_os_locks(&e) => {
                     let holder = Holder::read(&mut file);
                     if holder.pid != 0 && holder.host != Holder::me().host {
                         return Err(LockError::Foreign {
@@ -225,6 +225,14 @@ impl Drop for RunLock {
         // Removed while still locked; the lock goes with the file handle after this.
         let _ = fs::remove_file(&self.path);
     }
+}
+
+/// Whether an error of `File::try_lock` or `File::lock` says the file system
+/// has no OS locks (rather than that the lock is held or the file is unusable).
+pub fn no_os_locks(e: &std::io::Error) -> bool {
+    /// ENOLCK: Linux's answer on an NFS mount without a lock manager.
+    const NO_LOCKS: i32 = 37;
+    e.kind() == std::io::ErrorKind::Unsupported || e.raw_os_error() == Some(NO_LOCKS)
 }
 
 #[cfg(test)]

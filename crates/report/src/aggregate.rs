@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::ReportError;
 use crate::html;
-use crate::plots::{Series, line_plot, palette};
-use crate::runs::{RunFolder, generations, present_headline, read_runs};
+use crate::plots::{Series, line_plot, metric_axes, palette};
+use crate::runs::{ReadRun, generations, present_headline, read_runs};
 use crate::stats::mean_sample_std;
 use crate::table::Metric;
 use crate::table::{csv_number, write_csv};
@@ -52,7 +52,7 @@ pub fn aggregate_seeds(parent: &Path, runs: &[(u64, PathBuf)]) -> Result<Aggrega
         let rel = format!("plots/{}.png", m.column);
         line_plot(
             &parent.join(&rel),
-            &crate::plots::metric_axes(m),
+            &metric_axes(m),
             &[band_series(&table, i, runs.len())],
             None,
         )?;
@@ -70,7 +70,7 @@ pub fn aggregate_seeds(parent: &Path, runs: &[(u64, PathBuf)]) -> Result<Aggrega
 }
 
 /// Every generation any run reached, with the mean and deviation of each metric.
-pub(crate) fn per_generation(folders: &[RunFolder], metrics: &[&Metric]) -> Vec<Generation> {
+pub(crate) fn per_generation(folders: &[ReadRun], metrics: &[&Metric]) -> Vec<Generation> {
     generations(folders)
         .into_iter()
         .map(|generation| {

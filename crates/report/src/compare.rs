@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::ReportError;
 use crate::html;
-use crate::plots::{Series, line_plot, palette};
-use crate::runs::{RunFolder, generations, present_headline, read_runs};
+use crate::plots::{Series, line_plot, metric_axes, palette};
+use crate::runs::{ReadRun, generations, present_headline, read_runs};
 use crate::table::Metric;
 use crate::table::{csv_number, write_csv};
 
@@ -97,12 +97,7 @@ pub fn compare_runs(runs: &[PathBuf], out: &Path) -> Result<Compared, ReportErro
             })
             .collect();
         let rel = format!("plots/{}.png", metric.column);
-        line_plot(
-            &out.join(&rel),
-            &crate::plots::metric_axes(metric),
-            &series,
-            None,
-        )?;
+        line_plot(&out.join(&rel), &metric_axes(metric), &series, None)?;
         files.push(rel);
     }
     let page = compare_page(out, &runs, &names, &labels, &metrics, &lines)?;
@@ -117,7 +112,7 @@ pub fn compare_runs(runs: &[PathBuf], out: &Path) -> Result<Compared, ReportErro
 
 /// The runs' folder names, with as many parent folders as it takes to tell
 /// them apart.
-fn names(runs: &[RunFolder]) -> Result<Vec<String>, ReportError> {
+fn names(runs: &[ReadRun]) -> Result<Vec<String>, ReportError> {
     let paths = runs
         .iter()
         .map(|r| {
@@ -154,8 +149,8 @@ fn names(runs: &[RunFolder]) -> Result<Vec<String>, ReportError> {
 
 /// Legend labels: name and backend, plus mode and real fraction from the
 /// manifests' config where the runs differ in them.
-fn labels(runs: &[RunFolder], names: &[String]) -> Vec<String> {
-    let setting = |run: &RunFolder, key: &str| -> String {
+fn labels(runs: &[ReadRun], names: &[String]) -> Vec<String> {
+    let setting = |run: &ReadRun, key: &str| -> String {
         match run.manifest.config.get(key) {
             Some(serde_json::Value::String(s)) => s.clone(),
             Some(v) => v.to_string(),
@@ -238,7 +233,7 @@ fn metric_rows(lines: &[Line<'_>], metric: &Metric) -> Vec<Vec<String>> {
 /// (values side by side, then differences to the first run).
 fn compare_page(
     out: &Path,
-    runs: &[RunFolder],
+    runs: &[ReadRun],
     names: &[String],
     labels: &[String],
     metrics: &[&Metric],

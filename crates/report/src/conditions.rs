@@ -8,8 +8,8 @@ use std::path::Path;
 use crate::aggregate::{Generation, band_series, per_generation, stat_columns};
 use crate::error::ReportError;
 use crate::html;
-use crate::plots::{line_plot, palette};
-use crate::runs::{RunFolder, present_headline, read_runs};
+use crate::plots::{line_plot, metric_axes, palette};
+use crate::runs::{ReadRun, present_headline, read_runs};
 use crate::table::{Metric, write_csv};
 use collapse_records::Condition;
 
@@ -45,7 +45,7 @@ pub fn report_study(
     let summarised: Vec<Summarised<'_>> = with_runs
         .iter()
         .map(|c| {
-            let folders: Vec<RunFolder> = all.by_ref().take(c.runs.len()).collect();
+            let folders: Vec<ReadRun> = all.by_ref().take(c.runs.len()).collect();
             Summarised {
                 condition: c,
                 table: per_generation(&folders, &metrics),
@@ -68,12 +68,7 @@ pub fn report_study(
                 band
             })
             .collect();
-        line_plot(
-            &out.join(&rel),
-            &crate::plots::metric_axes(m),
-            &series,
-            None,
-        )?;
+        line_plot(&out.join(&rel), &metric_axes(m), &series, None)?;
         files.push(rel);
     }
     let page = study_page(out, title, &metrics, &summarised, &files[1..])?;

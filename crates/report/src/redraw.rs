@@ -13,8 +13,8 @@ use crate::evaluation::EvalRecord;
 use crate::grid::{grid_image, read_png, save_gif, save_png};
 use crate::html;
 use crate::plots::{
-    Axes, BACKGROUND_COLOR, REFERENCE_LABEL, Series, histogram_overlay, line_plot, palette, ramp,
-    scatter, stacked_area,
+    Axes, BACKGROUND_COLOR, REFERENCE_LABEL, Series, histogram_overlay, line_plot, metric_axes,
+    palette, ramp, scatter, stacked_area,
 };
 use crate::runs::RunHeader;
 use crate::stats::Histogram;
@@ -193,7 +193,7 @@ fn metric_plots(
             .and_then(|s| summary_value(s, metric.column));
         line_plot(
             &run.join(&rel),
-            &crate::plots::metric_axes(metric),
+            &metric_axes(metric),
             &series,
             reference_value,
         )?;

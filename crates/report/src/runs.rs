@@ -37,8 +37,8 @@ impl RunHeader {
     }
 }
 
-/// A finished or partial run folder.
-pub(crate) struct RunFolder {
+/// A finished or partial run folder, read for a page of several runs.
+pub(crate) struct ReadRun {
     /// The folder.
     pub path: PathBuf,
     /// Its manifest.
@@ -49,7 +49,7 @@ pub(crate) struct RunFolder {
     pub rows: Vec<NamedRow>,
 }
 
-impl RunFolder {
+impl ReadRun {
     /// Reads the run in `path`; a folder without `metrics.csv` is refused.
     pub fn read(path: &Path) -> Result<Self, ReportError> {
         let csv = path.join("metrics.csv");
@@ -61,7 +61,7 @@ impl RunFolder {
         let manifest: RunHeader = collapse_records::read_manifest(path)?;
         let metrics = collapse_records::headline::headline(manifest.experiment);
         let names: Vec<&str> = metrics.iter().map(|m| m.column).collect();
-        Ok(RunFolder {
+        Ok(ReadRun {
             path: path.to_path_buf(),
             rows: read_named(&csv, &names)?,
             manifest,
@@ -85,7 +85,7 @@ pub(crate) fn read_runs(
     paths: &[&Path],
     needed: usize,
     operation: &'static str,
-) -> Result<Vec<RunFolder>, ReportError> {
+) -> Result<Vec<ReadRun>, ReportError> {
     if paths.len() < needed {
         return Err(ReportError::TooFewRuns {
             operation,
@@ -93,9 +93,9 @@ pub(crate) fn read_runs(
             given: paths.len(),
         });
     }
-    let runs: Vec<RunFolder> = paths
+    let runs: Vec<ReadRun> = paths
         .iter()
-        .map(|p| RunFolder::read(p))
+        .map(|p| ReadRun::read(p))
         .collect::<Result<_, _>>()?;
     if let Some(other) = runs
         .iter()
@@ -113,7 +113,7 @@ pub(crate) fn read_runs(
 }
 
 /// Every generation that any of `runs` has, in order.
-pub(crate) fn generations(runs: &[RunFolder]) -> Vec<usize> {
+pub(crate) fn generations(runs: &[ReadRun]) -> Vec<usize> {
     let all: BTreeSet<usize> = runs
         .iter()
         .flat_map(|r| r.rows.iter().map(|row| row.generation))
@@ -123,7 +123,7 @@ pub(crate) fn generations(runs: &[RunFolder]) -> Vec<usize> {
 
 /// The headline metrics that at least one row of `runs` holds (a chain's
 /// evaluation metrics only where some run was evaluated).
-pub(crate) fn present_headline(runs: &[RunFolder]) -> Vec<&'static Metric> {
+pub(crate) fn present_headline(runs: &[ReadRun]) -> Vec<&'static Metric> {
     let Some(first) = runs.first() else {
         return Vec::new();
     };
