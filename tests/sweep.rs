@@ -84,31 +84,32 @@ fn check_complete(dir: &Path) -> Vec<Vec<String>> {
             set.display()
         );
     }
-    let csv = std::fs::read_to_string(dir.join("report/study.csv")).unwrap();
-    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
-    assert_eq!(&header[..3], ["condition", "generation", "n"]);
-    assert!(header.contains(&"probe_mu_std_mean") && header.contains(&"fd_std"));
-    let conditions: Vec<&str> = csv
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').next().unwrap())
-        .collect();
+    let csv = std::fs::read_to_string(dir.join("report/summary.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
     assert_eq!(
-        conditions.iter().filter(|c| **c == "mode-replace").count(),
-        6
+        rows[0],
+        [
+            "group",
+            "generation",
+            "metric",
+            "n",
+            "mean",
+            "std",
+            "difference"
+        ]
     );
-    assert_eq!(
-        conditions
-            .iter()
-            .filter(|c| **c == "mode-accumulate")
-            .count(),
-        6
-    );
+    for group in ["mode-replace", "mode-accumulate"] {
+        for metric in ["probe_mu_std", "fd"] {
+            let generations = rows
+                .iter()
+                .filter(|r| r[0] == group && r[2] == metric)
+                .count();
+            assert_eq!(generations, 6, "{group} {metric}: {csv}");
+        }
+    }
     assert!(
-        csv.lines()
-            .skip(1)
-            .all(|l| l.split(',').nth(2) == Some("2")),
-        "{csv}"
+        rows[1..].iter().all(|r| r[3] == "2"),
+        "two seeds each: {csv}"
     );
     let page = std::fs::read_to_string(dir.join("report/index.html")).unwrap();
     assert!(

@@ -72,12 +72,13 @@ fn gaussian_runs_write_the_contract_and_compare_and_aggregate() {
         stdout.contains("m100 (recursive Gaussian fit, M 100)"),
         "{stdout}"
     );
-    let compared = read(&cmp.join("compare.csv"));
+    let compared = read(&cmp.join("summary.csv"));
     assert!(
-        compared.starts_with("generation,metric,m100,m1000,m1000 - m100\n"),
+        compared.starts_with("group,generation,metric,n,mean,std,difference\n"),
         "{compared}"
     );
-    assert!(compared.contains("\n100,mu_error,"), "{compared}");
+    assert!(compared.contains("\nm100,100,mu_error,1,"), "{compared}");
+    assert!(compared.contains("\nm1000,100,mu_error,1,"), "{compared}");
     assert!(cmp.join("plots/variance.png").is_file());
 
     let seeds = tmp.join("seeds");
@@ -85,12 +86,16 @@ fn gaussian_runs_write_the_contract_and_compare_and_aggregate() {
     let mut args = flags(line);
     args.push(seeds.to_str().unwrap());
     assert_ok(&collapse(&tmp.0, &args));
-    let aggregate = read(&seeds.join("aggregate.csv"));
+    let summary = read(&seeds.join("summary.csv"));
+    let mu_error: Vec<&str> = summary
+        .lines()
+        .filter(|l| l.split(',').nth(2) == Some("mu_error"))
+        .collect();
+    assert_eq!(mu_error.len(), 31, "{summary}");
     assert!(
-        aggregate.starts_with("generation,mu_error_mean,mu_error_std,"),
-        "{aggregate}"
+        mu_error.iter().all(|l| l.split(',').nth(3) == Some("2")),
+        "{summary}"
     );
-    assert_eq!(aggregate.lines().count(), 32);
     assert_ne!(
         read(&seeds.join("seed-1/metrics.csv")),
         read(&seeds.join("seed-2/metrics.csv"))

@@ -20,7 +20,9 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<()> {
     let out = args
         .out
         .unwrap_or_else(|| Path::new("outputs").join(format!("compare-{}", timestamp())));
-    let compared = collapse_report::compare_runs(&args.runs, &out)?;
+    let groups = collapse_report::each_run(&args.runs)?;
+    let title = format!("model collapse: {} runs compared", groups.len());
+    let compared = collapse_report::report_groups(&out, &title, &groups)?;
     for label in &compared.labels {
         println!("run: {label}");
     }

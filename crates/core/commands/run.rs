@@ -246,13 +246,7 @@ fn run_seeds(
         one.out = out.clone();
         chain(&one)?;
     }
-    collapse_report::aggregate_seeds(&config.out, &runs)?;
-    println!(
-        "{} seeds aggregated: {}",
-        runs.len(),
-        config.out.join("aggregate.csv").display()
-    );
-    Ok(())
+    crate::commands::report_seeds(&config.out, &runs)
 }
 
 /// Refuses a non-empty `--out` folder, or with `--force` empties it (unless a

@@ -11,7 +11,6 @@ use std::time::Instant;
 
 use anyhow::anyhow;
 use collapse_chain::ChainSettings;
-use collapse_report::conditions::report_study;
 use collapse_study::slurm;
 use collapse_study::{Executed, Local, LocalEvent, Plan, RunState, Slurm, StudyFolder, StudySpec};
 
@@ -287,11 +286,12 @@ fn report(args: SweepDirArgs) -> anyhow::Result<()> {
 fn write_report(folder: &StudyFolder, plan: &Plan) -> anyhow::Result<()> {
     let conditions = collapse_study::conditions(folder, plan);
     let out = folder.dir.join("report");
-    let reported = report_study(&out, &plan.study, &conditions).map_err(usage)?;
+    let title = format!("model collapse study: {}", plan.study);
+    let reported = collapse_report::report_groups(&out, &title, &conditions).map_err(usage)?;
     println!(
         "study {}: {} conditions reported: {}",
         plan.study,
-        reported.conditions,
+        reported.labels.len(),
         out.join(collapse_report::html::INDEX).display()
     );
     Ok(())

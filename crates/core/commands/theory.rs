@@ -62,12 +62,7 @@ fn runs(output: &OutputFlags, experiment: &str, seed: u64) -> (PathBuf, Vec<(u64
 /// With several seeds, their aggregate in `out`.
 fn aggregate(output: &OutputFlags, out: &Path, runs: &[(u64, PathBuf)]) -> anyhow::Result<()> {
     if output.seeds.is_some() {
-        collapse_report::aggregate_seeds(out, runs)?;
-        println!(
-            "{} seeds aggregated: {}",
-            runs.len(),
-            out.join("aggregate.csv").display()
-        );
+        crate::commands::report_seeds(out, runs)?;
     }
     Ok(())
 }

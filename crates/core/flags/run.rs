@@ -24,7 +24,7 @@ pub struct RunArgs {
     /// The chain's settings.
     #[command(flatten)]
     pub settings: ChainSettings,
-    /// Run one chain per seed into --out/seed-N/ and aggregate them (mean and std per generation).
+    /// Run one chain per seed into --out/seed-N/ and summarise them (mean and std per generation).
     #[arg(long, value_delimiter = ',', conflicts_with_all = ["seed", "resume"])]
     pub seeds: Option<Vec<u64>>,
     /// No progress output on stderr.

@@ -16,7 +16,7 @@ pub enum SweepCommand {
     Run(SweepRunArgs),
     /// Each run's state and generations done, joined with Slurm's queue.
     Status(SweepDirArgs),
-    /// Mean and spread over seeds of every headline metric per condition: study.csv,
+    /// Mean and spread over seeds of every headline metric per condition: summary.csv,
     /// band plots and an index.html under DIR/report.
     Report(SweepDirArgs),
     /// Run (or continue) one run of a study: what each executor starts, one per run.

@@ -24,7 +24,7 @@ pub struct OutputFlags {
     /// Replace what --out holds.
     #[arg(long)]
     pub force: bool,
-    /// Run once per seed into --out/seed-N/ and aggregate them (mean and std per generation).
+    /// Run once per seed into --out/seed-N/ and summarise them (mean and std per generation).
     #[arg(long, value_delimiter = ',', conflicts_with = "seed")]
     pub seeds: Option<Vec<u64>>,
     /// No progress output on stderr.

@@ -12,12 +12,12 @@
 pub mod atomic;
 pub mod closed_form;
 pub mod columns;
-pub mod conditions;
 pub mod contract;
 pub mod error;
 pub mod evaluation;
 pub mod files;
 pub mod folder;
+pub mod group;
 pub mod headline;
 pub mod lock;
 pub mod migrate;
@@ -30,7 +30,6 @@ pub use closed_form::{
     GAUSSIAN_COLUMNS, GMM_COLUMNS, GaussianRow, GaussianTheory, GmmRow, TheoryManifest,
 };
 pub use columns::{read_metrics_csv, write_metrics_csv};
-pub use conditions::Condition;
 pub use contract::{
     AggregatePosterior, DatasetFileRecord, DatasetRecord, DeviceRecord, Experiment,
     GenerationTiming, LatentStats, Manifest, MetricsRow, ProbeStats, RetryRecord, generation_dir,
@@ -41,6 +40,7 @@ pub use evaluation::{
     ClassStats, ClassifierInfo, Distribution, EvalRecord, EvalSummary, FeatureDistances, StyleStat,
 };
 pub use folder::{FolderError, RunFolder};
+pub use group::Group;
 pub use migrate::{FORMAT_VERSION, read_manifest};
 pub use stats::{Histogram, Quantile};
 pub use table::{read_table, write_table};

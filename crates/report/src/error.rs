@@ -34,7 +34,7 @@ pub enum ReportError {
     /// Fewer runs were given than the operation needs.
     #[error("{operation} needs at least {needed} runs, got {given}")]
     TooFewRuns {
-        /// What was asked (`comparing`, `aggregating seeds`).
+        /// What was asked (`comparing`, `reporting runs`).
         operation: &'static str,
         /// The fewest runs it takes.
         needed: usize,

@@ -1,4 +1,4 @@
-//! Run folders read back for comparison and seed aggregation, whatever
+//! Run folders read back for the page of several runs, whatever
 //! experiment wrote them: the manifest fields they share, and the headline
 //! metrics of their experiment per generation.
 
@@ -113,7 +113,7 @@ pub(crate) fn read_runs(
 }
 
 /// Every generation that any of `runs` has, in order.
-pub(crate) fn generations(runs: &[ReadRun]) -> Vec<usize> {
+pub(crate) fn generations(runs: &[&ReadRun]) -> Vec<usize> {
     let all: BTreeSet<usize> = runs
         .iter()
         .flat_map(|r| r.rows.iter().map(|row| row.generation))
@@ -123,7 +123,7 @@ pub(crate) fn generations(runs: &[ReadRun]) -> Vec<usize> {
 
 /// The headline metrics that at least one row of `runs` holds (a chain's
 /// evaluation metrics only where some run was evaluated).
-pub(crate) fn present_headline(runs: &[ReadRun]) -> Vec<&'static Metric> {
+pub(crate) fn present_headline(runs: &[&ReadRun]) -> Vec<&'static Metric> {
     let Some(first) = runs.first() else {
         return Vec::new();
     };

@@ -9,7 +9,7 @@ use burn::prelude::Device;
 use collapse_chain::{ChainConfig, ChainSettings, Footprint, estimate};
 use collapse_data::catalogue::FileRole;
 use collapse_data::read_idx;
-use collapse_records::Condition;
+use collapse_records::Group;
 
 use crate::error::StudyError;
 use crate::folder::{Plan, RunRecord, RunState, StudyFolder};
@@ -115,13 +115,13 @@ pub fn pending(folder: &StudyFolder, plan: &Plan) -> Vec<usize> {
 
 /// The study's conditions: one per group of runs that differ only in seed,
 /// in the plan's order, each with its runs that have a generation.
-pub fn conditions(folder: &StudyFolder, plan: &Plan) -> Vec<Condition> {
-    let mut conditions: Vec<Condition> = Vec::new();
+pub fn conditions(folder: &StudyFolder, plan: &Plan) -> Vec<Group> {
+    let mut conditions: Vec<Group> = Vec::new();
     for run in &plan.runs {
         let at = match conditions.iter().position(|c| c.name == run.group) {
             Some(at) => at,
             None => {
-                conditions.push(Condition {
+                conditions.push(Group {
                     name: run.group.clone(),
                     settings: group_settings(&run.varied),
                     runs: Vec::new(),
