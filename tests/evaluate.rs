@@ -252,10 +252,10 @@ fn seeds_run_one_chain_each_and_aggregate_them() {
     assert_ok(&crate::util::run_into(&tmp, &out, &flags));
     for seed in [1u64, 2] {
         let manifest: collapse_records::Manifest =
-            read_json(&out.join(format!("seed-{seed}/manifest.json"))).unwrap();
+            read_json(&out.join(format!("runs/seed-{seed}/manifest.json"))).unwrap();
         assert_eq!(manifest.seed, seed);
     }
-    let csv = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    let csv = std::fs::read_to_string(out.join("report/summary.csv")).unwrap();
     let recall: Vec<Vec<&str>> = csv
         .lines()
         .map(|l| l.split(',').collect::<Vec<_>>())
@@ -266,7 +266,22 @@ fn seeds_run_one_chain_each_and_aggregate_them() {
         recall.iter().all(|r| r[3] == "2" && !r[5].is_empty()),
         "a mean and a deviation over both seeds: {csv}"
     );
-    assert!(out.join("index.html").is_file());
+    assert!(out.join("report/index.html").is_file());
+    assert!(out.join("study.toml").is_file(), "a study of one seed axis");
+
+    // The same command again finds both runs complete; other settings are refused.
+    let again = crate::util::run_into(&tmp, &out, &flags);
+    let stdout = assert_ok(&again);
+    assert!(!stdout.contains("generation 0 trains"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("0 of 2 runs to do"), "{stderr}");
+    let mut other = flags.clone();
+    other.extend(["--lr", "0.002"]);
+    assert_fails(
+        &crate::util::run_into(&tmp, &out, &other),
+        2,
+        &["holds a study whose run seed-1 has other settings"],
+    );
 
     let repeated = ["--seeds", "3,3"];
     let mut flags = TINY.to_vec();
@@ -278,8 +293,8 @@ fn seeds_run_one_chain_each_and_aggregate_them() {
     );
 
     let compared = tmp.join("compared");
-    let seed1 = out.join("seed-1");
-    let seed2 = out.join("seed-2");
+    let seed1 = out.join("runs/seed-1");
+    let seed2 = out.join("runs/seed-2");
     let stdout = assert_ok(&collapse(
         &tmp.0,
         &[

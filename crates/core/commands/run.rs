@@ -10,8 +10,9 @@ use collapse_chain::{
     ChainConfig, ChainError, ChainEvent, RunContext, Stage, resume_chain, run_chain,
 };
 use collapse_eval::CacheEvent;
-use collapse_records::{DeviceRecord, FolderError, Manifest, MetricsRow};
+use collapse_records::{DeviceRecord, FolderError, Manifest, MetricsRow, lock};
 use collapse_report::Report;
+use collapse_study::{StudyFolder, StudySpec};
 use collapse_vae::{Architecture, TrainEvent, VaeConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -167,8 +168,8 @@ fn generation_line(row: &MetricsRow) -> String {
     )
 }
 
-/// The folder of a run (for `--seeds`, of the study) that keeps the autotuner's
-/// kernel choices in builds with autotune.
+/// The folder of a run that keeps the autotuner's kernel choices in builds
+/// with autotune.
 const TUNING_DIR: &str = "tuning";
 
 /// `collapse run`.
@@ -176,19 +177,67 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     if let Some(run) = args.resume.clone() {
         return resume(args, run);
     }
-    start(&GivenSettings::of(&args)?, &args)
+    let given = GivenSettings::of(&args)?;
+    match &args.seeds {
+        Some(seeds) => seeds_study(&given, seeds, &args),
+        None => start(&given, &args),
+    }
 }
 
-/// A new chain (or one per seed of `--seeds`) with `given` settings, run as `args` say.
+/// `--seeds`: the given settings under each seed, a study of one seed axis
+/// in `--out` (its runs under `runs/seed-N/`, its page under `report/`), run
+/// in this process. A folder that holds the same study continues it.
+fn seeds_study(given: &GivenSettings, seeds: &[u64], args: &RunArgs) -> anyhow::Result<()> {
+    if let Some(i) = (1..seeds.len()).find(|&i| seeds[..i].contains(&seeds[i])) {
+        return Err(usage(anyhow!("--seeds: {} is given twice", seeds[i])));
+    }
+    let config = given.resolve()?;
+    // Fetched on first use, as a single run would, before the study reads its size.
+    let spec = dataset_spec(&config.dataset)?;
+    load_dataset(
+        spec,
+        &config.data,
+        given.settings.data.is_some(),
+        args.quiet,
+    )?;
+    let dir = std::path::absolute(&config.out).map_err(|e| usage(anyhow!("--out: {e}")))?;
+    let study = StudyFolder::new(&dir);
+    if args.break_lock {
+        for run in study.run_dirs() {
+            break_lock(&run)?;
+        }
+    }
+    if args.force {
+        if let Some((run, holder)) = study
+            .run_dirs()
+            .iter()
+            .find_map(|r| Some((r, lock::holder(r)?)))
+        {
+            return Err(usage(anyhow!(
+                "--out: {} is in use by {holder}",
+                run.display()
+            )));
+        }
+        clear_out(&dir, true)?;
+    }
+    let mut base = given.settings.clone();
+    base.out = None;
+    base.seed = None;
+    let base = toml::Table::try_from(&base).expect("settings serialise to a TOML table");
+    let name = dir
+        .file_name()
+        .map_or("seeds".to_string(), |n| n.to_string_lossy().into_owned());
+    let spec = StudySpec::of_seeds(&dir.join(collapse_study::folder::SPEC), &name, &base, seeds)
+        .map_err(usage)?;
+    crate::commands::sweep::run_seeds(&spec, &dir, args)
+}
+
+/// A new chain with `given` settings, run as `args` say.
 pub fn start(given: &GivenSettings, args: &RunArgs) -> anyhow::Result<()> {
     let explicit = given.settings.data.is_some();
     let mut config = given.resolve()?;
     let spec = dataset_spec(&config.dataset)?;
     let data = config.data.clone();
-    let seeds = args.seeds.clone().unwrap_or_default();
-    if let Some(i) = (1..seeds.len()).find(|&i| seeds[..i].contains(&seeds[i])) {
-        return Err(usage(anyhow!("--seeds: {} is given twice", seeds[i])));
-    }
     if args.break_lock {
         break_lock(&config.out)?;
     }
@@ -203,50 +252,22 @@ pub fn start(given: &GivenSettings, args: &RunArgs) -> anyhow::Result<()> {
     let backend = given.settings.backend();
     backend::keep_tuning(backend, &config.out.join(TUNING_DIR))?;
     let selected = backend::select(backend).map_err(usage)?;
-    // The cache is the study's (--out), so each seed's folder records it relative to itself.
-    let tuning = |one: &ChainConfig| {
-        let up = if one.out == config.out { "" } else { "../" };
-        backend::tunes(backend).then(|| format!("{up}{TUNING_DIR}"))
-    };
-    let chain = |config: &ChainConfig| {
-        execute(config, &selected.record, args.quiet, |on_event| {
-            let mut device = selected.record.clone();
-            device.tuning_cache = tuning(config);
-            let context = RunContext {
-                command_line: std::env::args().collect(),
-                device,
-            };
-            run_chain(
-                config,
-                &dataset,
-                &selected.device,
-                context,
-                &mut Report,
-                on_event,
-            )
-        })
-    };
-    if seeds.is_empty() {
-        return chain(&config);
-    }
-    run_seeds(&config, &seeds, chain)
-}
-
-/// One chain per seed, each in its own folder of the study `config.out`, then
-/// their aggregate.
-fn run_seeds(
-    config: &ChainConfig,
-    seeds: &[u64],
-    chain: impl Fn(&ChainConfig) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    let runs = seed_dirs(&config.out, seeds);
-    for (seed, out) in &runs {
-        let mut one = config.clone();
-        one.seed = *seed;
-        one.out = out.clone();
-        chain(&one)?;
-    }
-    crate::commands::report_seeds(&config.out, &runs)
+    execute(&config, &selected.record, args.quiet, |on_event| {
+        let mut device = selected.record.clone();
+        device.tuning_cache = backend::tunes(backend).then(|| TUNING_DIR.to_string());
+        let context = RunContext {
+            command_line: std::env::args().collect(),
+            device,
+        };
+        run_chain(
+            &config,
+            &dataset,
+            &selected.device,
+            context,
+            &mut Report,
+            on_event,
+        )
+    })
 }
 
 /// Refuses a non-empty `--out` folder, or with `--force` empties it (unless a
@@ -475,12 +496,4 @@ fn break_lock(dir: &Path) -> anyhow::Result<()> {
         return Ok(());
     }
     collapse_records::lock::break_lock(dir).map_err(|e| usage(anyhow!("--break-lock: {e}")))
-}
-
-/// The folders of a `--seeds` run, one per seed.
-pub fn seed_dirs(parent: &Path, seeds: &[u64]) -> Vec<(u64, PathBuf)> {
-    seeds
-        .iter()
-        .map(|&s| (s, parent.join(format!("seed-{s}"))))
-        .collect()
 }

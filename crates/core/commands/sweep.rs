@@ -12,7 +12,10 @@ use std::time::Instant;
 use anyhow::anyhow;
 use collapse_chain::ChainSettings;
 use collapse_study::slurm;
-use collapse_study::{Executed, Local, LocalEvent, Plan, RunState, Slurm, StudyFolder, StudySpec};
+use collapse_study::{
+    Executed, Executor as _, InProcess, Local, LocalEvent, Plan, RunState, Slurm, StudyFolder,
+    StudySpec,
+};
 
 use crate::backend::{self, Backend};
 use crate::flags::{
@@ -135,10 +138,6 @@ fn run(args: SweepRunArgs, threads: Option<usize>) -> anyhow::Result<()> {
     let plan = folder.write_plan(&spec, runs, &workdir).map_err(usage)?;
     let todo = collapse_study::pending(&folder, &plan);
     let binary = std::env::current_exe()?;
-    let on_event = |e: LocalEvent<'_>| match e {
-        LocalEvent::Complete(name) => eprintln!("  {name}: complete"),
-        LocalEvent::Failed(name, line) => eprintln!("  {name}: failed: {line}"),
-    };
     let executor: Box<dyn collapse_study::Executor> = match args.executor {
         Executor::Local => {
             eprintln!(
@@ -153,7 +152,7 @@ fn run(args: SweepRunArgs, threads: Option<usize>) -> anyhow::Result<()> {
                 binary,
                 jobs: args.jobs,
                 threads: per_run,
-                on_event: &on_event,
+                on_event: &say_ended,
             })
         }
         Executor::Slurm => Box::new(Slurm {
@@ -172,6 +171,40 @@ fn run(args: SweepRunArgs, threads: Option<usize>) -> anyhow::Result<()> {
         started,
         resources.throttle,
     )
+}
+
+/// A run that ran on this machine ended, in words.
+fn say_ended(event: LocalEvent<'_>) {
+    match event {
+        LocalEvent::Complete(name) => eprintln!("  {name}: complete"),
+        LocalEvent::Failed(name, line) => eprintln!("  {name}: failed: {line}"),
+    }
+}
+
+/// `collapse run --seeds`: the study `spec` of one seed axis in `dir`, its
+/// runs in this process one after another, as `args` says (quiet, verified),
+/// then its report. A folder that holds the same study continues it.
+pub fn run_seeds(spec: &StudySpec, dir: &Path, args: &RunArgs) -> anyhow::Result<()> {
+    let checked = check_study(spec, dir, threads_per_run(None, 1))?;
+    let folder = StudyFolder::new(dir);
+    let workdir = std::env::current_dir()?;
+    let runs = checked.into_iter().map(|c| c.into_record()).collect();
+    let plan = folder.write_plan(spec, runs, &workdir).map_err(usage)?;
+    let todo = collapse_study::pending(&folder, &plan);
+    eprintln!(
+        "study {}: {} of {} runs to do, here, one after another",
+        plan.study,
+        todo.len(),
+        plan.runs.len()
+    );
+    let task = |i: usize| run_task(dir, i, args).map_err(|e| crate::one_line(&e));
+    let executor = InProcess {
+        task: &task,
+        on_event: &say_ended,
+    };
+    let started = Instant::now();
+    let executed = executor.execute(&folder, &plan, &todo)?;
+    say_executed(executed, &folder, &plan, todo.len(), started, None)
 }
 
 /// What an executor did, in words; with runs that ran here, the study's
@@ -200,7 +233,7 @@ fn say_executed(
             }
             if !failed.is_empty() {
                 return Err(anyhow!(
-                    "{} of {} runs failed ({}); their logs are in {}",
+                    "{} of {} runs failed ({}); see {}",
                     failed.len(),
                     todo,
                     failed.join(", "),
@@ -289,18 +322,18 @@ fn write_report(folder: &StudyFolder, plan: &Plan) -> anyhow::Result<()> {
     let title = format!("model collapse study: {}", plan.study);
     let reported = collapse_report::report_groups(&out, &title, &conditions).map_err(usage)?;
     println!(
-        "study {}: {} conditions reported: {}",
+        "study {}: {} reported: {}",
         plan.study,
-        reported.labels.len(),
+        counted(reported.labels.len(), "condition"),
         out.join(collapse_report::html::INDEX).display()
     );
     Ok(())
 }
 
-/// Starts a study's run into `dir` with the settings of its config `file`. A
-/// folder without a manifest holds no generation, so `--force` clears it
-/// (never while locked).
-fn start_run(file: &Path, dir: &Path) -> anyhow::Result<()> {
+/// Starts a study's run into `dir` with the settings of its config `file`,
+/// quiet and verified as `args` says. A folder without a manifest holds no
+/// generation, so it is cleared (never while locked).
+fn start_run(file: &Path, dir: &Path, args: &RunArgs) -> anyhow::Result<()> {
     let origin = file.display().to_string();
     let text = std::fs::read_to_string(file).map_err(|e| usage(anyhow!("{origin}: {e}")))?;
     let table: toml::Table = text.parse().map_err(|e| usage(anyhow!("{origin}: {e}")))?;
@@ -309,6 +342,8 @@ fn start_run(file: &Path, dir: &Path) -> anyhow::Result<()> {
     let given = GivenSettings::file(origin, settings, ChainSettings::default());
     let args = RunArgs {
         force: true,
+        quiet: args.quiet,
+        no_verify: args.no_verify,
         ..RunArgs::default()
     };
     crate::commands::run::start(&given, &args)
@@ -318,14 +353,19 @@ fn start_run(file: &Path, dir: &Path) -> anyhow::Result<()> {
 fn task(args: SweepTaskArgs) -> anyhow::Result<()> {
     let dir = std::path::absolute(&args.dir)
         .map_err(|e| usage(anyhow!("{}: {e}", args.dir.display())))?;
-    let folder = StudyFolder::new(&dir);
+    run_task(&dir, args.index, &RunArgs::default())
+}
+
+/// Runs, or continues, run `index` of the study in `dir`, quiet and verified
+/// as `args` says; a failure is recorded in the study folder.
+fn run_task(dir: &Path, index: usize, args: &RunArgs) -> anyhow::Result<()> {
+    let folder = StudyFolder::new(dir);
     let plan = folder.plan().map_err(usage)?;
-    let Some(run) = plan.runs.get(args.index) else {
+    let Some(run) = plan.runs.get(index) else {
         return Err(usage(anyhow!(
-            "{}: the study has {} runs; there is no run {}",
-            args.dir.display(),
+            "{}: the study has {} runs; there is no run {index}",
+            dir.display(),
             plan.runs.len(),
-            args.index
         )));
     };
     // Relative paths in its settings start where the study was first run from, whoever starts the task.
@@ -341,13 +381,15 @@ fn task(args: SweepTaskArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     folder.clear_failure(&run.name);
-    let dir = folder.run_dir(&run.name);
-    let result = match dir.join("manifest.json").is_file() {
+    let run_dir = folder.run_dir(&run.name);
+    let result = match run_dir.join("manifest.json").is_file() {
         true => crate::commands::run::run(RunArgs {
-            resume: Some(dir),
+            resume: Some(run_dir),
+            quiet: args.quiet,
+            no_verify: args.no_verify,
             ..RunArgs::default()
         }),
-        false => start_run(&folder.config_file(&run.name), &dir),
+        false => start_run(&folder.config_file(&run.name), &run_dir, args),
     };
     if let Err(e) = &result {
         folder.record_failure(&run.name, &crate::one_line(e))?;

@@ -24,7 +24,8 @@ pub struct RunArgs {
     /// The chain's settings.
     #[command(flatten)]
     pub settings: ChainSettings,
-    /// Run one chain per seed into --out/seed-N/ and summarise them (mean and std per generation).
+    /// Run one chain per seed: a study of one seed axis in --out (runs/seed-N/, report/), run
+    /// here one seed after another; the same command again continues it.
     #[arg(long, value_delimiter = ',', conflicts_with_all = ["seed", "resume"])]
     pub seeds: Option<Vec<u64>>,
     /// No progress output on stderr.

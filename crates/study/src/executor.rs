@@ -1,6 +1,7 @@
 //! Executors: where a study's runs run. Each run is one `collapse sweep task`
-//! of the study folder, started here (`Local`, a few at a time) or by Slurm
-//! as one task of a job array (`Slurm`).
+//! of the study folder, started here (`Local`, a few processes at a time),
+//! in this process one after another (`InProcess`, for `collapse run
+//! --seeds`), or by Slurm as one task of a job array (`Slurm`).
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
@@ -51,7 +52,7 @@ pub enum Executed {
     Nothing,
 }
 
-/// What happened to a run the local executor ran.
+/// What happened to a run that ran on this machine.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LocalEvent<'a> {
     /// The run completed.
@@ -129,6 +130,37 @@ impl Local<'_> {
         Err(folder
             .failure(name)
             .unwrap_or_else(|| format!("exited with {status}; see {}", log_path.display())))
+    }
+}
+
+/// Runs the study's runs in this process, one after another, each through
+/// `task`, so that its progress reaches this process's terminal.
+pub struct InProcess<'a> {
+    /// Runs run `i` of the plan, as `collapse sweep task` does; its error line where it fails.
+    pub task: &'a dyn Fn(usize) -> Result<(), String>,
+    /// Told of each run as it ends.
+    pub on_event: &'a dyn Fn(LocalEvent<'_>),
+}
+
+impl Executor for InProcess<'_> {
+    fn execute(
+        &self,
+        _folder: &StudyFolder,
+        plan: &Plan,
+        todo: &[usize],
+    ) -> Result<Executed, StudyError> {
+        let mut failed = Vec::new();
+        for &i in todo {
+            let name = &plan.runs[i].name;
+            match (self.task)(i) {
+                Ok(()) => (self.on_event)(LocalEvent::Complete(name)),
+                Err(line) => {
+                    (self.on_event)(LocalEvent::Failed(name, &line));
+                    failed.push(name.clone());
+                }
+            }
+        }
+        Ok(Executed::Ran { failed })
     }
 }
 

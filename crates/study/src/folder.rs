@@ -143,6 +143,19 @@ impl StudyFolder {
         self.dir.join("runs").join(name)
     }
 
+    /// The folders under `runs/`, whichever plan made them.
+    pub fn run_dirs(&self) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(self.dir.join("runs")) else {
+            return Vec::new();
+        };
+        let mut dirs: Vec<PathBuf> = entries
+            .filter_map(|e| Some(e.ok()?.path()))
+            .filter(|p| p.is_dir())
+            .collect();
+        dirs.sort();
+        dirs
+    }
+
     /// A run's config file.
     pub fn config_file(&self, name: &str) -> PathBuf {
         self.dir.join("configs").join(format!("{name}.toml"))

@@ -19,7 +19,7 @@ pub mod spec;
 pub mod status;
 
 pub use error::StudyError;
-pub use executor::{Executed, Executor, Local, LocalEvent, Slurm};
+pub use executor::{Executed, Executor, InProcess, Local, LocalEvent, Slurm};
 pub use folder::{Plan, RunRecord, RunState, RunStatus, StudyFolder, Submission};
 pub use plan::{CheckedRun, check, conditions, pending};
 pub use spec::{PlannedRun, SlurmResources, StudySpec};

@@ -178,6 +178,25 @@ impl StudySpec {
         })
     }
 
+    /// The study that `collapse run --seeds` runs: `base` under each of
+    /// `seeds`, one axis, named `name` and kept as `file`. Its text is a spec
+    /// like any other, so `collapse sweep` reads and continues it.
+    pub fn of_seeds(
+        file: &Path,
+        name: &str,
+        base: &Table,
+        seeds: &[u64],
+    ) -> Result<StudySpec, StudyError> {
+        let seeds: Vec<String> = seeds.iter().map(u64::to_string).collect();
+        let text = format!(
+            "# One setting under several seeds, as `collapse run --seeds` ran it.\n[study]\nname = {}\n\n[base]\n{}\n[axes]\nseed = [{}]\n",
+            Value::String(name.to_string()),
+            toml::to_string(base).expect("a TOML table serialises"),
+            seeds.join(", ")
+        );
+        StudySpec::parse(file, &text)
+    }
+
     /// Every run of the study: each condition (or the base alone) times the
     /// product of the axes, the first axis varying slowest. Refuses two runs
     /// whose conditions map to one folder.
@@ -407,6 +426,25 @@ mod tests {
 
     fn spec(text: &str) -> Result<StudySpec, StudyError> {
         StudySpec::parse(Path::new("study.toml"), text)
+    }
+
+    #[test]
+    fn seeds_are_a_study_of_one_axis_that_reads_back_as_a_spec() {
+        let base: Table = "epochs = 2\nmode = \"accumulate\"\n".parse().unwrap();
+        let file = Path::new("out/study.toml");
+        let spec = StudySpec::of_seeds(file, "out", &base, &[3, 1]).unwrap();
+        assert_eq!(spec.name, "out");
+        assert_eq!(spec.base, base);
+        let runs = spec.runs().unwrap();
+        let names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["seed-3", "seed-1"]);
+        assert!(runs.iter().all(|r| r.group == "all"));
+        assert_eq!(StudySpec::parse(file, &spec.text).unwrap(), spec);
+        let err = StudySpec::of_seeds(file, "out", &base, &[2, 2]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "out/study.toml: axes.seed: 2 is given twice"
+        );
     }
 
     #[test]
