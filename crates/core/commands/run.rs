@@ -208,14 +208,11 @@ fn seeds_study(given: &GivenSettings, seeds: &[u64], args: &RunArgs) -> anyhow::
         }
     }
     if args.force {
-        if let Some((run, holder)) = study
-            .run_dirs()
-            .iter()
-            .find_map(|r| Some((r, lock::holder(r)?)))
-        {
+        let mut folders = std::iter::once(dir.clone()).chain(study.run_dirs());
+        if let Some((holder, folder)) = folders.find_map(|f| Some((lock::holder(&f)?, f))) {
             return Err(usage(anyhow!(
                 "--out: {} is in use by {holder}",
-                run.display()
+                folder.display()
             )));
         }
         clear_out(&dir, true)?;

@@ -133,6 +133,7 @@ fn run(args: SweepRunArgs, threads: Option<usize>) -> anyhow::Result<()> {
         collapse_study::executor::check_slurm(&dir, args.dry_run).map_err(usage)?;
     }
     let folder = StudyFolder::new(&dir);
+    let _held = folder.hold().map_err(usage)?;
     let workdir = std::env::current_dir()?;
     let runs = checked.into_iter().map(|c| c.into_record()).collect();
     let plan = folder.write_plan(&spec, runs, &workdir).map_err(usage)?;
@@ -187,6 +188,7 @@ fn say_ended(event: LocalEvent<'_>) {
 pub fn run_seeds(spec: &StudySpec, dir: &Path, args: &RunArgs) -> anyhow::Result<()> {
     let checked = check_study(spec, dir, threads_per_run(None, 1))?;
     let folder = StudyFolder::new(dir);
+    let _held = folder.hold().map_err(usage)?;
     let workdir = std::env::current_dir()?;
     let runs = checked.into_iter().map(|c| c.into_record()).collect();
     let plan = folder.write_plan(spec, runs, &workdir).map_err(usage)?;

@@ -52,6 +52,10 @@ pub enum StudyError {
         /// The error.
         source: std::io::Error,
     },
+    /// The study folder cannot be held for writing (another process runs the
+    /// study, or the folder cannot be made).
+    #[error(transparent)]
+    Held(#[from] collapse_records::FolderError),
     /// A study record could not be read or written.
     #[error(transparent)]
     Record(#[from] collapse_records::RecordError),

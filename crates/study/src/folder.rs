@@ -11,13 +11,14 @@
 //! DIR/logs/slurm-J_T.out  what an array task printed (Slurm executor)
 //! DIR/sweep.sbatch        the job array script
 //! DIR/report/             the study's report
+//! DIR/.lock               held while a process plans and runs the study
 //! ```
 
 use std::path::{Path, PathBuf};
 
 use collapse_chain::Footprint;
 use collapse_records::lock;
-use collapse_records::{Manifest, read_json, write_json};
+use collapse_records::{Manifest, RunFolder, read_json, write_json};
 use serde::{Deserialize, Serialize};
 
 use crate::error::StudyError;
@@ -141,6 +142,17 @@ impl StudyFolder {
     /// A run's folder.
     pub fn run_dir(&self, name: &str) -> PathBuf {
         self.dir.join("runs").join(name)
+    }
+
+    /// Holds the folder for this process while it plans and runs the study,
+    /// through the run folders' one lifecycle: a new study folder is created
+    /// with its lock, one that holds a study is reopened (what a killed
+    /// write left removed); refused while another process holds it.
+    pub fn hold(&self) -> Result<RunFolder, StudyError> {
+        Ok(match self.dir.join(PLAN).is_file() {
+            true => RunFolder::reopen(&self.dir)?.0,
+            false => RunFolder::create(&self.dir)?,
+        })
     }
 
     /// The folders under `runs/`, whichever plan made them.
@@ -294,7 +306,11 @@ impl StudyFolder {
 
     /// Refuses a non-empty folder that holds no study.
     fn refuse_other_contents(&self) -> Result<(), StudyError> {
-        let empty = std::fs::read_dir(&self.dir).map_or(true, |mut e| e.next().is_none());
+        // The study's own lock is the one file a new study folder holds.
+        let empty = std::fs::read_dir(&self.dir).map_or(true, |e| {
+            e.filter_map(Result::ok)
+                .all(|e| e.file_name() == lock::LOCK)
+        });
         if empty {
             return Ok(());
         }
@@ -370,4 +386,50 @@ fn config_text(spec: &StudySpec, run: &PlannedRun) -> String {
 /// Writes `bytes` to `path` atomically and durably.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StudyError> {
     collapse_records::atomic::write(path, bytes).map_err(io(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_process_at_a_time_holds_a_study_folder_through_its_lifecycle() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("study");
+        let folder = StudyFolder::new(&dir);
+        let held = folder.hold().unwrap();
+        assert!(
+            matches!(folder.hold(), Err(StudyError::Held(_))),
+            "a second writer is refused"
+        );
+        folder.refuse_other_contents().unwrap();
+        let spec = StudySpec::parse(Path::new("s.toml"), "[axes]\nseed = [1]\n").unwrap();
+        let runs = spec
+            .runs()
+            .unwrap()
+            .into_iter()
+            .map(|run| {
+                let record = RunRecord {
+                    name: run.name.clone(),
+                    group: run.group.clone(),
+                    varied: serde_json::Value::Null,
+                    generations: 1,
+                    estimate: Footprint {
+                        bytes: 1,
+                        seconds: 1.0,
+                    },
+                };
+                (run, record)
+            })
+            .collect();
+        folder.write_plan(&spec, runs, tmp.path()).unwrap();
+        std::fs::write(dir.join("sweep.json.tmp-7"), "half").unwrap();
+        drop(held);
+        let _again = folder.hold().unwrap();
+        assert!(
+            !dir.join("sweep.json.tmp-7").exists(),
+            "reopening removes what a killed write left"
+        );
+        assert_eq!(folder.plan().unwrap().runs[0].name, "seed-1");
+    }
 }
