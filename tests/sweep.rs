@@ -465,6 +465,21 @@ fn bad_specs_are_one_line_naming_the_file_and_nothing_is_written() {
         &[],
         &["study.toml: line 2: invalid type: integer `3`, expected a string"],
     );
+    refused(
+        "[study]\nexperiment = \"vae\"\n",
+        &[],
+        &["study.toml: line 2: unknown variant `vae`, expected one of `chain`, `gaussian`, `gmm`"],
+    );
+    refused(
+        "[study]\nexperiment = \"gaussian\"\n[base]\nepochs = 1\n",
+        &[],
+        &["study.toml: run base: epochs: not a gaussian setting"],
+    );
+    refused(
+        "[study]\nexperiment = \"gmm\"\n[axes]\nsamples = [1000, 3]\n",
+        &[],
+        &["study.toml: run samples-3: samples: 3 points cannot fit 2 components"],
+    );
     // No sbatch on PATH.
     std::fs::write(&spec, "[axes]\nseed = [1, 2]\n").unwrap();
     let no_slurm = Command::new(env!("CARGO_BIN_EXE_collapse"))
@@ -549,4 +564,43 @@ fn bad_specs_are_one_line_naming_the_file_and_nothing_is_written() {
         "{status}"
     );
     assert!(status.contains("study study: 1 run: 1 failed"), "{status}");
+}
+
+#[test]
+fn a_theory_experiment_is_swept_like_a_chain() {
+    let tmp = TempDir::new("sweep-theory");
+    let spec = tmp.join("sizes.toml");
+    std::fs::write(
+        &spec,
+        "[study]\nexperiment = \"gaussian\"\n[base]\ntrials = 20\ngenerations = 40\n[axes]\nsamples = [100, 1000]\nseed = [1, 2]\n",
+    )
+    .unwrap();
+    let out = tmp.join("sizes");
+    let planned = assert_ok(&collapse(&tmp.0, &["sweep", "plan", s(&spec)]));
+    assert!(planned.contains("samples-1000_seed-2"), "{planned}");
+    assert_ok(&collapse(
+        &tmp.0,
+        &["sweep", "run", s(&spec), "--out", s(&out), "--jobs", "2"],
+    ));
+    let status = assert_ok(&collapse(&tmp.0, &["sweep", "status", s(&out)]));
+    assert!(status.contains("4 runs: 4 complete"), "{status}");
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("runs/samples-100_seed-2/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["experiment"], "gaussian");
+    assert_eq!(manifest["config"]["samples"], 100);
+    assert_eq!(manifest["config"]["seed"], 2);
+    let csv = std::fs::read_to_string(out.join("report/summary.csv")).unwrap();
+    let row = |group: &str| {
+        csv.lines()
+            .find(|l| l.starts_with(&format!("{group},40,variance,")))
+            .unwrap_or_else(|| panic!("{group}: {csv}"))
+            .split(',')
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    let (small, large) = (row("samples-100"), row("samples-1000"));
+    assert_eq!((small[3].as_str(), large[3].as_str()), ("2", "2"));
+    assert!(small[6].is_empty() && !large[6].is_empty(), "{csv}");
 }

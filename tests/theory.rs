@@ -1,6 +1,7 @@
 //! `collapse theory`: the Gaussian and Gaussian-mixture experiments write the
-//! run-folder contract, compare and aggregate like chains, refuse bad
-//! settings in one line, and a killed mixture run resumes to the same result.
+//! run-folder contract, compare and run as studies (`--seeds`, `sweep`) like
+//! chains, refuse bad settings in one line, and a killed mixture run, alone
+//! or in a study, resumes to the same result.
 
 use std::path::Path;
 
@@ -86,7 +87,7 @@ fn gaussian_runs_write_the_contract_and_compare_and_aggregate() {
     let mut args = flags(line);
     args.push(seeds.to_str().unwrap());
     assert_ok(&collapse(&tmp.0, &args));
-    let summary = read(&seeds.join("summary.csv"));
+    let summary = read(&seeds.join("report/summary.csv"));
     let mu_error: Vec<&str> = summary
         .lines()
         .filter(|l| l.split(',').nth(2) == Some("mu_error"))
@@ -97,8 +98,8 @@ fn gaussian_runs_write_the_contract_and_compare_and_aggregate() {
         "{summary}"
     );
     assert_ne!(
-        read(&seeds.join("seed-1/metrics.csv")),
-        read(&seeds.join("seed-2/metrics.csv"))
+        read(&seeds.join("runs/seed-1/metrics.csv")),
+        read(&seeds.join("runs/seed-2/metrics.csv"))
     );
 }
 
@@ -149,6 +150,23 @@ fn a_killed_mixture_run_resumes_to_the_uninterrupted_result() {
         serde_json::from_str(&read(&part.join("manifest.json"))).unwrap();
     assert!(manifest["finished"].is_string());
     assert!(!manifest["resumed"].as_array().unwrap().is_empty());
+
+    // As a study of one seed (--seeds 0, the default seed), killed the same
+    // way: the same command again continues its run.
+    let study = tmp.join("study");
+    let mut args = flags(setup);
+    args.extend([study.to_str().unwrap(), "--seeds", "0"]);
+    let mut kills = 0;
+    while !run_and_kill(&tmp.0, &args, took / 3) {
+        kills += 1;
+        assert!(kills < 50, "never finished");
+    }
+    assert!(kills >= 1, "the study was never interrupted");
+    assert_eq!(
+        read(&study.join("runs/seed-0/metrics.csv")),
+        read(&whole.join("metrics.csv"))
+    );
+    assert!(study.join("report/summary.csv").is_file());
 }
 
 #[test]

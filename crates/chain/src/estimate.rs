@@ -14,16 +14,9 @@ use burn::module::Module;
 use burn::prelude::*;
 use collapse_vae::{Architecture, SampleMode};
 
-use crate::config::ChainConfig;
+use collapse_records::Footprint;
 
-/// A chain's estimated disk and time.
-#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Footprint {
-    /// Bytes of its run folder at the end.
-    pub bytes: u64,
-    /// Seconds it runs.
-    pub seconds: f64,
-}
+use crate::config::ChainConfig;
 
 /// Bytes of a generation's records besides its weights and training set: the
 /// sample and reconstruction grids, latents, probe, evaluation and metrics.

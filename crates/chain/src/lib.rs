@@ -23,7 +23,7 @@ mod tests;
 pub use backend::Backend;
 pub use config::{ChainConfig, ConfigError, KeepSets, LoopMode, OnDivergence, Preset, Setting};
 pub use error::ChainError;
-pub use estimate::{Footprint, estimate};
+pub use estimate::estimate;
 pub use generations::{
     ChainEvent, RunContext, Stage, resume_chain, run_chain, synthetic_set, training_set_name,
     write_training_set,

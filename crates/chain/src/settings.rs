@@ -175,29 +175,7 @@ impl ChainSettings {
     /// the fields' names, with `-` or `_` between words. An unknown key or a
     /// value of the wrong kind is an error naming the key.
     pub fn from_table(table: &toml::Table) -> Result<ChainSettings, SettingsError> {
-        let known = ChainSettings::keys();
-        let mut normal = toml::Table::new();
-        for (key, value) in table {
-            let field = key.replace('-', "_");
-            if !known.contains(&field) {
-                return Err(SettingsError {
-                    key: key.clone(),
-                    message: "not a chain setting".to_string(),
-                });
-            }
-            let one = toml::Table::from_iter([(field.clone(), value.clone())]);
-            toml::Value::Table(one)
-                .try_into::<ChainSettings>()
-                .map_err(|e| SettingsError {
-                    key: key.clone(),
-                    message: e.message().trim().to_string(),
-                })?;
-            normal.insert(field, value.clone());
-        }
-        let settings = toml::Value::Table(normal)
-            .try_into()
-            .expect("each key was read on its own");
-        Ok(settings)
+        from_table(table, "chain")
     }
 
     /// The dataset these settings name, from the catalogue.
@@ -270,6 +248,41 @@ impl ChainSettings {
         c.validate()?;
         Ok(c)
     }
+}
+
+/// Settings of any experiment from a TOML table (a config file, a study's
+/// run), keyed by the fields' names with `-` or `_` between words; fields
+/// the table leaves out are `T`'s defaults. An unknown key (not a `what`
+/// setting) or a value of the wrong kind is an error naming the key.
+pub fn from_table<T: Serialize + DeserializeOwned + Default>(
+    table: &toml::Table,
+    what: &str,
+) -> Result<T, SettingsError> {
+    let known = match serde_json::to_value(T::default()).expect("settings serialise") {
+        serde_json::Value::Object(fields) => fields,
+        _ => unreachable!("settings are a struct"),
+    };
+    let mut normal = toml::Table::new();
+    for (key, value) in table {
+        let field = key.replace('-', "_");
+        if !known.contains_key(&field) {
+            return Err(SettingsError {
+                key: key.clone(),
+                message: format!("not a {what} setting"),
+            });
+        }
+        let one = toml::Table::from_iter([(field.clone(), value.clone())]);
+        toml::Value::Table(one)
+            .try_into::<T>()
+            .map_err(|e| SettingsError {
+                key: key.clone(),
+                message: e.message().trim().to_string(),
+            })?;
+        normal.insert(field, value.clone());
+    }
+    Ok(toml::Value::Table(normal)
+        .try_into()
+        .expect("each key was read on its own"))
 }
 
 /// The settings `top` over `base`, field by field: each field `top` gives

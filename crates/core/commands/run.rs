@@ -10,9 +10,9 @@ use collapse_chain::{
     ChainConfig, ChainError, ChainEvent, RunContext, Stage, resume_chain, run_chain,
 };
 use collapse_eval::CacheEvent;
-use collapse_records::{DeviceRecord, FolderError, Manifest, MetricsRow, lock};
+use collapse_records::{DeviceRecord, Experiment, FolderError, Manifest, MetricsRow};
 use collapse_report::Report;
-use collapse_study::{StudyFolder, StudySpec};
+use collapse_study::StudyFolder;
 use collapse_vae::{Architecture, TrainEvent, VaeConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -200,33 +200,17 @@ fn seeds_study(given: &GivenSettings, seeds: &[u64], args: &RunArgs) -> anyhow::
         given.settings.data.is_some(),
         args.quiet,
     )?;
-    let dir = std::path::absolute(&config.out).map_err(|e| usage(anyhow!("--out: {e}")))?;
-    let study = StudyFolder::new(&dir);
     if args.break_lock {
+        let study = StudyFolder::new(&config.out);
         for run in study.run_dirs() {
             break_lock(&run)?;
         }
-    }
-    if args.force {
-        let mut folders = std::iter::once(dir.clone()).chain(study.run_dirs());
-        if let Some((holder, folder)) = folders.find_map(|f| Some((lock::holder(&f)?, f))) {
-            return Err(usage(anyhow!(
-                "--out: {} is in use by {holder}",
-                folder.display()
-            )));
-        }
-        clear_out(&dir, true)?;
     }
     let mut base = given.settings.clone();
     base.out = None;
     base.seed = None;
     let base = toml::Table::try_from(&base).expect("settings serialise to a TOML table");
-    let name = dir
-        .file_name()
-        .map_or("seeds".to_string(), |n| n.to_string_lossy().into_owned());
-    let spec = StudySpec::of_seeds(&dir.join(collapse_study::folder::SPEC), &name, &base, seeds)
-        .map_err(usage)?;
-    crate::commands::sweep::run_seeds(&spec, &dir, args)
+    crate::commands::sweep::seeds_study(&config.out, Experiment::Chain, base, seeds, args)
 }
 
 /// A new chain with `given` settings, run as `args` say.

@@ -9,15 +9,19 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::anyhow;
+use anyhow::{Context, anyhow};
 use collapse_chain::ChainSettings;
+use collapse_records::{Experiment, lock};
+use collapse_study::folder::SPEC;
 use collapse_study::slurm;
 use collapse_study::{
-    Executed, Executor as _, InProcess, Local, LocalEvent, Plan, RunState, Slurm, StudyFolder,
-    StudySpec,
+    Executed, Executor as _, InProcess, Local, LocalEvent, Plan, RunSettings, RunState, Slurm,
+    StudyFolder, StudySpec,
 };
+use collapse_theory::GmmStart;
 
 use crate::backend::{self, Backend};
+use crate::commands::theory;
 use crate::flags::{
     Executor, GivenSettings, RunArgs, SweepCommand, SweepDirArgs, SweepPlanArgs, SweepRunArgs,
     SweepTaskArgs,
@@ -97,7 +101,7 @@ fn plan(args: SweepPlanArgs, threads: Option<usize>) -> anyhow::Result<()> {
             "  {:width$}  {}; {} generations, about {}, {}",
             c.run.name,
             collapse_study::spec::words(&c.run.varied),
-            c.config.generations + 1,
+            c.generations + 1,
             bytes_words(c.estimate.bytes),
             time_words(c.estimate.seconds),
         );
@@ -182,16 +186,43 @@ fn say_ended(event: LocalEvent<'_>) {
     }
 }
 
-/// `collapse run --seeds`: the study `spec` of one seed axis in `dir`, its
-/// runs in this process one after another, as `args` says (quiet, verified),
-/// then its report. A folder that holds the same study continues it.
-pub fn run_seeds(spec: &StudySpec, dir: &Path, args: &RunArgs) -> anyhow::Result<()> {
-    let checked = check_study(spec, dir, threads_per_run(None, 1))?;
-    let folder = StudyFolder::new(dir);
+/// `--seeds`: the settings `base` of `experiment` under each of `seeds`, a
+/// study of one seed axis in `out` (its runs under `runs/seed-N/`, its page
+/// under `report/`), run in this process one seed after another, quiet as
+/// `args` says. A folder that holds the same study continues it; `--force`
+/// empties it first (never while it or one of its runs is held).
+pub fn seeds_study(
+    out: &Path,
+    experiment: Experiment,
+    base: toml::Table,
+    seeds: &[u64],
+    args: &RunArgs,
+) -> anyhow::Result<()> {
+    let dir = std::path::absolute(out).map_err(|e| usage(anyhow!("--out: {e}")))?;
+    let folder = StudyFolder::new(&dir);
+    if args.force {
+        let mut held = std::iter::once(dir.clone()).chain(folder.run_dirs());
+        if let Some((holder, f)) = held.find_map(|f| Some((lock::holder(&f)?, f))) {
+            return Err(usage(anyhow!(
+                "--out: {} is in use by {holder}",
+                f.display()
+            )));
+        }
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)
+                .with_context(|| format!("--force: removing {}", dir.display()))?;
+        }
+    }
+    let name = dir
+        .file_name()
+        .map_or("seeds".to_string(), |n| n.to_string_lossy().into_owned());
+    let spec = StudySpec::of_seeds(&dir.join(SPEC), &name, experiment, &base, seeds)
+        .map_err(|e| usage(anyhow!("--seeds: {e}")))?;
+    let checked = check_study(&spec, &dir, threads_per_run(None, 1))?;
     let _held = folder.hold().map_err(usage)?;
     let workdir = std::env::current_dir()?;
     let runs = checked.into_iter().map(|c| c.into_record()).collect();
-    let plan = folder.write_plan(spec, runs, &workdir).map_err(usage)?;
+    let plan = folder.write_plan(&spec, runs, &workdir).map_err(usage)?;
     let todo = collapse_study::pending(&folder, &plan);
     eprintln!(
         "study {}: {} of {} runs to do, here, one after another",
@@ -199,7 +230,7 @@ pub fn run_seeds(spec: &StudySpec, dir: &Path, args: &RunArgs) -> anyhow::Result
         todo.len(),
         plan.runs.len()
     );
-    let task = |i: usize| run_task(dir, i, args).map_err(|e| crate::one_line(&e));
+    let task = |i: usize| run_task(&dir, i, args).map_err(|e| crate::one_line(&e));
     let executor = InProcess {
         task: &task,
         on_event: &say_ended,
@@ -332,25 +363,6 @@ fn write_report(folder: &StudyFolder, plan: &Plan) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts a study's run into `dir` with the settings of its config `file`,
-/// quiet and verified as `args` says. A folder without a manifest holds no
-/// generation, so it is cleared (never while locked).
-fn start_run(file: &Path, dir: &Path, args: &RunArgs) -> anyhow::Result<()> {
-    let origin = file.display().to_string();
-    let text = std::fs::read_to_string(file).map_err(|e| usage(anyhow!("{origin}: {e}")))?;
-    let table: toml::Table = text.parse().map_err(|e| usage(anyhow!("{origin}: {e}")))?;
-    let settings = collapse_study::plan::run_settings(&table, dir)
-        .map_err(|message| usage(anyhow!("{origin}: {message}")))?;
-    let given = GivenSettings::file(origin, settings, ChainSettings::default());
-    let args = RunArgs {
-        force: true,
-        quiet: args.quiet,
-        no_verify: args.no_verify,
-        ..RunArgs::default()
-    };
-    crate::commands::run::start(&given, &args)
-}
-
 /// `collapse sweep task`: runs, or continues, run `index` of the study.
 fn task(args: SweepTaskArgs) -> anyhow::Result<()> {
     let dir = std::path::absolute(&args.dir)
@@ -383,18 +395,57 @@ fn run_task(dir: &Path, index: usize, args: &RunArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     folder.clear_failure(&run.name);
-    let run_dir = folder.run_dir(&run.name);
-    let result = match run_dir.join("manifest.json").is_file() {
-        true => crate::commands::run::run(RunArgs {
-            resume: Some(run_dir),
-            quiet: args.quiet,
-            no_verify: args.no_verify,
-            ..RunArgs::default()
-        }),
-        false => start_run(&folder.config_file(&run.name), &run_dir, args),
-    };
+    let result = start_or_continue(&folder, &run.name, args);
     if let Err(e) = &result {
         folder.record_failure(&run.name, &crate::one_line(e))?;
     }
     result
+}
+
+/// Starts run `name` of the study in `folder` with the settings of its
+/// config file, or continues it where its folder holds a run, quiet and
+/// verified as `args` says. A folder without a manifest holds no generation,
+/// so a new run clears it (never while locked).
+fn start_or_continue(folder: &StudyFolder, name: &str, args: &RunArgs) -> anyhow::Result<()> {
+    let experiment = StudySpec::read(&folder.dir.join(SPEC))
+        .map_err(usage)?
+        .experiment;
+    let file = folder.config_file(name);
+    let origin = file.display().to_string();
+    let text = std::fs::read_to_string(&file).map_err(|e| usage(anyhow!("{origin}: {e}")))?;
+    let table: toml::Table = text.parse().map_err(|e| usage(anyhow!("{origin}: {e}")))?;
+    let dir = folder.run_dir(name);
+    let settings = collapse_study::run_settings(experiment, &table, &dir)
+        .map_err(|message| usage(anyhow!("{origin}: {message}")))?;
+    let started = dir.join("manifest.json").is_file();
+    match settings {
+        RunSettings::Chain(_) if started => crate::commands::run::run(RunArgs {
+            resume: Some(dir),
+            quiet: args.quiet,
+            no_verify: args.no_verify,
+            ..RunArgs::default()
+        }),
+        RunSettings::Chain(settings) => {
+            let given = GivenSettings::file(origin, *settings, ChainSettings::default());
+            let args = RunArgs {
+                force: true,
+                quiet: args.quiet,
+                no_verify: args.no_verify,
+                ..RunArgs::default()
+            };
+            crate::commands::run::start(&given, &args)
+        }
+        // Seconds long, so an interrupted one runs again from the start.
+        RunSettings::Gaussian(config) => theory::gaussian_run(&config, &dir, true, args.quiet),
+        RunSettings::Gmm(_) if collapse_theory::gmm::resumable(&dir) => {
+            theory::gmm_run(GmmStart::Resume { generations: None }, &dir, args.quiet)
+        }
+        RunSettings::Gmm(config) => {
+            let start = GmmStart::New {
+                config,
+                force: true,
+            };
+            theory::gmm_run(start, &dir, args.quiet)
+        }
+    }
 }

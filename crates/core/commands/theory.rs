@@ -5,12 +5,10 @@ use collapse_report::Report;
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
-use collapse_theory::{
-    GaussianConfig, GmmConfig, GmmStart, RunInfo, TheoryError, mixture::EmSettings, run_gaussian,
-    run_gmm,
-};
+use collapse_records::Experiment;
+use collapse_theory::{GaussianConfig, GmmStart, RunInfo, TheoryError, run_gaussian, run_gmm};
 
-use crate::flags::{GaussianArgs, GmmArgs, OutputFlags, TheoryCommand, timestamp};
+use crate::flags::{GaussianArgs, GmmArgs, OutputFlags, RunArgs, TheoryCommand, timestamp};
 use crate::usage;
 
 /// `collapse theory`.
@@ -43,92 +41,105 @@ fn failure(e: TheoryError) -> anyhow::Error {
     }
 }
 
-/// The runs of `output`: one folder and seed, or one per seed under the folder.
-fn runs(output: &OutputFlags, experiment: &str, seed: u64) -> (PathBuf, Vec<(u64, PathBuf)>) {
-    let out = output
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("outputs").join(format!("{experiment}-{}", timestamp())));
-    let runs = match &output.seeds {
-        Some(seeds) => seeds
-            .iter()
-            .map(|&s| (s, out.join(format!("seed-{s}"))))
-            .collect(),
-        None => vec![(seed, out.clone())],
-    };
-    (out, runs)
+/// The run folder of `output`, by default `outputs/EXPERIMENT-YYYYMMDD-HHMMSS`.
+fn out_dir(output: &OutputFlags, experiment: Experiment) -> PathBuf {
+    output.out.clone().unwrap_or_else(|| {
+        Path::new("outputs").join(format!("{}-{}", experiment.key(), timestamp()))
+    })
 }
 
-/// With several seeds, their aggregate in `out`.
-fn aggregate(output: &OutputFlags, out: &Path, runs: &[(u64, PathBuf)]) -> anyhow::Result<()> {
-    if output.seeds.is_some() {
-        crate::commands::report_seeds(out, runs)?;
-    }
-    Ok(())
+/// `--seeds`: the settings `base` of `experiment` under each seed, a study of
+/// one seed axis in `out`, run in this process.
+fn seeds_study(
+    output: &OutputFlags,
+    experiment: Experiment,
+    base: toml::Table,
+    seeds: &[u64],
+) -> anyhow::Result<()> {
+    let args = RunArgs {
+        quiet: output.quiet,
+        force: output.force,
+        ..RunArgs::default()
+    };
+    let out = out_dir(output, experiment);
+    crate::commands::sweep::seeds_study(&out, experiment, base, seeds, &args)
 }
 
 /// `collapse theory gaussian`.
 fn gaussian(args: GaussianArgs) -> anyhow::Result<()> {
-    let (out, runs) = runs(&args.output, "gaussian", args.config.seed);
-    let config = |seed| GaussianConfig {
-        seed,
-        ..args.config.clone()
-    };
-    config(0).validate().map_err(|e| failure(e.into()))?;
-    for (seed, folder) in &runs {
-        let (rows, _) =
-            run_gaussian(&config(*seed), folder, args.output.force, &info()).map_err(failure)?;
-        collapse_report::redraw_run(folder)?;
-        if !args.output.quiet {
-            let last = rows.last().expect("generation 0 at least");
-            eprintln!(
-                "seed {seed}: generation {}: |μ − μ_n| {:.4}, |σ − σ_n| {:.4}, W2 {:.4}, Var(X^n) {:.4}",
-                last.generation, last.mu_error, last.sigma_error, last.w2, last.variance
-            );
-        }
-        println!("{}", folder.join("index.html").display());
+    args.config.validate().map_err(|e| failure(e.into()))?;
+    if let Some(seeds) = &args.output.seeds {
+        let mut base = toml::Table::try_from(&args.config).expect("a config serialises");
+        base.remove("seed");
+        return seeds_study(&args.output, Experiment::Gaussian, base, seeds);
     }
-    aggregate(&args.output, &out, &runs)
+    let out = out_dir(&args.output, Experiment::Gaussian);
+    gaussian_run(&args.config, &out, args.output.force, args.output.quiet)
+}
+
+/// One Gaussian run into `folder` (emptied with `force`), its last
+/// generation's errors unless `quiet`, then its page.
+pub fn gaussian_run(
+    config: &GaussianConfig,
+    folder: &Path,
+    force: bool,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let (rows, _) = run_gaussian(config, folder, force, &info()).map_err(failure)?;
+    collapse_report::redraw_run(folder)?;
+    if !quiet {
+        let last = rows.last().expect("generation 0 at least");
+        eprintln!(
+            "seed {}: generation {}: |μ − μ_n| {:.4}, |σ − σ_n| {:.4}, W2 {:.4}, Var(X^n) {:.4}",
+            config.seed, last.generation, last.mu_error, last.sigma_error, last.w2, last.variance
+        );
+    }
+    println!("{}", folder.join("index.html").display());
+    Ok(())
 }
 
 /// `collapse theory gmm`.
 fn gmm(args: GmmArgs) -> anyhow::Result<()> {
     if let Some(run) = &args.resume {
+        let refused: Vec<String> = args
+            .settings
+            .given()
+            .into_iter()
+            .filter(|k| k != "generations")
+            .map(|k| format!("--{}", k.replace('_', "-")))
+            .collect();
+        if !refused.is_empty() {
+            return Err(usage(anyhow!(
+                "--resume continues {} with its recorded config; {} would change it (only --generations may be given)",
+                run.display(),
+                refused.join(", ")
+            )));
+        }
         let start = GmmStart::Resume {
-            generations: args.generations,
+            generations: args.settings.generations,
         };
         return gmm_run(start, run, args.output.quiet);
     }
-    let (out, runs) = runs(&args.output, "gmm", args.seed);
-    let config = |seed| GmmConfig {
-        samples: args.samples,
-        generations: args.generations.unwrap_or(GmmConfig::default().generations),
-        std: args.std,
-        em: EmSettings {
-            tol: args.tol,
-            max_iter: args.max_iter,
-            ..EmSettings::default()
-        },
-        snapshots: args.snapshots.clone(),
-        seed,
-    };
-    config(0).validate().map_err(|e| failure(e.into()))?;
-    for (seed, folder) in &runs {
-        if !args.output.quiet {
-            eprintln!("seed {seed}: {}", folder.display());
-        }
-        let start = GmmStart::New {
-            config: config(*seed),
-            force: args.output.force,
-        };
-        gmm_run(start, folder, args.output.quiet)?;
+    let config = args.settings.resolve().map_err(|e| failure(e.into()))?;
+    if let Some(seeds) = &args.output.seeds {
+        let mut base = toml::Table::try_from(&args.settings).expect("settings serialise");
+        base.remove("seed");
+        return seeds_study(&args.output, Experiment::Gmm, base, seeds);
     }
-    aggregate(&args.output, &out, &runs)
+    let start = GmmStart::New {
+        config,
+        force: args.output.force,
+    };
+    gmm_run(
+        start,
+        &out_dir(&args.output, Experiment::Gmm),
+        args.output.quiet,
+    )
 }
 
 /// One mixture run into `folder` (new or resumed), its progress every 50
 /// generations unless `quiet`, then its page.
-fn gmm_run(start: GmmStart, folder: &Path, quiet: bool) -> anyhow::Result<()> {
+pub fn gmm_run(start: GmmStart, folder: &Path, quiet: bool) -> anyhow::Result<()> {
     let progress = |r: &collapse_records::GmmRow| {
         if !quiet && r.generation.is_multiple_of(50) {
             eprintln!(

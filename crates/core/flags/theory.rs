@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use collapse_theory::GaussianConfig;
+use collapse_theory::{GaussianConfig, GmmSettings};
 
 /// Subcommands of `collapse theory`.
 #[derive(Subcommand, Debug)]
@@ -24,7 +24,8 @@ pub struct OutputFlags {
     /// Replace what --out holds.
     #[arg(long)]
     pub force: bool,
-    /// Run once per seed into --out/seed-N/ and summarise them (mean and std per generation).
+    /// Run once per seed: a study of one seed axis in --out (runs/seed-N/, report/), run here
+    /// one seed after another; the same command again continues it.
     #[arg(long, value_delimiter = ',', conflicts_with = "seed")]
     pub seeds: Option<Vec<u64>>,
     /// No progress output on stderr.
@@ -44,37 +45,16 @@ pub struct GaussianArgs {
     pub output: OutputFlags,
 }
 
-/// Arguments of `collapse theory gmm`.
+/// Arguments of `collapse theory gmm`: the experiment's settings, and
+/// where it goes.
 #[derive(Args, Debug)]
 pub struct GmmArgs {
-    /// Points per generation.
-    #[arg(long, default_value_t = 1000)]
-    pub samples: usize,
-    /// Generations after generation 0 (the fit to the original samples).
-    #[arg(long)]
-    pub generations: Option<usize>,
-    /// Standard deviation of the original 2-D normal (mean 0).
-    #[arg(long, default_value_t = 1.0)]
-    pub std: f64,
-    /// EM stops when the mean log-likelihood per point changes by less.
-    #[arg(long, default_value_t = 1e-5)]
-    pub tol: f64,
-    /// The most EM iterations per fit.
-    #[arg(long, default_value_t = 2000)]
-    pub max_iter: usize,
-    /// Generations whose samples are drawn as scatters.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "0,50,100,150,200,350,2000"
-    )]
-    pub snapshots: Vec<usize>,
-    /// Seed of every random stream.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    /// The experiment.
+    #[command(flatten)]
+    pub settings: GmmSettings,
     /// Continue the interrupted run in this folder from its last checkpoint, with its
     /// recorded config (only --generations, to extend it, may be given).
-    #[arg(long, value_name = "RUN", conflicts_with_all = ["out", "force", "seeds", "samples", "std", "tol", "max_iter", "snapshots"])]
+    #[arg(long, value_name = "RUN", conflicts_with_all = ["out", "force", "seeds"])]
     pub resume: Option<PathBuf>,
     /// Output.
     #[command(flatten)]

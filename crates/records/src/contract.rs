@@ -176,6 +176,15 @@ pub enum Experiment {
 }
 
 impl Experiment {
+    /// Its key, as a manifest and a study spec spell it.
+    pub fn key(self) -> &'static str {
+        match self {
+            Experiment::Chain => "chain",
+            Experiment::Gaussian => "gaussian",
+            Experiment::Gmm => "gmm",
+        }
+    }
+
     /// Its name in words.
     pub fn words(self) -> &'static str {
         match self {

@@ -13,19 +13,3 @@ pub struct Group {
     /// Its runs with at least one generation: name and folder.
     pub runs: Vec<(String, PathBuf)>,
 }
-
-impl Group {
-    /// The runs of one setting under several seeds, `(seed, folder)`, named
-    /// `seed-N`.
-    pub fn seeds(name: &str, runs: &[(u64, PathBuf)]) -> Group {
-        let seeds: Vec<String> = runs.iter().map(|(s, _)| s.to_string()).collect();
-        Group {
-            name: name.to_string(),
-            settings: format!("seeds {}", seeds.join(", ")),
-            runs: runs
-                .iter()
-                .map(|(s, p)| (format!("seed-{s}"), p.clone()))
-                .collect(),
-        }
-    }
-}

@@ -17,6 +17,7 @@ pub mod error;
 pub mod evaluation;
 pub mod files;
 pub mod folder;
+pub mod footprint;
 pub mod group;
 pub mod headline;
 pub mod lock;
@@ -40,6 +41,7 @@ pub use evaluation::{
     ClassStats, ClassifierInfo, Distribution, EvalRecord, EvalSummary, FeatureDistances, StyleStat,
 };
 pub use folder::{FolderError, RunFolder};
+pub use footprint::Footprint;
 pub use group::Group;
 pub use migrate::{FORMAT_VERSION, read_manifest};
 pub use stats::{Histogram, Quantile};

@@ -4,7 +4,7 @@
 //! ```text
 //! DIR/study.toml          the spec as it was given
 //! DIR/sweep.json          the plan: the working folder, every run with its condition and estimate, each submission
-//! DIR/configs/NAME.toml   a run's settings, as `collapse run --config` reads them
+//! DIR/configs/NAME.toml   a run's settings (a chain's as `collapse run --config` reads them)
 //! DIR/runs/NAME/          the run's folder (a chain's run folder)
 //! DIR/logs/NAME.log       what the run printed (local executor)
 //! DIR/logs/NAME.error     the error line of its last failed attempt
@@ -16,9 +16,8 @@
 
 use std::path::{Path, PathBuf};
 
-use collapse_chain::Footprint;
 use collapse_records::lock;
-use collapse_records::{Manifest, RunFolder, read_json, write_json};
+use collapse_records::{Footprint, RunFolder, read_json, write_json};
 use serde::{Deserialize, Serialize};
 
 use crate::error::StudyError;
@@ -354,9 +353,13 @@ impl StudyFolder {
     pub fn status(&self, run: &RunRecord) -> RunStatus {
         let dir = self.run_dir(&run.name);
         let total = run.generations + 1;
-        let done = collapse_records::complete_generations(&dir);
         let finished =
-            collapse_records::read_manifest::<Manifest>(&dir).is_ok_and(|m| m.finished.is_some());
+            collapse_records::read_manifest::<RunHeader>(&dir).is_ok_and(|m| m.finished.is_some());
+        // A theory run marks no generation complete: it is done when finished.
+        let done = match finished {
+            true => total,
+            false => collapse_records::complete_generations(&dir),
+        };
         let state = if let Some(holder) = lock::holder(&dir) {
             RunState::Running(holder)
         } else if done >= total && finished {
@@ -370,6 +373,12 @@ impl StudyFolder {
         };
         RunStatus { state, done, total }
     }
+}
+
+/// What the study reads of any run's manifest.
+#[derive(Deserialize)]
+struct RunHeader {
+    finished: Option<String>,
 }
 
 /// A run's config file: the study's name and condition as comments, then its settings.

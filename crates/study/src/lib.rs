@@ -21,6 +21,6 @@ pub mod status;
 pub use error::StudyError;
 pub use executor::{Executed, Executor, InProcess, Local, LocalEvent, Slurm};
 pub use folder::{Plan, RunRecord, RunState, RunStatus, StudyFolder, Submission};
-pub use plan::{CheckedRun, check, conditions, pending};
+pub use plan::{CheckedRun, RunSettings, check, conditions, pending, run_settings};
 pub use spec::{PlannedRun, SlurmResources, StudySpec};
 pub use status::{RunLine, StudyStatus, status};

@@ -1,15 +1,18 @@
-//! A study planned: every run of its spec with its chain's configuration
-//! resolved and its footprint estimated before anything is written; which
-//! runs are still to do; and the runs grouped into conditions.
+//! A study planned: every run of its spec with its settings resolved as its
+//! experiment's command resolves them and its footprint estimated before
+//! anything is written; which runs are still to do; and the runs grouped
+//! into conditions.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use burn::prelude::Device;
-use collapse_chain::{ChainConfig, ChainSettings, Footprint, estimate};
+use collapse_chain::settings::from_table;
+use collapse_chain::{ChainConfig, ChainSettings, estimate};
 use collapse_data::catalogue::FileRole;
 use collapse_data::read_idx;
-use collapse_records::Group;
+use collapse_records::{Experiment, Footprint, Group};
+use collapse_theory::{GaussianConfig, GmmConfig, GmmSettings};
 
 use crate::error::StudyError;
 use crate::folder::{Plan, RunRecord, RunState, StudyFolder};
@@ -20,8 +23,8 @@ use crate::spec::{PlannedRun, StudySpec};
 pub struct CheckedRun {
     /// The run.
     pub run: PlannedRun,
-    /// Its chain's configuration.
-    pub config: ChainConfig,
+    /// Generations it runs after generation 0.
+    pub generations: usize,
     /// Its estimated disk and time.
     pub estimate: Footprint,
 }
@@ -33,16 +36,28 @@ impl CheckedRun {
             name: self.run.name.clone(),
             group: self.run.group.clone(),
             varied: serde_json::to_value(&self.run.varied).expect("a TOML table serialises"),
-            generations: self.config.generations,
+            generations: self.generations,
             estimate: self.estimate,
         };
         (self.run, record)
     }
 }
 
+/// A study run's settings, of its study's experiment.
+#[derive(Clone, Debug)]
+pub enum RunSettings {
+    /// A chain's, writing the run's folder.
+    Chain(Box<ChainSettings>),
+    /// The recursive Gaussian fit's.
+    Gaussian(GaussianConfig),
+    /// The recursive mixture fit's, resolved.
+    Gmm(GmmConfig),
+}
+
 /// Every run of `spec`, writing under the study folder `dir`, with its
-/// settings resolved as `collapse run` resolves them and its footprint at
-/// `threads` threads estimated on `device`; the first refused value ends it.
+/// settings resolved as its experiment's command resolves them and its
+/// footprint at `threads` threads estimated (a chain's on `device`); the
+/// first refused value ends it.
 pub fn check(
     spec: &StudySpec,
     dir: &Path,
@@ -55,29 +70,56 @@ pub fn check(
         .into_iter()
         .map(|run| {
             let origin = format!("{}: run {}", spec.file.display(), run.name);
+            let refused = |message| StudyError::Run {
+                origin: origin.clone(),
+                message,
+            };
             let out = folder.run_dir(&run.name);
-            let settings =
-                run_settings(&run.settings, &out).map_err(|message| StudyError::Run {
-                    origin: origin.clone(),
-                    message,
-                })?;
-            let config = resolve(&settings, &out, &mut train_images)
-                .map_err(|message| StudyError::Run { origin, message })?;
-            let estimate = estimate(&config, device, threads);
+            let settings = run_settings(spec.experiment, &run.settings, &out).map_err(refused)?;
+            let (generations, estimate) = match settings {
+                RunSettings::Chain(settings) => {
+                    let config = resolve(&settings, &out, &mut train_images).map_err(refused)?;
+                    (config.generations, estimate(&config, device, threads))
+                }
+                RunSettings::Gaussian(c) => (
+                    c.generations,
+                    collapse_theory::estimate::gaussian(&c, threads),
+                ),
+                RunSettings::Gmm(c) => (c.generations, collapse_theory::estimate::gmm(&c)),
+            };
             Ok(CheckedRun {
                 run,
-                config,
+                generations,
                 estimate,
             })
         })
         .collect()
 }
 
-/// A study run's settings (its table), writing `out`; a refusal names the key.
-pub fn run_settings(table: &toml::Table, out: &Path) -> Result<ChainSettings, String> {
-    let mut settings = ChainSettings::from_table(table).map_err(|e| e.to_string())?;
-    settings.out = Some(out.to_path_buf());
-    Ok(settings)
+/// A study run's settings (its table) for `experiment`, a chain's writing
+/// `out`; a refusal names the key.
+pub fn run_settings(
+    experiment: Experiment,
+    table: &toml::Table,
+    out: &Path,
+) -> Result<RunSettings, String> {
+    let refused = |e: collapse_theory::SettingError| format!("{}: {}", e.setting, e.reason);
+    Ok(match experiment {
+        Experiment::Chain => {
+            let mut settings = ChainSettings::from_table(table).map_err(|e| e.to_string())?;
+            settings.out = Some(out.to_path_buf());
+            RunSettings::Chain(Box::new(settings))
+        }
+        Experiment::Gaussian => {
+            let c: GaussianConfig = from_table(table, "gaussian").map_err(|e| e.to_string())?;
+            c.validate().map_err(refused)?;
+            RunSettings::Gaussian(c)
+        }
+        Experiment::Gmm => {
+            let settings: GmmSettings = from_table(table, "gmm").map_err(|e| e.to_string())?;
+            RunSettings::Gmm(settings.resolve().map_err(refused)?)
+        }
+    })
 }
 
 /// The chain `settings` describe, writing `out`; `train_images` keeps the

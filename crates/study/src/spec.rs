@@ -26,6 +26,7 @@
 
 use std::path::{Path, PathBuf};
 
+use collapse_records::Experiment;
 use toml::{Table, Value};
 
 use crate::error::StudyError;
@@ -40,6 +41,8 @@ pub struct StudySpec {
     pub file: PathBuf,
     /// The study's name.
     pub name: String,
+    /// What each run runs: a chain (the default) or a theory experiment.
+    pub experiment: Experiment,
     /// The file's text, kept with the study.
     pub text: String,
     /// Settings every run shares.
@@ -116,6 +119,7 @@ struct SpecFile {
 #[serde(deny_unknown_fields)]
 struct StudyTable {
     name: Option<String>,
+    experiment: Option<Experiment>,
 }
 
 /// One run of a study.
@@ -170,6 +174,7 @@ impl StudySpec {
         Ok(StudySpec {
             file: file.to_path_buf(),
             name,
+            experiment: parsed.study.experiment.unwrap_or(Experiment::Chain),
             text: text.to_string(),
             base: parsed.base,
             axes,
@@ -178,19 +183,21 @@ impl StudySpec {
         })
     }
 
-    /// The study that `collapse run --seeds` runs: `base` under each of
-    /// `seeds`, one axis, named `name` and kept as `file`. Its text is a spec
-    /// like any other, so `collapse sweep` reads and continues it.
+    /// The study that `--seeds` runs: `base` settings of `experiment` under
+    /// each of `seeds`, one axis, named `name` and kept as `file`. Its text is
+    /// a spec like any other, so `collapse sweep` reads and continues it.
     pub fn of_seeds(
         file: &Path,
         name: &str,
+        experiment: Experiment,
         base: &Table,
         seeds: &[u64],
     ) -> Result<StudySpec, StudyError> {
         let seeds: Vec<String> = seeds.iter().map(u64::to_string).collect();
         let text = format!(
-            "# One setting under several seeds, as `collapse run --seeds` ran it.\n[study]\nname = {}\n\n[base]\n{}\n[axes]\nseed = [{}]\n",
+            "# One setting under several seeds, as `--seeds` ran it.\n[study]\nname = {}\nexperiment = {}\n\n[base]\n{}\n[axes]\nseed = [{}]\n",
             Value::String(name.to_string()),
+            Value::String(experiment.key().to_string()),
             toml::to_string(base).expect("a TOML table serialises"),
             seeds.join(", ")
         );
@@ -432,7 +439,8 @@ mod tests {
     fn seeds_are_a_study_of_one_axis_that_reads_back_as_a_spec() {
         let base: Table = "epochs = 2\nmode = \"accumulate\"\n".parse().unwrap();
         let file = Path::new("out/study.toml");
-        let spec = StudySpec::of_seeds(file, "out", &base, &[3, 1]).unwrap();
+        let spec = StudySpec::of_seeds(file, "out", Experiment::Gmm, &base, &[3, 1]).unwrap();
+        assert_eq!(spec.experiment, Experiment::Gmm);
         assert_eq!(spec.name, "out");
         assert_eq!(spec.base, base);
         let runs = spec.runs().unwrap();
@@ -440,7 +448,7 @@ mod tests {
         assert_eq!(names, ["seed-3", "seed-1"]);
         assert!(runs.iter().all(|r| r.group == "all"));
         assert_eq!(StudySpec::parse(file, &spec.text).unwrap(), spec);
-        let err = StudySpec::of_seeds(file, "out", &base, &[2, 2]).unwrap_err();
+        let err = StudySpec::of_seeds(file, "out", Experiment::Chain, &base, &[2, 2]).unwrap_err();
         assert_eq!(
             err.to_string(),
             "out/study.toml: axes.seed: 2 is given twice"

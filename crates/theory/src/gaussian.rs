@@ -37,11 +37,13 @@ pub enum Mode {
     Accumulate,
 }
 
-/// The recursive Gaussian fit: its record in the manifest, and (with the
+/// The recursive Gaussian fit: its record in the manifest, a study's run
+/// settings (a key left out is [`GaussianConfig::default`]'s), and (with the
 /// crate's `clap` feature) the flags of `collapse theory gaussian`, each
-/// defaulting to [`GaussianConfig::default`]'s value.
+/// defaulting to the same value.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::Args))]
+#[serde(default, deny_unknown_fields)]
 pub struct GaussianConfig {
     /// Samples per generation (M).
     #[cfg_attr(feature = "clap", arg(long, default_value_t = GaussianConfig::default().samples))]

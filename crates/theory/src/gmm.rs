@@ -55,6 +55,71 @@ impl Default for GmmConfig {
     }
 }
 
+/// The mixture fit's settings, each one optional: where one is not given,
+/// [`GmmConfig::default`]'s value holds. They are `collapse theory gmm`'s
+/// flags (with the crate's `clap` feature) and a study's run settings, and
+/// they resolve into the [`GmmConfig`] a run records.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+#[serde(deny_unknown_fields)]
+pub struct GmmSettings {
+    /// Points per generation [default: 1000].
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub samples: Option<usize>,
+    /// Generations after generation 0, the fit to the original samples [default: 2050].
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub generations: Option<usize>,
+    /// Standard deviation of the original 2-D normal, mean 0 [default: 1].
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub std: Option<f64>,
+    /// EM stops when the mean log-likelihood per point changes by less [default: 1e-5].
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub tol: Option<f64>,
+    /// The most EM iterations per fit [default: 2000].
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub max_iter: Option<usize>,
+    /// Generations whose samples are drawn as scatters [default: 0,50,100,150,200,350,2000].
+    #[cfg_attr(feature = "clap", arg(long, value_delimiter = ','))]
+    pub snapshots: Option<Vec<usize>>,
+    /// Seed of every random stream [default: 0].
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub seed: Option<u64>,
+}
+
+impl GmmSettings {
+    /// The keys given, as a table spells them.
+    pub fn given(&self) -> Vec<String> {
+        match serde_json::to_value(self).expect("settings serialise") {
+            serde_json::Value::Object(fields) => fields
+                .into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, _)| k)
+                .collect(),
+            _ => unreachable!("settings are a struct"),
+        }
+    }
+
+    /// The configuration these settings describe: the default with every
+    /// given value over it, checked.
+    pub fn resolve(&self) -> Result<GmmConfig, SettingError> {
+        let d = GmmConfig::default();
+        let c = GmmConfig {
+            samples: self.samples.unwrap_or(d.samples),
+            generations: self.generations.unwrap_or(d.generations),
+            std: self.std.unwrap_or(d.std),
+            em: EmSettings {
+                tol: self.tol.unwrap_or(d.em.tol),
+                max_iter: self.max_iter.unwrap_or(d.em.max_iter),
+                ..d.em
+            },
+            snapshots: self.snapshots.clone().unwrap_or(d.snapshots),
+            seed: self.seed.unwrap_or(d.seed),
+        };
+        c.validate()?;
+        Ok(c)
+    }
+}
+
 impl GmmConfig {
     /// Refuses a configuration that cannot run, naming the setting.
     pub fn validate(&self) -> Result<(), SettingError> {
@@ -233,6 +298,12 @@ fn begin(
         mixture: f.mixture,
         manifest,
     })
+}
+
+/// Whether `out` holds a mixture run with a checkpoint to resume from (a run
+/// killed before its first checkpoint starts again).
+pub fn resumable(out: &Path) -> bool {
+    out.join("manifest.json").is_file() && out.join(STATE).is_file()
 }
 
 /// An interrupted run of `out`: its recorded config (with `generations`

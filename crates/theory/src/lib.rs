@@ -17,6 +17,7 @@
 
 pub mod closed;
 mod error;
+pub mod estimate;
 mod folder;
 pub mod gaussian;
 pub mod gmm;
@@ -26,4 +27,4 @@ mod rng;
 pub use error::{SettingError, TheoryError};
 pub use folder::RunInfo;
 pub use gaussian::{GaussianConfig, Mode, run_gaussian};
-pub use gmm::{GmmConfig, GmmStart, run_gmm};
+pub use gmm::{GmmConfig, GmmSettings, GmmStart, run_gmm};
