@@ -16,6 +16,7 @@ mod build_info;
 mod commands;
 mod datasets;
 mod flags;
+mod runner;
 
 use std::process::ExitCode;
 

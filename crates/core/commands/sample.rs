@@ -8,8 +8,8 @@ use collapse_chain::{ModelFamily, VaeFamily};
 use collapse_vae::SampleMode;
 
 use crate::backend::{self, Backend};
-use crate::commands::run::read_recorded;
 use crate::flags::SampleArgs;
+use crate::runner::chain::read_recorded;
 use crate::usage;
 
 /// `collapse sample`.
