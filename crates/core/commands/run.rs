@@ -44,9 +44,6 @@ fn seeds_study(given: &GivenSettings, seeds: &[u64], args: &RunArgs) -> anyhow::
             chain::break_lock(&run)?;
         }
     }
-    let mut base = given.settings.clone();
-    base.out = None;
-    base.seed = None;
-    let base = toml::Table::try_from(&base).expect("settings serialise to a TOML table");
+    let base = toml::Table::try_from(&given.settings).expect("settings serialise to a TOML table");
     study::seeds_study(&config.out, Experiment::Chain, base, seeds, args)
 }

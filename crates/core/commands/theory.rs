@@ -49,8 +49,7 @@ fn gaussian(args: GaussianArgs) -> anyhow::Result<()> {
         .validate()
         .map_err(|e| theory::failure(e.into()))?;
     if let Some(seeds) = &args.output.seeds {
-        let mut base = toml::Table::try_from(&args.config).expect("a config serialises");
-        base.remove("seed");
+        let base = toml::Table::try_from(&args.config).expect("a config serialises");
         return seeds_study(&args.output, Experiment::Gaussian, base, seeds);
     }
     let out = out_dir(&args.output, Experiment::Gaussian);
@@ -84,8 +83,7 @@ fn gmm(args: GmmArgs) -> anyhow::Result<()> {
         .resolve()
         .map_err(|e| theory::failure(e.into()))?;
     if let Some(seeds) = &args.output.seeds {
-        let mut base = toml::Table::try_from(&args.settings).expect("settings serialise");
-        base.remove("seed");
+        let base = toml::Table::try_from(&args.settings).expect("settings serialise");
         return seeds_study(&args.output, Experiment::Gmm, base, seeds);
     }
     let start = GmmStart::New {

@@ -62,10 +62,13 @@ pub fn say_ended(event: LocalEvent<'_>) {
 pub fn seeds_study(
     out: &Path,
     experiment: Experiment,
-    base: toml::Table,
+    mut base: toml::Table,
     seeds: &[u64],
     args: &RunArgs,
 ) -> anyhow::Result<()> {
+    // The seed is the axis, and the folders are the study's.
+    base.remove("seed");
+    base.remove("out");
     let dir = std::path::absolute(out).map_err(|e| usage(anyhow!("--out: {e}")))?;
     let folder = StudyFolder::new(&dir);
     if args.force {

@@ -448,9 +448,14 @@ mod tests {
             .collect()
     }
 
-    /// The row of `group`, `generation` and `metric` in a summary: n, mean, std, difference.
-    fn find<'a>(csv: &'a [Vec<String>], key: [&str; 3]) -> Option<&'a [String]> {
-        csv.iter().find(|r| r[..3] == key).map(|r| &r[3..])
+    /// The cells of `group`, `generation` and `metric` in a summary: n, mean, std, difference.
+    fn at(csv: &[Vec<String>], key: [&str; 3]) -> Option<Vec<String>> {
+        csv.iter().find(|r| r[..3] == key).map(|r| r[3..].to_vec())
+    }
+
+    /// Expected cells.
+    fn cells(c: &[&str]) -> Option<Vec<String>> {
+        Some(c.iter().map(|s| s.to_string()).collect())
     }
 
     #[test]
@@ -490,21 +495,26 @@ mod tests {
                 "difference"
             ]
         );
-        let at = |key| find(&csv, key).map(<[String]>::to_vec);
-        let cells = |c: &[&str]| Some(c.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        assert_eq!(at(["a", "0", "probe_mu_std"]), cells(&["1", "1", "", ""]));
         assert_eq!(
-            at(["b", "0", "probe_mu_std"]),
+            at(&csv, ["a", "0", "probe_mu_std"]),
+            cells(&["1", "1", "", ""])
+        );
+        assert_eq!(
+            at(&csv, ["b", "0", "probe_mu_std"]),
             cells(&["1", "0.75", "", "-0.25"])
         );
         assert_eq!(
-            at(["b", "1", "probe_mu_std"]),
+            at(&csv, ["b", "1", "probe_mu_std"]),
             cells(&["1", "NaN", "", "NaN"]),
             "a non-finite value stays visible"
         );
-        assert_eq!(at(["b", "1", "fd"]), cells(&["1", "10", "", ""]));
-        assert_eq!(at(["a", "1", "fd"]), None, "a run without the metric");
-        assert_eq!(at(["b", "2", "probe_mu_std"]), None, "nor the generation");
+        assert_eq!(at(&csv, ["b", "1", "fd"]), cells(&["1", "10", "", ""]));
+        assert_eq!(at(&csv, ["a", "1", "fd"]), None, "a run without the metric");
+        assert_eq!(
+            at(&csv, ["b", "2", "probe_mu_std"]),
+            None,
+            "nor the generation"
+        );
         for f in &grouped.files {
             assert!(out.join(f).is_file(), "{f}");
         }
@@ -559,19 +569,17 @@ mod tests {
             ]
         );
         let csv = read(&out.join(SUMMARY));
-        let at = |key| find(&csv, key).map(<[String]>::to_vec);
-        let cells = |c: &[&str]| Some(c.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         assert_eq!(
-            at(["mode-replace", "0", "probe_mu_std"]),
+            at(&csv, ["mode-replace", "0", "probe_mu_std"]),
             cells(&["3", "2", "1", ""])
         );
         assert_eq!(
-            at(["mode-replace", "1", "probe_mu_std"]),
+            at(&csv, ["mode-replace", "1", "probe_mu_std"]),
             cells(&["2", "1", "0.7071067811865476", ""]),
             "the seeds that reached the generation"
         );
         assert_eq!(
-            at(["mode-accumulate", "0", "probe_mu_std"]),
+            at(&csv, ["mode-accumulate", "0", "probe_mu_std"]),
             cells(&["1", "2.5", "", "0.5"])
         );
         let page = std::fs::read_to_string(out.join("index.html")).unwrap();
