@@ -9,7 +9,8 @@
 #            installing the Debian packages they need (saying which, through
 #            sudo when not root): the `--ignored` tests (Chromium on a run's
 #            page, a study on a live one-node Slurm cluster, 20 kills and
-#            resumes, the full frozen classifiers), then a build with the wgpu
+#            resumes, the full frozen classifiers; NumPy from PyPI for the
+#            .npy tests), then a build with the wgpu
 #            backend (`--features wgpu`) and its tests on lavapipe, Mesa's
 #            software Vulkan driver (flex against wgpu over three seeds too).
 #   ARGS     passed to the first `cargo test` after `--workspace --release`.
@@ -37,11 +38,11 @@ missing=()
 for p in ${packages[@]+"${packages[@]}"}; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+sudo=()
+if [[ "$(id -u)" != 0 ]] && command -v sudo >/dev/null; then
+    sudo=(sudo)
+fi
 if ((${#missing[@]})); then
-    sudo=()
-    if [[ "$(id -u)" != 0 ]] && command -v sudo >/dev/null; then
-        sudo=(sudo)
-    fi
     if ! command -v apt-get >/dev/null || { [[ "$(id -u)" != 0 ]] && ((${#sudo[@]} == 0)); }; then
         echo "scripts/test.sh: cannot install ${missing[*]} here (needs apt-get as root or through sudo); the tests that need them skip" >&2
     else
@@ -49,6 +50,16 @@ if ((${#missing[@]})); then
         "${sudo[@]}" apt-get update -qq
         DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     fi
+fi
+
+# NumPy for the python3 on PATH (the .npy sets a model outside this tool
+# reads and writes): from PyPI, or Debian's where that python3 is the
+# system's, which pip may not install into.
+if $long && ! python3 -c 'import numpy' 2>/dev/null; then
+    echo "scripts/test.sh: installing NumPy for $(command -v python3)" >&2
+    python3 -m pip install --quiet numpy 2>/dev/null ||
+        { command -v apt-get >/dev/null && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends python3-numpy >/dev/null; } ||
+        echo "scripts/test.sh: could not install NumPy; the tests that need it skip" >&2
 fi
 
 # Real MNIST in datasets/mnist (never committed): linked from a shared copy

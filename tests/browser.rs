@@ -213,7 +213,7 @@ fn run_page_loads_every_image_and_steps_through_generations() {
     if !have(
         "Chromium and chromedriver",
         present,
-        "chromium chromium-driver",
+        "Debian's chromium chromium-driver",
     ) {
         return;
     }

@@ -234,7 +234,7 @@ fn the_mnist_classifier_reaches_99_percent() {
 fn the_fashion_classifier_reaches_90_percent() {
     let source = Path::new("/usr/share/datasets/fashion-mnist");
     let present = source.join("train-images-idx3-ubyte.gz").is_file();
-    if !crate::util::have("Fashion-MNIST", present, "dataset-fashion-mnist") {
+    if !crate::util::have("Fashion-MNIST", present, "Debian's dataset-fashion-mnist") {
         return;
     }
     let tmp = TempDir::new("evaluator-fashion");

@@ -15,8 +15,12 @@ mod chain;
 mod cli;
 // The frozen evaluators: eval.json per generation, the classifier cache, --seeds, compare.
 mod evaluate;
+// The .npy image sets a model outside this tool reads and writes, against NumPy.
+mod external;
 // `collapse fetch` against a local HTTP server started by the test.
 mod fetch;
+// `collapse model`: the chain's VAE behind .npy files, the same model and draws as the chain's.
+mod model;
 // `collapse report` redraws plots and the GIF from disk.
 mod report;
 // Interrupted chains: kill at random moments, resume, same result.

@@ -228,16 +228,17 @@ pub fn run_and_kill(cwd: &Path, args: &[&str], delay: Duration) -> bool {
     false
 }
 
-/// Whether this machine has `what`, which a test needs and `scripts/test.sh`
-/// installs (Debian's `packages`). Where it has not, the test says so in one
-/// line and is skipped; under CI (`CI=true`), which installs everything, it fails.
-pub fn have(what: &str, present: bool, packages: &str) -> bool {
+/// Whether this machine has `what`, which a test needs and `scripts/test.sh
+/// --long` installs from `source` (Debian's packages, or PyPI). Where it has
+/// not, the test says so in one line and is skipped; under CI (`CI=true`),
+/// which installs everything, it fails.
+pub fn have(what: &str, present: bool, source: &str) -> bool {
     if !present {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
-            "{what} is missing (Debian: {packages}); CI installs it"
+            "{what} is missing ({source}); CI installs it"
         );
-        eprintln!("skipped: {what} is missing here (scripts/test.sh installs Debian's {packages})");
+        eprintln!("skipped: {what} is missing here (scripts/test.sh --long installs {source})");
     }
     present
 }
@@ -252,5 +253,5 @@ pub fn have_wgpu() -> bool {
             .lines()
             .any(|l| l.starts_with("wgpu") && l.contains("available"))
     });
-    have("a wgpu adapter", present, "mesa-vulkan-drivers")
+    have("a wgpu adapter", present, "Debian's mesa-vulkan-drivers")
 }

@@ -35,7 +35,7 @@ use collapse_vae::CheckpointError;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use crate::commands::{
-    bench, compare, devices, evaluator, fetch, parity, report, run, sample, sweep, theory,
+    bench, compare, devices, evaluator, fetch, model, parity, report, run, sample, sweep, theory,
 };
 use crate::flags::{Cli, Command, EvaluatorCommand};
 
@@ -188,6 +188,7 @@ fn main() -> ExitCode {
                 action: EvaluatorCommand::Train(args),
             } => evaluator::evaluator_train(args),
             Command::Compare(args) => compare::compare(args),
+            Command::Model { command } => model::model(command),
             Command::Theory { experiment } => theory::theory(experiment),
             Command::Sweep { command } => sweep::sweep(command, cli.threads),
         })

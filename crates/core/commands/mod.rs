@@ -5,6 +5,7 @@ pub mod compare;
 pub mod devices;
 pub mod evaluator;
 pub mod fetch;
+pub mod model;
 pub mod parity;
 pub mod report;
 pub mod run;

@@ -8,11 +8,13 @@ use collapse_vae::Architecture;
 
 use crate::backend::Backend;
 
+mod model;
 mod run;
 mod sweep;
 mod theory;
 
-pub use run::{GivenSettings, RunArgs, flag_error, science_flags};
+pub use model::{ModelCommand, ModelSampleArgs, ModelTrainArgs};
+pub use run::{GivenSettings, RunArgs, flag_error, read_settings, science_flags};
 pub use sweep::{Executor, SweepCommand, SweepDirArgs, SweepPlanArgs, SweepRunArgs, SweepTaskArgs};
 pub use theory::{GaussianArgs, GmmArgs, OutputFlags, TheoryCommand};
 
@@ -61,6 +63,12 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         command: SweepCommand,
+    },
+    /// The chain's VAE on its own: train one on an .npy image set, or draw an .npy set from one.
+    Model {
+        /// What to do.
+        #[command(subcommand)]
+        command: ModelCommand,
     },
     /// The paper's closed-form experiments: a Gaussian or a Gaussian mixture refitted to its own samples.
     Theory {
