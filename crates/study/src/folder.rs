@@ -355,10 +355,12 @@ impl StudyFolder {
         let total = run.generations + 1;
         let finished =
             collapse_records::read_manifest::<RunHeader>(&dir).is_ok_and(|m| m.finished.is_some());
-        // A theory run marks no generation complete: it is done when finished.
+        // A chain marks each generation complete; a theory run is done when
+        // finished, the mixture fit as far as its checkpoint before.
         let done = match finished {
             true => total,
-            false => collapse_records::complete_generations(&dir),
+            false => collapse_records::complete_generations(&dir)
+                .max(collapse_theory::gmm::checkpointed(&dir)),
         };
         let state = if let Some(holder) = lock::holder(&dir) {
             RunState::Running(holder)

@@ -306,6 +306,12 @@ pub fn resumable(out: &Path) -> bool {
     out.join("manifest.json").is_file() && out.join(STATE).is_file()
 }
 
+/// Generations of the mixture run in `out` that its checkpoint holds
+/// (generation 0 included); none without a checkpoint.
+pub fn checkpointed(out: &Path) -> usize {
+    read_json::<State>(&out.join(STATE)).map_or(0, |s| s.generation + 1)
+}
+
 /// An interrupted run of `out`: its recorded config (with `generations`
 /// raised to extend it), its checkpoint, and its rows up to the checkpoint.
 fn reopen(out: &Path, generations: Option<usize>) -> Result<(GmmConfig, Start), TheoryError> {
@@ -502,6 +508,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(rows.len(), 301);
+        assert_eq!(
+            checkpointed(&out),
+            301,
+            "the last checkpoint holds every generation"
+        );
+        assert!(resumable(&out));
+        assert_eq!(checkpointed(tmp.path()), 0, "no checkpoint, none done");
         assert!(rows[0].l2_sq.abs() < 1e-15);
         let (first, last) = (&rows[0], &rows[300]);
         assert!(
