@@ -5,37 +5,25 @@
 use collapse_chain::seeds::{Purpose, stream_seed};
 use collapse_data::{IdxData, read_idx};
 
+use crate::chain::TINY;
 use crate::util::{TempDir, assert_fails, assert_ok, collapse, mnist_dir, run_into};
 
 #[test]
 fn model_train_and_sample_are_the_chains_generation_0_and_its_draws() {
     let tmp = TempDir::new("model");
     let run = tmp.join("run");
-    let chain = [
-        "--train-size",
-        "512",
-        "--test-size",
-        "1000",
-        "--generations",
-        "1",
-        "--epochs",
-        "1",
-        "--probe-samples",
-        "100",
-        "--no-eval",
-        "--keep-sets",
-        "all",
-    ];
+    let mut chain = TINY.to_vec();
+    chain.extend(["--no-eval", "--keep-sets", "all"]);
     assert_ok(&run_into(&tmp, &run, &chain));
 
-    // Generation 0's training set: the first 512 real images, as .npy.
+    // Generation 0's training set: the first 256 real images, as .npy.
     let images = read_idx(&mnist_dir().join("train-images-idx3-ubyte.gz")).unwrap();
     let IdxData::U8(bytes) = images.data else {
         panic!("MNIST images are bytes")
     };
-    let real: Vec<f32> = collapse_data::idx::unit_f32(&bytes[..512 * 784]);
+    let real: Vec<f32> = collapse_data::idx::unit_f32(&bytes[..256 * 784]);
     let set = tmp.join("real.npy");
-    collapse_data::write_images(&set, &real, 512, [28, 28]).unwrap();
+    collapse_data::write_images(&set, &real, 256, [28, 28]).unwrap();
     std::fs::write(tmp.join("quick.toml"), "epochs = 1\n").unwrap();
 
     let seed = |g, purpose| stream_seed(0, g, purpose).to_string();
@@ -61,7 +49,7 @@ fn model_train_and_sample_are_the_chains_generation_0_and_its_draws() {
         ],
     ));
     assert!(
-        trained.contains("512 images of 28x28, 1 epochs"),
+        trained.contains("256 images of 28x28, 1 epochs"),
         "{trained}"
     );
     assert_eq!(
@@ -69,7 +57,7 @@ fn model_train_and_sample_are_the_chains_generation_0_and_its_draws() {
         std::fs::read(run.join("gen-000/vae.json")).unwrap()
     );
 
-    // Generation 1's training set: 512 draws of generation 0 on the chain's
+    // Generation 1's training set: 256 draws of generation 0 on the chain's
     // sampling stream, from the model trained here and from the chain's own.
     let kept = read_idx(&run.join("gen-001/train-images-idx3-float.gz")).unwrap();
     let IdxData::F32(chains) = kept.data else {
@@ -88,14 +76,14 @@ fn model_train_and_sample_are_the_chains_generation_0_and_its_draws() {
                 "--from",
                 &s(&from),
                 "--count",
-                "512",
+                "256",
                 "--out",
                 &s(&drawn),
                 "--seed",
                 &seed(1, Purpose::Sample),
             ],
         ));
-        let drawn = collapse_data::read_images(&drawn, [28, 28], Some(512)).unwrap();
+        let drawn = collapse_data::read_images(&drawn, [28, 28], Some(256)).unwrap();
         assert!(
             drawn == chains,
             "{name}: not the chain's generation-1 training set"
