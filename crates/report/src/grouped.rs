@@ -355,7 +355,10 @@ fn page(
         @for (i, metric) in metrics.iter().enumerate() {
             h2 { (metric.title) }
             (html::plots(&[format!("plots/{}.png", metric.column)]))
-            div class="scroll" { (html::table(&header, &metric_rows(i))) }
+            details {
+                summary { "Per generation: each group's mean ± sample std, and its difference to the first" }
+                div class="scroll" { (html::table(&header, &metric_rows(i))) }
+            }
         }
     };
     Ok(html::page(title, body))
