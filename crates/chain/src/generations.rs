@@ -12,7 +12,7 @@ use collapse_records::{
 };
 use collapse_records::{
     DatasetFileRecord, DatasetRecord, DeviceRecord, GenerationTiming, LatentStats, Manifest,
-    MetricsRow, ProbeStats, RetryRecord, generation_dir, write_json, write_metrics_csv,
+    MetricsRow, ModelFit, ProbeStats, RetryRecord, generation_dir, write_json, write_metrics_csv,
 };
 use collapse_vae::batches::permutation;
 use collapse_vae::{
@@ -642,11 +642,13 @@ fn metrics_row<M>(g: usize, trained: &Trained<M>, measured: &Measured, seconds: 
         generation: g,
         train_size: trained.train_size,
         real_fraction: trained.real_fraction,
-        train_loss: trained.train_loss,
-        test_nelbo: eval.nelbo,
-        test_recon: eval.recon,
-        test_kl: eval.kl,
-        active_units: latents.active_units,
+        train_loss: Some(trained.train_loss),
+        fit: Some(ModelFit {
+            test_nelbo: eval.nelbo,
+            test_recon: eval.recon,
+            test_kl: eval.kl,
+            active_units: latents.active_units,
+        }),
         probe_mu_mean: probe.mu_mean,
         probe_mu_std: probe.mu_std,
         probe_tail_mass: probe.tail_mass,

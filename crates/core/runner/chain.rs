@@ -157,14 +157,15 @@ fn generation_line(row: &MetricsRow) -> String {
             e.recall, e.precision, e.class_entropy_norm, e.fd
         )
     });
+    let fit = row.fit.map_or(String::new(), |f| {
+        format!(
+            ", test NELBO {:.2}, active units {}",
+            f.test_nelbo, f.active_units
+        )
+    });
     format!(
-        "  gen {}: test NELBO {:.2}, probe mu std {:.4}, tail mass {:.4}, active units {}{eval}, {:.1} s",
-        row.generation,
-        row.test_nelbo,
-        row.probe_mu_std,
-        row.probe_tail_mass,
-        row.active_units,
-        row.seconds
+        "  gen {}: probe mu std {:.4}, tail mass {:.4}{fit}{eval}, {:.1} s",
+        row.generation, row.probe_mu_std, row.probe_tail_mass, row.seconds
     )
 }
 
@@ -324,7 +325,10 @@ fn execute(
     let rows = rows.map_err(chain_failure)?;
     println!("generation,probe_mu_std,test_nelbo");
     for r in &rows {
-        println!("{},{:.4},{:.2}", r.generation, r.probe_mu_std, r.test_nelbo);
+        let nelbo = r
+            .fit
+            .map_or(String::new(), |f| format!("{:.2}", f.test_nelbo));
+        println!("{},{:.4},{nelbo}", r.generation, r.probe_mu_std);
     }
     println!("run folder: {}", config.out.display());
     Ok(())

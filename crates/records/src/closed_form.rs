@@ -91,7 +91,7 @@ macro_rules! gaussian {
     ($field:ident, $format:ident) => {
         Column::<GaussianRow> {
             format: Format::$format,
-            optional: false,
+            group: None,
             get: |r| Some(Cell::to_cell(r.$field)),
             set: |r, v| r.$field = Cell::from_cell(v),
             metric: uncharted(stringify!($field)),
@@ -104,7 +104,7 @@ macro_rules! closed {
     ($field:ident) => {
         Column::<GaussianRow> {
             format: Format::Real,
-            optional: true,
+            group: Some("theory"),
             get: |r| r.theory.as_ref().map(|t| t.$field),
             set: |r, v| r.theory.get_or_insert_with(GaussianTheory::default).$field = v,
             metric: uncharted(concat!("theory_", stringify!($field))),
@@ -173,7 +173,7 @@ macro_rules! gmm {
     ($field:ident, $format:ident) => {
         Column::<GmmRow> {
             format: Format::$format,
-            optional: false,
+            group: None,
             get: |r| Some(Cell::to_cell(r.$field)),
             set: |r, v| r.$field = Cell::from_cell(v),
             metric: uncharted(stringify!($field)),

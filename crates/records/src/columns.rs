@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use crate::contract::MetricsRow;
+use crate::contract::{MetricsRow, ModelFit};
 use crate::error::RecordError;
 use crate::evaluation::EvalSummary;
 use crate::table::{Cell, Column, Format, Metric, read_table, uncharted, write_table};
@@ -17,9 +17,36 @@ macro_rules! row {
     ($field:ident, $format:ident) => {
         Column::<MetricsRow> {
             format: Format::$format,
-            optional: false,
+            group: None,
             get: |r| Some(Cell::to_cell(r.$field)),
             set: |r, v| r.$field = Cell::from_cell(v),
+            metric: uncharted(stringify!($field)),
+        }
+    };
+}
+
+/// A column of the optional `Option<T>` field `$field` of a [`MetricsRow`],
+/// a group of its own.
+macro_rules! optional {
+    ($field:ident, $format:ident) => {
+        Column::<MetricsRow> {
+            format: Format::$format,
+            group: Some(stringify!($field)),
+            get: |r| r.$field.map(Cell::to_cell),
+            set: |r, v| r.$field = Some(Cell::from_cell(v)),
+            metric: uncharted(stringify!($field)),
+        }
+    };
+}
+
+/// A column of the model's fit of the test set ([`ModelFit`]).
+macro_rules! fit {
+    ($field:ident, $format:ident) => {
+        Column::<MetricsRow> {
+            format: Format::$format,
+            group: Some("fit"),
+            get: |r| r.fit.as_ref().map(|f| Cell::to_cell(f.$field)),
+            set: |r, v| r.fit.get_or_insert_with(ModelFit::default).$field = Cell::from_cell(v),
             metric: uncharted(stringify!($field)),
         }
     };
@@ -30,7 +57,7 @@ macro_rules! eval {
     ($field:ident) => {
         Column::<MetricsRow> {
             format: Format::Real,
-            optional: true,
+            group: Some("eval"),
             get: |r| r.eval.as_ref().map(|e| e.$field),
             set: |r, v| r.eval.get_or_insert_with(EvalSummary::default).$field = v,
             metric: uncharted(stringify!($field)),
@@ -45,11 +72,11 @@ pub const COLUMNS: &[Column<MetricsRow>] = &[
     row!(generation, Count),
     row!(train_size, Count),
     row!(real_fraction, Real),
-    row!(train_loss, Real),
-    row!(test_nelbo, Real).chart(2, "Negative ELBO on the real test set", "nats per image", true),
-    row!(test_recon, Real),
-    row!(test_kl, Real),
-    row!(active_units, Count).chart(3, "Active latent units on the real test set", "active units", false),
+    optional!(train_loss, Real),
+    fit!(test_nelbo, Real).chart(2, "Negative ELBO on the real test set", "nats per image", true),
+    fit!(test_recon, Real),
+    fit!(test_kl, Real),
+    fit!(active_units, Count).chart(3, "Active latent units on the real test set", "active units", false),
     row!(probe_mu_mean, Real),
     row!(probe_mu_std, Real).chart(0, "Spread of the generation-0 encoder's μ on each generation's samples", "probe μ std", true),
     row!(probe_tail_mass, Real).chart(1, "Tail mass |μ| > 2 of the probe", "fraction of |μ| > 2", true),
@@ -124,7 +151,7 @@ pub fn summary_value(summary: &EvalSummary, column: &str) -> Option<f64> {
         ..MetricsRow::default()
     };
     self::column(column)
-        .filter(|c| c.optional)
+        .filter(|c| c.group == Some("eval"))
         .and_then(|c| (c.get)(&row))
 }
 
@@ -170,11 +197,9 @@ mod tests {
             generation: 3,
             train_size: 512,
             real_fraction: 0.1,
-            train_loss: 160.25,
-            test_nelbo: 170.5,
-            test_recon: 150.0,
-            test_kl: 20.5,
-            active_units: 12,
+            // A model that reports no loss and has no encoder: its cells stay empty.
+            train_loss: None,
+            fit: None,
             probe_mu_mean: -0.01,
             probe_mu_std: 0.75,
             probe_tail_mass: 0.02,
@@ -183,7 +208,7 @@ mod tests {
         };
         let mut evaluated = row.clone();
         evaluated.generation = 4;
-        for (i, c) in COLUMNS.iter().filter(|c| c.optional).enumerate() {
+        for (i, c) in COLUMNS.iter().filter(|c| c.group.is_some()).enumerate() {
             (c.set)(&mut evaluated, i as f64 * 0.25 - 1.0);
         }
         let rows = vec![row, evaluated];
@@ -200,11 +225,13 @@ mod tests {
             generation: 2,
             train_size: 100,
             real_fraction: 0.5,
-            train_loss: 1.0,
-            test_nelbo: 2.0,
-            test_recon: 1.5,
-            test_kl: 0.5,
-            active_units: 7,
+            train_loss: Some(1.0),
+            fit: Some(ModelFit {
+                test_nelbo: 2.0,
+                test_recon: 1.5,
+                test_kl: 0.5,
+                active_units: 7,
+            }),
             probe_mu_mean: 0.0,
             probe_mu_std: 0.8,
             probe_tail_mass: 0.01,

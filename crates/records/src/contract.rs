@@ -76,6 +76,20 @@ pub struct LatentStats {
     pub aggregate: AggregatePosterior,
 }
 
+/// A generation's VAE measured on the real test set: its likelihood and its
+/// active latent units. A model without an encoder has none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelFit {
+    /// Negative ELBO per image on the real test set (nats).
+    pub test_nelbo: f64,
+    /// Its reconstruction part (summed binary cross-entropy).
+    pub test_recon: f64,
+    /// Its KL part.
+    pub test_kl: f64,
+    /// Active latent units on the real test set.
+    pub active_units: usize,
+}
+
 /// One row of `metrics.csv`: its columns are [`crate::columns::COLUMNS`],
 /// written and read by [`crate::columns::write_metrics_csv`] and [`crate::columns::read_metrics_csv`].
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -86,16 +100,12 @@ pub struct MetricsRow {
     pub train_size: usize,
     /// Fraction of those that are real images.
     pub real_fraction: f64,
-    /// Mean training loss per image over the last epoch (nats).
-    pub train_loss: f64,
-    /// Negative ELBO per image on the real test set (nats).
-    pub test_nelbo: f64,
-    /// Its reconstruction part (summed binary cross-entropy).
-    pub test_recon: f64,
-    /// Its KL part.
-    pub test_kl: f64,
-    /// Active latent units on the real test set.
-    pub active_units: usize,
+    /// Mean training loss per image over the last epoch (nats); none for a
+    /// model that does not report one.
+    pub train_loss: Option<f64>,
+    /// The model's own fit of the real test set, where the model is a VAE.
+    #[serde(flatten)]
+    pub fit: Option<ModelFit>,
     /// Probe: pooled mean of the generation-0 encoder's μ on this generation's samples.
     pub probe_mu_mean: f64,
     /// Probe: pooled standard deviation of that μ.

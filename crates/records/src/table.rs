@@ -23,9 +23,9 @@ pub enum Format {
 pub struct Column<R: 'static> {
     /// How the column is written.
     pub format: Format,
-    /// Part of a group of columns present together or not at all (a row's
-    /// evaluation figures); the others must be in every row.
-    pub optional: bool,
+    /// The group of columns it is part of, which a row holds together or not
+    /// at all (a row's evaluation figures); `None` for a column every row holds.
+    pub group: Option<&'static str>,
     /// The value in a record; `None` where the record has none.
     pub get: fn(&R) -> Option<f64>,
     /// Stores a value read back into a record.
@@ -68,14 +68,14 @@ impl<R> Column<R> {
     ) -> Self {
         let Column {
             format,
-            optional,
+            group,
             get,
             set,
             metric,
         } = self;
         Column {
             format,
-            optional,
+            group,
             get,
             set,
             metric: Metric {
@@ -187,8 +187,8 @@ fn parse(format: Format, name: &str, field: &str) -> Result<f64, String> {
     .map_err(|e| format!("{name}: {e}"))
 }
 
-/// One record of a table: every column that is not optional must be there;
-/// the optional ones are read only where all of them are there and filled.
+/// One record of a table: every column outside a group must be there; a
+/// group's columns are read only where all of them are there and filled.
 fn record<R: Default>(
     header: &csv::StringRecord,
     fields: &csv::StringRecord,
@@ -200,15 +200,17 @@ fn record<R: Default>(
             .position(|h| h == name)
             .and_then(|i| fields.get(i))
     };
-    let optional_present = columns
-        .iter()
-        .filter(|c| c.optional)
-        .all(|c| field(c.metric.column).is_some_and(|v| !v.is_empty()));
+    let present = |group: &str| {
+        columns
+            .iter()
+            .filter(|c| c.group == Some(group))
+            .all(|c| field(c.metric.column).is_some_and(|v| !v.is_empty()))
+    };
     let mut row = R::default();
     for c in columns {
         let name = c.metric.column;
         match field(name) {
-            _ if c.optional && !optional_present => {}
+            _ if c.group.is_some_and(|g| !present(g)) => {}
             Some(text) => (c.set)(&mut row, parse(c.format, name, text)?),
             None => return Err(format!("missing column {name}")),
         }

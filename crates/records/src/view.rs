@@ -181,7 +181,7 @@ mod tests {
         write_json(&dir.join("manifest.json"), &manifest).unwrap();
         let row = |g: usize, loss: f64| MetricsRow {
             generation: g,
-            train_loss: loss,
+            train_loss: Some(loss),
             ..MetricsRow::default()
         };
         let rows = [row(0, f64::NAN), row(1, 2.0), row(2, 3.0)];
@@ -193,8 +193,11 @@ mod tests {
         }
         crate::columns::write_metrics_csv(&dir.join("metrics.csv"), &rows[..2]).unwrap();
         let view = RunView::load_generations(dir, 3).unwrap();
-        assert!(view.rows[0].train_loss.is_nan(), "from the CSV");
-        assert_eq!(view.rows[2].train_loss, 3.0, "from its metrics.json");
+        assert!(
+            view.rows[0].train_loss.is_some_and(f64::is_nan),
+            "from the CSV"
+        );
+        assert_eq!(view.rows[2].train_loss, Some(3.0), "from its metrics.json");
         assert_eq!(view.probes.len(), 3);
     }
 }

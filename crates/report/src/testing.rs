@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::columns::write_metrics_csv;
 use crate::contract::{
-    DatasetFileRecord, DatasetRecord, DeviceRecord, Manifest, MetricsRow, ProbeStats,
+    DatasetFileRecord, DatasetRecord, DeviceRecord, Manifest, MetricsRow, ModelFit, ProbeStats,
     generation_dir, write_json,
 };
 use crate::evaluation::{
@@ -20,11 +20,13 @@ pub fn row(g: usize, mu_std: f64, eval: Option<EvalSummary>) -> MetricsRow {
         generation: g,
         train_size: 256,
         real_fraction: if g == 0 { 1.0 } else { 0.0 },
-        train_loss: 150.0 - g as f64,
-        test_nelbo: 160.0 + g as f64,
-        test_recon: 140.0,
-        test_kl: 20.0 + g as f64,
-        active_units: 12,
+        train_loss: Some(150.0 - g as f64),
+        fit: Some(ModelFit {
+            test_nelbo: 160.0 + g as f64,
+            test_recon: 140.0,
+            test_kl: 20.0 + g as f64,
+            active_units: 12,
+        }),
         probe_mu_mean: 0.0,
         probe_mu_std: mu_std,
         probe_tail_mass: 0.01,
