@@ -142,15 +142,13 @@ pub fn synthetic_set<F: ModelFamily>(
     config: &ChainConfig,
     g: usize,
     previous: &F::Model,
-) -> Option<Tensor<2>> {
+) -> Result<Option<Tensor<2>>, ChainError> {
     let count = config.synthetic_count() - config.kept_real();
-    (count > 0).then(|| {
-        family.sample(
-            previous,
-            count,
-            stream_seed(config.seed, g, Purpose::Sample),
-        )
-    })
+    if count == 0 {
+        return Ok(None);
+    }
+    let seed = stream_seed(config.seed, g, Purpose::Sample);
+    family.sample(previous, count, seed).map(Some)
 }
 
 /// Everything fixed for the whole chain.
@@ -594,7 +592,9 @@ fn measure_generation<F: ModelFamily>(
     let latents = latent_stats(g, &encode_all(vae, &fixed.test, config.eval_batch));
     let reference = state.gen0.get_or_insert_with(|| vae.clone());
     let probe_seed = stream_seed(config.seed, g, Purpose::Probe);
-    let probe_images = fixed.family.sample(model, config.probe_samples, probe_seed);
+    let probe_images = fixed
+        .family
+        .sample(model, config.probe_samples, probe_seed)?;
     let probe_mu = encode_all(reference, &probe_images, config.eval_batch).mu;
     let scored = state.scorer.score(
         fixed,
@@ -715,7 +715,7 @@ fn training_source<F: ModelFamily>(
         );
         return Ok((Box::new(source), c.real_fraction));
     }
-    let Some(synthetic) = synthetic_set(&fixed.family, c, g, previous) else {
+    let Some(synthetic) = synthetic_set(&fixed.family, c, g, previous)? else {
         // Every image real (`--real-fraction 1`, or a share that rounds to the
         // whole set): the control chain, with nothing to sample.
         return Ok((

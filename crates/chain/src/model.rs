@@ -44,8 +44,10 @@ pub trait ModelFamily {
     ) -> Result<(Self::Model, f64), Divergence>;
 
     /// `count` images drawn from `model` on the stream of `seed`, as
-    /// `[count, pixels]` values in `[0, 1]`.
-    fn sample(&self, model: &Self::Model, count: usize, seed: u64) -> Tensor<2>;
+    /// `[count, pixels]` values in `[0, 1]`; an error where the model could
+    /// not draw them (a model outside this process).
+    fn sample(&self, model: &Self::Model, count: usize, seed: u64)
+    -> Result<Tensor<2>, ChainError>;
 
     /// Writes `model` into its generation's folder `dir`.
     fn save(&self, model: &Self::Model, dir: &Path) -> Result<(), ChainError>;
@@ -97,10 +99,10 @@ impl ModelFamily for VaeFamily<'_> {
         Ok((model.valid(), loss))
     }
 
-    fn sample(&self, model: &Vae, count: usize, seed: u64) -> Tensor<2> {
+    fn sample(&self, model: &Vae, count: usize, seed: u64) -> Result<Tensor<2>, ChainError> {
         let c = self.config;
         self.device.seed(seed);
-        sample_images(
+        Ok(sample_images(
             model,
             c.model.latent_dim,
             count,
@@ -108,7 +110,7 @@ impl ModelFamily for VaeFamily<'_> {
             c.prior_scale,
             c.sample,
             &self.device,
-        )
+        ))
     }
 
     fn save(&self, model: &Vae, dir: &Path) -> Result<(), ChainError> {

@@ -95,7 +95,7 @@ fn sample(args: ModelSampleArgs) -> anyhow::Result<()> {
         collapse_vae::load_checkpoint(&args.from, &selected.device).map_err(usage)?;
     config.model = recorded;
     let family = VaeFamily::new(&config, &selected.device);
-    let images = family.sample(&model, args.count, args.seed);
+    let images = family.sample(&model, args.count, args.seed)?;
     let pixels = collapse_vae::to_host(images);
     collapse_data::write_images(&args.out, &pixels, args.count, config.model.image_dims)?;
     println!(

@@ -89,7 +89,7 @@ fn training_set(dir: &Path, device: Option<Backend>, out: Option<PathBuf>) -> an
     let previous_dir = collapse_records::generation_dir(run, g - 1);
     let previous = family.load(&previous_dir).map_err(usage)?;
     let out = out.unwrap_or_else(|| dir.join(collapse_chain::training_set_name(config.sample)));
-    let Some(images) = collapse_chain::synthetic_set(&family, &config, g, &previous) else {
+    let Some(images) = collapse_chain::synthetic_set(&family, &config, g, &previous)? else {
         return Err(bad(format!(
             "its training set is all real images (real fraction {}); there is nothing to draw",
             config.real_fraction
