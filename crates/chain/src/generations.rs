@@ -8,7 +8,7 @@ use burn::prelude::*;
 use collapse_data::{Dataset, IdxArray, IdxData, read_idx, write_idx};
 use collapse_eval::{CacheEvent, Classifier, Evaluator, load_or_train};
 use collapse_records::{
-    ClassifierInfo, EvalRecord, FolderError, Grids, Render, RunFolder, RunView,
+    ClassifierInfo, EvalRecord, FolderError, Grids, RecordError, Render, RunFolder, RunView,
 };
 use collapse_records::{
     DatasetFileRecord, DatasetRecord, DeviceRecord, GenerationTiming, LatentStats, Manifest,
@@ -20,7 +20,7 @@ use collapse_vae::{
     TrainEvent, Vae, decode_means, encode_all, evaluate, to_host,
 };
 
-use crate::config::{ChainConfig, ConfigError, LoopMode, OnDivergence};
+use crate::config::{ChainConfig, ConfigError, LoopMode, OnDivergence, Setting};
 use crate::error::ChainError;
 use crate::latents::{latent_stats, probe_stats};
 use crate::model::{Attempt, ModelFamily, VaeFamily};
@@ -33,6 +33,8 @@ pub const TRAINING_SET_BYTES: &str = "train-images-idx3-ubyte.gz";
 
 /// Rows and columns of the sample grid.
 const GRID_SIDE: usize = 10;
+/// The folder of a run whose models have no encoder that holds its reference VAE.
+pub const REFERENCE_DIR: &str = "reference";
 
 /// Something worth telling the user while a chain runs.
 #[derive(Debug)]
@@ -178,6 +180,17 @@ impl<F: ModelFamily> Fixed<'_, F> {
         self.real_train.clone().select(0, idx)
     }
 
+    /// The sample grid of a model without an encoder: its first probe samples.
+    fn sample_grid(&self, probe_images: Tensor<2>) -> Grids {
+        let shown = probe_images.dims()[0].min(GRID_SIDE * GRID_SIDE);
+        Grids {
+            dims: self.config.model.image_dims,
+            columns: GRID_SIDE,
+            samples: to_host(probe_images.slice(0..shown)),
+            reconstructions: None,
+        }
+    }
+
     /// The sample grid of `model` from the fixed latents, and its
     /// reconstructions of one test image per class.
     fn grids(&self, model: &Vae) -> Grids {
@@ -191,7 +204,7 @@ impl<F: ModelFamily> Fixed<'_, F> {
             dims: self.config.model.image_dims,
             columns: GRID_SIDE,
             samples,
-            reconstructions: to_host(both),
+            reconstructions: Some(to_host(both)),
         }
     }
 }
@@ -342,18 +355,19 @@ fn fixed_inputs<'a, F>(
     })
 }
 
-/// Runs the chain described by `config` on `dataset` and `device`, writing the
-/// new run folder `config.out` and drawing its report with `render`. Returns
-/// the metrics of every generation.
-pub fn run_chain(
+/// Runs the chain described by `config`, its models of `family`, on `dataset`
+/// and `device`, writing the new run folder `config.out` and drawing its
+/// report with `render`. Returns the metrics of every generation.
+pub fn run_chain<F: ModelFamily>(
     config: &ChainConfig,
+    family: F,
     dataset: &Dataset,
     device: &Device,
     context: RunContext,
     render: &mut dyn Render,
     on_event: &mut dyn FnMut(ChainEvent<'_>),
 ) -> Result<Vec<MetricsRow>, ChainError> {
-    let fixed = fixed_inputs(config, VaeFamily::new(config, device), dataset, device)?;
+    let fixed = fixed_inputs(config, family, dataset, device)?;
     let out = &config.out;
     let folder = RunFolder::create(out)?;
     let manifest = Manifest {
@@ -392,19 +406,20 @@ pub fn run_chain(
 }
 
 /// Continues the interrupted chain in `config.out` (whose `manifest.json` is
-/// `manifest`) from its last complete generation, up to `config.generations`.
+/// `manifest`, its models of `family`) from its last complete generation, up to `config.generations`.
 /// Incomplete generation folders are removed and redone; every random stream
 /// depends only on (seed, generation, purpose), so on a CPU backend the result
 /// is bitwise the one an uninterrupted run gives.
-pub fn resume_chain(
+pub fn resume_chain<F: ModelFamily>(
     config: &ChainConfig,
+    family: F,
     mut manifest: Manifest,
     dataset: &Dataset,
     device: &Device,
     render: &mut dyn Render,
     on_event: &mut dyn FnMut(ChainEvent<'_>),
 ) -> Result<Vec<MetricsRow>, ChainError> {
-    let fixed = fixed_inputs(config, VaeFamily::new(config, device), dataset, device)?;
+    let fixed = fixed_inputs(config, family, dataset, device)?;
     let out = &config.out;
     let (folder, complete) = RunFolder::reopen(out)?;
     let view = RunView::load_generations(out, complete)?;
@@ -420,7 +435,10 @@ pub fn resume_chain(
     if complete > 0 {
         let family = &fixed.family;
         let gen0 = family.load(&generation_dir(out, 0))?;
-        state.gen0 = Some(family.vae(&gen0).clone());
+        state.gen0 = Some(match family.vae(&gen0) {
+            Some(vae) => vae.clone(),
+            None => reference_vae(&fixed)?,
+        });
         state.previous = Some(family.load(&generation_dir(out, complete - 1))?);
     }
     manifest.config = serde_json::to_value(config).expect("config serialises");
@@ -452,10 +470,11 @@ struct Trained<M> {
 
 /// What was measured of one generation's model.
 struct Measured {
-    eval: EvalStats,
-    latents: LatentStats,
+    /// The model's own fit of the test set and its latents, where it is a VAE.
+    fit: Option<(EvalStats, LatentStats)>,
     probe: ProbeStats,
     scored: Option<EvalRecord>,
+    grids: Grids,
 }
 
 /// The generation loop from the state's next generation to `config.generations`.
@@ -576,9 +595,9 @@ fn record_retry(
     Ok(write_json(&config.out.join("manifest.json"), manifest)?)
 }
 
-/// The test-set likelihood and latents of `model`, and the probe: its samples
-/// encoded by generation 0's encoder (generation 0 being `model` itself the
-/// first time) and scored by the frozen evaluators.
+/// The test-set likelihood and latents of `model` where it is a VAE, the
+/// probe (its samples encoded by generation 0's encoder, or by the reference
+/// VAE for a model without one) scored by the frozen evaluators, and its grids.
 fn measure_generation<F: ModelFamily>(
     fixed: &Fixed<'_, F>,
     g: usize,
@@ -588,9 +607,18 @@ fn measure_generation<F: ModelFamily>(
     let config = fixed.config;
     let vae = fixed.family.vae(model);
     fixed.seed(g, Purpose::Eval);
-    let eval = evaluate(vae, &fixed.test, config.eval_batch);
-    let latents = latent_stats(g, &encode_all(vae, &fixed.test, config.eval_batch));
-    let reference = state.gen0.get_or_insert_with(|| vae.clone());
+    let fit = vae.map(|vae| {
+        let eval = evaluate(vae, &fixed.test, config.eval_batch);
+        let latents = latent_stats(g, &encode_all(vae, &fixed.test, config.eval_batch));
+        (eval, latents)
+    });
+    if state.gen0.is_none() {
+        state.gen0 = Some(match vae {
+            Some(vae) => vae.clone(),
+            None => reference_vae(fixed)?,
+        });
+    }
+    let reference = state.gen0.as_ref().expect("set above");
     let probe_seed = stream_seed(config.seed, g, Purpose::Probe);
     let probe_images = fixed
         .family
@@ -604,12 +632,56 @@ fn measure_generation<F: ModelFamily>(
         &probe_mu,
         &mut state.view,
     )?;
+    let grids = match vae {
+        Some(vae) => fixed.grids(vae),
+        None => fixed.sample_grid(probe_images),
+    };
     Ok(Measured {
-        eval,
-        latents,
+        fit,
         probe: probe_stats(g, probe_mu),
         scored,
+        grids,
     })
+}
+
+/// The reference VAE of a chain whose models have no encoder: the chain's own
+/// VAE trained on the real training set with generation 0's streams, as a VAE
+/// chain trains its generation 0. It encodes every generation's probe and
+/// gives the evaluators their likelihood under generation 0. It is kept in
+/// the run folder's `reference/`, where a resume loads it.
+fn reference_vae<F>(fixed: &Fixed<'_, F>) -> Result<Vae, ChainError> {
+    let config = fixed.config;
+    let dir = config.out.join(REFERENCE_DIR);
+    let family = VaeFamily::new(config, &fixed.device);
+    if dir.is_dir() {
+        return family.load(&dir);
+    }
+    let attempt = Attempt {
+        lr: config.train.lr,
+        init_seed: stream_seed(config.seed, 0, Purpose::Init),
+        train_seed: stream_seed(config.seed, 0, Purpose::Train),
+    };
+    let mut source = ShuffledImages::new(fixed.real_train.clone());
+    let (vae, _) = family
+        .train(&mut source, attempt, &mut |_| {})
+        .map_err(|divergence| ChainError::Diverged {
+            generation: 0,
+            divergence,
+            retried: false,
+        })?;
+    // Written beside its place and moved there whole, so a killed write leaves no half of it.
+    let partial = config.out.join(format!("{REFERENCE_DIR}.partial"));
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |e| ChainError::Record(RecordError::io(&path, e))
+    };
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial).map_err(io(&partial))?;
+    }
+    std::fs::create_dir_all(&partial).map_err(io(&partial))?;
+    family.save(&vae, &partial)?;
+    std::fs::rename(&partial, &dir).map_err(io(&dir))?;
+    Ok(vae)
 }
 
 /// Writes a generation's grids, records and checkpoint into `dir`.
@@ -620,9 +692,12 @@ fn write_generation<F: ModelFamily>(
     measured: &Measured,
     render: &mut dyn Render,
 ) -> Result<(), ChainError> {
-    let grids = fixed.grids(fixed.family.vae(model));
-    render.grids(dir, &grids).map_err(ChainError::Render)?;
-    write_json(&dir.join("latents.json"), &measured.latents)?;
+    render
+        .grids(dir, &measured.grids)
+        .map_err(ChainError::Render)?;
+    if let Some((_, latents)) = &measured.fit {
+        write_json(&dir.join("latents.json"), latents)?;
+    }
     write_json(&dir.join("probe.json"), &measured.probe)?;
     if let Some(record) = &measured.scored {
         write_json(&dir.join("eval.json"), record)?;
@@ -633,17 +708,14 @@ fn write_generation<F: ModelFamily>(
 /// Generation `g`'s row of `metrics.csv`.
 fn metrics_row<M>(g: usize, trained: &Trained<M>, measured: &Measured, seconds: f64) -> MetricsRow {
     let Measured {
-        eval,
-        latents,
-        probe,
-        scored,
+        fit, probe, scored, ..
     } = measured;
     MetricsRow {
         generation: g,
         train_size: trained.train_size,
         real_fraction: trained.real_fraction,
         train_loss: Some(trained.train_loss),
-        fit: Some(ModelFit {
+        fit: fit.as_ref().map(|(eval, latents)| ModelFit {
             test_nelbo: eval.nelbo,
             test_recon: eval.recon,
             test_kl: eval.kl,
@@ -703,9 +775,16 @@ fn training_source<F: ModelFamily>(
     let size = c.synthetic_count();
     let kept = c.kept_real();
     if c.stream {
+        let Some(vae) = fixed.family.vae(previous) else {
+            return Err(ChainError::Config(ConfigError {
+                setting: Setting::Stream,
+                message: "a model without an encoder cannot stream its samples; leave stream off"
+                    .to_string(),
+            }));
+        };
         let real = (kept > 0).then(|| (fixed.real_train.clone(), c.real_fraction));
         let source = StreamedImages::new(
-            fixed.family.vae(previous).clone(),
+            vae.clone(),
             c.model.latent_dim,
             size,
             c.prior_scale,

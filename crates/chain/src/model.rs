@@ -58,8 +58,9 @@ pub trait ModelFamily {
     /// The VAE whose encoder and decoder the chain's measurements of `model`
     /// use (the test set's likelihood, the latent statistics, the sample grid
     /// from fixed latents, the reconstructions; generation 0's is the probe's
-    /// encoder).
-    fn vae<'m>(&self, model: &'m Self::Model) -> &'m Vae;
+    /// encoder), for a model that is one. `None` for a model without an
+    /// encoder: the chain's reference VAE then encodes its probe.
+    fn vae<'m>(&self, model: &'m Self::Model) -> Option<&'m Vae>;
 
     /// Trainable parameters of one model.
     fn parameters(&self) -> usize;
@@ -121,8 +122,8 @@ impl ModelFamily for VaeFamily<'_> {
         Ok(load_checkpoint(dir, &self.device)?.0)
     }
 
-    fn vae<'m>(&self, model: &'m Vae) -> &'m Vae {
-        model
+    fn vae<'m>(&self, model: &'m Vae) -> Option<&'m Vae> {
+        Some(model)
     }
 
     fn parameters(&self) -> usize {

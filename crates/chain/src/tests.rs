@@ -15,7 +15,10 @@ use collapse_records::{COMPLETE, FolderError};
 use collapse_report::Report;
 
 use crate::generations::TRAINING_SET_FLOAT;
-use crate::{ChainConfig, ChainError, LoopMode, Preset, RunContext, resume_chain, run_chain};
+use crate::{
+    Attempt, ChainConfig, ChainError, LoopMode, ModelFamily, Preset, RunContext, VaeFamily,
+    resume_chain, run_chain,
+};
 
 /// Held by each test while it runs a chain: the chains seed flex's one random
 /// generator, which two chains running at once in this process would share.
@@ -132,8 +135,16 @@ fn each_generation_leaves_its_records_and_resuming_redoes_the_same() {
     let tmp = tempfile::tempdir().expect("temporary folder");
     let out = tmp.path().join("run");
     let (c, data, device) = (config(&out), dataset(), Device::flex());
-    let rows =
-        run_chain(&c, &data, &device, context(), &mut Report, &mut |_| {}).expect("the chain runs");
+    let rows = run_chain(
+        &c,
+        VaeFamily::new(&c, &device),
+        &data,
+        &device,
+        context(),
+        &mut Report,
+        &mut |_| {},
+    )
+    .expect("the chain runs");
     assert_eq!(rows.len(), 3);
     for (g, row) in rows.iter().enumerate() {
         check_generation(&out, g, row);
@@ -148,8 +159,16 @@ fn each_generation_leaves_its_records_and_resuming_redoes_the_same() {
     // Generation 2 interrupted before its marker: resuming redoes it alone.
     std::fs::remove_file(generation_dir(&out, 2).join(COMPLETE)).unwrap();
     let first_gen = std::fs::read(generation_dir(&out, 1).join("model.bpk")).unwrap();
-    let resumed =
-        resume_chain(&c, manifest, &data, &device, &mut Report, &mut |_| {}).expect("resumes");
+    let resumed = resume_chain(
+        &c,
+        VaeFamily::new(&c, &device),
+        manifest,
+        &data,
+        &device,
+        &mut Report,
+        &mut |_| {},
+    )
+    .expect("resumes");
     assert_eq!(without_seconds(&resumed), without_seconds(&rows));
     assert_eq!(
         std::fs::read(generation_dir(&out, 1).join("model.bpk")).unwrap(),
@@ -160,7 +179,15 @@ fn each_generation_leaves_its_records_and_resuming_redoes_the_same() {
     assert_eq!((manifest.generations.len(), manifest.resumed.len()), (3, 1));
 
     // The folder now holds a run: a second run into it is refused, changing nothing.
-    let again = run_chain(&c, &data, &device, context(), &mut Report, &mut |_| {});
+    let again = run_chain(
+        &c,
+        VaeFamily::new(&c, &device),
+        &data,
+        &device,
+        context(),
+        &mut Report,
+        &mut |_| {},
+    );
     assert!(matches!(again, Err(ChainError::Folder(FolderError::Exists(path))) if path == out));
     assert_eq!(
         read_json::<Manifest>(&out.join("manifest.json")).unwrap(),
@@ -176,10 +203,12 @@ fn an_accumulating_chain_trains_on_every_earlier_set() {
     let tmp = tempfile::tempdir().expect("temporary folder");
     let mut c = config(&tmp.path().join("run"));
     c.mode = LoopMode::Accumulate;
+    let device = Device::flex();
     let rows = run_chain(
         &c,
+        VaeFamily::new(&c, &device),
         &dataset(),
-        &Device::flex(),
+        &device,
         context(),
         &mut Report,
         &mut |_| {},
@@ -215,10 +244,12 @@ fn a_chain_whose_synthetic_share_rounds_to_nothing_trains_on_real_images() {
         c.real_fraction = fraction;
         c.stream = stream;
         c.validate().expect("a valid chain");
+        let device = Device::flex();
         let rows = run_chain(
             &c,
+            VaeFamily::new(&c, &device),
             &dataset(),
-            &Device::flex(),
+            &device,
             context(),
             &mut Report,
             &mut |_| {},
@@ -233,4 +264,112 @@ fn a_chain_whose_synthetic_share_rounds_to_nothing_trains_on_real_images() {
             assert_eq!(rows[1].real_fraction, 1.0, "{name}");
         }
     }
+}
+
+/// The chain's VAE presented as a model without an encoder, as a model run
+/// outside this process is: the chain must measure it through its reference
+/// VAE alone.
+struct WithoutEncoder<'a>(VaeFamily<'a>);
+
+impl ModelFamily for WithoutEncoder<'_> {
+    type Model = collapse_vae::Vae;
+
+    fn train(
+        &self,
+        source: &mut dyn collapse_vae::BatchSource,
+        attempt: Attempt,
+        on_event: &mut dyn FnMut(collapse_vae::TrainEvent),
+    ) -> Result<(Self::Model, f64), collapse_vae::Divergence> {
+        self.0.train(source, attempt, on_event)
+    }
+
+    fn sample(
+        &self,
+        model: &Self::Model,
+        count: usize,
+        seed: u64,
+    ) -> Result<burn::prelude::Tensor<2>, ChainError> {
+        self.0.sample(model, count, seed)
+    }
+
+    fn save(&self, model: &Self::Model, dir: &Path) -> Result<(), ChainError> {
+        self.0.save(model, dir)
+    }
+
+    fn load(&self, dir: &Path) -> Result<Self::Model, ChainError> {
+        self.0.load(dir)
+    }
+
+    fn vae<'m>(&self, _: &'m Self::Model) -> Option<&'m collapse_vae::Vae> {
+        None
+    }
+
+    fn parameters(&self) -> usize {
+        self.0.parameters()
+    }
+}
+
+#[test]
+fn a_model_without_an_encoder_is_probed_by_the_reference_vae_and_resumes() {
+    let _one = ONE_CHAIN_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().expect("temporary folder");
+    let (encoded, bare) = (tmp.path().join("vae"), tmp.path().join("bare"));
+    let (data, device) = (dataset(), Device::flex());
+    let run = |out: &Path, encoder: bool| {
+        let c = config(out);
+        let family = VaeFamily::new(&c, &device);
+        let ctx = context();
+        match encoder {
+            true => run_chain(&c, family, &data, &device, ctx, &mut Report, &mut |_| {}),
+            false => {
+                let family = WithoutEncoder(family);
+                run_chain(&c, family, &data, &device, ctx, &mut Report, &mut |_| {})
+            }
+        }
+        .expect("the chain runs")
+    };
+    let with = run(&encoded, true);
+    let without = run(&bare, false);
+    for (a, b) in with.iter().zip(&without) {
+        assert!(a.fit.is_some() && b.fit.is_none(), "gen {}", a.generation);
+        assert_eq!(a.train_loss, b.train_loss);
+        // The reference is the VAE chain's own generation 0, so the probes agree.
+        assert_eq!(
+            (a.probe_mu_mean, a.probe_mu_std),
+            (b.probe_mu_mean, b.probe_mu_std),
+            "gen {}",
+            a.generation
+        );
+    }
+    assert!(bare.join("reference/model.bpk").is_file());
+    for g in 0..3 {
+        let dir = generation_dir(&bare, g);
+        assert!(dir.join("samples.png").is_file() && dir.join("probe.json").is_file());
+        assert!(!dir.join("latents.json").exists() && !dir.join("reconstructions.png").exists());
+    }
+    let csv = std::fs::read_to_string(bare.join("metrics.csv")).unwrap();
+    let second = csv.lines().nth(1).unwrap();
+    assert!(
+        second.contains(",,,,"),
+        "its fit cells stay empty: {second}"
+    );
+
+    // Interrupted in generation 2: the resume loads the reference and redoes the same.
+    std::fs::remove_file(generation_dir(&bare, 2).join(COMPLETE)).unwrap();
+    let c = config(&bare);
+    let manifest: Manifest = read_json(&bare.join("manifest.json")).unwrap();
+    let family = WithoutEncoder(VaeFamily::new(&c, &device));
+    let resumed = resume_chain(
+        &c,
+        family,
+        manifest,
+        &data,
+        &device,
+        &mut Report,
+        &mut |_| {},
+    )
+    .expect("resumes");
+    assert_eq!(without_seconds(&resumed), without_seconds(&without));
 }

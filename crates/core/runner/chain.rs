@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use collapse_chain::{
-    ChainConfig, ChainError, ChainEvent, RunContext, Stage, resume_chain, run_chain,
+    ChainConfig, ChainError, ChainEvent, RunContext, Stage, VaeFamily, resume_chain, run_chain,
 };
 use collapse_eval::CacheEvent;
 use collapse_records::{DeviceRecord, FolderError, Manifest, MetricsRow};
@@ -202,6 +202,7 @@ pub fn start(given: &GivenSettings, args: &RunArgs) -> anyhow::Result<()> {
         };
         run_chain(
             &config,
+            VaeFamily::new(&config, &selected.device),
             &dataset,
             &selected.device,
             context,
@@ -391,6 +392,7 @@ pub fn resume(args: RunArgs, run: PathBuf) -> anyhow::Result<()> {
     execute(&config, &selected.record, args.quiet, |on_event| {
         resume_chain(
             &config,
+            VaeFamily::new(&config, &selected.device),
             manifest,
             &dataset,
             &selected.device,

@@ -137,10 +137,12 @@ pub struct Grids {
     pub dims: [usize; 2],
     /// Images per row.
     pub columns: usize,
-    /// The samples of fixed latents, row-major `[images, pixels]`.
+    /// The samples, row-major `[images, pixels]`: of fixed latents for a
+    /// VAE, the first probe samples for a model without an encoder.
     pub samples: Vec<f32>,
-    /// Test images, then their reconstructions, row-major `[images, pixels]`.
-    pub reconstructions: Vec<f32>,
+    /// Test images, then their reconstructions, row-major `[images, pixels]`;
+    /// none for a model without an encoder.
+    pub reconstructions: Option<Vec<f32>>,
 }
 
 #[cfg(test)]

@@ -54,7 +54,8 @@ const VIEWER_SCRIPT: &str = "
     slider.value = i;
     $('gen-label').textContent = 'generation ' + f.dataset.generation;
     $('gen-image').src = f.querySelector('img').getAttribute('src');
-    $('gen-recon').src = f.dataset.reconstructions;
+    const recon = $('gen-recon');
+    if (recon) recon.src = f.dataset.reconstructions;
     prev.disabled = i === 0;
     next.disabled = i === figures.length - 1;
     figures.forEach((g, j) => g.classList.toggle('current', j === i));
@@ -353,9 +354,12 @@ fn sample_viewer(rows: &[MetricsRow]) -> Markup {
                 strong id="gen-label" { "generation " (g) }
             }
             img id="gen-image" src=(generation_file(g, SAMPLES)) alt="sample grid";
-            " "
-            img id="gen-recon" src=(generation_file(g, RECONSTRUCTIONS))
-                alt="reconstructions of test digits";
+            // A model without an encoder reconstructs nothing.
+            @if first.fit.is_some() {
+                " "
+                img id="gen-recon" src=(generation_file(g, RECONSTRUCTIONS))
+                    alt="reconstructions of test digits";
+            }
         }
         div class="strip" id="strip" {
             @for r in rows { (thumbnail(r.generation)) }

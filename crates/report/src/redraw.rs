@@ -66,10 +66,13 @@ pub struct Report;
 
 impl Render for Report {
     fn grids(&mut self, dir: &Path, grids: &Grids) -> Result<(), RenderError> {
-        for (name, pixels) in [
-            ("samples.png", &grids.samples),
-            ("reconstructions.png", &grids.reconstructions),
-        ] {
+        let images = std::iter::once(("samples.png", &grids.samples)).chain(
+            grids
+                .reconstructions
+                .iter()
+                .map(|r| ("reconstructions.png", r)),
+        );
+        for (name, pixels) in images {
             let image = grid_image(pixels, grids.dims, grids.columns, GRID_SCALE);
             save_png(&dir.join(name), &image)?;
         }
