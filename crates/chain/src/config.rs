@@ -134,7 +134,35 @@ pub struct ChainConfig {
     pub classifier: ClassifierConfig,
     /// Which generated training sets the run folder keeps.
     pub keep_sets: KeepSets,
+    /// A model outside this tool, in place of the VAE; none for the VAE.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external: Option<ExternalModel>,
 }
+
+/// A generation's model as two commands of a program outside this tool
+/// (docs/models.md): one trains a model on a written training set, the other
+/// draws images from it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExternalModel {
+    /// The command that trains a generation's model.
+    pub train: String,
+    /// The command that draws images from it.
+    pub sample: String,
+    /// Seconds each command may run; none for no limit.
+    pub timeout: Option<f64>,
+}
+
+/// The placeholders of an external model's `train` command.
+pub const TRAIN_PLACEHOLDERS: [&str; 6] = [
+    "train",
+    "model_dir",
+    "seed",
+    "init_seed",
+    "epochs",
+    "generation",
+];
+/// The placeholders of an external model's `sample` command.
+pub const SAMPLE_PLACEHOLDERS: [&str; 5] = ["model_dir", "count", "samples", "seed", "generation"];
 
 /// A setting of a chain's configuration, as an error names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,6 +201,12 @@ pub enum Setting {
     EvalBatch,
     /// Epochs of the frozen classifier's training.
     EvaluatorEpochs,
+    /// The command that trains an external model.
+    ExternalTrain,
+    /// The command that samples an external model.
+    ExternalSample,
+    /// The time limit of an external model's commands.
+    ExternalTimeout,
 }
 
 impl Setting {
@@ -196,6 +230,9 @@ impl Setting {
             Setting::ProbeSamples => "probe samples",
             Setting::EvalBatch => "evaluation batch",
             Setting::EvaluatorEpochs => "classifier epochs",
+            Setting::ExternalTrain => "external model's train command",
+            Setting::ExternalSample => "external model's sample command",
+            Setting::ExternalTimeout => "external model's time limit",
         }
     }
 
@@ -219,6 +256,9 @@ impl Setting {
             Setting::ProbeSamples => "probe_samples",
             Setting::EvalBatch => "eval_batch",
             Setting::EvaluatorEpochs => "evaluator_epochs",
+            Setting::ExternalTrain => "external_train",
+            Setting::ExternalSample => "external_sample",
+            Setting::ExternalTimeout => "external_timeout",
         }
     }
 }
@@ -237,6 +277,39 @@ fn refuse(setting: Setting, message: impl Into<String>) -> ConfigError {
     ConfigError {
         setting,
         message: message.into(),
+    }
+}
+
+impl ExternalModel {
+    /// Both commands parse with their placeholders, the limit is positive, and
+    /// the chain does not stream (a model outside this process is sampled
+    /// into a written set).
+    fn validate(&self, stream: bool) -> Result<(), ConfigError> {
+        let commands = [
+            (Setting::ExternalTrain, &self.train, &TRAIN_PLACEHOLDERS[..]),
+            (
+                Setting::ExternalSample,
+                &self.sample,
+                &SAMPLE_PLACEHOLDERS[..],
+            ),
+        ];
+        for (setting, text, holes) in commands {
+            collapse_external::CommandLine::parse(text, holes)
+                .map_err(|e| refuse(setting, e.to_string()))?;
+        }
+        if let Some(t) = self.timeout.filter(|t| !(t.is_finite() && *t > 0.0)) {
+            return Err(refuse(
+                Setting::ExternalTimeout,
+                format!("must be a positive number of seconds, got {t}"),
+            ));
+        }
+        if stream {
+            return Err(refuse(
+                Setting::Stream,
+                "an external model is sampled into a written training set; leave stream off",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -283,6 +356,7 @@ impl ChainConfig {
             evaluate: true,
             classifier: ClassifierConfig::new(),
             keep_sets: KeepSets::Needed,
+            external: None,
         }
     }
 
@@ -380,6 +454,9 @@ impl ChainConfig {
                 Setting::Stream,
                 "draws fresh samples for each batch, so there are no earlier sets to accumulate",
             ));
+        }
+        if let Some(external) = &self.external {
+            external.validate(self.stream)?;
         }
         Ok(())
     }
@@ -493,5 +570,53 @@ mod tests {
         assert_eq!((c.real_size(), c.synthetic_count()), (20_000, 20_000));
         c.real_fraction = 0.1;
         assert_eq!(c.kept_real(), 2_000);
+    }
+}
+
+#[cfg(test)]
+mod external_tests {
+    use super::*;
+    use crate::ChainSettings;
+
+    fn resolved(toml: &str) -> Result<ChainConfig, ConfigError> {
+        let settings = ChainSettings::from_table(&toml.parse().unwrap()).unwrap();
+        settings.resolve(|_| "d".into(), |_| "o".into())
+    }
+
+    #[test]
+    fn an_external_model_is_two_commands_checked_before_any_run() {
+        let both = "external_train = \"fit {train} {model_dir} {seed}\"\nexternal_sample = \"draw {model_dir} {count} {samples}\"";
+        let c = resolved(both).unwrap();
+        let external = c.external.expect("an external model");
+        assert_eq!(external.train, "fit {train} {model_dir} {seed}");
+        assert_eq!(external.timeout, None);
+        let err = |toml: &str| {
+            let e = resolved(toml).unwrap_err();
+            format!("{}: {}", e.setting.key(), e.message)
+        };
+        assert_eq!(
+            err("external_train = \"fit {train}\""),
+            "external_sample: is needed with external_train"
+        );
+        assert_eq!(
+            err("external_timeout = 5.0"),
+            "external_train: is needed with external_timeout (it limits an external model's commands)"
+        );
+        assert!(
+            err(&format!("{both}\nexternal_timeout = 0.0"))
+                .starts_with("external_timeout: must be a positive number of seconds")
+        );
+        assert!(
+            err("external_train = \"fit {data}\"\nexternal_sample = \"draw\"")
+                .starts_with("external_train: {data} is not a placeholder of this command")
+        );
+        assert_eq!(
+            err("external_train = \"fit 'open\"\nexternal_sample = \"draw\""),
+            "external_train: an unclosed quote or a trailing backslash"
+        );
+        assert!(
+            err(&format!("{both}\npreset = \"paper\""))
+                .starts_with("stream: an external model is sampled into a written training set")
+        );
     }
 }

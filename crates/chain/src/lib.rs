@@ -21,7 +21,9 @@ pub mod settings;
 mod tests;
 
 pub use backend::Backend;
-pub use config::{ChainConfig, ConfigError, KeepSets, LoopMode, OnDivergence, Preset, Setting};
+pub use config::{
+    ChainConfig, ConfigError, ExternalModel, KeepSets, LoopMode, OnDivergence, Preset, Setting,
+};
 pub use error::ChainError;
 pub use estimate::estimate;
 pub use generations::{

@@ -11,7 +11,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
-use crate::config::{ChainConfig, ConfigError, KeepSets, LoopMode, OnDivergence, Preset, Setting};
+use crate::config::{
+    ChainConfig, ConfigError, ExternalModel, KeepSets, LoopMode, OnDivergence, Preset, Setting,
+};
 
 /// A chain's settings, each one optional: where one is not given, the
 /// preset's value holds.
@@ -122,6 +124,16 @@ pub struct ChainSettings {
     /// generations), or retry it once with a new seed stream and half the learning rate.
     #[cfg_attr(feature = "clap", arg(long, value_enum))]
     pub on_divergence: Option<OnDivergence>,
+    /// The command that trains a generation's model outside this tool, with --external-sample in
+    /// place of the chain's VAE (docs/models.md).
+    #[cfg_attr(feature = "clap", arg(long, value_name = "COMMAND"))]
+    pub external_train: Option<String>,
+    /// The command that draws images from such a model.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "COMMAND"))]
+    pub external_sample: Option<String>,
+    /// Seconds each command of an external model may run [default: no limit].
+    #[cfg_attr(feature = "clap", arg(long, value_name = "SECONDS"))]
+    pub external_timeout: Option<f64>,
 }
 
 /// A setting refused as written, before it is resolved.
@@ -176,6 +188,28 @@ impl ChainSettings {
     /// value of the wrong kind is an error naming the key.
     pub fn from_table(table: &toml::Table) -> Result<ChainSettings, SettingsError> {
         from_table(table, "chain")
+    }
+
+    /// The external model these settings give: both commands or neither.
+    fn external(&self) -> Result<Option<ExternalModel>, ConfigError> {
+        let needs = |setting, other: &str| ConfigError {
+            setting,
+            message: format!("is needed with {other}"),
+        };
+        match (&self.external_train, &self.external_sample) {
+            (Some(train), Some(sample)) => Ok(Some(ExternalModel {
+                train: train.clone(),
+                sample: sample.clone(),
+                timeout: self.external_timeout,
+            })),
+            (Some(_), None) => Err(needs(Setting::ExternalSample, "external_train")),
+            (None, Some(_)) => Err(needs(Setting::ExternalTrain, "external_sample")),
+            (None, None) if self.external_timeout.is_some() => Err(needs(
+                Setting::ExternalTrain,
+                "external_timeout (it limits an external model's commands)",
+            )),
+            (None, None) => Ok(None),
+        }
     }
 
     /// The dataset these settings name, from the catalogue.
@@ -245,6 +279,7 @@ impl ChainSettings {
         set(&mut c.classifier.epochs, self.evaluator_epochs);
         set(&mut c.classifier.train_images, self.evaluator_images);
         set(&mut c.on_divergence, self.on_divergence);
+        c.external = self.external()?;
         c.validate()?;
         Ok(c)
     }

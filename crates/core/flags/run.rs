@@ -192,7 +192,22 @@ mod tests {
         ("evaluator_epochs", "2", &["--evaluator-epochs", "2"]),
         ("evaluator_images", "1000", &["--evaluator-images", "1000"]),
         ("on_divergence", "\"retry\"", &["--on-divergence", "retry"]),
+        (
+            "external_train",
+            "\"fit {train} {model_dir}\"",
+            &["--external-train", "fit {train} {model_dir}"],
+        ),
+        (
+            "external_sample",
+            "\"draw {model_dir} {samples}\"",
+            &["--external-sample", "draw {model_dir} {samples}"],
+        ),
+        ("external_timeout", "60.0", &["--external-timeout", "60"]),
     ];
+
+    /// An external model, over which each of its settings changes the chain.
+    const EXTERNAL: &str =
+        "external_train = \"train {train}\"\nexternal_sample = \"sample {samples}\"";
 
     fn from_flags(words: &[&str]) -> ChainSettings {
         let argv = ["collapse", "run"].iter().chain(words);
@@ -224,14 +239,18 @@ mod tests {
             let line = from_flags(words);
             assert_eq!(file, line, "{key}: the file and the flag differ");
             assert_eq!(file.given(), [key.to_string()], "{key}");
-            // Over the quick preset or the paper one (which streams already), the
-            // value changes the chain's configuration.
-            let reaches = [ChainSettings::default(), from_toml("preset = \"paper\"")]
-                .iter()
-                .any(|base| {
-                    let set = resolved(&file.over(base));
-                    set.is_some() && set != resolved(base)
-                });
+            // Over the quick preset, the paper one (which streams already) or an
+            // external model (whose commands go together), the value changes the
+            // chain's configuration.
+            let bases = [
+                ChainSettings::default(),
+                from_toml("preset = \"paper\""),
+                from_toml(EXTERNAL),
+            ];
+            let reaches = bases.iter().any(|base| {
+                let set = resolved(&file.over(base));
+                set.is_some() && set != resolved(base)
+            });
             assert!(reaches, "{key} does not reach ChainConfig");
         }
         let paper = from_toml("preset = \"paper\"\nstream = false");
@@ -268,6 +287,9 @@ mod tests {
             Setting::ProbeSamples,
             Setting::EvalBatch,
             Setting::EvaluatorEpochs,
+            Setting::ExternalTrain,
+            Setting::ExternalSample,
+            Setting::ExternalTimeout,
         ];
         for s in all {
             assert!(fields.contains(&s.key().to_string()), "{s:?}");
