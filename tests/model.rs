@@ -137,3 +137,66 @@ fn model_train_and_sample_are_the_chains_generation_0_and_its_draws() {
         &["bad.toml: epochs:"],
     );
 }
+
+#[test]
+fn a_chain_through_the_command_protocol_gives_the_vae_chains_figures() {
+    let tmp = TempDir::new("protocol");
+    let (vae, external) = (tmp.join("vae"), tmp.join("external"));
+    assert_ok(&run_into(&tmp, &vae, &TINY));
+    std::fs::write(tmp.join("model.toml"), "epochs = 1\n").unwrap();
+    let config = tmp.join("model.toml");
+    let bin = env!("CARGO_BIN_EXE_collapse");
+    let train = format!(
+        "'{bin}' model train --data {{train}} --out {{model_dir}} --seed {{seed}} --init-seed {{init_seed}} --config '{}' -q",
+        config.display()
+    );
+    let sample = format!(
+        "'{bin}' model sample --from {{model_dir}} --count {{count}} --out {{samples}} --seed {{seed}} --config '{}'",
+        config.display()
+    );
+    let mut flags = TINY.to_vec();
+    flags.extend(["--external-train", &train, "--external-sample", &sample]);
+    assert_ok(&run_into(&tmp, &external, &flags));
+
+    let read = |run: &std::path::Path| {
+        collapse_records::read_metrics_csv(&run.join("metrics.csv")).unwrap()
+    };
+    let (ours, theirs) = (read(&vae), read(&external));
+    assert_eq!(ours.len(), theirs.len());
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert!(a.fit.is_some() && b.fit.is_none() && b.train_loss.is_none());
+        let same = |r: &collapse_records::MetricsRow| {
+            (
+                r.train_size,
+                r.real_fraction,
+                r.probe_mu_mean,
+                r.probe_mu_std,
+                r.probe_tail_mass,
+                r.eval.clone(),
+            )
+        };
+        assert_eq!(same(a), same(b), "generation {}", a.generation);
+    }
+    let gen1 = external.join("gen-001");
+    assert!(gen1.join("model/model.bpk").is_file() && gen1.join("train.stdout.log").is_file());
+    assert!(
+        !gen1.join("train.npy").exists(),
+        "the set goes once the model is trained"
+    );
+
+    // A command that fails ends the run in one line naming the generation and the command.
+    let mut flags = TINY.to_vec();
+    flags.extend([
+        "--external-train",
+        "sh -c 'echo broken >&2; exit 3'",
+        "--external-sample",
+        &sample,
+    ]);
+    crate::util::assert_fails(
+        &run_into(&tmp, &tmp.join("failing"), &flags),
+        1,
+        &[
+            "generation 0: the external model's train command: exited with 3; its stderr ends: broken",
+        ],
+    );
+}

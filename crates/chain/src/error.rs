@@ -33,6 +33,21 @@ pub enum ChainError {
     /// A setting refused against the dataset (more test images than it has).
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// An external model's command failed, or wrote samples the chain refuses.
+    #[error(
+        "generation {generation}: the external model's {command} command: {message}; completed generations are kept"
+    )]
+    External {
+        /// The generation.
+        generation: usize,
+        /// `train` or `sample`.
+        command: &'static str,
+        /// What went wrong.
+        message: String,
+    },
+    /// An image set could not be written.
+    #[error(transparent)]
+    Npy(collapse_data::NpyError),
     /// A generation's loss diverged (after its retry, if one was allowed).
     #[error("generation {generation}: {divergence}{}; completed generations are kept", if *retried { " again after a retry at half the learning rate" } else { "" })]
     Diverged {

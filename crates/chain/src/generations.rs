@@ -23,7 +23,7 @@ use collapse_vae::{
 use crate::config::{ChainConfig, ConfigError, LoopMode, OnDivergence, Setting};
 use crate::error::ChainError;
 use crate::latents::{latent_stats, probe_stats};
-use crate::model::{Attempt, ModelFamily, VaeFamily};
+use crate::model::{Attempt, ModelFamily, TrainError, VaeFamily};
 use crate::seeds::{Purpose, stream_seed};
 
 /// File name of a generated training set of decoder means (float32 IDX).
@@ -465,7 +465,7 @@ struct Trained<M> {
     model: M,
     train_size: usize,
     real_fraction: f64,
-    train_loss: f64,
+    train_loss: Option<f64>,
 }
 
 /// What was measured of one generation's model.
@@ -545,6 +545,7 @@ fn train_generation<F: ModelFamily>(
     });
     let mut attempt = |purposes: (Purpose, Purpose), lr: f64| {
         let attempt = Attempt {
+            generation: g,
             lr,
             init_seed: stream_seed(config.seed, g, purposes.0),
             train_seed: stream_seed(config.seed, g, purposes.1),
@@ -557,20 +558,22 @@ fn train_generation<F: ModelFamily>(
         };
         fixed.family.train(source.as_mut(), attempt, on_event)
     };
-    let trained = match attempt((Purpose::Init, Purpose::Train), config.train.lr) {
-        Err(divergence) if config.on_divergence == OnDivergence::Retry => {
+    let failed = |e: TrainError, retried| match e {
+        TrainError::Diverged(divergence) => ChainError::Diverged {
+            generation: g,
+            divergence,
+            retried,
+        },
+        TrainError::Failed(e) => e,
+    };
+    let (model, train_loss) = match attempt((Purpose::Init, Purpose::Train), config.train.lr) {
+        Err(TrainError::Diverged(divergence)) if config.on_divergence == OnDivergence::Retry => {
             let lr = config.train.lr / 2.0;
             record_retry(config, manifest, g, &divergence, lr)?;
-            attempt((Purpose::RetryInit, Purpose::RetryTrain), lr)
-                .map_err(|divergence| (divergence, true))
+            attempt((Purpose::RetryInit, Purpose::RetryTrain), lr).map_err(|e| failed(e, true))?
         }
-        other => other.map_err(|divergence| (divergence, false)),
+        other => other.map_err(|e| failed(e, false))?,
     };
-    let (model, train_loss) = trained.map_err(|(divergence, retried)| ChainError::Diverged {
-        generation: g,
-        divergence,
-        retried,
-    })?;
     Ok(Trained {
         model,
         train_size,
@@ -657,6 +660,7 @@ fn reference_vae<F>(fixed: &Fixed<'_, F>) -> Result<Vae, ChainError> {
         return family.load(&dir);
     }
     let attempt = Attempt {
+        generation: 0,
         lr: config.train.lr,
         init_seed: stream_seed(config.seed, 0, Purpose::Init),
         train_seed: stream_seed(config.seed, 0, Purpose::Train),
@@ -664,10 +668,13 @@ fn reference_vae<F>(fixed: &Fixed<'_, F>) -> Result<Vae, ChainError> {
     let mut source = ShuffledImages::new(fixed.real_train.clone());
     let (vae, _) = family
         .train(&mut source, attempt, &mut |_| {})
-        .map_err(|divergence| ChainError::Diverged {
-            generation: 0,
-            divergence,
-            retried: false,
+        .map_err(|e| match e {
+            TrainError::Diverged(divergence) => ChainError::Diverged {
+                generation: 0,
+                divergence,
+                retried: false,
+            },
+            TrainError::Failed(e) => e,
         })?;
     // Written beside its place and moved there whole, so a killed write leaves no half of it.
     let partial = config.out.join(format!("{REFERENCE_DIR}.partial"));
@@ -714,7 +721,7 @@ fn metrics_row<M>(g: usize, trained: &Trained<M>, measured: &Measured, seconds: 
         generation: g,
         train_size: trained.train_size,
         real_fraction: trained.real_fraction,
-        train_loss: Some(trained.train_loss),
+        train_loss: trained.train_loss,
         fit: fit.as_ref().map(|(eval, latents)| ModelFit {
             test_nelbo: eval.nelbo,
             test_recon: eval.recon,

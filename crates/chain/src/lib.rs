@@ -12,6 +12,7 @@ pub mod backend;
 pub mod config;
 pub mod error;
 pub mod estimate;
+pub mod external;
 pub mod generations;
 pub mod latents;
 pub mod model;
@@ -26,9 +27,10 @@ pub use config::{
 };
 pub use error::ChainError;
 pub use estimate::estimate;
+pub use external::ExternalFamily;
 pub use generations::{
     ChainEvent, RunContext, Stage, resume_chain, run_chain, synthetic_set, training_set_name,
     write_training_set,
 };
-pub use model::{Attempt, ModelFamily, VaeFamily};
+pub use model::{Attempt, ModelFamily, TrainError, VaeFamily};
 pub use settings::{ChainSettings, SettingsError};

@@ -20,12 +20,23 @@ use crate::error::ChainError;
 /// its two random streams.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Attempt {
+    /// The generation it trains.
+    pub generation: usize,
     /// The learning rate (the configured one, or half of it on a retry).
     pub lr: f64,
     /// Seed of the fresh model's initialisation.
     pub init_seed: u64,
     /// Seed of the batch order and of everything random in training.
     pub train_seed: u64,
+}
+
+/// Why a generation's model was not trained.
+#[derive(Debug)]
+pub enum TrainError {
+    /// Its loss diverged (a retry at half the learning rate may help).
+    Diverged(Divergence),
+    /// It could not be trained at all (a model outside this process failed).
+    Failed(ChainError),
 }
 
 /// How a chain's models are made and used: trained for a generation, sampled,
@@ -35,13 +46,13 @@ pub trait ModelFamily {
     type Model: Clone;
 
     /// A fresh model trained on `source` as `attempt` says, with its mean
-    /// training loss; or where its loss diverged.
+    /// training loss where it reports one; or why it could not be trained.
     fn train(
         &self,
         source: &mut dyn BatchSource,
         attempt: Attempt,
         on_event: &mut dyn FnMut(TrainEvent),
-    ) -> Result<(Self::Model, f64), Divergence>;
+    ) -> Result<(Self::Model, Option<f64>), TrainError>;
 
     /// `count` images drawn from `model` on the stream of `seed`, as
     /// `[count, pixels]` values in `[0, 1]`; an error where the model could
@@ -90,14 +101,15 @@ impl ModelFamily for VaeFamily<'_> {
         source: &mut dyn BatchSource,
         attempt: Attempt,
         on_event: &mut dyn FnMut(TrainEvent),
-    ) -> Result<(Vae, f64), Divergence> {
+    ) -> Result<(Vae, Option<f64>), TrainError> {
         let autodiff = self.device.clone().autodiff();
         self.device.seed(attempt.init_seed);
         let model = self.config.model.init(&autodiff);
         self.device.seed(attempt.train_seed);
         let train_config = self.config.train.clone().with_lr(attempt.lr);
-        let (model, loss) = train(model, source, &train_config, on_event)?;
-        Ok((model.valid(), loss))
+        let (model, loss) =
+            train(model, source, &train_config, on_event).map_err(TrainError::Diverged)?;
+        Ok((model.valid(), Some(loss)))
     }
 
     fn sample(&self, model: &Vae, count: usize, seed: u64) -> Result<Tensor<2>, ChainError> {

@@ -279,7 +279,7 @@ impl ModelFamily for WithoutEncoder<'_> {
         source: &mut dyn collapse_vae::BatchSource,
         attempt: Attempt,
         on_event: &mut dyn FnMut(collapse_vae::TrainEvent),
-    ) -> Result<(Self::Model, f64), collapse_vae::Divergence> {
+    ) -> Result<(Self::Model, Option<f64>), crate::TrainError> {
         self.0.train(source, attempt, on_event)
     }
 

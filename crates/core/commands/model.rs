@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::anyhow;
 use burn::prelude::*;
-use collapse_chain::{Attempt, ChainConfig, ChainSettings, ModelFamily, VaeFamily};
+use collapse_chain::{Attempt, ChainConfig, ChainSettings, ModelFamily, TrainError, VaeFamily};
 use collapse_data::DatasetSpec;
 use collapse_vae::{ShuffledImages, TrainEvent};
 
@@ -54,6 +54,7 @@ fn train(args: ModelTrainArgs) -> anyhow::Result<()> {
     let images = Tensor::from_data(TensorData::new(pixels, [count, dims[0] * dims[1]]), device);
     let family = VaeFamily::new(&config, device);
     let attempt = Attempt {
+        generation: 0,
         lr: config.train.lr,
         init_seed: args.init_seed.unwrap_or(args.seed),
         train_seed: args.seed,
@@ -71,15 +72,19 @@ fn train(args: ModelTrainArgs) -> anyhow::Result<()> {
     };
     let (model, loss) = family
         .train(&mut ShuffledImages::new(images), attempt, on_event)
-        .map_err(|divergence| anyhow!("{}: {divergence}", args.data.display()))?;
+        .map_err(|e| match e {
+            TrainError::Diverged(divergence) => anyhow!("{}: {divergence}", args.data.display()),
+            TrainError::Failed(e) => e.into(),
+        })?;
     std::fs::create_dir_all(&args.out)
         .map_err(|e| usage(anyhow!("--out: {}: {e}", args.out.display())))?;
     family.save(&model, &args.out)?;
     println!(
-        "{count} images of {}x{}, {} epochs: mean loss {loss:.2}; checkpoint in {}",
+        "{count} images of {}x{}, {} epochs: mean loss {:.2}; checkpoint in {}",
         dims[0],
         dims[1],
         config.train.epochs,
+        loss.unwrap_or(f64::NAN),
         args.out.display()
     );
     Ok(())

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use collapse_chain::{
-    ChainConfig, ChainError, ChainEvent, RunContext, Stage, VaeFamily, resume_chain, run_chain,
+    ChainConfig, ChainError, ChainEvent, ExternalFamily, RunContext, Stage, VaeFamily,
+    resume_chain, run_chain,
 };
 use collapse_eval::CacheEvent;
 use collapse_records::{DeviceRecord, FolderError, Manifest, MetricsRow};
@@ -200,15 +201,17 @@ pub fn start(given: &GivenSettings, args: &RunArgs) -> anyhow::Result<()> {
             command_line: std::env::args().collect(),
             device,
         };
-        run_chain(
-            &config,
-            VaeFamily::new(&config, &selected.device),
-            &dataset,
-            &selected.device,
-            context,
-            &mut Report,
-            on_event,
-        )
+        let d = &selected.device;
+        match &config.external {
+            Some(external) => {
+                let family = ExternalFamily::new(&config, external, d);
+                run_chain(&config, family, &dataset, d, context, &mut Report, on_event)
+            }
+            None => {
+                let family = VaeFamily::new(&config, d);
+                run_chain(&config, family, &dataset, d, context, &mut Report, on_event)
+            }
+        }
     })
 }
 
@@ -261,7 +264,13 @@ fn model_words(model: &VaeConfig) -> String {
 /// The lines a run starts with: what it runs, on what, and where it writes
 /// (the whole configuration is in the run's manifest.json).
 fn describe_run(c: &ChainConfig, device: &DeviceRecord) -> String {
-    let model = model_words(&c.model);
+    let model = match &c.external {
+        Some(e) => format!(
+            "an external model (train: {}; sample: {})",
+            e.train, e.sample
+        ),
+        None => model_words(&c.model),
+    };
     let (later, s) = match c.generations {
         1 => ("generation 1".to_string(), "s"),
         g => (format!("generations 1 to {g} each"), ""),
@@ -390,15 +399,33 @@ pub fn resume(args: RunArgs, run: PathBuf) -> anyhow::Result<()> {
     backend::keep_tuning(backend, &tuning)?;
     let selected = backend::select(backend).map_err(usage)?;
     execute(&config, &selected.record, args.quiet, |on_event| {
-        resume_chain(
-            &config,
-            VaeFamily::new(&config, &selected.device),
-            manifest,
-            &dataset,
-            &selected.device,
-            &mut Report,
-            on_event,
-        )
+        let d = &selected.device;
+        match &config.external {
+            Some(external) => {
+                let family = ExternalFamily::new(&config, external, d);
+                resume_chain(
+                    &config,
+                    family,
+                    manifest,
+                    &dataset,
+                    d,
+                    &mut Report,
+                    on_event,
+                )
+            }
+            None => {
+                let family = VaeFamily::new(&config, d);
+                resume_chain(
+                    &config,
+                    family,
+                    manifest,
+                    &dataset,
+                    d,
+                    &mut Report,
+                    on_event,
+                )
+            }
+        }
     })
 }
 

@@ -21,6 +21,13 @@ pub trait BatchSource {
     /// # Shapes
     /// - returns `[len, pixels]`
     fn batch(&mut self, start: usize, len: usize) -> Tensor<2>;
+    /// Every image of the set in the order it holds them, for a model that
+    /// reads its training set whole; `None` for a source that draws its images
+    /// as it goes.
+    ///
+    /// # Shapes
+    /// - returns `[epoch_len, pixels]`
+    fn images(&self) -> Option<Tensor<2>>;
 }
 
 /// A training set held as one tensor on the device, reshuffled every epoch by a
@@ -58,6 +65,10 @@ impl BatchSource for ShuffledImages {
         let order = self.order.as_ref().expect("begin_epoch is called first");
         let idx = order.clone().slice(start..start + len);
         self.images.clone().select(0, idx)
+    }
+
+    fn images(&self) -> Option<Tensor<2>> {
+        Some(self.images.clone())
     }
 }
 
@@ -125,6 +136,12 @@ impl BatchSource for HostImages {
             rows.extend_from_slice(&self.parts[part][local * p..(local + 1) * p]);
         }
         Tensor::from_data(TensorData::new(rows, [len, p]), &self.device)
+    }
+
+    fn images(&self) -> Option<Tensor<2>> {
+        let all: Vec<f32> = self.parts.iter().flat_map(|p| p.iter().copied()).collect();
+        let shape = [self.epoch_len(), self.pixels];
+        Some(Tensor::from_data(TensorData::new(all, shape), &self.device))
     }
 }
 
@@ -206,6 +223,10 @@ impl BatchSource for StreamedImages {
             Some((real, _)) => Tensor::cat(vec![real, synthetic], 0),
             None => synthetic,
         }
+    }
+
+    fn images(&self) -> Option<Tensor<2>> {
+        None
     }
 }
 

@@ -1,0 +1,206 @@
+//! A generation's model run by a program outside this tool, through its two
+//! commands (docs/models.md): `train` reads the generation's training set as
+//! an `.npy` file and writes a model into a folder, `sample` draws images from
+//! that folder into an `.npy` file the chain reads back and checks.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use burn::prelude::*;
+use collapse_external::{CommandLine, Invocation, run};
+use collapse_records::generation_dir;
+use collapse_vae::{BatchSource, TrainEvent, Vae, to_host};
+
+use crate::config::{ChainConfig, ExternalModel, SAMPLE_PLACEHOLDERS, TRAIN_PLACEHOLDERS};
+use crate::error::ChainError;
+use crate::model::{Attempt, ModelFamily, TrainError};
+
+/// The model folder inside a generation's folder.
+const MODEL_DIR: &str = "model";
+
+/// The models of an external program, as a chain's configuration gives it.
+pub struct ExternalFamily<'a> {
+    config: &'a ChainConfig,
+    train: CommandLine,
+    sample: CommandLine,
+    timeout: Option<Duration>,
+    device: Device,
+}
+
+impl<'a> ExternalFamily<'a> {
+    /// The external model of `config` (checked when it resolved), its samples
+    /// uploaded to `device`.
+    pub fn new(config: &'a ChainConfig, model: &ExternalModel, device: &Device) -> Self {
+        let line = |text: &str, holes: &[&str]| {
+            CommandLine::parse(text, holes).expect("checked when the settings resolved")
+        };
+        ExternalFamily {
+            config,
+            train: line(&model.train, &TRAIN_PLACEHOLDERS),
+            sample: line(&model.sample, &SAMPLE_PLACEHOLDERS),
+            timeout: model.timeout.map(Duration::from_secs_f64),
+            device: device.clone(),
+        }
+    }
+
+    /// Runs `line` filled with `values` in `dir`, its output in `NAME.stdout.log`
+    /// and `NAME.stderr.log` there; a failure names the generation and the command.
+    fn run(
+        &self,
+        command: &'static str,
+        line: &CommandLine,
+        values: &[(&str, &str)],
+        dir: &Path,
+        log: &str,
+        generation: usize,
+    ) -> Result<(), ChainError> {
+        let argv = line.fill(values);
+        let env = [
+            ("COLLAPSE_GENERATION".to_string(), generation.to_string()),
+            (
+                "COLLAPSE_THREADS".to_string(),
+                rayon::current_num_threads().to_string(),
+            ),
+        ];
+        let (stdout, stderr) = (
+            dir.join(format!("{log}.stdout.log")),
+            dir.join(format!("{log}.stderr.log")),
+        );
+        run(&Invocation {
+            argv: &argv,
+            dir,
+            env: &env,
+            stdout: &stdout,
+            stderr: &stderr,
+            timeout: self.timeout,
+        })
+        .map(|_| ())
+        .map_err(|e| ChainError::External {
+            generation,
+            command,
+            message: e.to_string(),
+        })
+    }
+}
+
+/// `path` made absolute.
+fn absolute(path: &Path) -> Result<PathBuf, ChainError> {
+    std::path::absolute(path).map_err(|e| collapse_records::RecordError::io(path, e).into())
+}
+
+/// A path as a command's argument.
+fn arg(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+impl ModelFamily for ExternalFamily<'_> {
+    /// The model's folder.
+    type Model = PathBuf;
+
+    fn train(
+        &self,
+        source: &mut dyn BatchSource,
+        attempt: Attempt,
+        _on_event: &mut dyn FnMut(TrainEvent),
+    ) -> Result<(PathBuf, Option<f64>), TrainError> {
+        let g = attempt.generation;
+        let failed = |e: ChainError| TrainError::Failed(e);
+        // Absolute, as the commands run inside the generation's folder.
+        let dir = absolute(&generation_dir(&self.config.out, g)).map_err(failed)?;
+        let model_dir = dir.join(MODEL_DIR);
+        std::fs::create_dir_all(&model_dir)
+            .map_err(|e| failed(collapse_records::RecordError::io(&model_dir, e).into()))?;
+        let count = source.epoch_len();
+        let images = source.images().ok_or_else(|| {
+            failed(ChainError::Config(crate::ConfigError {
+                setting: crate::Setting::Stream,
+                message: "an external model reads a written training set; leave stream off"
+                    .to_string(),
+            }))
+        })?;
+        let pixels = to_host(images);
+        let set = dir.join("train.npy");
+        collapse_data::write_images(&set, &pixels, count, self.config.model.image_dims)
+            .map_err(|e| failed(ChainError::Npy(e)))?;
+        let (seed, init_seed) = (
+            attempt.train_seed.to_string(),
+            attempt.init_seed.to_string(),
+        );
+        let epochs = self.config.train.epochs.to_string();
+        let generation = g.to_string();
+        let values = [
+            ("train", arg(&set)),
+            ("model_dir", arg(&model_dir)),
+            ("seed", seed),
+            ("init_seed", init_seed),
+            ("epochs", epochs),
+            ("generation", generation),
+        ];
+        let values: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.run("train", &self.train, &values, &dir, "train", g)
+            .map_err(failed)?;
+        // The model folder is the generation's checkpoint; its set is the chain's to keep or not.
+        std::fs::remove_file(&set)
+            .map_err(|e| failed(collapse_records::RecordError::io(&set, e).into()))?;
+        Ok((model_dir, None))
+    }
+
+    fn sample(&self, model: &PathBuf, count: usize, seed: u64) -> Result<Tensor<2>, ChainError> {
+        let dir = model.parent().unwrap_or(model).to_path_buf();
+        let g = collapse_records::generation_of(&dir).unwrap_or_default();
+        let log = format!("sample-{seed:016x}");
+        // Named as a temporary file, so a resume clears one a kill left.
+        let samples = dir.join(format!("{log}.npy{}", collapse_records::atomic::TEMP_MARK));
+        let (count_text, seed_text, generation) =
+            (count.to_string(), seed.to_string(), g.to_string());
+        let values = [
+            ("model_dir", arg(model)),
+            ("count", count_text),
+            ("samples", arg(&samples)),
+            ("seed", seed_text),
+            ("generation", generation),
+        ];
+        let values: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.run("sample", &self.sample, &values, &dir, &log, g)?;
+        let dims = self.config.model.image_dims;
+        let pixels = collapse_data::read_images(&samples, dims, Some(count)).map_err(|e| {
+            ChainError::External {
+                generation: g,
+                command: "sample",
+                message: e.to_string(),
+            }
+        })?;
+        std::fs::remove_file(&samples)
+            .map_err(|e| collapse_records::RecordError::io(&samples, e))?;
+        Ok(Tensor::from_data(
+            TensorData::new(pixels, [count, dims[0] * dims[1]]),
+            &self.device,
+        ))
+    }
+
+    fn save(&self, model: &PathBuf, dir: &Path) -> Result<(), ChainError> {
+        // The train command wrote the model into the generation's folder already.
+        debug_assert_eq!(model, &absolute(dir)?.join(MODEL_DIR));
+        Ok(())
+    }
+
+    fn load(&self, dir: &Path) -> Result<PathBuf, ChainError> {
+        let model = absolute(dir)?.join(MODEL_DIR);
+        match model.is_dir() {
+            true => Ok(model),
+            false => Err(collapse_records::RecordError::io(
+                &model,
+                std::io::ErrorKind::NotFound.into(),
+            )
+            .into()),
+        }
+    }
+
+    fn vae<'m>(&self, _: &'m PathBuf) -> Option<&'m Vae> {
+        None
+    }
+
+    fn parameters(&self) -> usize {
+        0
+    }
+}
