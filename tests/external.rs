@@ -8,7 +8,7 @@ use std::process::Command;
 use crate::util::{TempDir, have};
 
 /// Whether this machine's `python3` imports NumPy.
-fn have_numpy() -> bool {
+pub fn have_numpy() -> bool {
     let present = Command::new("python3")
         .args(["-c", "import numpy"])
         .output()

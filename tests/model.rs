@@ -200,3 +200,56 @@ fn a_chain_through_the_command_protocol_gives_the_vae_chains_figures() {
         ],
     );
 }
+
+#[test]
+fn a_numpy_model_collapses_through_the_protocol_in_its_own_way() {
+    if !crate::external::have_numpy() {
+        return;
+    }
+    let tmp = TempDir::new("ppca");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ppca/ppca.py");
+    let script = script.display();
+    let train = format!("python3 '{script}' train --data {{train}} --out {{model_dir}}");
+    let sample = format!(
+        "python3 '{script}' sample --model {{model_dir}} --count {{count}} --out {{samples}} --seed {{seed}}"
+    );
+    let out = tmp.join("ppca");
+    let flags = [
+        "--train-size",
+        "2000",
+        "--test-size",
+        "1000",
+        "--generations",
+        "10",
+        "--epochs",
+        "1",
+        "--probe-samples",
+        "500",
+        "--external-train",
+        &train,
+        "--external-sample",
+        &sample,
+    ];
+    assert_ok(&run_into(&tmp, &out, &flags));
+    let rows = collapse_records::read_metrics_csv(&out.join("metrics.csv")).unwrap();
+    assert_eq!(rows.len(), 11);
+    let eval = |g: usize| rows[g].eval.clone().expect("evaluated");
+    assert!(
+        rows.iter()
+            .all(|r| r.probe_mu_std.is_finite() && r.fit.is_none())
+    );
+    // Its tails go: recall and coverage of the real test set fall.
+    assert!(
+        eval(10).recall < eval(0).recall / 2.0,
+        "{:?} {:?}",
+        eval(0),
+        eval(10)
+    );
+    assert!(
+        eval(10).coverage < eval(0).coverage,
+        "{:?} {:?}",
+        eval(0),
+        eval(10)
+    );
+    assert!(out.join("gen-010/model/ppca.npz").is_file());
+}

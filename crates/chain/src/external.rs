@@ -149,8 +149,9 @@ impl ModelFamily for ExternalFamily<'_> {
         let dir = model.parent().unwrap_or(model).to_path_buf();
         let g = collapse_records::generation_of(&dir).unwrap_or_default();
         let log = format!("sample-{seed:016x}");
-        // Named as a temporary file, so a resume clears one a kill left.
-        let samples = dir.join(format!("{log}.npy{}", collapse_records::atomic::TEMP_MARK));
+        // Marked as a temporary file, so a resume clears one a kill left, and
+        // ending in `.npy`, which `np.save` would otherwise append.
+        let samples = dir.join(format!("{log}{}.npy", collapse_records::atomic::TEMP_MARK));
         let (count_text, seed_text, generation) =
             (count.to_string(), seed.to_string(), g.to_string());
         let values = [
