@@ -596,11 +596,11 @@ mod external_tests {
         };
         assert_eq!(
             err("external_train = \"fit {train}\""),
-            "external_sample: is needed with external_train"
+            "external_sample: is needed with a train command"
         );
         assert_eq!(
             err("external_timeout = 5.0"),
-            "external_train: is needed with external_timeout (it limits an external model's commands)"
+            "external_train: is needed with a time limit (it limits an external model's commands)"
         );
         assert!(
             err(&format!("{both}\nexternal_timeout = 0.0"))

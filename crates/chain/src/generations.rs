@@ -22,6 +22,7 @@ use collapse_vae::{
 
 use crate::config::{ChainConfig, ConfigError, LoopMode, OnDivergence, Setting};
 use crate::error::ChainError;
+use crate::external::ExternalFamily;
 use crate::latents::{latent_stats, probe_stats};
 use crate::model::{Attempt, ModelFamily, TrainError, VaeFamily};
 use crate::seeds::{Purpose, stream_seed};
@@ -355,10 +356,32 @@ fn fixed_inputs<'a, F>(
     })
 }
 
-/// Runs the chain described by `config`, its models of `family`, on `dataset`
-/// and `device`, writing the new run folder `config.out` and drawing its
-/// report with `render`. Returns the metrics of every generation.
-pub fn run_chain<F: ModelFamily>(
+/// Runs the chain described by `config` on `dataset` and `device`, its
+/// models the VAE or the external model the config gives, writing the new
+/// run folder `config.out` and drawing its report with `render`. Returns the
+/// metrics of every generation.
+pub fn run_chain(
+    config: &ChainConfig,
+    dataset: &Dataset,
+    device: &Device,
+    context: RunContext,
+    render: &mut dyn Render,
+    on_event: &mut dyn FnMut(ChainEvent<'_>),
+) -> Result<Vec<MetricsRow>, ChainError> {
+    match &config.external {
+        Some(external) => {
+            let family = ExternalFamily::new(config, external, device);
+            run_chain_with(config, family, dataset, device, context, render, on_event)
+        }
+        None => {
+            let family = VaeFamily::new(config, device);
+            run_chain_with(config, family, dataset, device, context, render, on_event)
+        }
+    }
+}
+
+/// [`run_chain`] with the models of `family`.
+pub(crate) fn run_chain_with<F: ModelFamily>(
     config: &ChainConfig,
     family: F,
     dataset: &Dataset,
@@ -406,11 +429,32 @@ pub fn run_chain<F: ModelFamily>(
 }
 
 /// Continues the interrupted chain in `config.out` (whose `manifest.json` is
-/// `manifest`, its models of `family`) from its last complete generation, up to `config.generations`.
+/// `manifest`) from its last complete generation, up to `config.generations`.
 /// Incomplete generation folders are removed and redone; every random stream
 /// depends only on (seed, generation, purpose), so on a CPU backend the result
 /// is bitwise the one an uninterrupted run gives.
-pub fn resume_chain<F: ModelFamily>(
+pub fn resume_chain(
+    config: &ChainConfig,
+    manifest: Manifest,
+    dataset: &Dataset,
+    device: &Device,
+    render: &mut dyn Render,
+    on_event: &mut dyn FnMut(ChainEvent<'_>),
+) -> Result<Vec<MetricsRow>, ChainError> {
+    match &config.external {
+        Some(external) => {
+            let family = ExternalFamily::new(config, external, device);
+            resume_chain_with(config, family, manifest, dataset, device, render, on_event)
+        }
+        None => {
+            let family = VaeFamily::new(config, device);
+            resume_chain_with(config, family, manifest, dataset, device, render, on_event)
+        }
+    }
+}
+
+/// [`resume_chain`] with the models of `family`.
+pub(crate) fn resume_chain_with<F: ModelFamily>(
     config: &ChainConfig,
     family: F,
     mut manifest: Manifest,

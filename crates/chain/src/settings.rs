@@ -202,11 +202,11 @@ impl ChainSettings {
                 sample: sample.clone(),
                 timeout: self.external_timeout,
             })),
-            (Some(_), None) => Err(needs(Setting::ExternalSample, "external_train")),
-            (None, Some(_)) => Err(needs(Setting::ExternalTrain, "external_sample")),
+            (Some(_), None) => Err(needs(Setting::ExternalSample, "a train command")),
+            (None, Some(_)) => Err(needs(Setting::ExternalTrain, "a sample command")),
             (None, None) if self.external_timeout.is_some() => Err(needs(
                 Setting::ExternalTrain,
-                "external_timeout (it limits an external model's commands)",
+                "a time limit (it limits an external model's commands)",
             )),
             (None, None) => Ok(None),
         }

@@ -15,9 +15,9 @@ use collapse_records::{COMPLETE, FolderError};
 use collapse_report::Report;
 
 use crate::generations::TRAINING_SET_FLOAT;
+use crate::generations::{resume_chain_with, run_chain_with};
 use crate::{
     Attempt, ChainConfig, ChainError, LoopMode, ModelFamily, Preset, RunContext, VaeFamily,
-    resume_chain, run_chain,
 };
 
 /// Held by each test while it runs a chain: the chains seed flex's one random
@@ -135,7 +135,7 @@ fn each_generation_leaves_its_records_and_resuming_redoes_the_same() {
     let tmp = tempfile::tempdir().expect("temporary folder");
     let out = tmp.path().join("run");
     let (c, data, device) = (config(&out), dataset(), Device::flex());
-    let rows = run_chain(
+    let rows = run_chain_with(
         &c,
         VaeFamily::new(&c, &device),
         &data,
@@ -159,7 +159,7 @@ fn each_generation_leaves_its_records_and_resuming_redoes_the_same() {
     // Generation 2 interrupted before its marker: resuming redoes it alone.
     std::fs::remove_file(generation_dir(&out, 2).join(COMPLETE)).unwrap();
     let first_gen = std::fs::read(generation_dir(&out, 1).join("model.bpk")).unwrap();
-    let resumed = resume_chain(
+    let resumed = resume_chain_with(
         &c,
         VaeFamily::new(&c, &device),
         manifest,
@@ -179,7 +179,7 @@ fn each_generation_leaves_its_records_and_resuming_redoes_the_same() {
     assert_eq!((manifest.generations.len(), manifest.resumed.len()), (3, 1));
 
     // The folder now holds a run: a second run into it is refused, changing nothing.
-    let again = run_chain(
+    let again = run_chain_with(
         &c,
         VaeFamily::new(&c, &device),
         &data,
@@ -204,7 +204,7 @@ fn an_accumulating_chain_trains_on_every_earlier_set() {
     let mut c = config(&tmp.path().join("run"));
     c.mode = LoopMode::Accumulate;
     let device = Device::flex();
-    let rows = run_chain(
+    let rows = run_chain_with(
         &c,
         VaeFamily::new(&c, &device),
         &dataset(),
@@ -245,7 +245,7 @@ fn a_chain_whose_synthetic_share_rounds_to_nothing_trains_on_real_images() {
         c.stream = stream;
         c.validate().expect("a valid chain");
         let device = Device::flex();
-        let rows = run_chain(
+        let rows = run_chain_with(
             &c,
             VaeFamily::new(&c, &device),
             &dataset(),
@@ -322,10 +322,10 @@ fn a_model_without_an_encoder_is_probed_by_the_reference_vae_and_resumes() {
         let family = VaeFamily::new(&c, &device);
         let ctx = context();
         match encoder {
-            true => run_chain(&c, family, &data, &device, ctx, &mut Report, &mut |_| {}),
+            true => run_chain_with(&c, family, &data, &device, ctx, &mut Report, &mut |_| {}),
             false => {
                 let family = WithoutEncoder(family);
-                run_chain(&c, family, &data, &device, ctx, &mut Report, &mut |_| {})
+                run_chain_with(&c, family, &data, &device, ctx, &mut Report, &mut |_| {})
             }
         }
         .expect("the chain runs")
@@ -361,7 +361,7 @@ fn a_model_without_an_encoder_is_probed_by_the_reference_vae_and_resumes() {
     let c = config(&bare);
     let manifest: Manifest = read_json(&bare.join("manifest.json")).unwrap();
     let family = WithoutEncoder(VaeFamily::new(&c, &device));
-    let resumed = resume_chain(
+    let resumed = resume_chain_with(
         &c,
         family,
         manifest,

@@ -6,12 +6,11 @@ use std::path::Path;
 
 use anyhow::anyhow;
 use burn::prelude::*;
-use collapse_chain::{Attempt, ChainConfig, ChainSettings, ModelFamily, TrainError, VaeFamily};
-use collapse_data::DatasetSpec;
+use collapse_chain::{Attempt, ChainConfig, ModelFamily, TrainError, VaeFamily};
 use collapse_vae::{ShuffledImages, TrainEvent};
 
 use crate::backend;
-use crate::flags::{ModelCommand, ModelSampleArgs, ModelTrainArgs, flag_error, read_settings};
+use crate::flags::{GivenSettings, ModelCommand, ModelSampleArgs, ModelTrainArgs, RunArgs};
 use crate::usage;
 
 /// `collapse model`.
@@ -25,22 +24,12 @@ pub fn model(command: ModelCommand) -> anyhow::Result<()> {
 /// The chain configuration of the settings in `file` (or the quick
 /// preset's), and the device it names.
 fn config(file: Option<&Path>) -> anyhow::Result<(ChainConfig, backend::Selected)> {
-    let settings = match file {
-        Some(path) => read_settings(path).map_err(usage)?,
-        None => ChainSettings::default(),
-    };
-    let config = settings
-        .resolve(DatasetSpec::default_dir, |_| Default::default())
-        .map_err(|e| match file {
-            Some(path) => usage(anyhow!(
-                "{}: {}: {}",
-                path.display(),
-                e.setting.key(),
-                e.message
-            )),
-            None => flag_error(e),
-        })?;
-    let selected = backend::select(settings.backend()).map_err(usage)?;
+    let given = GivenSettings::of(&RunArgs {
+        config: file.map(Path::to_path_buf),
+        ..RunArgs::default()
+    })?;
+    let config = given.resolve()?;
+    let selected = backend::select(given.settings.backend()).map_err(usage)?;
     Ok((config, selected))
 }
 

@@ -1,14 +1,12 @@
 //! `collapse run`: a new chain, several seeds of one (a study), or an
 //! interrupted one resumed.
 
-use anyhow::anyhow;
 use collapse_records::Experiment;
 use collapse_study::StudyFolder;
 
 use crate::datasets::{dataset_spec, load_dataset};
 use crate::flags::{GivenSettings, RunArgs};
 use crate::runner::{chain, study};
-use crate::usage;
 
 /// `collapse run`.
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -26,9 +24,6 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
 /// in `--out` (its runs under `runs/seed-N/`, its page under `report/`), run
 /// in this process. A folder that holds the same study continues it.
 fn seeds_study(given: &GivenSettings, seeds: &[u64], args: &RunArgs) -> anyhow::Result<()> {
-    if let Some(i) = (1..seeds.len()).find(|&i| seeds[..i].contains(&seeds[i])) {
-        return Err(usage(anyhow!("--seeds: {} is given twice", seeds[i])));
-    }
     let config = given.resolve()?;
     // Fetched on first use, as a single run would, before the study reads its size.
     let spec = dataset_spec(&config.dataset)?;

@@ -14,7 +14,7 @@ mod sweep;
 mod theory;
 
 pub use model::{ModelCommand, ModelSampleArgs, ModelTrainArgs};
-pub use run::{GivenSettings, RunArgs, flag_error, read_settings, science_flags};
+pub use run::{GivenSettings, RunArgs, flag_error, science_flags};
 pub use sweep::{Executor, SweepCommand, SweepDirArgs, SweepPlanArgs, SweepRunArgs, SweepTaskArgs};
 pub use theory::{GaussianArgs, GmmArgs, OutputFlags, TheoryCommand};
 

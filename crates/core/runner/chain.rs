@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use collapse_chain::{
-    ChainConfig, ChainError, ChainEvent, ExternalFamily, RunContext, Stage, VaeFamily,
-    resume_chain, run_chain,
+    ChainConfig, ChainError, ChainEvent, RunContext, Stage, resume_chain, run_chain,
 };
 use collapse_eval::CacheEvent;
 use collapse_records::{DeviceRecord, FolderError, Manifest, MetricsRow};
@@ -201,17 +200,14 @@ pub fn start(given: &GivenSettings, args: &RunArgs) -> anyhow::Result<()> {
             command_line: std::env::args().collect(),
             device,
         };
-        let d = &selected.device;
-        match &config.external {
-            Some(external) => {
-                let family = ExternalFamily::new(&config, external, d);
-                run_chain(&config, family, &dataset, d, context, &mut Report, on_event)
-            }
-            None => {
-                let family = VaeFamily::new(&config, d);
-                run_chain(&config, family, &dataset, d, context, &mut Report, on_event)
-            }
-        }
+        run_chain(
+            &config,
+            &dataset,
+            &selected.device,
+            context,
+            &mut Report,
+            on_event,
+        )
     })
 }
 
@@ -399,33 +395,14 @@ pub fn resume(args: RunArgs, run: PathBuf) -> anyhow::Result<()> {
     backend::keep_tuning(backend, &tuning)?;
     let selected = backend::select(backend).map_err(usage)?;
     execute(&config, &selected.record, args.quiet, |on_event| {
-        let d = &selected.device;
-        match &config.external {
-            Some(external) => {
-                let family = ExternalFamily::new(&config, external, d);
-                resume_chain(
-                    &config,
-                    family,
-                    manifest,
-                    &dataset,
-                    d,
-                    &mut Report,
-                    on_event,
-                )
-            }
-            None => {
-                let family = VaeFamily::new(&config, d);
-                resume_chain(
-                    &config,
-                    family,
-                    manifest,
-                    &dataset,
-                    d,
-                    &mut Report,
-                    on_event,
-                )
-            }
-        }
+        resume_chain(
+            &config,
+            manifest,
+            &dataset,
+            &selected.device,
+            &mut Report,
+            on_event,
+        )
     })
 }
 

@@ -66,6 +66,9 @@ pub fn seeds_study(
     seeds: &[u64],
     args: &RunArgs,
 ) -> anyhow::Result<()> {
+    if let Some(i) = (1..seeds.len()).find(|&i| seeds[..i].contains(&seeds[i])) {
+        return Err(usage(anyhow!("--seeds: {} is given twice", seeds[i])));
+    }
     // The seed is the axis, and the folders are the study's.
     base.remove("seed");
     base.remove("out");

@@ -9,7 +9,7 @@
 //! `index.html` with the groups, links to every run, each group's last
 //! generation and the charts with their tables.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -268,6 +268,29 @@ fn page(
     metrics: &[&Metric],
     summaries: &[Summary<'_>],
 ) -> Result<String, ReportError> {
+    let body = maud::html! {
+        h2 { "Groups" }
+        (groups_table(out, summaries)?)
+        p {
+            "Data: " a href=(SUMMARY) { (SUMMARY) }
+            " (per group, generation and metric: the runs holding it, mean and sample std over them, and the mean's difference to the first group)"
+        }
+        h2 { "Last generation, mean ± sample std" }
+        div class="scroll" { (last_generations(metrics, summaries)) }
+        @for (i, metric) in metrics.iter().enumerate() {
+            h2 { (metric.title) }
+            (html::plots(&[format!("plots/{}.png", metric.column)]))
+            details {
+                summary { "Per generation: each group's mean ± sample std, and its difference to the first" }
+                div class="scroll" { (metric_table(summaries, i)) }
+            }
+        }
+    };
+    Ok(html::page(title, body))
+}
+
+/// Each group with its settings and its runs, linked from the page in `out`.
+fn groups_table(out: &Path, summaries: &[Summary<'_>]) -> Result<maud::Markup, ReportError> {
     let mut links = Vec::new();
     for s in summaries {
         let runs = s
@@ -291,47 +314,7 @@ fn page(
             .collect::<Result<Vec<_>, ReportError>>()?;
         links.push(runs);
     }
-    let names: Vec<&str> = summaries.iter().map(|s| s.group.name.as_str()).collect();
-    let mut header = vec!["generation".to_string()];
-    header.extend(names.iter().map(|n| n.to_string()));
-    header.extend(names[1..].iter().map(|n| format!("{n} - {}", names[0])));
-    let all_generations: Vec<usize> = {
-        let mut set: Vec<usize> = summaries
-            .iter()
-            .flat_map(|s| s.table.iter().map(|(g, _)| *g))
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        set.sort_unstable();
-        set
-    };
-    let metric_rows = |i: usize| -> Vec<Vec<String>> {
-        all_generations
-            .iter()
-            .filter(|&&g| summaries.iter().any(|s| s.cell(g, i).is_some()))
-            .map(|&g| {
-                let mut row = vec![g.to_string()];
-                row.extend(summaries.iter().map(|s| shown(s.cell(g, i))));
-                row.extend(
-                    (1..summaries.len()).map(|k| html::number(difference(summaries, k, g, i))),
-                );
-                row
-            })
-            .collect()
-    };
-    let mut last_header = vec!["group".to_string(), "generation".to_string()];
-    last_header.extend(metrics.iter().map(|m| m.column.to_string()));
-    let last_rows: Vec<Vec<String>> = summaries
-        .iter()
-        .filter_map(|s| {
-            let (g, cells) = s.table.last()?;
-            let mut row = vec![s.group.name.clone(), g.to_string()];
-            row.extend(cells.iter().map(|c| shown(*c)));
-            Some(row)
-        })
-        .collect();
-    let body = maud::html! {
-        h2 { "Groups" }
+    Ok(maud::html! {
         table {
             tr { th { "group" } th { "settings" } th { "runs" } }
             @for (s, runs) in summaries.iter().zip(&links) {
@@ -346,22 +329,47 @@ fn page(
                 }
             }
         }
-        p {
-            "Data: " a href=(SUMMARY) { (SUMMARY) }
-            " (per group, generation and metric: the runs holding it, mean and sample std over them, and the mean's difference to the first group)"
-        }
-        h2 { "Last generation, mean ± sample std" }
-        div class="scroll" { (html::table(&last_header, &last_rows)) }
-        @for (i, metric) in metrics.iter().enumerate() {
-            h2 { (metric.title) }
-            (html::plots(&[format!("plots/{}.png", metric.column)]))
-            details {
-                summary { "Per generation: each group's mean ± sample std, and its difference to the first" }
-                div class="scroll" { (html::table(&header, &metric_rows(i))) }
-            }
-        }
-    };
-    Ok(html::page(title, body))
+    })
+}
+
+/// Each group's last generation: mean ± sample std of every metric.
+fn last_generations(metrics: &[&Metric], summaries: &[Summary<'_>]) -> maud::Markup {
+    let mut header = vec!["group".to_string(), "generation".to_string()];
+    header.extend(metrics.iter().map(|m| m.column.to_string()));
+    let rows: Vec<Vec<String>> = summaries
+        .iter()
+        .filter_map(|s| {
+            let (g, cells) = s.table.last()?;
+            let mut row = vec![s.group.name.clone(), g.to_string()];
+            row.extend(cells.iter().map(|c| shown(*c)));
+            Some(row)
+        })
+        .collect();
+    html::table(&header, &rows)
+}
+
+/// Metric `i` per generation: each group's mean ± sample std, then each later
+/// group's difference to the first.
+fn metric_table(summaries: &[Summary<'_>], i: usize) -> maud::Markup {
+    let names: Vec<&str> = summaries.iter().map(|s| s.group.name.as_str()).collect();
+    let mut header = vec!["generation".to_string()];
+    header.extend(names.iter().map(|n| n.to_string()));
+    header.extend(names[1..].iter().map(|n| format!("{n} - {}", names[0])));
+    let generations: BTreeSet<usize> = summaries
+        .iter()
+        .flat_map(|s| s.table.iter().map(|(g, _)| *g))
+        .collect();
+    let rows: Vec<Vec<String>> = generations
+        .into_iter()
+        .filter(|&g| summaries.iter().any(|s| s.cell(g, i).is_some()))
+        .map(|g| {
+            let mut row = vec![g.to_string()];
+            row.extend(summaries.iter().map(|s| shown(s.cell(g, i))));
+            row.extend((1..summaries.len()).map(|k| html::number(difference(summaries, k, g, i))));
+            row
+        })
+        .collect();
+    html::table(&header, &rows)
 }
 
 /// The runs' folder names, with as many parent folders as it takes to tell
