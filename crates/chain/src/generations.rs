@@ -1,6 +1,6 @@
 //! The generation loop and the run folder it writes.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -8,7 +8,7 @@ use burn::prelude::*;
 use collapse_data::{Dataset, IdxArray, IdxData, read_idx, write_idx};
 use collapse_eval::{CacheEvent, Classifier, Evaluator, load_or_train};
 use collapse_records::{
-    ClassifierInfo, EvalRecord, FolderError, Grids, RecordError, Render, RunFolder, RunView,
+    ClassifierInfo, EvalRecord, FolderError, Grids, Render, RunFolder, RunView,
 };
 use collapse_records::{
     DatasetFileRecord, DatasetRecord, DeviceRecord, GenerationTiming, LatentStats, Manifest,
@@ -25,6 +25,7 @@ use crate::error::ChainError;
 use crate::external::ExternalFamily;
 use crate::latents::{latent_stats, probe_stats};
 use crate::model::{Attempt, ModelFamily, TrainError, VaeFamily};
+use crate::reference::{self, ReferenceEvent};
 use crate::seeds::{Purpose, stream_seed};
 
 /// File name of a generated training set of decoder means (float32 IDX).
@@ -34,8 +35,6 @@ pub const TRAINING_SET_BYTES: &str = "train-images-idx3-ubyte.gz";
 
 /// Rows and columns of the sample grid.
 const GRID_SIDE: usize = 10;
-/// The folder of a run whose models have no encoder that holds its reference VAE.
-pub const REFERENCE_DIR: &str = "reference";
 
 /// Something worth telling the user while a chain runs.
 #[derive(Debug)]
@@ -63,6 +62,9 @@ pub enum ChainEvent<'a> {
     },
     /// The frozen classifier is being trained or was loaded from its cache.
     Evaluator(CacheEvent<'a>),
+    /// The reference VAE of a model without an encoder is being trained or
+    /// was loaded from its cache.
+    Reference(ReferenceEvent<'a>),
     /// A generation's files are all written.
     GenerationDone(&'a MetricsRow),
 }
@@ -165,6 +167,10 @@ struct Fixed<'a, F> {
     test: Tensor<2>,
     grid_z: Tensor<2>,
     recon_originals: Tensor<2>,
+    /// The dataset's catalogue name.
+    dataset: String,
+    /// The cache entry of the reference VAE, for a model without an encoder.
+    reference_dir: PathBuf,
 }
 
 impl<F: ModelFamily> Fixed<'_, F> {
@@ -353,6 +359,8 @@ fn fixed_inputs<'a, F>(
         recon_originals: test.clone().select(0, recon_idx),
         test,
         grid_z,
+        dataset: dataset.spec.name.to_string(),
+        reference_dir: reference::entry_dir(config, dataset),
     })
 }
 
@@ -481,7 +489,7 @@ pub(crate) fn resume_chain_with<F: ModelFamily>(
         let gen0 = family.load(&generation_dir(out, 0))?;
         state.gen0 = Some(match family.vae(&gen0) {
             Some(vae) => vae.clone(),
-            None => reference_vae(&fixed)?,
+            None => reference_vae(&fixed, on_event)?,
         });
         state.previous = Some(family.load(&generation_dir(out, complete - 1))?);
     }
@@ -541,7 +549,7 @@ fn drive<F: ModelFamily>(
             stage,
         };
         on_event(stage(Stage::Scoring));
-        let measured = measure_generation(fixed, g, &trained.model, &mut state)?;
+        let measured = measure_generation(fixed, g, &trained.model, &mut state, on_event)?;
         on_event(stage(Stage::Writing));
         write_generation(fixed, &dir, &trained.model, &measured, render)?;
         let row = metrics_row(g, &trained, &measured, started.elapsed().as_secs_f64());
@@ -650,6 +658,7 @@ fn measure_generation<F: ModelFamily>(
     g: usize,
     model: &F::Model,
     state: &mut ChainState<F::Model>,
+    on_event: &mut dyn FnMut(ChainEvent<'_>),
 ) -> Result<Measured, ChainError> {
     let config = fixed.config;
     let vae = fixed.family.vae(model);
@@ -662,7 +671,7 @@ fn measure_generation<F: ModelFamily>(
     if state.gen0.is_none() {
         state.gen0 = Some(match vae {
             Some(vae) => vae.clone(),
-            None => reference_vae(fixed)?,
+            None => reference_vae(fixed, on_event)?,
         });
     }
     let reference = state.gen0.as_ref().expect("set above");
@@ -691,48 +700,20 @@ fn measure_generation<F: ModelFamily>(
     })
 }
 
-/// The reference VAE of a chain whose models have no encoder: the chain's own
-/// VAE trained on the real training set with generation 0's streams, as a VAE
-/// chain trains its generation 0. It encodes every generation's probe and
-/// gives the evaluators their likelihood under generation 0. It is kept in
-/// the run folder's `reference/`, where a resume loads it.
-fn reference_vae<F>(fixed: &Fixed<'_, F>) -> Result<Vae, ChainError> {
-    let config = fixed.config;
-    let dir = config.out.join(REFERENCE_DIR);
-    let family = VaeFamily::new(config, &fixed.device);
-    if dir.is_dir() {
-        return family.load(&dir);
-    }
-    let attempt = Attempt {
-        generation: 0,
-        lr: config.train.lr,
-        init_seed: stream_seed(config.seed, 0, Purpose::Init),
-        train_seed: stream_seed(config.seed, 0, Purpose::Train),
-    };
-    let mut source = ShuffledImages::new(fixed.real_train.clone());
-    let (vae, _) = family
-        .train(&mut source, attempt, &mut |_| {})
-        .map_err(|e| match e {
-            TrainError::Diverged(divergence) => ChainError::Diverged {
-                generation: 0,
-                divergence,
-                retried: false,
-            },
-            TrainError::Failed(e) => e,
-        })?;
-    // Written beside its place and moved there whole, so a killed write leaves no half of it.
-    let partial = config.out.join(format!("{REFERENCE_DIR}.partial"));
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |e| ChainError::Record(RecordError::io(&path, e))
-    };
-    if partial.exists() {
-        std::fs::remove_dir_all(&partial).map_err(io(&partial))?;
-    }
-    std::fs::create_dir_all(&partial).map_err(io(&partial))?;
-    family.save(&vae, &partial)?;
-    std::fs::rename(&partial, &dir).map_err(io(&dir))?;
-    Ok(vae)
+/// The reference VAE of a chain whose models have no encoder, from its cache
+/// next to the dataset or trained into it.
+fn reference_vae<F>(
+    fixed: &Fixed<'_, F>,
+    on_event: &mut dyn FnMut(ChainEvent<'_>),
+) -> Result<Vae, ChainError> {
+    reference::load_or_train(
+        fixed.config,
+        &fixed.reference_dir,
+        &fixed.dataset,
+        &fixed.real_train,
+        &fixed.device,
+        &mut |e| on_event(ChainEvent::Reference(e)),
+    )
 }
 
 /// Writes a generation's grids, records and checkpoint into `dir`.

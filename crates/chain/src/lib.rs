@@ -16,6 +16,7 @@ pub mod external;
 pub mod generations;
 pub mod latents;
 pub mod model;
+pub mod reference;
 pub mod seeds;
 pub mod settings;
 #[cfg(test)]
@@ -33,4 +34,5 @@ pub use generations::{
     write_training_set,
 };
 pub use model::{Attempt, ModelFamily, TrainError, VaeFamily};
+pub use reference::ReferenceEvent;
 pub use settings::{ChainSettings, SettingsError};

@@ -16,8 +16,10 @@ use collapse_report::Report;
 
 use crate::generations::TRAINING_SET_FLOAT;
 use crate::generations::{resume_chain_with, run_chain_with};
+use crate::reference;
 use crate::{
-    Attempt, ChainConfig, ChainError, LoopMode, ModelFamily, Preset, RunContext, VaeFamily,
+    Attempt, ChainConfig, ChainError, ChainEvent, LoopMode, ModelFamily, Preset, RunContext,
+    VaeFamily,
 };
 
 /// Held by each test while it runs a chain: the chains seed flex's one random
@@ -317,6 +319,11 @@ fn a_model_without_an_encoder_is_probed_by_the_reference_vae_and_resumes() {
     let tmp = tempfile::tempdir().expect("temporary folder");
     let (encoded, bare) = (tmp.path().join("vae"), tmp.path().join("bare"));
     let (data, device) = (dataset(), Device::flex());
+    // The reference VAE's cache goes next to the dataset.
+    let config = |out: &Path| ChainConfig {
+        data: tmp.path().join("data"),
+        ..config(out)
+    };
     let run = |out: &Path, encoder: bool| {
         let c = config(out);
         let family = VaeFamily::new(&c, &device);
@@ -343,7 +350,9 @@ fn a_model_without_an_encoder_is_probed_by_the_reference_vae_and_resumes() {
             a.generation
         );
     }
-    assert!(bare.join("reference/model.bpk").is_file());
+    let entry = reference::entry_dir(&config(&bare), &data);
+    assert!(entry.join("model.bpk").is_file() && entry.join("reference.json").is_file());
+    assert!(entry.starts_with(tmp.path().join("data/evaluators")));
     for g in 0..3 {
         let dir = generation_dir(&bare, g);
         assert!(dir.join("samples.png").is_file() && dir.join("probe.json").is_file());
@@ -372,4 +381,26 @@ fn a_model_without_an_encoder_is_probed_by_the_reference_vae_and_resumes() {
     )
     .expect("resumes");
     assert_eq!(without_seconds(&resumed), without_seconds(&without));
+
+    // Another chain of the same recipe loads the cached reference, untrained.
+    let mut told = Vec::new();
+    let c = config(&tmp.path().join("again"));
+    let family = WithoutEncoder(VaeFamily::new(&c, &device));
+    let again = run_chain_with(
+        &c,
+        family,
+        &data,
+        &device,
+        context(),
+        &mut Report,
+        &mut |e| {
+            if let ChainEvent::Reference(e) = e {
+                told.push(format!("{e:?}"));
+            }
+        },
+    )
+    .expect("the chain runs");
+    assert_eq!(without_seconds(&again), without_seconds(&without));
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].starts_with("Loaded"), "{told:?}");
 }

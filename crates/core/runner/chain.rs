@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use collapse_chain::{
-    ChainConfig, ChainError, ChainEvent, RunContext, Stage, resume_chain, run_chain,
+    ChainConfig, ChainError, ChainEvent, ReferenceEvent, RunContext, Stage, resume_chain, run_chain,
 };
 use collapse_eval::CacheEvent;
 use collapse_records::{DeviceRecord, FolderError, Manifest, MetricsRow};
@@ -141,6 +141,23 @@ impl Progress {
                     CacheEvent::Waiting(_) | CacheEvent::Epoch(_) => {}
                 }
             }
+            ChainEvent::Reference(e) => match e {
+                ReferenceEvent::Waiting(dir) => self.line(&format!(
+                    "waiting for the reference VAE another process is training into {}",
+                    dir.display()
+                )),
+                ReferenceEvent::Training(dir) => {
+                    self.line(&format!(
+                        "training the reference VAE that encodes the probe (once per recipe) into {}",
+                        dir.display()
+                    ));
+                    self.show(|| Self::spinner("training the reference VAE".into()))
+                }
+                ReferenceEvent::Loaded(dir) => {
+                    self.clear();
+                    self.line(&format!("reference VAE: {}", dir.display()))
+                }
+            },
             ChainEvent::GenerationDone(row) => {
                 self.clear();
                 eprintln!("{}", generation_line(row));

@@ -119,7 +119,7 @@ pub fn load_or_train(
         return load_cached(on_event);
     }
     std::fs::create_dir_all(&dir).map_err(|e| EvalError::unwritable_cache(&dir, e))?;
-    let _training = training_lock(&dir, on_event)?;
+    let _training = training_lock(&dir, &mut || on_event(CacheEvent::Waiting(&dir)))?;
     if dir.join(RECORD).is_file() {
         return load_cached(on_event);
     }
@@ -131,14 +131,11 @@ pub fn load_or_train(
     Ok((model, record))
 }
 
-/// Holds the training lock of the entry in `dir`, waiting while another
-/// process holds it. Where the file system has no OS locks there is nothing
-/// to hold: runs that meet there each train the same seeded classifier, and
-/// the atomic writes keep the entry whole.
-fn training_lock(
-    dir: &Path,
-    on_event: &mut dyn FnMut(CacheEvent<'_>),
-) -> Result<Option<File>, EvalError> {
+/// Holds the training lock of the cache entry in `dir`, calling `on_wait`
+/// and waiting while another process holds it. Where the file system has no
+/// OS locks there is nothing to hold: runs that meet there each train the
+/// same seeded network, and the atomic writes keep the entry whole.
+pub fn training_lock(dir: &Path, on_wait: &mut dyn FnMut()) -> Result<Option<File>, EvalError> {
     let path = dir.join(TRAINING_LOCK);
     let file = OpenOptions::new()
         .create(true)
@@ -148,7 +145,7 @@ fn training_lock(
         .map_err(|e| EvalError::unwritable_cache(&path, e))?;
     let locked = match file.try_lock() {
         Err(TryLockError::WouldBlock) => {
-            on_event(CacheEvent::Waiting(dir));
+            on_wait();
             file.lock()
         }
         Err(TryLockError::Error(e)) => Err(e),
