@@ -21,6 +21,8 @@ mod external;
 mod fetch;
 // `collapse model`: the chain's VAE behind .npy files, the same model and draws as the chain's.
 mod model;
+// The command protocol's reliability: bad outputs, kills and resume, the manifest's records.
+mod protocol;
 // `collapse report` redraws plots and the GIF from disk.
 mod report;
 // Interrupted chains: kill at random moments, resume, same result.

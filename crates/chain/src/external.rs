@@ -4,12 +4,14 @@
 //! that folder into an `.npy` file the chain reads back and checks.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, Once};
 use std::time::Duration;
 
 use burn::prelude::*;
-use collapse_external::{CommandLine, Invocation, run};
-use collapse_records::generation_dir;
+use collapse_external::{CommandLine, Finished, Invocation, end_leftovers, run};
+use collapse_records::{CommandRecord, RecordError, SamplesRecord, generation_dir};
 use collapse_vae::{BatchSource, TrainEvent, Vae, to_host};
+use sha2::{Digest, Sha256};
 
 use crate::config::{ChainConfig, ExternalModel, SAMPLE_PLACEHOLDERS, TRAIN_PLACEHOLDERS};
 use crate::error::ChainError;
@@ -18,6 +20,11 @@ use crate::model::{Attempt, ModelFamily, TrainError};
 /// The model folder inside a generation's folder.
 const MODEL_DIR: &str = "model";
 
+/// The variable that holds, in every command's environment, the run folder
+/// (absolute) the command works for: what a resume ends the leftovers of a
+/// killed chain by.
+pub const RUN_VARIABLE: &str = "COLLAPSE_RUN";
+
 /// The models of an external program, as a chain's configuration gives it.
 pub struct ExternalFamily<'a> {
     config: &'a ChainConfig,
@@ -25,6 +32,10 @@ pub struct ExternalFamily<'a> {
     sample: CommandLine,
     timeout: Option<Duration>,
     device: Device,
+    /// The commands run since the manifest last took them.
+    commands: Mutex<Vec<CommandRecord>>,
+    /// Ends, before the first command, what a killed chain of this run left running.
+    leftovers: Once,
 }
 
 impl<'a> ExternalFamily<'a> {
@@ -40,11 +51,14 @@ impl<'a> ExternalFamily<'a> {
             sample: line(&model.sample, &SAMPLE_PLACEHOLDERS),
             timeout: model.timeout.map(Duration::from_secs_f64),
             device: device.clone(),
+            commands: Mutex::new(Vec::new()),
+            leftovers: Once::new(),
         }
     }
 
     /// Runs `line` filled with `values` in `dir`, its output in `NAME.stdout.log`
-    /// and `NAME.stderr.log` there; a failure names the generation and the command.
+    /// and `NAME.stderr.log` there; a failure names the generation and the
+    /// command. Returns its record for the manifest.
     fn run(
         &self,
         command: &'static str,
@@ -53,7 +67,14 @@ impl<'a> ExternalFamily<'a> {
         dir: &Path,
         log: &str,
         generation: usize,
-    ) -> Result<(), ChainError> {
+    ) -> Result<CommandRecord, ChainError> {
+        let out = &self.config.out;
+        let run_dir = arg(&std::fs::canonicalize(out).map_err(|e| RecordError::io(out, e))?);
+        // The run folder is held by now, so whatever carries its name was
+        // left by a chain of it that was killed outright.
+        self.leftovers.call_once(|| {
+            end_leftovers(RUN_VARIABLE, &run_dir);
+        });
         let argv = line.fill(values);
         let env = [
             ("COLLAPSE_GENERATION".to_string(), generation.to_string()),
@@ -61,6 +82,7 @@ impl<'a> ExternalFamily<'a> {
                 "COLLAPSE_THREADS".to_string(),
                 rayon::current_num_threads().to_string(),
             ),
+            (RUN_VARIABLE.to_string(), run_dir),
         ];
         let (stdout, stderr) = (
             dir.join(format!("{log}.stdout.log")),
@@ -74,13 +96,40 @@ impl<'a> ExternalFamily<'a> {
             stderr: &stderr,
             timeout: self.timeout,
         })
-        .map(|_| ())
+        .map(|Finished { code, seconds }| CommandRecord {
+            command: command.to_string(),
+            model_generation: generation,
+            argv,
+            exit_code: code,
+            seconds,
+            samples: None,
+        })
         .map_err(|e| ChainError::External {
             generation,
             command,
             message: e.to_string(),
         })
     }
+
+    /// Keeps `record` for the manifest.
+    fn keep(&self, record: CommandRecord) {
+        self.commands
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(record);
+    }
+}
+
+/// The SHA-256 of `pixels` as little-endian `float32` values, in hex.
+fn values_sha256(pixels: &[f32]) -> String {
+    let mut hash = Sha256::new();
+    let mut bytes = Vec::with_capacity(4 * 4096);
+    for chunk in pixels.chunks(4096) {
+        bytes.clear();
+        bytes.extend(chunk.iter().flat_map(|v| v.to_le_bytes()));
+        hash.update(&bytes);
+    }
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `path` made absolute.
@@ -137,8 +186,10 @@ impl ModelFamily for ExternalFamily<'_> {
             ("generation", generation),
         ];
         let values: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        self.run("train", &self.train, &values, &dir, "train", g)
+        let record = self
+            .run("train", &self.train, &values, &dir, "train", g)
             .map_err(failed)?;
+        self.keep(record);
         // The model folder is the generation's checkpoint; its set is the chain's to keep or not.
         std::fs::remove_file(&set)
             .map_err(|e| failed(collapse_records::RecordError::io(&set, e).into()))?;
@@ -162,17 +213,28 @@ impl ModelFamily for ExternalFamily<'_> {
             ("generation", generation),
         ];
         let values: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        self.run("sample", &self.sample, &values, &dir, &log, g)?;
+        let mut record = self.run("sample", &self.sample, &values, &dir, &log, g)?;
         let dims = self.config.model.image_dims;
-        let pixels = collapse_data::read_images(&samples, dims, Some(count)).map_err(|e| {
-            ChainError::External {
-                generation: g,
-                command: "sample",
-                message: e.to_string(),
-            }
-        })?;
+        let refused = |message: String| ChainError::External {
+            generation: g,
+            command: "sample",
+            message,
+        };
+        if !samples.exists() {
+            return Err(refused(format!(
+                "exited with 0 but wrote no samples to {}",
+                samples.display()
+            )));
+        }
+        let pixels = collapse_data::read_images(&samples, dims, Some(count))
+            .map_err(|e| refused(e.to_string()))?;
         std::fs::remove_file(&samples)
             .map_err(|e| collapse_records::RecordError::io(&samples, e))?;
+        record.samples = Some(SamplesRecord {
+            count,
+            sha256: values_sha256(&pixels),
+        });
+        self.keep(record);
         Ok(Tensor::from_data(
             TensorData::new(pixels, [count, dims[0] * dims[1]]),
             &self.device,
@@ -202,5 +264,9 @@ impl ModelFamily for ExternalFamily<'_> {
 
     fn parameters(&self) -> usize {
         0
+    }
+
+    fn take_commands(&self) -> Vec<CommandRecord> {
+        std::mem::take(&mut *self.commands.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }

@@ -782,6 +782,7 @@ fn record_generation<F: ModelFamily>(
     manifest.generations.push(GenerationTiming {
         generation: row.generation,
         seconds: row.seconds,
+        commands: fixed.family.take_commands(),
     });
     if row.generation == fixed.config.generations {
         // Finished before the last page is drawn, so index.html says so.

@@ -13,6 +13,8 @@ use collapse_vae::{
     train,
 };
 
+use collapse_records::CommandRecord;
+
 use crate::config::ChainConfig;
 use crate::error::ChainError;
 
@@ -75,6 +77,12 @@ pub trait ModelFamily {
 
     /// Trainable parameters of one model.
     fn parameters(&self) -> usize;
+
+    /// The commands outside this process that trained and sampled models
+    /// since the last call, for the manifest; none for a model in this process.
+    fn take_commands(&self) -> Vec<CommandRecord> {
+        Vec::new()
+    }
 }
 
 /// The chain's own VAEs, as its configuration describes them, on `device`.

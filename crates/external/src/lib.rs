@@ -7,7 +7,9 @@
 //!   always one argument and nothing in a value is ever executed.
 //! - [`process`]: one command run as a process of its own, without a shell,
 //!   in its own process group, its output in log files, ended with its whole
-//!   group at a time limit, on an error, or when it leaves processes behind.
+//!   group at a time limit, on an error, when it leaves processes behind, or
+//!   when this process is asked to end; what a killed process left running
+//!   is found and ended by the variable each command was given.
 
 #![deny(missing_docs)]
 
@@ -15,4 +17,4 @@ pub mod command;
 pub mod process;
 
 pub use command::{CommandLine, LineError};
-pub use process::{Finished, Invocation, RunError, run};
+pub use process::{Finished, Invocation, RunError, end_leftovers, run};

@@ -2,13 +2,18 @@
 //! input closed, standard output and standard error each in its log file,
 //! and (on Unix) in a process group of its own. The whole group is ended when
 //! the command runs past its time limit, when this process lets go of it
-//! early (an error, an unwinding panic), and when the command exits leaving
-//! processes behind, so a model never outlives the step that started it.
+//! early (an error, an unwinding panic), when the command exits leaving
+//! processes behind, and when this process is asked to end (an interrupt, a
+//! hang-up, a termination), so a model never outlives the step that started
+//! it. Where this process is killed outright, the kernel ends the command
+//! itself (on Linux), and [`end_leftovers`] ends what it started once the
+//! step is taken up again.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// What to run and where.
@@ -31,6 +36,8 @@ pub struct Invocation<'a> {
 /// A command that exited with success.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Finished {
+    /// Its exit status (0).
+    pub code: i32,
     /// Its wall time.
     pub seconds: f64,
 }
@@ -91,6 +98,53 @@ const TAIL_CHARS: usize = 800;
 /// The longest pause between two looks at a running command.
 const MAX_POLL: Duration = Duration::from_millis(20);
 
+/// The process groups of the commands running now: the groups a request to
+/// end this process ends first.
+static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// The signals that ask this process to end.
+#[cfg(unix)]
+const TERMINATING: [i32; 3] = [
+    signal_hook::consts::SIGINT,
+    signal_hook::consts::SIGTERM,
+    signal_hook::consts::SIGHUP,
+];
+
+/// Ends every running command's group when this process is asked to end,
+/// then ends this process as the request would have: a thread, started
+/// once, that waits for the request. Where the signals cannot be watched, a
+/// command's leader still ends with this process (on Linux).
+#[cfg(unix)]
+fn watch_termination() {
+    static WATCH: std::sync::Once = std::sync::Once::new();
+    WATCH.call_once(|| {
+        let Ok(mut signals) = signal_hook::iterator::Signals::new(TERMINATING) else {
+            return;
+        };
+        let watcher = move || {
+            for signal in signals.forever() {
+                let groups = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+                for &group in groups.iter() {
+                    end_group(group);
+                }
+                // The signal's own action ends this process.
+                let _ = signal_hook::low_level::emulate_default_handler(signal);
+            }
+        };
+        let _ = std::thread::Builder::new()
+            .name("external-model-signals".to_string())
+            .spawn(watcher);
+    });
+}
+
+/// Ends every process of the group `group` (which may be gone already).
+#[cfg(unix)]
+fn end_group(group: u32) {
+    if let Some(pid) = rustix::process::Pid::from_raw(group as i32) {
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
+}
+
 /// A started command whose process group is ended when it is dropped
 /// unreaped.
 struct Running {
@@ -102,12 +156,7 @@ impl Running {
     /// Ends every process of the command's group (on Unix; elsewhere the command itself).
     fn end_group(&mut self) {
         #[cfg(unix)]
-        {
-            if let Some(pid) = rustix::process::Pid::from_raw(self.child.id() as i32) {
-                // The group may be gone already; there is nothing more to end then.
-                let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-            }
-        }
+        end_group(self.child.id());
         if !self.reaped {
             let _ = self.child.kill();
         }
@@ -136,6 +185,29 @@ impl Drop for Running {
         if !self.reaped {
             let _ = self.child.wait();
         }
+        let id = self.child.id();
+        RUNNING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|&g| g != id);
+    }
+}
+
+/// Makes the command's leader end when this process does, even when this
+/// process is killed outright and can end nothing itself.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn end_with_this_process(command: &mut Command) {
+    // SAFETY: the closure runs in the forked child before `exec` and makes
+    // one system call, which is async-signal-safe; it touches no memory.
+    // The thread that spawns the command waits for it, so "the parent"
+    // (the spawning thread, for this setting) lives exactly as long as the
+    // wait does.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(command, || {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+                .map_err(std::io::Error::from)
+        });
     }
 }
 
@@ -161,12 +233,21 @@ pub fn run(call: &Invocation<'_>) -> Result<Finished, RunError> {
         .stdout(stdout)
         .stderr(stderr);
     #[cfg(unix)]
-    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    {
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        watch_termination();
+    }
+    #[cfg(target_os = "linux")]
+    end_with_this_process(&mut command);
     let started = Instant::now();
+    // Registered before a request to end this process can see the child.
+    let mut running_now = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
     let child = command.spawn().map_err(|source| RunError::Start {
         program: program.clone(),
         source,
     })?;
+    running_now.push(child.id());
+    drop(running_now);
     let mut running = Running {
         child,
         reaped: false,
@@ -187,6 +268,7 @@ pub fn run(call: &Invocation<'_>) -> Result<Finished, RunError> {
             stderr: call.stderr.to_path_buf(),
         }),
         Some(status) if status.success() => Ok(Finished {
+            code: status.code().unwrap_or_default(),
             seconds: started.elapsed().as_secs_f64(),
         }),
         Some(status) => Err(RunError::Failed {
@@ -195,6 +277,45 @@ pub fn run(call: &Invocation<'_>) -> Result<Finished, RunError> {
             stderr: call.stderr.to_path_buf(),
         }),
     }
+}
+
+/// Ends every process of this user whose environment holds `name=value`
+/// (other than this process): what the commands of a step left running when
+/// the process that ran them was killed outright, found by a variable each
+/// of them was given. Returns how many were ended. Reads `/proc`, so it ends
+/// nothing where there is none.
+pub fn end_leftovers(name: &str, value: &str) -> usize {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    let wanted = format!("{name}={value}");
+    let own = std::process::id();
+    let mut ended = 0;
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == own {
+            continue;
+        }
+        // A process of another user, or one that ended meanwhile, is skipped.
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if environ.split(|&b| b == 0).any(|v| v == wanted.as_bytes()) {
+            #[cfg(unix)]
+            if let Some(pid) = rustix::process::Pid::from_raw(pid as i32)
+                && rustix::process::kill_process(pid, rustix::process::Signal::KILL).is_ok()
+            {
+                ended += 1;
+            }
+        }
+    }
+    ended
 }
 
 /// An exit status in words: `exited with 3`, `ended by signal 9`.
@@ -352,6 +473,39 @@ mod tests {
             ends(&tmp.path().join("child.pid")),
             "its background process still runs"
         );
+    }
+
+    #[test]
+    fn leftovers_are_found_by_their_variable_and_ended() {
+        let tmp = tempfile::tempdir().unwrap();
+        let value = tmp.path().display().to_string();
+        let mut left = Command::new("sh")
+            .args(["-c", "sleep 30 & echo $! > child.pid; wait"])
+            .current_dir(tmp.path())
+            .env("COLLAPSE_TEST_LEFTOVER", &value)
+            .spawn()
+            .unwrap();
+        let other = Command::new("sleep")
+            .arg("30")
+            .env("COLLAPSE_TEST_LEFTOVER", format!("{value}-other"))
+            .spawn()
+            .unwrap();
+        let pid_file = tmp.path().join("child.pid");
+        while !std::fs::read_to_string(&pid_file).is_ok_and(|s| s.ends_with('\n')) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(end_leftovers("COLLAPSE_TEST_LEFTOVER", &value), 2);
+        assert!(!left.wait().unwrap().success());
+        assert!(ends(&pid_file), "the leftover still runs");
+        let mut other = Running {
+            child: other,
+            reaped: false,
+        };
+        assert!(
+            other.child.try_wait().unwrap().is_none(),
+            "another value's process is left alone"
+        );
+        other.end_group();
     }
 
     #[test]

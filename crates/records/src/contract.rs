@@ -171,6 +171,40 @@ pub struct GenerationTiming {
     pub generation: usize,
     /// Seconds from its start to its last file.
     pub seconds: f64,
+    /// The commands of an external model the generation ran, in order (its
+    /// training set drawn from the previous model, its training, its probe);
+    /// none for the chain's own VAE.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<CommandRecord>,
+}
+
+/// One command of an external model, as the manifest records it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CommandRecord {
+    /// `train` or `sample`.
+    pub command: String,
+    /// The generation whose model it trained or sampled.
+    pub model_generation: usize,
+    /// The program and its arguments, placeholders filled in.
+    pub argv: Vec<String>,
+    /// Its exit status.
+    pub exit_code: i32,
+    /// Its wall time, seconds.
+    pub seconds: f64,
+    /// What a `sample` command drew.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub samples: Option<SamplesRecord>,
+}
+
+/// The images a `sample` command wrote.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SamplesRecord {
+    /// How many.
+    pub count: usize,
+    /// SHA-256 of their values as little-endian `float32`, image after image
+    /// (NumPy: `hashlib.sha256(a.astype('<f4').tobytes()).hexdigest()`), so
+    /// two runs' draws compare whatever file layout held them.
+    pub sha256: String,
 }
 
 /// Which experiment a run folder holds, as its manifest says.

@@ -32,9 +32,9 @@ pub use closed_form::{
 };
 pub use columns::{read_metrics_csv, write_metrics_csv};
 pub use contract::{
-    AggregatePosterior, DatasetFileRecord, DatasetRecord, DeviceRecord, Experiment,
+    AggregatePosterior, CommandRecord, DatasetFileRecord, DatasetRecord, DeviceRecord, Experiment,
     GenerationTiming, LatentStats, Manifest, MetricsRow, ModelFit, ProbeStats, RetryRecord,
-    generation_dir, generation_of, read_json, write_json,
+    SamplesRecord, generation_dir, generation_of, read_json, write_json,
 };
 pub use error::RecordError;
 pub use evaluation::{
