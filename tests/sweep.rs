@@ -123,15 +123,21 @@ fn check_complete(dir: &Path) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// A one-node Slurm cluster for this test, stopped when dropped.
+/// A one-node Slurm cluster for this test, stopped when dropped. One runs at
+/// a time (they share the machine's ports and node name).
 struct Cluster {
     dir: PathBuf,
     conf: String,
+    _one: std::sync::MutexGuard<'static, ()>,
 }
+
+/// Held by the test whose cluster runs.
+static ONE_CLUSTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Cluster {
     /// Starts the cluster; `None` where Slurm is not installed here and this is not CI.
     fn start(tmp: &TempDir) -> Option<Cluster> {
+        let one = ONE_CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/slurm-cluster.sh");
         let dir = tmp.join("cluster");
         let out = Command::new("bash")
@@ -153,7 +159,11 @@ impl Cluster {
             return None;
         }
         let conf = dir.join("slurm.conf").display().to_string();
-        Some(Cluster { dir, conf })
+        Some(Cluster {
+            dir,
+            conf,
+            _one: one,
+        })
     }
 
     fn command(&self, program: &str, args: &[&str]) -> String {
@@ -603,4 +613,114 @@ fn a_theory_experiment_is_swept_like_a_chain() {
     let (small, large) = (row("samples-100"), row("samples-1000"));
     assert_eq!((small[3].as_str(), large[3].as_str()), ("2", "2"));
     assert!(small[6].is_empty() && !large[6].is_empty(), "{csv}");
+}
+
+#[test]
+#[ignore = "long: a study of an external model beside the built-in VAE, here and on a live Slurm cluster"]
+fn an_external_model_is_swept_here_and_on_slurm_where_its_gpu_reaches_its_command() {
+    let tmp = TempDir::new("sweep-external");
+    let bin = env!("CARGO_BIN_EXE_collapse");
+    let config = tmp.join("model.toml");
+    std::fs::write(&config, "epochs = 1\n").unwrap();
+    // The train command keeps its environment in the generation's folder.
+    let train_sh = tmp.join("train.sh");
+    std::fs::write(&train_sh, "env > train.env\nexec \"$@\"\n").unwrap();
+    let train = format!(
+        "sh '{}' '{bin}' model train --data {{train}} --out {{model_dir}} --seed {{seed}} --init-seed {{init_seed}} --config '{}' -q",
+        train_sh.display(),
+        config.display()
+    );
+    let sample = format!(
+        "'{bin}' model sample --from {{model_dir}} --count {{count}} --out {{samples}} --seed {{seed}} --config '{}'",
+        config.display()
+    );
+    let spec = tmp.join("models.toml");
+    let text = format!(
+        "[study]\nname = \"models\"\n\n[base]\ndata = {data:?}\ntrain_size = 256\ntest_size = 500\ngenerations = 1\nepochs = 1\nprobe_samples = 100\nevaluator_epochs = 1\nevaluator_images = 3000\n\n[[conditions]]\n\n[[conditions]]\nexternal_name = \"vae-protocol\"\nexternal_train = {train:?}\nexternal_sample = {sample:?}\n\n[slurm]\ngpus = 1\n",
+        data = mnist_dir().display().to_string(),
+    );
+    std::fs::write(&spec, text).unwrap();
+    let runs = ["base", "external-name-vae-protocol"];
+    let plan = assert_ok(&collapse(&tmp.0, &["sweep", "plan", s(&spec)]));
+    for name in runs {
+        assert!(plan.contains(name), "{plan}");
+    }
+
+    // Here: the external model's run gives the built-in chain's figures.
+    let local = tmp.join("local");
+    assert_ok(&collapse(
+        &tmp.0,
+        &["sweep", "run", s(&spec), "--out", s(&local), "--jobs", "1"],
+    ));
+    let folder = StudyFolder::new(&local);
+    let probe_and_eval = |run: &Path| -> Vec<String> {
+        collapse_records::read_metrics_csv(&run.join("metrics.csv"))
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                format!(
+                    "{} {} {} {:?}",
+                    r.probe_mu_mean, r.probe_mu_std, r.probe_tail_mass, r.eval
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        probe_and_eval(&folder.run_dir(runs[0])),
+        probe_and_eval(&folder.run_dir(runs[1]))
+    );
+    let env_here =
+        std::fs::read_to_string(folder.run_dir(runs[1]).join("gen-000/train.env")).unwrap();
+    assert!(!env_here.contains("SLURM_JOB_ID="), "{env_here}");
+    let summary = std::fs::read_to_string(local.join("report/summary.csv")).unwrap();
+    assert!(
+        summary.contains("\nexternal-name-vae-protocol,0,"),
+        "{summary}"
+    );
+
+    let Some(cluster) = Cluster::start(&tmp) else {
+        return;
+    };
+    let remote = tmp.join("slurm");
+    let submit = [
+        "sweep",
+        "run",
+        s(&spec),
+        "--out",
+        s(&remote),
+        "--executor",
+        "slurm",
+        "--cpus",
+        "1",
+    ];
+    let job = job_of(&assert_ok(&cluster.collapse(&tmp.0, &submit)));
+    let script = std::fs::read_to_string(remote.join("sweep.sbatch")).unwrap();
+    assert!(script.contains("#SBATCH --gres=gpu:1"), "{script}");
+    cluster.wait_done(&job);
+    let remote_folder = StudyFolder::new(&remote);
+    for name in runs {
+        assert_eq!(
+            metrics_without_seconds(&remote_folder.run_dir(name)),
+            metrics_without_seconds(&folder.run_dir(name)),
+            "{name}: the Slurm run's metrics differ from the local run's"
+        );
+    }
+    // The GPU Slurm gave the task reaches the model's command.
+    let env_there =
+        std::fs::read_to_string(remote_folder.run_dir(runs[1]).join("gen-000/train.env")).unwrap();
+    let var = |name: &str| {
+        env_there
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("no {name} in\n{env_there}"))
+            .to_string()
+    };
+    assert_eq!(var("SLURM_ARRAY_JOB_ID"), job);
+    assert_eq!(var("SLURM_GPUS_ON_NODE"), "1");
+    let devices = std::fs::metadata(cluster.dir.join("gpu0"))
+        .map(|m| std::os::unix::fs::FileTypeExt::is_char_device(&m.file_type()))
+        .unwrap_or(false);
+    if devices {
+        assert_eq!(var("CUDA_VISIBLE_DEVICES"), var("SLURM_JOB_GPUS"));
+    }
 }

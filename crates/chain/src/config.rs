@@ -150,6 +150,9 @@ pub struct ExternalModel {
     pub sample: String,
     /// Seconds each command may run; none for no limit.
     pub timeout: Option<f64>,
+    /// Its short name, which a study's folder names carry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// The placeholders of an external model's `train` command.
@@ -207,6 +210,8 @@ pub enum Setting {
     ExternalSample,
     /// The time limit of an external model's commands.
     ExternalTimeout,
+    /// The short name of an external model.
+    ExternalName,
 }
 
 impl Setting {
@@ -233,6 +238,7 @@ impl Setting {
             Setting::ExternalTrain => "external model's train command",
             Setting::ExternalSample => "external model's sample command",
             Setting::ExternalTimeout => "external model's time limit",
+            Setting::ExternalName => "external model's name",
         }
     }
 
@@ -259,6 +265,7 @@ impl Setting {
             Setting::ExternalTrain => "external_train",
             Setting::ExternalSample => "external_sample",
             Setting::ExternalTimeout => "external_timeout",
+            Setting::ExternalName => "external_name",
         }
     }
 }
@@ -278,6 +285,14 @@ fn refuse(setting: Setting, message: impl Into<String>) -> ConfigError {
         setting,
         message: message.into(),
     }
+}
+
+/// Whether `name` can name an external model in a folder name.
+fn is_short_name(name: &str) -> bool {
+    (1..=40).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
 }
 
 impl ExternalModel {
@@ -301,6 +316,12 @@ impl ExternalModel {
             return Err(refuse(
                 Setting::ExternalTimeout,
                 format!("must be a positive number of seconds, got {t}"),
+            ));
+        }
+        if let Some(name) = self.name.as_deref().filter(|n| !is_short_name(n)) {
+            return Err(refuse(
+                Setting::ExternalName,
+                format!("{name:?} is not a short name: 1 to 40 letters, digits, `.`, `-` or `_`"),
             ));
         }
         if stream {
@@ -617,6 +638,22 @@ mod external_tests {
         assert!(
             err(&format!("{both}\npreset = \"paper\""))
                 .starts_with("stream: an external model is sampled into a written training set")
+        );
+        assert_eq!(
+            resolved(&format!("{both}\nexternal_name = \"ppca-20\""))
+                .unwrap()
+                .external
+                .and_then(|e| e.name)
+                .as_deref(),
+            Some("ppca-20")
+        );
+        assert_eq!(
+            err(&format!("{both}\nexternal_name = \"my model\"")),
+            "external_name: \"my model\" is not a short name: 1 to 40 letters, digits, `.`, `-` or `_`"
+        );
+        assert_eq!(
+            err("external_name = \"ppca\""),
+            "external_train: is needed with a name (it names an external model)"
         );
     }
 }

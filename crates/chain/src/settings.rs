@@ -134,6 +134,10 @@ pub struct ChainSettings {
     /// Seconds each command of an external model may run [default: no limit].
     #[cfg_attr(feature = "clap", arg(long, value_name = "SECONDS"))]
     pub external_timeout: Option<f64>,
+    /// A short name of the external model (letters, digits, `.`, `-`, `_`): a study's folder
+    /// names carry it in place of the commands.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "NAME"))]
+    pub external_name: Option<String>,
 }
 
 /// A setting refused as written, before it is resolved.
@@ -201,12 +205,17 @@ impl ChainSettings {
                 train: train.clone(),
                 sample: sample.clone(),
                 timeout: self.external_timeout,
+                name: self.external_name.clone(),
             })),
             (Some(_), None) => Err(needs(Setting::ExternalSample, "a train command")),
             (None, Some(_)) => Err(needs(Setting::ExternalTrain, "a sample command")),
             (None, None) if self.external_timeout.is_some() => Err(needs(
                 Setting::ExternalTrain,
                 "a time limit (it limits an external model's commands)",
+            )),
+            (None, None) if self.external_name.is_some() => Err(needs(
+                Setting::ExternalTrain,
+                "a name (it names an external model)",
             )),
             (None, None) => Ok(None),
         }

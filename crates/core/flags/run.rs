@@ -203,6 +203,7 @@ mod tests {
             &["--external-sample", "draw {model_dir} {samples}"],
         ),
         ("external_timeout", "60.0", &["--external-timeout", "60"]),
+        ("external_name", "\"ppca\"", &["--external-name", "ppca"]),
     ];
 
     /// An external model, over which each of its settings changes the chain.
@@ -290,6 +291,7 @@ mod tests {
             Setting::ExternalTrain,
             Setting::ExternalSample,
             Setting::ExternalTimeout,
+            Setting::ExternalName,
         ];
         for s in all {
             assert!(fields.contains(&s.key().to_string()), "{s:?}");

@@ -99,9 +99,11 @@ impl ArrayJob<'_> {
         option("qos", r.qos.clone());
         option("time", r.time.clone());
         option("cpus-per-task", r.cpus.map(|n| n.to_string()));
+        // Each array task is a job of one task: `--gres` asks for its GPUs on
+        // every select plugin, where `--gpus-per-task` would also need `--ntasks`.
         option(
-            "gpus-per-task",
-            r.gpus.filter(|&n| n > 0).map(|n| n.to_string()),
+            "gres",
+            r.gpus.filter(|&n| n > 0).map(|n| format!("gpu:{n}")),
         );
         option("mem", r.mem.clone());
         lines.extend(r.options.iter().map(|o| format!("#SBATCH {o}")));
@@ -291,7 +293,7 @@ mod tests {
             "#SBATCH --partition=gpu",
             "#SBATCH --time=01:30:00",
             "#SBATCH --cpus-per-task=4",
-            "#SBATCH --gpus-per-task=1",
+            "#SBATCH --gres=gpu:1",
             "#SBATCH --mem=16G",
             "#SBATCH --constraint=h200",
             r#"exec '/opt/it'\''s/collapse' ${SLURM_CPUS_PER_TASK:+--threads "$SLURM_CPUS_PER_TASK"} sweep task '/scratch/mix' "$SLURM_ARRAY_TASK_ID""#,

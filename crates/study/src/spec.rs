@@ -31,6 +31,11 @@ use toml::{Table, Value};
 
 use crate::error::StudyError;
 
+/// An external model's commands: a condition that sets them names the model.
+const COMMANDS: [&str; 2] = ["external_train", "external_sample"];
+/// The setting that names an external model.
+const EXTERNAL_NAME: &str = "external_name";
+
 /// Settings that the study decides for each run, so a spec may not set them.
 const DECIDED_BY_THE_STUDY: [&str; 5] = ["out", "seeds", "resume", "config", "force"];
 
@@ -227,6 +232,17 @@ impl StudySpec {
         }
         let mut runs: Vec<PlannedRun> = Vec::with_capacity(varied.len());
         for v in varied {
+            if let Some(key) = COMMANDS.iter().find(|k| v.contains_key(**k))
+                && !v.contains_key(EXTERNAL_NAME)
+            {
+                return Err(StudyError::spec(
+                    &self.file,
+                    *key,
+                    format!(
+                        "a condition that sets an external model's commands names the model for its folder too ({EXTERNAL_NAME} = \"…\")"
+                    ),
+                ));
+            }
             let run = PlannedRun::new(&self.base, v);
             if let Some(other) = runs.iter().find(|r| r.name == run.name) {
                 return Err(StudyError::SameFolder {
@@ -248,7 +264,12 @@ impl PlannedRun {
         for (k, v) in &varied {
             settings.insert(k.clone(), v.clone());
         }
-        let mut keys: Vec<&String> = varied.keys().collect();
+        // A named external model's folder carries its name, not its commands.
+        let named = varied.contains_key(EXTERNAL_NAME);
+        let mut keys: Vec<&String> = varied
+            .keys()
+            .filter(|k| !(named && COMMANDS.contains(&k.as_str())))
+            .collect();
         keys.sort_by_key(|k| flag_name(k));
         let part = |k: &&String| format!("{}-{}", flag_name(k), folder_value(&varied[k.as_str()]));
         let name = keys.iter().map(part).collect::<Vec<_>>().join("_");
@@ -541,6 +562,36 @@ mod tests {
             spec("[base]\nepochs = 2\n").unwrap().runs().unwrap()[0].name,
             "base"
         );
+    }
+
+    #[test]
+    fn an_external_models_folder_carries_its_name_and_its_settings_its_commands() {
+        let model = "external_name = \"ppca\"\nexternal_train = \"python3 ppca.py train --data {train} --out {model_dir}\"\nexternal_sample = \"python3 ppca.py sample --model {model_dir} --count {count} --out {samples}\"\n";
+        let s = spec(&format!(
+            "[[conditions]]\n[[conditions]]\n{model}[axes]\nseed = [1]\n"
+        ))
+        .unwrap();
+        let runs = s.runs().unwrap();
+        let names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["seed-1", "external-name-ppca_seed-1"]);
+        assert_eq!(runs[1].group, "external-name-ppca");
+        assert_eq!(
+            runs[1].settings["external_train"].as_str(),
+            Some("python3 ppca.py train --data {train} --out {model_dir}")
+        );
+        let unnamed = model.replace("external_name = \"ppca\"\n", "");
+        let e = spec(&format!("[[conditions]]\n{unnamed}"))
+            .unwrap()
+            .runs()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with("external_train: a condition that sets an external model's commands names the model for its folder too (external_name = \"…\")"),
+            "{e}"
+        );
+        // Commands in the base name no folder, so they need no name.
+        let base = spec(&format!("[base]\n{unnamed}[axes]\nseed = [1, 2]\n")).unwrap();
+        assert_eq!(base.runs().unwrap()[1].name, "seed-2");
     }
 
     #[test]
