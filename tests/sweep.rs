@@ -622,12 +622,15 @@ fn an_external_model_is_swept_here_and_on_slurm_where_its_gpu_reaches_its_comman
     let bin = env!("CARGO_BIN_EXE_collapse");
     let config = tmp.join("model.toml");
     std::fs::write(&config, "epochs = 1\n").unwrap();
-    // The train command keeps its environment in the generation's folder.
-    let train_sh = tmp.join("train.sh");
-    std::fs::write(&train_sh, "env > train.env\nexec \"$@\"\n").unwrap();
+    // The train command keeps its environment beside its model; its path is
+    // relative to the folder the study is run from.
+    std::fs::write(
+        tmp.join("train.sh"),
+        "env > \"$1/../train.env\"\nshift\nexec \"$@\"\n",
+    )
+    .unwrap();
     let train = format!(
-        "sh '{}' '{bin}' model train --data {{train}} --out {{model_dir}} --seed {{seed}} --init-seed {{init_seed}} --config '{}' -q",
-        train_sh.display(),
+        "sh train.sh {{model_dir}} '{bin}' model train --data {{train}} --out {{model_dir}} --seed {{seed}} --init-seed {{init_seed}} --config '{}' -q",
         config.display()
     );
     let sample = format!(

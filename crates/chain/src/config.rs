@@ -153,6 +153,12 @@ pub struct ExternalModel {
     /// Its short name, which a study's folder names carry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The folder its commands run in, where the run was started (so a
+    /// relative path in a command means what it meant there, on a resume
+    /// too); none: each generation's folder (a run folder written before
+    /// the folder was recorded).
+    #[serde(default)]
+    pub workdir: Option<PathBuf>,
 }
 
 /// The placeholders of an external model's `train` command.

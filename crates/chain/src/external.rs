@@ -32,6 +32,8 @@ pub struct ExternalFamily<'a> {
     sample: CommandLine,
     timeout: Option<Duration>,
     device: Device,
+    /// The folder the commands run in; none for the generation's folder.
+    workdir: Option<PathBuf>,
     /// The commands run since the manifest last took them.
     commands: Mutex<Vec<CommandRecord>>,
     /// Ends, before the first command, what a killed chain of this run left running.
@@ -51,20 +53,22 @@ impl<'a> ExternalFamily<'a> {
             sample: line(&model.sample, &SAMPLE_PLACEHOLDERS),
             timeout: model.timeout.map(Duration::from_secs_f64),
             device: device.clone(),
+            workdir: model.workdir.clone(),
             commands: Mutex::new(Vec::new()),
             leftovers: Once::new(),
         }
     }
 
-    /// Runs `line` filled with `values` in `dir`, its output in `NAME.stdout.log`
-    /// and `NAME.stderr.log` there; a failure names the generation and the
+    /// Runs `line` filled with `values` in the folder the run was started
+    /// from, its output in `NAME.stdout.log` and `NAME.stderr.log` in the
+    /// generation's folder `logs`; a failure names the generation and the
     /// command. Returns its record for the manifest.
     fn run(
         &self,
         command: &'static str,
         line: &CommandLine,
         values: &[(&str, &str)],
-        dir: &Path,
+        logs: &Path,
         log: &str,
         generation: usize,
     ) -> Result<CommandRecord, ChainError> {
@@ -85,12 +89,12 @@ impl<'a> ExternalFamily<'a> {
             (RUN_VARIABLE.to_string(), run_dir),
         ];
         let (stdout, stderr) = (
-            dir.join(format!("{log}.stdout.log")),
-            dir.join(format!("{log}.stderr.log")),
+            logs.join(format!("{log}.stdout.log")),
+            logs.join(format!("{log}.stderr.log")),
         );
         run(&Invocation {
             argv: &argv,
-            dir,
+            dir: self.workdir.as_deref().unwrap_or(logs),
             env: &env,
             stdout: &stdout,
             stderr: &stderr,

@@ -206,6 +206,10 @@ impl ChainSettings {
                 sample: sample.clone(),
                 timeout: self.external_timeout,
                 name: self.external_name.clone(),
+                workdir: Some(std::env::current_dir().map_err(|e| ConfigError {
+                    setting: Setting::ExternalTrain,
+                    message: format!("the folder its commands run in: {e}"),
+                })?),
             })),
             (Some(_), None) => Err(needs(Setting::ExternalSample, "a train command")),
             (None, Some(_)) => Err(needs(Setting::ExternalTrain, "a sample command")),
