@@ -206,7 +206,7 @@ def main():
     s.add_argument("--out", required=True)
     s.add_argument("--seed", type=int, required=True)
     s.add_argument("--sample-steps", type=int, default=50, help="DDIM steps")
-    s.add_argument("--batch-size", type=int, default=1000)
+    s.add_argument("--batch-size", type=int, default=256)
     args = parser.parse_args()
     {"train": train, "sample": sample}[args.command](args)
 

@@ -279,8 +279,10 @@ fn model_words(model: &VaeConfig) -> String {
 fn describe_run(c: &ChainConfig, device: &DeviceRecord) -> String {
     let model = match &c.external {
         Some(e) => format!(
-            "an external model (train: {}; sample: {})",
-            e.train, e.sample
+            "the external model {}(train: {}; sample: {})",
+            e.name.as_ref().map_or(String::new(), |n| format!("{n} ")),
+            e.train,
+            e.sample
         ),
         None => model_words(&c.model),
     };

@@ -7,7 +7,7 @@
 //! refusal names the file and the first thing wrong in one line.
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use npyz::WriterBuilder;
@@ -53,6 +53,9 @@ impl NpyError {
 /// The `float32` little-endian dtype every set has.
 const FLOAT32: &str = "<f4";
 
+/// Values written or decoded at a time.
+const BLOCK: usize = 1 << 16;
+
 /// Writes `pixels`, `count` images of `dims` (height, width) one after
 /// another, to `path` as a `.npy` set, atomically and durably.
 pub fn write_images(
@@ -67,13 +70,20 @@ pub fn write_images(
         "pixels for {count} images of {dims:?}"
     );
     collapse_records::atomic::write_with(path, |w| {
-        let mut writer = npyz::WriteOptions::new()
-            .default_dtype()
+        let dtype = npyz::DType::Plain(FLOAT32.parse().expect("a valid type string"));
+        let w = npyz::WriteOptions::new_header_only()
+            .dtype(dtype)
             .shape(&[count as u64, dims[0] as u64, dims[1] as u64])
             .writer(w)
-            .begin_nd()?;
-        writer.extend(pixels.iter().copied())?;
-        writer.finish()
+            .write_header_only()?;
+        // The values in bulk, a block at a time: what the header says, C order.
+        let mut block = Vec::with_capacity(4 * BLOCK);
+        for chunk in pixels.chunks(BLOCK) {
+            block.clear();
+            block.extend(chunk.iter().flat_map(|v| v.to_le_bytes()));
+            w.write_all(&block)?;
+        }
+        Ok(())
     })
     .map_err(NpyError::io(path))
 }
@@ -144,7 +154,25 @@ pub fn read_images(
             format!("holds {n} images where {count} were asked"),
         ));
     }
-    let pixels: Vec<f32> = npy.into_vec().map_err(NpyError::io(path))?;
+    // The data follow the header as raw little-endian values (checked above).
+    let mut bytes = Vec::new();
+    npy.into_inner()
+        .read_to_end(&mut bytes)
+        .map_err(NpyError::io(path))?;
+    let wanted = 4 * n * dims[0] * dims[1];
+    if bytes.len() != wanted {
+        return Err(NpyError::invalid(
+            path,
+            format!(
+                "holds {} bytes of values where its shape needs {wanted}",
+                bytes.len()
+            ),
+        ));
+    }
+    let pixels: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
     let per_image = dims[0] * dims[1];
     if let Some(at) = pixels
         .iter()
@@ -237,6 +265,10 @@ mod tests {
         high[2] = 1.5;
         written(&path, &high, &[2, 2, 3], "<f4", c);
         assert!(refused(None).ends_with("image 0 holds 1.5, outside [0, 1]"));
+        written(&path, &ok, &[2, 2, 3], "<f4", c);
+        let whole = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &whole[..whole.len() - 4]).unwrap();
+        assert!(refused(None).ends_with("holds 44 bytes of values where its shape needs 48"));
         std::fs::write(&path, b"not numpy").unwrap();
         assert!(refused(None).contains("not a .npy file"));
         let missing = read_images(&tmp.path().join("none.npy"), DIMS, None).unwrap_err();

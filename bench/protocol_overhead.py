@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Time the command protocol's overhead: the chain's VAE built in, against the
+same VAE through the protocol (`collapse model train|sample` as the external
+model's commands), generation by generation, as one JSON record.
+
+Usage: bench/protocol_overhead.py [--binary PATH] [--generations G] [--rounds N] [--out FILE] [RUN FLAGS...]
+
+Each round runs both chains of the quick preset (G synthetic generations, 3
+by default), one after the other, the first of them alternating from round to
+round, alone on the machine. A chain through the protocol
+trains and samples the same VAE in child processes, so what it spends beyond
+the built-in chain is the protocol's: starting the processes, writing each
+training set as .npy and reading the samples back, the model's checkpoint
+saved and loaded. It skips the built-in chain's test-set fit (a model outside
+the tool has no encoder to score), so its overhead is, if anything, counted
+short by that. A warm-up chain through the protocol fills the reference VAE's
+cache first, as every later chain of the same recipe finds it. Each round
+checks that both chains give the same probe and evaluator figures. Writes
+bench/results/DATE-CPU-NNc-protocol.json (or --out) through bench/record.py.
+"""
+
+import argparse
+import csv
+import datetime
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import record as record_file  # noqa: E402
+from chain_timing import cpu  # noqa: E402
+
+# The columns both chains write; the rest are the built-in VAE's own fit.
+SHARED = ["generation", "train_size", "real_fraction", "probe_mu_mean", "probe_mu_std", "probe_tail_mass",
+          "class_entropy", "fd", "precision", "recall", "density", "coverage", "nelbo0_median"]
+
+
+def chain(binary, folder, args):
+    """One chain: its wall seconds, its rows and its manifest."""
+    started = time.monotonic()
+    subprocess.run([binary, "run", "-q", "--out", folder, *args], stdout=subprocess.DEVNULL, check=True)
+    wall = time.monotonic() - started
+    with open(os.path.join(folder, "metrics.csv")) as f:
+        rows = list(csv.DictReader(f))
+    with open(os.path.join(folder, "manifest.json")) as f:
+        manifest = json.load(f)
+    return wall, rows, manifest
+
+
+def protocol_flags(binary, config):
+    """The flags that make the chain's VAE an external model."""
+    return [
+        "--external-train",
+        f"'{binary}' model train --data {{train}} --out {{model_dir}} --seed {{seed}} "
+        f"--init-seed {{init_seed}} --config '{config}' -q",
+        "--external-sample",
+        f"'{binary}' model sample --from {{model_dir}} --count {{count}} --out {{samples}} "
+        f"--seed {{seed}} --config '{config}'",
+    ]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--binary", default="target/release/collapse")
+    parser.add_argument("--generations", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--out")
+    a, args = parser.parse_known_args()
+    binary = os.path.abspath(a.binary)
+    work = tempfile.mkdtemp(prefix="protocol-overhead-")
+    config = os.path.join(work, "model.toml")
+    with open(config, "w") as f:
+        f.write('preset = "quick"\n')
+    args = ["--generations", str(a.generations), *args]
+    external = [*args, *protocol_flags(binary, config)]
+    rounds = []
+    try:
+        chain(binary, os.path.join(work, "warm-up"), [*external[2:], "--generations", "0"])
+        for n in range(a.rounds):
+            built_in = os.path.join(work, f"built-in-{n}")
+            through = os.path.join(work, f"protocol-{n}")
+            # The order alternates, so a drift of the machine's speed cancels.
+            if n % 2 == 0:
+                wall_b, rows_b, _ = chain(binary, built_in, args)
+                wall_p, rows_p, manifest = chain(binary, through, external)
+            else:
+                wall_p, rows_p, manifest = chain(binary, through, external)
+                wall_b, rows_b, _ = chain(binary, built_in, args)
+            same = [{k: r[k] for k in SHARED} for r in rows_b] == [{k: r[k] for k in SHARED} for r in rows_p]
+            generations = []
+            for b, p, timing in zip(rows_b, rows_p, manifest["generations"]):
+                commands = timing.get("commands", [])
+                built, protocol = float(b["seconds"]), float(p["seconds"])
+                generations.append({
+                    "generation": int(b["generation"]),
+                    "built_in_seconds": round(built, 2),
+                    "protocol_seconds": round(protocol, 2),
+                    "overhead_seconds": round(protocol - built, 2),
+                    "overhead_share": round((protocol - built) / built, 4),
+                    "commands": [
+                        {"command": c["command"], "model_generation": c["model_generation"],
+                         "seconds": round(c["seconds"], 2),
+                         "count": (c.get("samples") or {}).get("count")}
+                        for c in commands
+                    ],
+                })
+                print(f"round {n + 1}, generation {b['generation']}: built in {built:.2f} s, "
+                      f"through the protocol {protocol:.2f} s ({100 * (protocol - built) / built:+.1f} %)",
+                      flush=True)
+            rounds.append({
+                "built_in_wall_seconds": round(wall_b, 2),
+                "protocol_wall_seconds": round(wall_p, 2),
+                "same_figures": same,
+                "generations": generations,
+            })
+            shutil.rmtree(built_in)
+            shutil.rmtree(through)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    # Generations 1 and on train on a drawn set: the protocol's whole round trip.
+    drawn = [g for r in rounds for g in r["generations"] if g["generation"] > 0]
+    built = sum(g["built_in_seconds"] for g in drawn)
+    through = sum(g["protocol_seconds"] for g in drawn)
+    shares = [g["overhead_share"] for g in drawn]
+    summary = {
+        "generations_compared": len(drawn),
+        "built_in_seconds_total": round(built, 2),
+        "protocol_seconds_total": round(through, 2),
+        "overhead_share_of_totals": round((through - built) / built, 4),
+        "median_overhead_share": round(statistics.median(shares), 4),
+        "min_overhead_share": round(min(shares), 4),
+        "max_overhead_share": round(max(shares), 4),
+        "all_same_figures": all(r["same_figures"] for r in rounds),
+    }
+    print(f"generations 1..{a.generations}, {len(drawn)} pairs: {built:.1f} s built in, {through:.1f} s through "
+          f"the protocol ({100 * summary['overhead_share_of_totals']:+.1f} %); per generation median "
+          f"{100 * summary['median_overhead_share']:+.1f} %, from {100 * summary['min_overhead_share']:+.1f} "
+          f"to {100 * summary['max_overhead_share']:+.1f} %; same figures: {summary['all_same_figures']}")
+    machine = cpu()
+    date = datetime.date.today().isoformat()
+    host = record_file.slug(machine["model"] or "cpu")
+    out = a.out or f"bench/results/{date}-{host}-{machine['logical_cores']}c-protocol.json"
+    record_file.write(out, {
+        "date": date,
+        "machine": {"cpu": machine, "hostname": os.uname().nodename},
+        "command": ["run", "-q", "--out", "DIR", *args],
+        "protocol": protocol_flags("collapse", "model.toml"),
+        "summary": summary,
+        "rounds": rounds,
+    })
+
+
+if __name__ == "__main__":
+    main()
