@@ -15,7 +15,6 @@ maximum resident set. Each round checks that both binaries wrote the same
 
 import argparse
 import csv
-import datetime
 import os
 import shutil
 import subprocess
@@ -25,17 +24,6 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import record as record_file  # noqa: E402
-
-
-def cpu():
-    """The CPU's model name and the logical cores this process may use."""
-    model = None
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {"model": model, "logical_cores": len(os.sched_getaffinity(0))}
 
 
 def metrics(folder):
@@ -85,13 +73,7 @@ def main():
             rounds.append(one)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    machine = cpu()
-    date = datetime.date.today().isoformat()
-    host = record_file.slug(machine["model"] or "cpu")
-    out = a.out or f"bench/results/{date}-{host}-{machine['logical_cores']}c-chain.json"
-    record_file.write(out, {
-        "date": date,
-        "machine": {"cpu": machine, "hostname": os.uname().nodename},
+    record_file.write_cpu("chain", a.out, {
         "command": ["run", "-q", "--out", "DIR", *args],
         "binaries": {label: binary for label, binary in binaries},
         "rounds": rounds,

@@ -21,7 +21,6 @@ bench/results/DATE-CPU-NNc-protocol.json (or --out) through bench/record.py.
 
 import argparse
 import csv
-import datetime
 import json
 import os
 import shutil
@@ -33,7 +32,6 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import record as record_file  # noqa: E402
-from chain_timing import cpu  # noqa: E402
 
 # The columns both chains write; the rest are the built-in VAE's own fit.
 SHARED = ["generation", "train_size", "real_fraction", "probe_mu_mean", "probe_mu_std", "probe_tail_mass",
@@ -141,13 +139,7 @@ def main():
           f"the protocol ({100 * summary['overhead_share_of_totals']:+.1f} %); per generation median "
           f"{100 * summary['median_overhead_share']:+.1f} %, from {100 * summary['min_overhead_share']:+.1f} "
           f"to {100 * summary['max_overhead_share']:+.1f} %; same figures: {summary['all_same_figures']}")
-    machine = cpu()
-    date = datetime.date.today().isoformat()
-    host = record_file.slug(machine["model"] or "cpu")
-    out = a.out or f"bench/results/{date}-{host}-{machine['logical_cores']}c-protocol.json"
-    record_file.write(out, {
-        "date": date,
-        "machine": {"cpu": machine, "hostname": os.uname().nodename},
+    record_file.write_cpu("protocol", a.out, {
         "command": ["run", "-q", "--out", "DIR", *args],
         "protocol": protocol_flags("collapse", "model.toml"),
         "summary": summary,

@@ -1,6 +1,8 @@
 """What the benchmark scripts share: a slug of a device's name for the file
-name, and writing a record under bench/results/ atomically."""
+name, writing a record under bench/results/ atomically, and a CPU
+benchmark's record with its machine and date."""
 
+import datetime
 import json
 import os
 import re
@@ -20,3 +22,24 @@ def write(out, record):
         f.write("\n")
     os.replace(tmp, out)
     print(f"\nwritten: {out}")
+
+
+def cpu():
+    """The CPU's model name and the logical cores this process may use."""
+    model = None
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {"model": model, "logical_cores": len(os.sched_getaffinity(0))}
+
+
+def write_cpu(kind, out, fields):
+    """Writes `fields` with the date and this machine to `out`, or by default to
+    bench/results/DATE-CPU-NNc-KIND.json."""
+    machine = cpu()
+    date = datetime.date.today().isoformat()
+    host = slug(machine["model"] or "cpu")
+    out = out or f"bench/results/{date}-{host}-{machine['logical_cores']}c-{kind}.json"
+    write(out, {"date": date, "machine": {"cpu": machine, "hostname": os.uname().nodename}, **fields})

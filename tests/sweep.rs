@@ -270,6 +270,23 @@ fn cpu_time(cwd: &Path, args: &[&str]) -> f64 {
         .sum()
 }
 
+/// `sweep run SPEC --out OUT --executor slurm --cpus 1` with `extra` flags.
+fn slurm_submit<'a>(spec: &'a Path, out: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "sweep",
+        "run",
+        s(spec),
+        "--out",
+        s(out),
+        "--executor",
+        "slurm",
+        "--cpus",
+        "1",
+    ];
+    args.extend(extra);
+    args
+}
+
 fn job_of(stdout: &str) -> String {
     let after = stdout
         .split("submitted job ")
@@ -344,19 +361,7 @@ fn a_study_runs_here_and_on_slurm_with_the_same_metrics() {
         return;
     };
     let remote = tmp.join("slurm");
-    let submit = [
-        "sweep",
-        "run",
-        s(&spec),
-        "--out",
-        s(&remote),
-        "--executor",
-        "slurm",
-        "--cpus",
-        "1",
-        "--throttle",
-        "2",
-    ];
+    let submit = slurm_submit(&spec, &remote, &["--throttle", "2"]);
     let started = Instant::now();
     let job = job_of(&assert_ok(&cluster.collapse(&tmp.0, &submit)));
     let script = std::fs::read_to_string(remote.join("sweep.sbatch")).unwrap();
@@ -685,17 +690,7 @@ fn an_external_model_is_swept_here_and_on_slurm_where_its_gpu_reaches_its_comman
         return;
     };
     let remote = tmp.join("slurm");
-    let submit = [
-        "sweep",
-        "run",
-        s(&spec),
-        "--out",
-        s(&remote),
-        "--executor",
-        "slurm",
-        "--cpus",
-        "1",
-    ];
+    let submit = slurm_submit(&spec, &remote, &[]);
     let job = job_of(&assert_ok(&cluster.collapse(&tmp.0, &submit)));
     let script = std::fs::read_to_string(remote.join("sweep.sbatch")).unwrap();
     assert!(script.contains("#SBATCH --gres=gpu:1"), "{script}");
