@@ -7,7 +7,7 @@
 //! refusal names the file and the first thing wrong in one line.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
 
 use npyz::WriterBuilder;
@@ -154,25 +154,30 @@ pub fn read_images(
             format!("holds {n} images where {count} were asked"),
         ));
     }
-    // The data follow the header as raw little-endian values (checked above).
-    let mut bytes = Vec::new();
-    npy.into_inner()
-        .read_to_end(&mut bytes)
-        .map_err(NpyError::io(path))?;
+    // The values follow the header as raw little-endian `float32` (checked
+    // above), read straight into the buffer they stay in.
     let wanted = 4 * n * dims[0] * dims[1];
-    if bytes.len() != wanted {
+    let mut reader = npy.into_inner();
+    let header = reader.stream_position().map_err(NpyError::io(path))?;
+    let stored = reader
+        .get_ref()
+        .metadata()
+        .map_err(NpyError::io(path))?
+        .len()
+        .saturating_sub(header);
+    if stored != wanted as u64 {
         return Err(NpyError::invalid(
             path,
-            format!(
-                "holds {} bytes of values where its shape needs {wanted}",
-                bytes.len()
-            ),
+            format!("holds {stored} bytes of values where its shape needs {wanted}"),
         ));
     }
-    let pixels: Vec<f32> = bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
+    let mut pixels = vec![0f32; n * dims[0] * dims[1]];
+    reader
+        .read_exact(bytemuck::cast_slice_mut(&mut pixels))
+        .map_err(NpyError::io(path))?;
+    for v in &mut pixels {
+        *v = f32::from_le_bytes(v.to_ne_bytes());
+    }
     let per_image = dims[0] * dims[1];
     if let Some(at) = pixels
         .iter()
