@@ -278,6 +278,15 @@ fn a_killed_chain_takes_its_models_processes_and_resume_redoes_the_generation() 
         "the resume left the killed chain's process running"
     );
     assert_eq!(complete(&out), [0, 1, 2]);
+    // The draw that was generation 1's set when it was killed went with the resume.
+    for g in 0..3 {
+        let left: Vec<_> = std::fs::read_dir(out.join(format!("gen-{g:03}")))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".npy"))
+            .collect();
+        assert!(left.is_empty(), "gen {g} keeps {left:?}");
+    }
 
     // The manifest records every command of every generation.
     let manifest: collapse_records::Manifest =
@@ -358,4 +367,54 @@ fn a_draws_checksum_is_the_checksum_of_its_values() {
         (recorded.count, recorded.sha256.clone()),
         (100, values_sha256(&set))
     );
+}
+
+#[test]
+fn a_chain_that_keeps_real_images_gives_the_vae_chains_figures_through_the_protocol() {
+    let tmp = TempDir::new("protocol-real");
+    let bin = env!("CARGO_BIN_EXE_collapse");
+    let config = tmp.join("model.toml");
+    std::fs::write(&config, "epochs = 1\n").unwrap();
+    let train = format!(
+        "'{bin}' model train --data {{train}} --out {{model_dir}} --seed {{seed}} --init-seed {{init_seed}} --config '{}' -q",
+        config.display()
+    );
+    let sample = format!(
+        "'{bin}' model sample --from {{model_dir}} --count {{count}} --out {{samples}} --seed {{seed}} --config '{}'",
+        config.display()
+    );
+    let mixed = ["--real-fraction", "0.25"];
+    let (built_in, through) = (tmp.join("built-in"), tmp.join("protocol"));
+    let mut flags = SMALL.to_vec();
+    flags.extend(mixed);
+    let args = run_args(&built_in, &flags);
+    assert_ok(&collapse(
+        &tmp.0,
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    let args = chain(&through, &train, &sample, &mixed);
+    assert_ok(&collapse(
+        &tmp.0,
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    let figures = |run: &Path| -> Vec<String> {
+        collapse_records::read_metrics_csv(&run.join("metrics.csv"))
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                format!(
+                    "{} {} {} {} {}",
+                    r.train_size,
+                    r.real_fraction,
+                    r.probe_mu_mean,
+                    r.probe_mu_std,
+                    r.probe_tail_mass
+                )
+            })
+            .collect()
+    };
+    let ours = figures(&built_in);
+    assert_eq!(ours.len(), 3);
+    assert!(ours[1].starts_with("256 0.25 "), "{ours:?}");
+    assert_eq!(ours, figures(&through));
 }

@@ -13,9 +13,12 @@ use collapse_records::{CommandRecord, RecordError, SamplesRecord, generation_dir
 use collapse_vae::{BatchSource, TrainEvent, Vae, to_host};
 use sha2::{Digest, Sha256};
 
-use crate::config::{ChainConfig, ExternalModel, SAMPLE_PLACEHOLDERS, TRAIN_PLACEHOLDERS};
+use crate::config::{
+    ChainConfig, ExternalModel, LoopMode, SAMPLE_PLACEHOLDERS, TRAIN_PLACEHOLDERS,
+};
 use crate::error::ChainError;
 use crate::model::{Attempt, ModelFamily, TrainError};
+use crate::seeds::{Purpose, stream_seed};
 
 /// The model folder inside a generation's folder.
 const MODEL_DIR: &str = "model";
@@ -34,6 +37,9 @@ pub struct ExternalFamily<'a> {
     device: Device,
     /// The folder the commands run in; none for the generation's folder.
     workdir: Option<PathBuf>,
+    /// A replacing chain's draw of the next generation's whole training set,
+    /// kept as its command wrote it, to be that generation's set.
+    draw: Mutex<Option<Draw>>,
     /// The commands run since the manifest last took them.
     commands: Mutex<Vec<CommandRecord>>,
     /// Ends, before the first command, what a killed chain of this run left running.
@@ -54,6 +60,7 @@ impl<'a> ExternalFamily<'a> {
             timeout: model.timeout.map(Duration::from_secs_f64),
             device: device.clone(),
             workdir: model.workdir.clone(),
+            draw: Mutex::new(None),
             commands: Mutex::new(Vec::new()),
             leftovers: Once::new(),
         }
@@ -136,6 +143,16 @@ fn values_sha256(pixels: &[f32]) -> String {
     hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A draw kept as a generation's training set.
+struct Draw {
+    /// The generation it is the training set of.
+    generation: usize,
+    /// Its images.
+    count: usize,
+    /// The file its command wrote.
+    path: PathBuf,
+}
+
 /// `path` made absolute.
 fn absolute(path: &Path) -> Result<PathBuf, ChainError> {
     std::path::absolute(path).map_err(|e| collapse_records::RecordError::io(path, e).into())
@@ -164,17 +181,34 @@ impl ModelFamily for ExternalFamily<'_> {
         std::fs::create_dir_all(&model_dir)
             .map_err(|e| failed(collapse_records::RecordError::io(&model_dir, e).into()))?;
         let count = source.epoch_len();
-        let images = source.images().ok_or_else(|| {
-            failed(ChainError::Config(crate::ConfigError {
-                setting: crate::Setting::Stream,
-                message: "an external model reads a written training set; leave stream off"
-                    .to_string(),
-            }))
-        })?;
-        let pixels = to_host(images);
-        let set = dir.join("train.npy");
-        collapse_data::write_images(&set, &pixels, count, self.config.model.image_dims)
-            .map_err(|e| failed(ChainError::Npy(e)))?;
+        let drawn = self
+            .draw
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .filter(|d| d.generation == g && d.count == count);
+        let set = match drawn {
+            // The set is the draw itself, already on disk as its command wrote it.
+            Some(draw) => draw.path,
+            None => {
+                let images = source.images().ok_or_else(|| {
+                    failed(ChainError::Config(crate::ConfigError {
+                        setting: crate::Setting::Stream,
+                        message: "an external model reads a written training set; leave stream off"
+                            .to_string(),
+                    }))
+                })?;
+                let set = dir.join("train.npy");
+                collapse_data::write_images(
+                    &set,
+                    &to_host(images),
+                    count,
+                    self.config.model.image_dims,
+                )
+                .map_err(|e| failed(ChainError::Npy(e)))?;
+                set
+            }
+        };
         let (seed, init_seed) = (
             attempt.train_seed.to_string(),
             attempt.init_seed.to_string(),
@@ -190,13 +224,11 @@ impl ModelFamily for ExternalFamily<'_> {
             ("generation", generation),
         ];
         let values: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let record = self
-            .run("train", &self.train, &values, &dir, "train", g)
-            .map_err(failed)?;
-        self.keep(record);
+        let ran = self.run("train", &self.train, &values, &dir, "train", g);
         // The model folder is the generation's checkpoint; its set is the chain's to keep or not.
         std::fs::remove_file(&set)
             .map_err(|e| failed(collapse_records::RecordError::io(&set, e).into()))?;
+        self.keep(ran.map_err(failed)?);
         Ok((model_dir, None))
     }
 
@@ -232,8 +264,33 @@ impl ModelFamily for ExternalFamily<'_> {
         }
         let pixels = collapse_data::read_images(&samples, dims, Some(count))
             .map_err(|e| refused(e.to_string()))?;
-        std::fs::remove_file(&samples)
-            .map_err(|e| collapse_records::RecordError::io(&samples, e))?;
+        // A replacing chain trains the next generation on this very draw
+        // (it is drawn on that generation's sampling stream): its file is kept
+        // to be that set. Any other draw's file goes once it is read.
+        let c = self.config;
+        let trains = c.mode == LoopMode::Replace
+            && c.kept_real() == 0
+            && seed == stream_seed(c.seed, g + 1, Purpose::Sample);
+        match trains {
+            true => {
+                let kept = Draw {
+                    generation: g + 1,
+                    count,
+                    path: samples,
+                };
+                if let Some(stale) = self
+                    .draw
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .replace(kept)
+                {
+                    std::fs::remove_file(&stale.path)
+                        .map_err(|e| collapse_records::RecordError::io(&stale.path, e))?;
+                }
+            }
+            false => std::fs::remove_file(&samples)
+                .map_err(|e| collapse_records::RecordError::io(&samples, e))?,
+        }
         record.samples = Some(SamplesRecord {
             count,
             sha256: values_sha256(&pixels),

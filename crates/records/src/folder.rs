@@ -59,17 +59,20 @@ impl RunFolder {
 
     /// The interrupted run in `dir`, locked, and how many of its generations
     /// are complete (from generation 0 on); every later generation's folder
-    /// and every temporary file a killed write left are removed.
+    /// and every temporary file a killed write left, in the run's folder or a
+    /// complete generation's, are removed.
     pub fn reopen(dir: &Path) -> Result<(Self, usize), FolderError> {
         let lock = RunLock::acquire(dir)?;
         let complete = complete_generations(dir);
+        remove_temporary_files(dir)?;
         for entry in std::fs::read_dir(dir).map_err(io(dir))? {
             let path = entry.map_err(io(dir))?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if generation_of(&path).is_some_and(|g| g >= complete) && path.is_dir() {
-                std::fs::remove_dir_all(&path).map_err(io(&path))?;
-            } else if name.contains(crate::atomic::TEMP_MARK) && path.is_file() {
-                std::fs::remove_file(&path).map_err(io(&path))?;
+            match generation_of(&path) {
+                Some(g) if g >= complete && path.is_dir() => {
+                    std::fs::remove_dir_all(&path).map_err(io(&path))?
+                }
+                Some(_) if path.is_dir() => remove_temporary_files(&path)?,
+                _ => {}
             }
         }
         let folder = RunFolder {
@@ -93,6 +96,19 @@ impl RunFolder {
     }
 }
 
+/// Removes the files in `dir` (not below it) that a killed atomic write or
+/// a killed step left, marked as temporary by their names.
+fn remove_temporary_files(dir: &Path) -> Result<(), FolderError> {
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let path = entry.map_err(io(dir))?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.contains(crate::atomic::TEMP_MARK) && path.is_file() {
+            std::fs::remove_file(&path).map_err(io(&path))?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +125,9 @@ mod tests {
         folder.mark_complete(0).unwrap();
         folder.mark_complete(1).unwrap();
         std::fs::write(dir.join("metrics.csv.tmp-1"), "half").unwrap();
+        let draw = generation_dir(&dir, 1).join("sample-00ff.tmp-.npy");
+        std::fs::write(&draw, "a draw a killed step left").unwrap();
+        std::fs::write(generation_dir(&dir, 1).join("probe.json"), "{}").unwrap();
         std::fs::write(dir.join("manifest.json"), "{}").unwrap();
         drop(folder);
         assert!(matches!(
@@ -126,5 +145,10 @@ mod tests {
             !dir.join("metrics.csv.tmp-1").exists(),
             "a killed write's file goes"
         );
+        assert!(
+            !draw.exists(),
+            "a killed step's file in a complete generation goes"
+        );
+        assert!(generation_dir(&dir, 1).join("probe.json").is_file());
     }
 }
