@@ -138,6 +138,21 @@ fn model_train_and_sample_are_the_chains_generation_0_and_its_draws() {
     );
 }
 
+/// The chain's VAE as an external model's train and sample commands, their
+/// model and training settings read from `config`; `wrap` goes before the
+/// train command's words (a script that runs them, or nothing).
+pub fn vae_commands(config: &std::path::Path, wrap: &str) -> (String, String) {
+    let bin = env!("CARGO_BIN_EXE_collapse");
+    let config = config.display();
+    let train = format!(
+        "{wrap}'{bin}' model train --data {{train}} --out {{model_dir}} --seed {{seed}} --init-seed {{init_seed}} --config '{config}' -q"
+    );
+    let sample = format!(
+        "'{bin}' model sample --from {{model_dir}} --count {{count}} --out {{samples}} --seed {{seed}} --config '{config}'"
+    );
+    (train, sample)
+}
+
 #[test]
 fn a_chain_through_the_command_protocol_gives_the_vae_chains_figures() {
     let tmp = TempDir::new("protocol");
@@ -145,15 +160,7 @@ fn a_chain_through_the_command_protocol_gives_the_vae_chains_figures() {
     assert_ok(&run_into(&tmp, &vae, &TINY));
     std::fs::write(tmp.join("model.toml"), "epochs = 1\n").unwrap();
     let config = tmp.join("model.toml");
-    let bin = env!("CARGO_BIN_EXE_collapse");
-    let train = format!(
-        "'{bin}' model train --data {{train}} --out {{model_dir}} --seed {{seed}} --init-seed {{init_seed}} --config '{}' -q",
-        config.display()
-    );
-    let sample = format!(
-        "'{bin}' model sample --from {{model_dir}} --count {{count}} --out {{samples}} --seed {{seed}} --config '{}'",
-        config.display()
-    );
+    let (train, sample) = vae_commands(&config, "");
     let mut flags = TINY.to_vec();
     flags.extend(["--external-train", &train, "--external-sample", &sample]);
     assert_ok(&run_into(&tmp, &external, &flags));

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::model::vae_commands;
 use crate::util::{TempDir, assert_fails, assert_ok, collapse, run_args};
 
 /// A chain of three generations (0, 1, 2) small enough for many runs.
@@ -228,15 +229,7 @@ fn a_killed_chain_takes_its_models_processes_and_resume_redoes_the_generation() 
     .unwrap();
     let bin = env!("CARGO_BIN_EXE_collapse");
     let config = tmp.join("model.toml");
-    let train = format!(
-        "sh '{}' '{bin}' model train --data {{train}} --out {{model_dir}} --seed {{seed}} --init-seed {{init_seed}} --config '{}' -q",
-        script.display(),
-        config.display()
-    );
-    let sample = format!(
-        "'{bin}' model sample --from {{model_dir}} --count {{count}} --out {{samples}} --seed {{seed}} --config '{}'",
-        config.display()
-    );
+    let (train, sample) = vae_commands(&config, &format!("sh '{}' ", script.display()));
     let out = tmp.join("run");
     let fresh = chain(&out, &train, &sample, &[]);
     let resume: Vec<String> = ["run", "--resume", out.to_str().unwrap(), "--quiet"]
@@ -372,17 +365,9 @@ fn a_draws_checksum_is_the_checksum_of_its_values() {
 #[test]
 fn a_chain_that_keeps_real_images_gives_the_vae_chains_figures_through_the_protocol() {
     let tmp = TempDir::new("protocol-real");
-    let bin = env!("CARGO_BIN_EXE_collapse");
     let config = tmp.join("model.toml");
     std::fs::write(&config, "epochs = 1\n").unwrap();
-    let train = format!(
-        "'{bin}' model train --data {{train}} --out {{model_dir}} --seed {{seed}} --init-seed {{init_seed}} --config '{}' -q",
-        config.display()
-    );
-    let sample = format!(
-        "'{bin}' model sample --from {{model_dir}} --count {{count}} --out {{samples}} --seed {{seed}} --config '{}'",
-        config.display()
-    );
+    let (train, sample) = vae_commands(&config, "");
     let mixed = ["--real-fraction", "0.25"];
     let (built_in, through) = (tmp.join("built-in"), tmp.join("protocol"));
     let mut flags = SMALL.to_vec();

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use collapse_study::{Plan, StudyFolder};
 
 use crate::chain::metrics_without_seconds;
+use crate::model::vae_commands;
 use crate::util::{TempDir, assert_fails, assert_ok, collapse, mnist_dir};
 
 /// The runs of the test study: two modes times two seeds.
@@ -624,7 +625,6 @@ fn a_theory_experiment_is_swept_like_a_chain() {
 #[ignore = "long: a study of an external model beside the built-in VAE, here and on a live Slurm cluster"]
 fn an_external_model_is_swept_here_and_on_slurm_where_its_gpu_reaches_its_command() {
     let tmp = TempDir::new("sweep-external");
-    let bin = env!("CARGO_BIN_EXE_collapse");
     let config = tmp.join("model.toml");
     std::fs::write(&config, "epochs = 1\n").unwrap();
     // The train command keeps its environment beside its model; its path is
@@ -634,14 +634,7 @@ fn an_external_model_is_swept_here_and_on_slurm_where_its_gpu_reaches_its_comman
         "env > \"$1/../train.env\"\nshift\nexec \"$@\"\n",
     )
     .unwrap();
-    let train = format!(
-        "sh train.sh {{model_dir}} '{bin}' model train --data {{train}} --out {{model_dir}} --seed {{seed}} --init-seed {{init_seed}} --config '{}' -q",
-        config.display()
-    );
-    let sample = format!(
-        "'{bin}' model sample --from {{model_dir}} --count {{count}} --out {{samples}} --seed {{seed}} --config '{}'",
-        config.display()
-    );
+    let (train, sample) = vae_commands(&config, "sh train.sh {model_dir} ");
     let spec = tmp.join("models.toml");
     let text = format!(
         "[study]\nname = \"models\"\n\n[base]\ndata = {data:?}\ntrain_size = 256\ntest_size = 500\ngenerations = 1\nepochs = 1\nprobe_samples = 100\nevaluator_epochs = 1\nevaluator_images = 3000\n\n[[conditions]]\n\n[[conditions]]\nexternal_name = \"vae-protocol\"\nexternal_train = {train:?}\nexternal_sample = {sample:?}\n\n[slurm]\ngpus = 1\n",
