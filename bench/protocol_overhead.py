@@ -74,11 +74,13 @@ def main():
     config = os.path.join(work, "model.toml")
     with open(config, "w") as f:
         f.write('preset = "quick"\n')
+    flags = protocol_flags(binary, config)
+    warm_up = [*args, "--generations", "0", *flags]
     args = ["--generations", str(a.generations), *args]
-    external = [*args, *protocol_flags(binary, config)]
+    external = [*args, *flags]
     rounds = []
     try:
-        chain(binary, os.path.join(work, "warm-up"), [*external[2:], "--generations", "0"])
+        chain(binary, os.path.join(work, "warm-up"), warm_up)
         for n in range(a.rounds):
             built_in = os.path.join(work, f"built-in-{n}")
             through = os.path.join(work, f"protocol-{n}")

@@ -122,6 +122,71 @@ impl<'a> ExternalFamily<'a> {
         })
     }
 
+    /// Generation `g`'s training set as a file in `dir`: the draw kept for
+    /// it, or `source`'s images written there.
+    fn training_set(
+        &self,
+        source: &mut dyn BatchSource,
+        g: usize,
+        dir: &Path,
+    ) -> Result<PathBuf, ChainError> {
+        let count = source.epoch_len();
+        let kept = self.draw.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match kept {
+            // The set is the draw itself, already on disk as its command wrote it.
+            Some(draw) if draw.generation == g && draw.count == count => return Ok(draw.path),
+            Some(other) => remove(&other.path)?,
+            None => {}
+        }
+        let images = source.images().ok_or_else(|| {
+            ChainError::Config(crate::ConfigError {
+                setting: crate::Setting::Stream,
+                message: "an external model reads a written training set; leave stream off"
+                    .to_string(),
+            })
+        })?;
+        let set = dir.join("train.npy");
+        let dims = self.config.model.image_dims;
+        collapse_data::write_images(&set, &to_host(images), count, dims)
+            .map_err(ChainError::Npy)?;
+        Ok(set)
+    }
+
+    /// Keeps the file `samples`, a draw of `count` images from generation
+    /// `g`'s model on the stream of `seed`, where it is the next generation's
+    /// whole training set: a replacing chain without real images draws that
+    /// set on the next generation's sampling stream. Any other draw's file
+    /// goes once it is read.
+    fn keep_or_remove(
+        &self,
+        g: usize,
+        seed: u64,
+        count: usize,
+        samples: PathBuf,
+    ) -> Result<(), ChainError> {
+        let c = self.config;
+        let trains = c.mode == LoopMode::Replace
+            && c.kept_real() == 0
+            && seed == stream_seed(c.seed, g + 1, Purpose::Sample);
+        if !trains {
+            return remove(&samples);
+        }
+        let kept = Draw {
+            generation: g + 1,
+            count,
+            path: samples,
+        };
+        let stale = self
+            .draw
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(kept);
+        match stale {
+            Some(stale) => remove(&stale.path),
+            None => Ok(()),
+        }
+    }
+
     /// Keeps `record` for the manifest.
     fn keep(&self, record: CommandRecord) {
         self.commands
@@ -158,6 +223,11 @@ fn absolute(path: &Path) -> Result<PathBuf, ChainError> {
     std::path::absolute(path).map_err(|e| collapse_records::RecordError::io(path, e).into())
 }
 
+/// Removes the file at `path`.
+fn remove(path: &Path) -> Result<(), ChainError> {
+    std::fs::remove_file(path).map_err(|e| collapse_records::RecordError::io(path, e).into())
+}
+
 /// A path as a command's argument.
 fn arg(path: &Path) -> String {
     path.to_string_lossy().into_owned()
@@ -175,40 +245,12 @@ impl ModelFamily for ExternalFamily<'_> {
     ) -> Result<(PathBuf, Option<f64>), TrainError> {
         let g = attempt.generation;
         let failed = |e: ChainError| TrainError::Failed(e);
-        // Absolute, as the commands run inside the generation's folder.
+        // Absolute, as the commands run in the folder the run was started from.
         let dir = absolute(&generation_dir(&self.config.out, g)).map_err(failed)?;
         let model_dir = dir.join(MODEL_DIR);
         std::fs::create_dir_all(&model_dir)
             .map_err(|e| failed(collapse_records::RecordError::io(&model_dir, e).into()))?;
-        let count = source.epoch_len();
-        let drawn = self
-            .draw
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .filter(|d| d.generation == g && d.count == count);
-        let set = match drawn {
-            // The set is the draw itself, already on disk as its command wrote it.
-            Some(draw) => draw.path,
-            None => {
-                let images = source.images().ok_or_else(|| {
-                    failed(ChainError::Config(crate::ConfigError {
-                        setting: crate::Setting::Stream,
-                        message: "an external model reads a written training set; leave stream off"
-                            .to_string(),
-                    }))
-                })?;
-                let set = dir.join("train.npy");
-                collapse_data::write_images(
-                    &set,
-                    &to_host(images),
-                    count,
-                    self.config.model.image_dims,
-                )
-                .map_err(|e| failed(ChainError::Npy(e)))?;
-                set
-            }
-        };
+        let set = self.training_set(source, g, &dir).map_err(failed)?;
         let (seed, init_seed) = (
             attempt.train_seed.to_string(),
             attempt.init_seed.to_string(),
@@ -226,8 +268,7 @@ impl ModelFamily for ExternalFamily<'_> {
         let values: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let ran = self.run("train", &self.train, &values, &dir, "train", g);
         // The model folder is the generation's checkpoint; its set is the chain's to keep or not.
-        std::fs::remove_file(&set)
-            .map_err(|e| failed(collapse_records::RecordError::io(&set, e).into()))?;
+        remove(&set).map_err(failed)?;
         self.keep(ran.map_err(failed)?);
         Ok((model_dir, None))
     }
@@ -264,33 +305,7 @@ impl ModelFamily for ExternalFamily<'_> {
         }
         let pixels = collapse_data::read_images(&samples, dims, Some(count))
             .map_err(|e| refused(e.to_string()))?;
-        // A replacing chain trains the next generation on this very draw
-        // (it is drawn on that generation's sampling stream): its file is kept
-        // to be that set. Any other draw's file goes once it is read.
-        let c = self.config;
-        let trains = c.mode == LoopMode::Replace
-            && c.kept_real() == 0
-            && seed == stream_seed(c.seed, g + 1, Purpose::Sample);
-        match trains {
-            true => {
-                let kept = Draw {
-                    generation: g + 1,
-                    count,
-                    path: samples,
-                };
-                if let Some(stale) = self
-                    .draw
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .replace(kept)
-                {
-                    std::fs::remove_file(&stale.path)
-                        .map_err(|e| collapse_records::RecordError::io(&stale.path, e))?;
-                }
-            }
-            false => std::fs::remove_file(&samples)
-                .map_err(|e| collapse_records::RecordError::io(&samples, e))?,
-        }
+        self.keep_or_remove(g, seed, count, samples)?;
         record.samples = Some(SamplesRecord {
             count,
             sha256: values_sha256(&pixels),

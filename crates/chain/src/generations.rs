@@ -610,14 +610,7 @@ fn train_generation<F: ModelFamily>(
         };
         fixed.family.train(source.as_mut(), attempt, on_event)
     };
-    let failed = |e: TrainError, retried| match e {
-        TrainError::Diverged(divergence) => ChainError::Diverged {
-            generation: g,
-            divergence,
-            retried,
-        },
-        TrainError::Failed(e) => e,
-    };
+    let failed = |e: TrainError, retried| e.in_generation(g, retried);
     let (model, train_loss) = match attempt((Purpose::Init, Purpose::Train), config.train.lr) {
         Err(TrainError::Diverged(divergence)) if config.on_divergence == OnDivergence::Retry => {
             let lr = config.train.lr / 2.0;

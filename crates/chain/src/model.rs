@@ -41,6 +41,21 @@ pub enum TrainError {
     Failed(ChainError),
 }
 
+impl TrainError {
+    /// Why generation `generation` stopped, in the chain's words; `retried`
+    /// says whether a diverged loss was already the retry.
+    pub fn in_generation(self, generation: usize, retried: bool) -> ChainError {
+        match self {
+            TrainError::Diverged(divergence) => ChainError::Diverged {
+                generation,
+                divergence,
+                retried,
+            },
+            TrainError::Failed(e) => e,
+        }
+    }
+}
+
 /// How a chain's models are made and used: trained for a generation, sampled,
 /// saved as the generation's checkpoint and loaded back on resume.
 pub trait ModelFamily {

@@ -31,7 +31,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::ChainConfig;
 use crate::error::ChainError;
-use crate::model::{Attempt, ModelFamily, TrainError, VaeFamily};
+use crate::model::{Attempt, ModelFamily, VaeFamily};
 use crate::seeds::{Purpose, stream_seed};
 
 /// The record's file name, written last.
@@ -125,14 +125,7 @@ pub fn load_or_train(
     let mut source = ShuffledImages::new(real_train.clone());
     let (vae, _) = family
         .train(&mut source, attempt, &mut |_| {})
-        .map_err(|e| match e {
-            TrainError::Diverged(divergence) => ChainError::Diverged {
-                generation: 0,
-                divergence,
-                retried: false,
-            },
-            TrainError::Failed(e) => e,
-        })?;
+        .map_err(|e| e.in_generation(0, false))?;
     // The checkpoint's files are written atomically, the record that marks
     // the entry complete last.
     family.save(&vae, dir)?;
