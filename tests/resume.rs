@@ -33,10 +33,19 @@ const CHAIN: [&str; 14] = [
 fn compare_runs(reference: &Path, resumed: &Path) {
     let strip = crate::chain::metrics_without_seconds;
     assert_eq!(strip(reference), strip(resumed));
-    assert_eq!(
-        std::fs::read(reference.join("reference.json")).unwrap(),
-        std::fs::read(resumed.join("reference.json")).unwrap()
-    );
+    let same = |file: &Path| {
+        assert!(
+            std::fs::read(reference.join(file)).unwrap()
+                == std::fs::read(resumed.join(file)).unwrap(),
+            "{} differs",
+            file.display()
+        )
+    };
+    same(Path::new("reference.json"));
+    same(Path::new("profile.json"));
+    for array in ["features.npy", "nelbo0.npy", "radius.npy"] {
+        same(&Path::new("per-sample").join(array));
+    }
     for g in 0..=3 {
         let gen_dir = format!("gen-{g:03}");
         for f in [
@@ -46,6 +55,9 @@ fn compare_runs(reference: &Path, resumed: &Path) {
             "samples.png",
             "reconstructions.png",
             "vae.json",
+            "per-sample/features.npy",
+            "per-sample/real-recalled.npy",
+            "per-sample/probe-mu.npy",
         ] {
             let (a, b) = (
                 reference.join(&gen_dir).join(f),

@@ -21,6 +21,8 @@ mod external;
 mod fetch;
 // `collapse model`: the chain's VAE behind .npy files, the same model and draws as the chain's.
 mod model;
+// The collapse profile: per-sample evidence, profile.json and .csv, `collapse profile`.
+mod profile;
 // The command protocol's reliability: bad outputs, kills and resume, the manifest's records.
 mod protocol;
 // `collapse report` redraws plots and the GIF from disk.

@@ -7,7 +7,8 @@
 //! step compared across backends on identical weights), `evaluator train`
 //! (the frozen classifier), `compare` (several runs side by side), `theory`
 //! (the paper's Gaussian and Gaussian-mixture experiments), `sweep` (studies
-//! of many chains, here or as a Slurm job array).
+//! of many chains, here or as a Slurm job array), `profile` (a run's collapse
+//! profile: intervals, tests, onset, rate, tail survival).
 //! Errors become one line on stderr and a non-zero exit: 2 for bad usage or
 //! input, 1 for a run that failed.
 
@@ -22,6 +23,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use collapse_chain::{ChainError, ConfigError, SettingsError};
+use collapse_data::NpyError;
+use collapse_profile::ProfileError;
 use collapse_records::{FolderError, RecordError};
 use collapse_report::ReportError;
 use collapse_study::StudyError;
@@ -35,7 +38,8 @@ use collapse_vae::CheckpointError;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use crate::commands::{
-    bench, compare, devices, evaluator, fetch, model, parity, report, run, sample, sweep, theory,
+    bench, compare, devices, evaluator, fetch, model, parity, profile, report, run, sample, sweep,
+    theory,
 };
 use crate::flags::{Cli, Command, EvaluatorCommand};
 
@@ -98,6 +102,13 @@ fn is_input(cause: &(dyn std::error::Error + 'static)) -> bool {
         return match e {
             StudyError::Record(e) => record(e),
             StudyError::Io { .. } => false,
+            _ => true,
+        };
+    }
+    if let Some(e) = cause.downcast_ref::<ProfileError>() {
+        return match e {
+            ProfileError::Record(e) => record(e),
+            ProfileError::Npy(e) => matches!(e, NpyError::Invalid { .. }),
             _ => true,
         };
     }
@@ -188,6 +199,7 @@ fn main() -> ExitCode {
                 action: EvaluatorCommand::Train(args),
             } => evaluator::evaluator_train(args),
             Command::Compare(args) => compare::compare(args),
+            Command::Profile(args) => profile::profile(args),
             Command::Model { command } => model::model(command),
             Command::Theory { experiment } => theory::theory(experiment),
             Command::Sweep { command } => sweep::sweep(command, cli.threads),

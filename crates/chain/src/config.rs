@@ -130,6 +130,10 @@ pub struct ChainConfig {
     /// Score every generation's samples with the frozen evaluators (classifier,
     /// generation-0 likelihood, style statistics).
     pub evaluate: bool,
+    /// Keep each scored set's per-sample evidence and update the collapse
+    /// profile as each generation completes (where the chain evaluates).
+    #[serde(default = "profiled")]
+    pub profile: bool,
     /// The frozen classifier's recipe (part of its cache key).
     pub classifier: ClassifierConfig,
     /// Which generated training sets the run folder keeps.
@@ -137,6 +141,12 @@ pub struct ChainConfig {
     /// A model outside this tool, in place of the VAE; none for the VAE.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external: Option<ExternalModel>,
+}
+
+/// Runs recorded before the profile existed read as profiled: their resume
+/// keeps the evidence of the generations it adds.
+fn profiled() -> bool {
+    true
 }
 
 /// A generation's model as two commands of a program outside this tool
@@ -381,6 +391,7 @@ impl ChainConfig {
             eval_batch: 1_000,
             on_divergence: OnDivergence::Stop,
             evaluate: true,
+            profile: true,
             classifier: ClassifierConfig::new(),
             keep_sets: KeepSets::Needed,
             external: None,

@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use burn::prelude::*;
 use collapse_data::{Dataset, IdxArray, IdxData, read_idx, write_idx};
-use collapse_eval::{CacheEvent, Classifier, Evaluator, load_or_train};
+use collapse_eval::prdc::K;
+use collapse_eval::{CacheEvent, Classifier, Evaluator, Evidence, PER_SAMPLE, load_or_train};
+use collapse_profile::Profiler;
 use collapse_records::{
     ClassifierInfo, EvalRecord, FolderError, Grids, Render, RunFolder, RunView,
 };
@@ -238,6 +240,10 @@ struct ChainState<M> {
     /// Generation 0's VAE: the probe's encoder and the evaluators' likelihood.
     gen0: Option<Vae>,
     scorer: Scorer,
+    /// The collapse profile, once the evaluators are ready; `None` where
+    /// the chain does not evaluate or an earlier build left generations
+    /// without their evidence.
+    profiler: Option<Profiler>,
 }
 
 impl<M> ChainState<M> {
@@ -249,6 +255,7 @@ impl<M> ChainState<M> {
             previous: None,
             gen0: None,
             scorer,
+            profiler: None,
         }
     }
 }
@@ -289,8 +296,10 @@ impl Scorer {
     }
 
     /// Scores generation `g`'s samples (`images`, with generation-0 encoder
-    /// means `gen0_mu`); builds the evaluator and writes `reference.json`
-    /// first if needed. `None` when the chain does not evaluate.
+    /// means `gen0_mu`); builds the evaluator, writes `reference.json` and
+    /// the real test set's evidence, and starts the `profiler`, first if
+    /// needed. `None` when the chain does not evaluate.
+    #[allow(clippy::too_many_arguments)]
     fn score<F: ModelFamily>(
         &mut self,
         fixed: &Fixed<'_, F>,
@@ -299,13 +308,14 @@ impl Scorer {
         images: &Tensor<2>,
         gen0_mu: &Tensor<2>,
         view: &mut RunView,
-    ) -> Result<Option<EvalRecord>, ChainError> {
+        profiler: &mut Option<Profiler>,
+    ) -> Result<Option<(EvalRecord, Evidence)>, ChainError> {
         let c = fixed.config;
         *self = match std::mem::take(self) {
             Scorer::Waiting(waiting) => {
                 let (classifier, info) = *waiting;
                 fixed.seed(0, Purpose::Reference);
-                let (evaluator, reference) = Evaluator::new(
+                let (evaluator, reference, evidence) = Evaluator::new(
                     classifier,
                     info,
                     gen0,
@@ -315,6 +325,12 @@ impl Scorer {
                 );
                 write_json(&c.out.join("reference.json"), &reference)?;
                 view.reference = Some(reference);
+                if c.profile {
+                    evidence
+                        .write(&c.out.join(PER_SAMPLE))
+                        .map_err(ChainError::Npy)?;
+                    *profiler = start_profiler(fixed, g, &evidence)?;
+                }
                 Scorer::Ready(Box::new(evaluator))
             }
             other => other,
@@ -325,6 +341,29 @@ impl Scorer {
         fixed.seed(g, Purpose::Score);
         Ok(Some(evaluator.evaluate(gen0, images, gen0_mu, g)))
     }
+}
+
+/// The profile of a chain scored against the real test set's `real`
+/// evidence, with the generations before `g` (a resumed chain's) added from
+/// their folders; `None` where one of them has no evidence (a run folder of
+/// an earlier build, which `collapse profile` scores again).
+fn start_profiler<F>(
+    fixed: &Fixed<'_, F>,
+    g: usize,
+    real: &Evidence,
+) -> Result<Option<Profiler>, ChainError> {
+    let c = fixed.config;
+    let dirs: Vec<PathBuf> = (0..g)
+        .map(|h| generation_dir(&c.out, h).join(PER_SAMPLE))
+        .collect();
+    if dirs.iter().any(|d| !d.is_dir()) {
+        return Ok(None);
+    }
+    let mut profiler = Profiler::new(real, c.classifier.classes, K, c.seed, &fixed.device);
+    for dir in dirs {
+        profiler.add(&Evidence::read(&dir, true).map_err(ChainError::Npy)?);
+    }
+    Ok(Some(profiler))
 }
 
 /// Everything fixed for the whole chain, built from the config and the data.
@@ -525,7 +564,7 @@ struct Measured {
     /// The model's own fit of the test set and its latents, where it is a VAE.
     fit: Option<(EvalStats, LatentStats)>,
     probe: ProbeStats,
-    scored: Option<EvalRecord>,
+    scored: Option<(EvalRecord, Evidence)>,
     grids: Grids,
 }
 
@@ -680,6 +719,7 @@ fn measure_generation<F: ModelFamily>(
         &probe_images,
         &probe_mu,
         &mut state.view,
+        &mut state.profiler,
     )?;
     let grids = match vae {
         Some(vae) => fixed.grids(vae),
@@ -724,7 +764,12 @@ fn write_generation<F: ModelFamily>(
         write_json(&dir.join("latents.json"), latents)?;
     }
     write_json(&dir.join("probe.json"), &measured.probe)?;
-    if let Some(record) = &measured.scored {
+    if let Some((record, evidence)) = &measured.scored {
+        if fixed.config.profile {
+            evidence
+                .write(&dir.join(PER_SAMPLE))
+                .map_err(ChainError::Npy)?;
+        }
         write_json(&dir.join("eval.json"), record)?;
     }
     fixed.family.save(model, dir)
@@ -750,7 +795,7 @@ fn metrics_row<M>(g: usize, trained: &Trained<M>, measured: &Measured, seconds: 
         probe_mu_std: probe.mu_std,
         probe_tail_mass: probe.tail_mass,
         seconds,
-        eval: scored.as_ref().map(EvalRecord::summary),
+        eval: scored.as_ref().map(|(record, _)| record.summary()),
     }
 }
 
@@ -768,9 +813,15 @@ fn record_generation<F: ModelFamily>(
     let out = &fixed.config.out;
     write_json(&dir.join("metrics.json"), row)?;
     state.folder.mark_complete(row.generation)?;
-    state
-        .view
-        .push(row.clone(), measured.probe, measured.scored);
+    if let (Some(profiler), Some((_, evidence))) = (&mut state.profiler, &measured.scored) {
+        profiler.add(evidence);
+        profiler.profile().write(out)?;
+    }
+    state.view.push(
+        row.clone(),
+        measured.probe,
+        measured.scored.map(|(record, _)| record),
+    );
     write_metrics_csv(&out.join("metrics.csv"), &state.view.rows)?;
     manifest.generations.push(GenerationTiming {
         generation: row.generation,

@@ -114,6 +114,13 @@ pub struct ChainSettings {
         arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")
     )]
     pub no_eval: Option<bool>,
+    /// Skip the collapse profile: no per-sample evidence kept, no profile.json (a run
+    /// profiled later needs the evidence); `--no-profile` alone means true.
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")
+    )]
+    pub no_profile: Option<bool>,
     /// Epochs of the frozen classifier's training [default: 6].
     #[cfg_attr(feature = "clap", arg(long))]
     pub evaluator_epochs: Option<usize>,
@@ -289,6 +296,7 @@ impl ChainSettings {
         set(&mut c.eval_batch, self.eval_batch);
         set(&mut c.keep_sets, self.keep_sets);
         set(&mut c.evaluate, self.no_eval.map(|skip| !skip));
+        set(&mut c.profile, self.no_profile.map(|skip| !skip));
         set(&mut c.classifier.epochs, self.evaluator_epochs);
         set(&mut c.classifier.train_images, self.evaluator_images);
         set(&mut c.on_divergence, self.on_divergence);

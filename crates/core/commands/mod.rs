@@ -7,6 +7,7 @@ pub mod evaluator;
 pub mod fetch;
 pub mod model;
 pub mod parity;
+pub mod profile;
 pub mod report;
 pub mod run;
 pub mod sample;

@@ -58,6 +58,9 @@ pub enum Command {
     },
     /// Compare the headline metrics of several runs, generation by generation.
     Compare(CompareArgs),
+    /// The collapse profile of runs: intervals, tests, onset, rate and tail survival; writes
+    /// profile.json and profile.csv into each run folder and prints its table.
+    Profile(ProfileArgs),
     /// Studies of many chains from one spec file: plan, run here or on Slurm, status, report.
     Sweep {
         /// What to do.
@@ -115,6 +118,17 @@ pub struct CompareArgs {
     /// Folder to write the comparison into [default: outputs/compare-YYYYMMDD-HHMMSS].
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+/// Arguments of `collapse profile`.
+#[derive(Args, Debug)]
+pub struct ProfileArgs {
+    /// Run folders (outputs/NAME).
+    #[arg(required = true, num_args = 1..)]
+    pub runs: Vec<PathBuf>,
+    /// Compute backend of the MMD tests and the moments.
+    #[arg(long, value_enum, default_value = "flex")]
+    pub device: Backend,
 }
 
 /// Arguments of `collapse fetch`.

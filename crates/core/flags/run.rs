@@ -189,6 +189,7 @@ mod tests {
         ("eval_batch", "250", &["--eval-batch", "250"]),
         ("keep_sets", "\"all\"", &["--keep-sets", "all"]),
         ("no_eval", "true", &["--no-eval"]),
+        ("no_profile", "true", &["--no-profile"]),
         ("evaluator_epochs", "2", &["--evaluator-epochs", "2"]),
         ("evaluator_images", "1000", &["--evaluator-images", "1000"]),
         ("on_divergence", "\"retry\"", &["--on-divergence", "retry"]),

@@ -64,21 +64,28 @@ pub fn write_images(
     count: usize,
     dims: [usize; 2],
 ) -> Result<(), NpyError> {
+    write_array(path, pixels, &[count, dims[0], dims[1]])
+}
+
+/// Writes `values`, a `float32` array of `shape` in C order, to `path` as a
+/// `.npy` file, atomically and durably.
+pub fn write_array(path: &Path, values: &[f32], shape: &[usize]) -> Result<(), NpyError> {
     assert_eq!(
-        pixels.len(),
-        count * dims[0] * dims[1],
-        "pixels for {count} images of {dims:?}"
+        values.len(),
+        shape.iter().product::<usize>(),
+        "values of an array of shape {shape:?}"
     );
     collapse_records::atomic::write_with(path, |w| {
         let dtype = npyz::DType::Plain(FLOAT32.parse().expect("a valid type string"));
+        let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
         let w = npyz::WriteOptions::new_header_only()
             .dtype(dtype)
-            .shape(&[count as u64, dims[0] as u64, dims[1] as u64])
+            .shape(&shape)
             .writer(w)
             .write_header_only()?;
         // The values in bulk, a block at a time: what the header says, C order.
         let mut block = Vec::with_capacity(4 * BLOCK);
-        for chunk in pixels.chunks(BLOCK) {
+        for chunk in values.chunks(BLOCK) {
             block.clear();
             block.extend(chunk.iter().flat_map(|v| v.to_le_bytes()));
             w.write_all(&block)?;
@@ -88,9 +95,51 @@ pub fn write_images(
     .map_err(NpyError::io(path))
 }
 
+/// Reads the `float32` array at `path` whose shape has `dims` dimensions:
+/// its values in C order and its shape.
+pub fn read_array(path: &Path, dims: usize) -> Result<(Vec<f32>, Vec<usize>), NpyError> {
+    let npy = open(path, dims)?;
+    let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+    let values = read_values(path, npy, shape.iter().product())?;
+    Ok((values, shape))
+}
+
+/// The values after the header of `npy`, which has `count` of them as raw
+/// little-endian `float32` (its header checked), read straight into the
+/// buffer they stay in.
+fn read_values(
+    path: &Path,
+    npy: npyz::NpyFile<BufReader<File>>,
+    count: usize,
+) -> Result<Vec<f32>, NpyError> {
+    let wanted = 4 * count;
+    let mut reader = npy.into_inner();
+    let header = reader.stream_position().map_err(NpyError::io(path))?;
+    let stored = reader
+        .get_ref()
+        .metadata()
+        .map_err(NpyError::io(path))?
+        .len()
+        .saturating_sub(header);
+    if stored != wanted as u64 {
+        return Err(NpyError::invalid(
+            path,
+            format!("holds {stored} bytes of values where its shape needs {wanted}"),
+        ));
+    }
+    let mut values = vec![0f32; count];
+    reader
+        .read_exact(bytemuck::cast_slice_mut(&mut values))
+        .map_err(NpyError::io(path))?;
+    for v in &mut values {
+        *v = f32::from_le_bytes(v.to_ne_bytes());
+    }
+    Ok(values)
+}
+
 /// The `.npy` file at `path`, its header read and checked: `float32`, C
-/// order, three dimensions.
-fn open(path: &Path) -> Result<npyz::NpyFile<BufReader<File>>, NpyError> {
+/// order, `dims` dimensions.
+fn open(path: &Path, dims: usize) -> Result<npyz::NpyFile<BufReader<File>>, NpyError> {
     let file = File::open(path).map_err(NpyError::io(path))?;
     let npy = npyz::NpyFile::new(BufReader::new(file))
         .map_err(|e| NpyError::invalid(path, format!("not a .npy file ({e})")))?;
@@ -110,11 +159,13 @@ fn open(path: &Path) -> Result<npyz::NpyFile<BufReader<File>>, NpyError> {
             "is in Fortran order; save a C-contiguous array (np.ascontiguousarray)".to_string(),
         ));
     }
-    if npy.shape().len() != 3 {
-        return Err(NpyError::invalid(
-            path,
-            format!("shape {:?} is not [n, height, width]", npy.shape()),
-        ));
+    if npy.shape().len() != dims {
+        let shape = npy.shape();
+        let problem = match dims {
+            3 => format!("shape {shape:?} is not [n, height, width]"),
+            _ => format!("shape {shape:?} has {} dimensions, not {dims}", shape.len()),
+        };
+        return Err(NpyError::invalid(path, problem));
     }
     Ok(npy)
 }
@@ -122,7 +173,7 @@ fn open(path: &Path) -> Result<npyz::NpyFile<BufReader<File>>, NpyError> {
 /// The images a `.npy` set holds and their height and width, from its
 /// header, refusing a file that is no image set.
 pub fn shape_of(path: &Path) -> Result<(usize, [usize; 2]), NpyError> {
-    let npy = open(path)?;
+    let npy = open(path, 3)?;
     let shape = npy.shape();
     Ok((shape[0] as usize, [shape[1] as usize, shape[2] as usize]))
 }
@@ -135,7 +186,7 @@ pub fn read_images(
     dims: [usize; 2],
     count: Option<usize>,
 ) -> Result<Vec<f32>, NpyError> {
-    let npy = open(path)?;
+    let npy = open(path, 3)?;
     let shape: Vec<u64> = npy.shape().to_vec();
     let wanted = [dims[0] as u64, dims[1] as u64];
     if shape[1..] != wanted {
@@ -154,30 +205,7 @@ pub fn read_images(
             format!("holds {n} images where {count} were asked"),
         ));
     }
-    // The values follow the header as raw little-endian `float32` (checked
-    // above), read straight into the buffer they stay in.
-    let wanted = 4 * n * dims[0] * dims[1];
-    let mut reader = npy.into_inner();
-    let header = reader.stream_position().map_err(NpyError::io(path))?;
-    let stored = reader
-        .get_ref()
-        .metadata()
-        .map_err(NpyError::io(path))?
-        .len()
-        .saturating_sub(header);
-    if stored != wanted as u64 {
-        return Err(NpyError::invalid(
-            path,
-            format!("holds {stored} bytes of values where its shape needs {wanted}"),
-        ));
-    }
-    let mut pixels = vec![0f32; n * dims[0] * dims[1]];
-    reader
-        .read_exact(bytemuck::cast_slice_mut(&mut pixels))
-        .map_err(NpyError::io(path))?;
-    for v in &mut pixels {
-        *v = f32::from_le_bytes(v.to_ne_bytes());
-    }
+    let pixels = read_values(path, npy, n * dims[0] * dims[1])?;
     let per_image = dims[0] * dims[1];
     if let Some(at) = pixels
         .iter()
@@ -215,6 +243,20 @@ mod tests {
         let text = String::from_utf8_lossy(&header[..128]).into_owned();
         assert!(text.contains("'descr': '<f4'"), "{text}");
         assert!(text.contains("'shape': (2, 2, 3"), "{text}");
+    }
+
+    #[test]
+    fn an_array_of_any_shape_reads_back_with_its_shape() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("features.npy");
+        let values: Vec<f32> = (0..15).map(|i| i as f32 * -1.5).collect();
+        write_array(&path, &values, &[5, 3]).unwrap();
+        assert_eq!(read_array(&path, 2).unwrap(), (values, vec![5, 3]));
+        let refused = read_array(&path, 1).unwrap_err().to_string();
+        assert!(
+            refused.ends_with("features.npy: shape [5, 3] has 2 dimensions, not 1"),
+            "{refused}"
+        );
     }
 
     /// Writes `values` as an array of `shape` and `dtype` (a numpy descr).

@@ -7,9 +7,10 @@ use collapse_records::{ClassStats, ClassifierInfo, EvalRecord};
 use collapse_vae::{Vae, encode_all, per_image_parts, to_host};
 
 use crate::classifier::Classifier;
+use crate::evidence::Evidence;
 use crate::linalg::{Matrix, frechet_distance, symmetric_eigen};
-use crate::prdc::{K, Manifold, prdc};
-use crate::style::{distribution, style_stats};
+use crate::prdc::{K, Manifold, knn_radii, prdc};
+use crate::style::{STATS, distribution, style_features, style_stats};
 
 /// Fixed histogram of the negative ELBO under the generation-0 VAE, nats.
 pub const NELBO_BINS: (f64, f64, usize) = (0.0, 600.0, 60);
@@ -34,7 +35,8 @@ pub struct Evaluator {
 impl Evaluator {
     /// Builds the evaluator from the frozen `classifier` and generation-0 VAE
     /// `gen0`, with the real `test` images as reference, and returns it with
-    /// the reference's own record (`reference.json`). Batches of `batch` rows.
+    /// the reference's own record (`reference.json`) and per-sample evidence.
+    /// Batches of `batch` rows.
     pub fn new(
         classifier: Classifier,
         info: ClassifierInfo,
@@ -42,7 +44,7 @@ impl Evaluator {
         test: &Tensor<2>,
         image_dims: [usize; 2],
         batch: usize,
-    ) -> (Self, EvalRecord) {
+    ) -> (Self, EvalRecord, Evidence) {
         let (features, _) = classifier.score(test, batch);
         let real_moments = moments(&features);
         let mu = encode_all(gen0, test, batch).mu;
@@ -56,19 +58,20 @@ impl Evaluator {
             real_moments,
             pca,
         };
-        let reference = evaluator.score(gen0, test, &mu, None);
-        (evaluator, reference)
+        let (reference, evidence) = evaluator.score(gen0, test, &mu, None);
+        (evaluator, reference, evidence)
     }
 
     /// Scores the samples of `generation` (`images`, whose generation-0
-    /// encoder means are `gen0_mu`) against the real test set.
+    /// encoder means are `gen0_mu`) against the real test set: the record
+    /// and its per-sample evidence.
     pub fn evaluate(
         &self,
         gen0: &Vae,
         images: &Tensor<2>,
         gen0_mu: &Tensor<2>,
         generation: usize,
-    ) -> EvalRecord {
+    ) -> (EvalRecord, Evidence) {
         self.score(gen0, images, gen0_mu, Some(generation))
     }
 
@@ -78,17 +81,30 @@ impl Evaluator {
         images: &Tensor<2>,
         gen0_mu: &Tensor<2>,
         generation: Option<usize>,
-    ) -> EvalRecord {
+    ) -> (EvalRecord, Evidence) {
         let n = images.dims()[0];
         let (features, probs) = self.classifier.score(images, self.batch);
+        let predicted = probs.clone().argmax(1).float().reshape([n]);
         let classes = class_stats(probs);
-        let distances = generation.map(|_| {
-            let fake = Manifold::new(features.clone(), K, self.batch);
-            let mut d = prdc(&self.real, &fake, K, self.batch);
-            let (mean, cov) = moments(&features);
-            d.fd = frechet_distance(&self.real_moments.0, &self.real_moments.1, &mean, &cov);
-            d
-        });
+        let (distances, hits, nearest_real, radius) = match generation {
+            Some(_) => {
+                let fake = Manifold::new(features.clone(), K, self.batch);
+                let (hits, nearest) = prdc(&self.real, &fake, self.batch);
+                let mut d = hits.distances(K);
+                let (mean, cov) = moments(&features);
+                d.fd = frechet_distance(&self.real_moments.0, &self.real_moments.1, &mean, &cov);
+                (Some(d), Some(hits), nearest, None)
+            }
+            None => {
+                // The real set's own terms: each image's distance to its
+                // nearest other image, and its k-NN radius.
+                let nearest = knn_radii(&features, 1, self.batch).sqrt();
+                let radii = self.real.radii.clone().sqrt();
+                let both = to_host(Tensor::cat(vec![nearest, radii], 0));
+                let (nearest, radii) = both.split_at(n);
+                (None, None, nearest.to_vec(), Some(radii.to_vec()))
+            }
+        };
         let parts = per_image_parts(gen0, images, self.batch);
         let nelbo = to_host(parts.recon + parts.kl);
         let (lo, hi, bins) = NELBO_BINS;
@@ -98,7 +114,8 @@ impl Evaluator {
             (gen0_mu.clone().slice(0..kept) - mean.clone().expand([kept, mean.dims()[1]]))
                 .matmul(axes.clone()),
         );
-        EvalRecord {
+        let style = to_host(style_features(images.clone(), self.image_dims));
+        let record = EvalRecord {
             label: generation.map_or("real test set".to_string(), |g| format!("generation {g}")),
             generation,
             images: n,
@@ -106,12 +123,27 @@ impl Evaluator {
             classes,
             distances,
             nelbo0: distribution(&nelbo, lo, hi, bins),
-            style: style_stats(images.clone(), self.image_dims),
+            style: style_stats(&style),
             pca: projected
                 .chunks(2)
                 .map(|p| [f64::from(p[0]), f64::from(p[1])])
                 .collect(),
-        }
+        };
+        let evidence = Evidence {
+            images: n,
+            feature_dim: features.dims()[1],
+            features: to_host(features),
+            classes: to_host(predicted),
+            nelbo0: nelbo,
+            style,
+            nearest_real,
+            latent_dim: gen0_mu.dims()[1],
+            mu: to_host(gen0_mu.clone()),
+            hits,
+            radius,
+        };
+        debug_assert_eq!(evidence.style.len(), n * STATS.len());
+        (record, evidence)
     }
 }
 

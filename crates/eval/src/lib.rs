@@ -5,8 +5,9 @@
 //! under the frozen generation-0 VAE, and image-moment style statistics.
 //!
 //! Everything per image or per pair runs on the device in large batches; the
-//! host sees per-image scalars and small matrices only. This crate writes no
-//! run-folder files itself: it returns `collapse_records` records.
+//! host sees per-image rows (the evidence the collapse profile reads) and
+//! small matrices only. This crate returns `collapse_records` records and
+//! [`Evidence`], which it writes as `.npy` arrays where the caller asks.
 
 #![deny(missing_docs)]
 
@@ -14,6 +15,7 @@ pub mod cache;
 pub mod classifier;
 pub mod error;
 pub mod evaluator;
+pub mod evidence;
 pub mod linalg;
 pub mod prdc;
 pub mod style;
@@ -22,6 +24,7 @@ pub use cache::{CacheEvent, ClassifierRecord, load_or_train};
 pub use classifier::{Classifier, ClassifierConfig, ClassifierEpoch};
 pub use error::EvalError;
 pub use evaluator::Evaluator;
+pub use evidence::{Evidence, PER_SAMPLE, Scalar};
 
 use burn::prelude::*;
 use collapse_data::dataset::Split;

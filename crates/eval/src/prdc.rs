@@ -10,8 +10,8 @@
 //! crowd where real data is dense). Coverage: share of real balls holding at
 //! least one sample. A point is inside a ball when its distance is at most the
 //! radius. All comparisons use squared Euclidean distances; no pairwise matrix
-//! larger than `block × count` is held at once, and the only host read is
-//! four scalars at the end.
+//! larger than `block × count` is held at once, and the only host read is the
+//! per-point terms at the end, which the collapse profile bootstraps.
 
 use burn::prelude::*;
 use collapse_records::FeatureDistances;
@@ -98,19 +98,51 @@ impl Manifold {
     }
 }
 
-/// Precision, recall, density and coverage of `fake` against `real`; the
-/// Fréchet distance is filled in by the caller (`fd` is set to NaN here).
+/// What each point of two feature sets shows about the other: the per-point
+/// terms whose means are precision, recall, density and coverage.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hits {
+    /// Per sample: 1 where it lies inside some real ball, else 0.
+    pub precise: Vec<f32>,
+    /// Per sample: the number of real balls it lies inside.
+    pub density: Vec<f32>,
+    /// Per real point: 1 where it lies inside some sample's ball, else 0.
+    pub recalled: Vec<f32>,
+    /// Per real point: 1 where its own ball holds some sample, else 0.
+    pub covered: Vec<f32>,
+}
+
+impl Hits {
+    /// Precision, recall, density and coverage, the means of the per-point
+    /// terms; the Fréchet distance is filled in by the caller (NaN here).
+    pub fn distances(&self, k: usize) -> FeatureDistances {
+        let mean = |v: &[f32]| v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len().max(1) as f64;
+        FeatureDistances {
+            fd: f64::NAN,
+            precision: mean(&self.precise),
+            recall: mean(&self.recalled),
+            density: mean(&self.density) / k as f64,
+            coverage: mean(&self.covered),
+            k,
+            reference: self.recalled.len(),
+        }
+    }
+}
+
+/// The per-point terms of precision, recall, density and coverage of `fake`
+/// against `real`, and each sample's Euclidean distance to its nearest real
+/// point.
 ///
 /// One pass over the sample × real distances, a block of samples at a time:
-/// rows give precision and density, columns (accumulated across blocks)
-/// recall and coverage.
-pub fn prdc(real: &Manifold, fake: &Manifold, k: usize, block: usize) -> FeatureDistances {
+/// rows give precision, density and the nearest real point, columns
+/// (accumulated across blocks) recall and coverage.
+pub fn prdc(real: &Manifold, fake: &Manifold, block: usize) -> (Hits, Vec<f32>) {
     let (nr, nf) = (real.len(), fake.len());
     let real_norms_t = sq_norms(&real.features).transpose();
     let fake_norms = sq_norms(&fake.features);
     let real_radii_t = real.radii.clone().reshape([1, nr]);
     let device = real.features.device();
-    let mut counts = Tensor::<1>::zeros([2], &device);
+    let mut rows = Vec::new();
     let mut recalled = Tensor::<2>::zeros([1, nr], &device);
     let mut nearest = Tensor::<2>::full([1, nr], f32::INFINITY, &device);
     for (s, e) in blocks(nf, block) {
@@ -123,26 +155,28 @@ pub fn prdc(real: &Manifold, fake: &Manifold, k: usize, block: usize) -> Feature
         let inside_real = d
             .clone()
             .lower_equal(real_radii_t.clone().expand([e - s, nr]));
-        let precise = inside_real.clone().any_dim(1).float().sum();
-        let density = inside_real.float().sum();
-        counts = counts + Tensor::cat(vec![precise, density], 0);
+        let precise = inside_real.clone().any_dim(1).float();
+        let density = inside_real.float().sum_dim(1);
+        let closest = d.clone().min_dim(1).sqrt();
+        rows.push(Tensor::cat(vec![precise, density, closest], 1));
         let own = fake.radii.clone().slice(s..e).reshape([e - s, 1]);
         let inside_fake = d.clone().lower_equal(own.expand([e - s, nr]));
         recalled = recalled.max_pair(inside_fake.any_dim(0).float());
         nearest = nearest.min_pair(d.min_dim(0));
     }
-    let covered = nearest.lower_equal(real_radii_t).float().sum();
-    let v = to_host(Tensor::cat(vec![counts, recalled.sum(), covered], 0));
-    let v: Vec<f64> = v.into_iter().map(f64::from).collect();
-    FeatureDistances {
-        fd: f64::NAN,
-        precision: v[0] / nf as f64,
-        recall: v[2] / nr as f64,
-        density: v[1] / (k as f64 * nf as f64),
-        coverage: v[3] / nr as f64,
-        k,
-        reference: nr,
-    }
+    let covered = nearest.lower_equal(real_radii_t).float();
+    // One read: the sample terms in three columns, then the real ones.
+    let rows = Tensor::cat(rows, 0).transpose().reshape([3 * nf]);
+    let columns = Tensor::cat(vec![recalled, covered], 0).reshape([2 * nr]);
+    let v = to_host(Tensor::cat(vec![rows, columns], 0));
+    let (fake_terms, real_terms) = v.split_at(3 * nf);
+    let hits = Hits {
+        precise: fake_terms[..nf].to_vec(),
+        density: fake_terms[nf..2 * nf].to_vec(),
+        recalled: real_terms[..nr].to_vec(),
+        covered: real_terms[nr..].to_vec(),
+    };
+    (hits, fake_terms[2 * nf..].to_vec())
 }
 
 #[cfg(test)]
@@ -186,7 +220,10 @@ mod tests {
         device.seed(1);
         let x = Tensor::<2>::random([300, 8], Distribution::Normal(0.0, 1.0), &device);
         let m = manifold(&x);
-        let d = prdc(&m, &m, K, 128);
+        let (hits, nearest) = prdc(&m, &m, 128);
+        // Zero up to the rounding of |a|² + |b|² − 2ab.
+        assert!(nearest.iter().all(|&d| d < 1e-2), "{nearest:?}");
+        let d = hits.distances(K);
         assert_eq!((d.precision, d.recall, d.coverage), (1.0, 1.0, 1.0));
         // Each point lies in its own ball and in the balls of the points that
         // count it among their k nearest: K of them on average, plus itself.
@@ -206,7 +243,11 @@ mod tests {
         let b = Tensor::<2>::random([200, 2], Distribution::Normal(0.0, 1.0), &device) + 50.0;
         let real = manifold(&Tensor::cat(vec![a.clone(), b], 0));
         let fake_a = Tensor::<2>::random([400, 2], Distribution::Normal(0.0, 1.0), &device);
-        let d = prdc(&real, &manifold(&fake_a), K, 100);
+        let (hits, _) = prdc(&real, &manifold(&fake_a), 100);
+        // The second cluster's real points are neither recalled nor covered.
+        assert_eq!(hits.recalled[200..].iter().sum::<f32>(), 0.0);
+        assert_eq!(hits.covered[200..].iter().sum::<f32>(), 0.0);
+        let d = hits.distances(K);
         assert!(d.precision > 0.95, "{d:?}");
         assert!(d.recall < 0.55 && d.recall > 0.4, "{d:?}");
         assert!(d.coverage < 0.55 && d.coverage > 0.4, "{d:?}");

@@ -17,7 +17,6 @@ use burn::prelude::*;
 use burn::tensor::ops::PadMode;
 use collapse_records::stats::{QUANTILE_LEVELS, histogram, quantiles};
 use collapse_records::{Distribution, StyleStat};
-use collapse_vae::to_host;
 
 /// Threshold on grey values for the bounding box and the stroke.
 const INK: f32 = 0.5;
@@ -85,10 +84,10 @@ pub fn style_features(images: Tensor<2>, [h, w]: [usize; 2]) -> Tensor<2> {
     Tensor::stack::<2>(vec![ink, slant, width, height, thickness], 1)
 }
 
-/// The style statistics of `images` summarised per statistic, with the
-/// fixed bins of [`STATS`]; one read from the device.
-pub fn style_stats(images: Tensor<2>, image_dims: [usize; 2]) -> Vec<StyleStat> {
-    let values = to_host(style_features(images, image_dims));
+/// The style statistics of a set summarised per statistic, with the fixed
+/// bins of [`STATS`], from its per-image `values` (rows of
+/// [`style_features`], read to the host).
+pub fn style_stats(values: &[f32]) -> Vec<StyleStat> {
     let columns = STATS.len();
     STATS
         .iter()
@@ -117,6 +116,7 @@ pub fn distribution(values: &[f32], lo: f64, hi: f64, bins: usize) -> Distributi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use collapse_vae::to_host;
 
     const SIDE: usize = 28;
 

@@ -22,6 +22,7 @@ pub mod group;
 pub mod headline;
 pub mod lock;
 pub mod migrate;
+pub mod profile;
 pub mod stats;
 pub mod table;
 pub mod time;

@@ -1,0 +1,135 @@
+//! `collapse profile`: a run's collapse profile computed from its evidence,
+//! written into its folder and printed as a table.
+
+use std::fmt::Write as _;
+
+use collapse_records::profile::{Estimate, Profile, Trend};
+
+use crate::backend;
+use crate::flags::ProfileArgs;
+use crate::usage;
+
+/// `collapse profile`.
+pub fn profile(args: ProfileArgs) -> anyhow::Result<()> {
+    let selected = backend::select(args.device).map_err(usage)?;
+    for run in &args.runs {
+        let profile = collapse_profile::profile_run(run, &selected.device)?;
+        profile.write(run)?;
+        println!("{}", table(&run.display().to_string(), &profile));
+        println!(
+            "{} and {}",
+            run.join("profile.json").display(),
+            run.join("profile.csv").display()
+        );
+    }
+    Ok(())
+}
+
+/// A figure in three significant digits.
+fn figure(v: f64) -> String {
+    if !v.is_finite() {
+        return "-".to_string();
+    }
+    let digits = if v == 0.0 {
+        0
+    } else {
+        (2 - v.abs().log10().floor() as i32).clamp(0, 6) as usize
+    };
+    format!("{v:.digits$}")
+}
+
+fn with_interval(e: &Estimate) -> String {
+    format!("{} [{}, {}]", figure(e.value), figure(e.lo), figure(e.hi))
+}
+
+/// The p-value of a table cell.
+fn p_value(p: Option<f64>) -> String {
+    match p {
+        None => "-".to_string(),
+        Some(p) if p < 0.001 => "<.001".to_string(),
+        Some(p) => format!("{p:.3}"),
+    }
+}
+
+fn onset(t: &Trend) -> String {
+    t.onset.map_or("none".to_string(), |g| g.to_string())
+}
+
+/// The profile's table: each headline figure at the first and last
+/// generations with its interval, its onset and rate; each test's
+/// Holm-adjusted p-value against generation 0 per generation; and the
+/// tail survival of the last generation per rarity band.
+pub fn table(name: &str, profile: &Profile) -> String {
+    let s = &profile.settings;
+    let (Some(first), Some(last)) = (profile.generations.first(), profile.generations.last())
+    else {
+        return format!("{name}: no generation profiled");
+    };
+    let mut out = String::new();
+    let level = s.confidence * 100.0;
+    let _ = writeln!(
+        out,
+        "{name}: generations {}-{}, {level:.0} % intervals, onsets at family-wise α = {} (Holm)",
+        first.generation, last.generation, s.alpha
+    );
+    let _ = writeln!(
+        out,
+        "{:<20} {:<28} {:<28} {:<6} rate per generation",
+        "metric",
+        format!("generation {}", first.generation),
+        format!("generation {}", last.generation),
+        "onset"
+    );
+    for (i, trend) in profile.metrics.iter().enumerate() {
+        let rate = trend
+            .rate
+            .as_ref()
+            .map_or("-".to_string(), |r| match r.fit.as_str() {
+                "log-linear" => format!(
+                    "{:+.1} % [{:+.1}, {:+.1}]",
+                    100.0 * r.rate.value,
+                    100.0 * r.rate.lo,
+                    100.0 * r.rate.hi
+                ),
+                _ => format!("{} (linear)", with_interval(&r.rate)),
+            });
+        let _ = writeln!(
+            out,
+            "{:<20} {:<28} {:<28} {:<6} {rate}",
+            trend.name,
+            with_interval(&first.metrics[i].estimate),
+            with_interval(&last.metrics[i].estimate),
+            onset(trend)
+        );
+    }
+    if !profile.tests.is_empty() {
+        let _ = writeln!(
+            out,
+            "\ntests against generation 0, p after Holm's correction:"
+        );
+        let shown: Vec<usize> = (1..profile.generations.len()).collect();
+        let mut header = format!("{:<28}", "test");
+        for g in &shown {
+            let _ = write!(header, " {:>6}", format!("g{g}"));
+        }
+        let _ = writeln!(out, "{header}  onset");
+        for t in &profile.tests {
+            let mut line = format!("{:<28}", t.name);
+            for &g in &shown {
+                let _ = write!(line, " {:>6}", p_value(t.p_holm.get(g).copied().flatten()));
+            }
+            let _ = writeln!(out, "{line}  {}", onset(t));
+        }
+    }
+    for survival in &last.survival {
+        let _ = write!(
+            out,
+            "\nsurvival at generation {} by {} (bands commonest to rarest):",
+            last.generation, survival.rarity
+        );
+        for band in &survival.bands {
+            let _ = write!(out, " {}", figure(band.value));
+        }
+    }
+    out
+}

@@ -1,0 +1,590 @@
+//! The collapse profile of a chain: when the tails go, how fast, and how
+//! sure the figures are, from the per-sample evidence the frozen evaluators
+//! leave in every generation (`collapse_eval::Evidence`).
+//!
+//! - Every headline figure gets a bootstrap interval over the set it
+//!   averages over ([`bootstrap`]), and its change from generation 0 an
+//!   interval and a p-value from the paired replicates.
+//! - Every generation's samples are tested against the real test set,
+//!   generation 0 and their parent: the kernel test (MMD, permutation
+//!   p-value) on the classifier's features, Kolmogorov-Smirnov and
+//!   Mann-Whitney on each per-sample scalar ([`compare`]).
+//! - The share of samples beyond the real test set's 1 % and 99 % quantiles
+//!   of each scalar, and per rarity band of the real test images the share
+//!   the samples still reach (the tail-survival curve: inside some sample's
+//!   k-NN ball, the per-image term of recall), with exact binomial intervals.
+//! - Over the chain: Holm's correction across generations, the onset (the
+//!   first significant change from generation 0) and the per-generation rate
+//!   of each figure ([`trend`]).
+//!
+//! The [`Profiler`] takes the generations in order, keeping what later ones
+//! are compared with; [`Profiler::profile`] gives the record at any point.
+
+#![deny(missing_docs)]
+
+pub mod bootstrap;
+pub mod compare;
+pub mod interval;
+pub mod run;
+pub mod trend;
+
+pub use run::{ProfileError, profile_run};
+
+use burn::prelude::*;
+use collapse_eval::linalg::{Matrix, sqrt_psd, symmetric_eigenvalues};
+use collapse_eval::{Evidence, Scalar};
+use collapse_records::profile::{
+    Exceedance, GenerationProfile, MetricEstimate, Profile, ProfileSettings, Survival, Trend,
+    TwoSampleTest, test_name,
+};
+use collapse_vae::to_host;
+use rand::SeedableRng;
+use rand::rngs::Xoshiro256PlusPlus;
+
+use crate::bootstrap::{HEADLINE, Prepared, resample};
+use crate::compare::{kolmogorov_smirnov, mann_whitney, median_distance, mmd};
+use crate::interval::{clopper_pearson, normal_p, percentile};
+
+/// Bootstrap replicates of a headline figure.
+pub const BOOTSTRAP: usize = 1000;
+/// Bootstrap replicates of the Fréchet distance.
+pub const FD_BOOTSTRAP: usize = 100;
+/// Permutations of the MMD test.
+pub const PERMUTATIONS: usize = 500;
+/// Rows of each set in the MMD test.
+pub const MMD_IMAGES: usize = 1000;
+/// Real test images whose distances give the MMD's bandwidth.
+const BANDWIDTH_IMAGES: usize = 1000;
+/// Level of the intervals.
+pub const CONFIDENCE: f64 = 0.95;
+/// Family-wise error rate of an onset.
+pub const ALPHA: f64 = 0.05;
+/// Rarity bands (deciles) of the survival curves.
+pub const BANDS: usize = 10;
+
+/// What each random stream of the profile is for.
+#[derive(Clone, Copy)]
+enum Stream {
+    /// A generation's resamples of its samples.
+    Samples = 1,
+    /// The resamples of the real test images, the same for every generation.
+    Real = 2,
+    /// A generation's permutations.
+    Permutations = 3,
+    /// A generation's resamples for the Fréchet distance.
+    Fd = 4,
+}
+
+/// SplitMix64's finaliser: a bijection of `u64` that mixes every bit.
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn stream(seed: u64, what: Stream, generation: usize) -> Xoshiro256PlusPlus {
+    Xoshiro256PlusPlus::seed_from_u64(mix(mix(mix(seed) ^ what as u64) ^ generation as u64))
+}
+
+/// What a set's two-sample tests read of another set.
+#[derive(Clone)]
+struct Tested {
+    /// Per scalar, its values.
+    scalars: Vec<Vec<f32>>,
+    /// The first [`MMD_IMAGES`] feature rows, on the device.
+    mmd_rows: Tensor<2>,
+}
+
+impl Tested {
+    fn new(evidence: &Evidence, device: &Device) -> Self {
+        Tested {
+            scalars: Scalar::all()
+                .into_iter()
+                .map(|q| evidence.scalar(q))
+                .collect(),
+            mmd_rows: feature_rows(evidence, MMD_IMAGES, device),
+        }
+    }
+}
+
+/// What every generation is compared with on the real side.
+struct RealSide {
+    images: usize,
+    tested: Tested,
+    /// Per scalar: the real 1 % and 99 % quantiles.
+    tails: Vec<(f64, f64)>,
+    /// Per rarity: its name and the real images of each band.
+    bands: Vec<(&'static str, Vec<Vec<usize>>)>,
+    /// The real features' moments for the Fréchet distance.
+    moments: RealMoments,
+}
+
+/// What later generations are compared with from an earlier one.
+#[derive(Clone)]
+struct Kept {
+    tested: Tested,
+    figures: Vec<f64>,
+    /// Per figure, its bootstrap replicates.
+    replicates: Vec<Vec<f64>>,
+}
+
+/// Builds a chain's profile one generation at a time.
+pub struct Profiler {
+    settings: ProfileSettings,
+    classes: usize,
+    k: usize,
+    real: RealSide,
+    first: Option<Kept>,
+    previous: Option<Kept>,
+    generations: Vec<GenerationProfile>,
+}
+
+/// The names of every headline figure, the Fréchet distance last.
+fn figure_names() -> Vec<&'static str> {
+    HEADLINE
+        .iter()
+        .map(|(name, _)| *name)
+        .chain(["fd"])
+        .collect()
+}
+
+/// The first `rows` rows of `evidence`'s features on `device`.
+fn feature_rows(evidence: &Evidence, rows: usize, device: &Device) -> Tensor<2> {
+    let rows = rows.min(evidence.images);
+    let d = evidence.feature_dim;
+    Tensor::from_data(
+        TensorData::new(evidence.features[..rows * d].to_vec(), [rows, d]),
+        device,
+    )
+}
+
+/// The real test set's side of the Fréchet distance.
+struct RealMoments {
+    mean: Vec<f64>,
+    trace: f64,
+    /// The square root of the real features' covariance, `[d, d]`, on the device.
+    root: Tensor<2>,
+}
+
+impl RealMoments {
+    fn new(features: &Tensor<2>) -> Self {
+        let (mean, cov) = moments(features, None);
+        let root = sqrt_psd(&cov);
+        let d = cov.n;
+        let root_values: Vec<f32> = root.data.iter().map(|&v| v as f32).collect();
+        RealMoments {
+            mean,
+            trace: cov.trace(),
+            root: Tensor::from_data(TensorData::new(root_values, [d, d]), &features.device()),
+        }
+    }
+}
+
+/// Mean and covariance (divisor n − 1) of the feature rows `features`
+/// (`[n, d]`) weighted by `counts` (each row once where `None`).
+fn moments(features: &Tensor<2>, counts: Option<&[u32]>) -> (Vec<f64>, Matrix) {
+    let [n, d] = features.dims();
+    let w = weights(n, counts, &features.device());
+    let mean = (features.clone() * w.clone().expand([n, d])).sum_dim(0) / n as f64;
+    let centred = features.clone() - mean.clone().expand([n, d]);
+    let cov = (centred.clone() * w.expand([n, d]))
+        .transpose()
+        .matmul(centred)
+        / (n - 1) as f64;
+    let v: Vec<f64> = to_host(Tensor::cat(
+        vec![mean.reshape([d]), cov.reshape([d * d])],
+        0,
+    ))
+    .into_iter()
+    .map(f64::from)
+    .collect();
+    (v[..d].to_vec(), Matrix::new(d, v[d..].to_vec()))
+}
+
+/// The counts of a resample as a `[n, 1]` column (ones where `None`).
+fn weights(n: usize, counts: Option<&[u32]>, device: &Device) -> Tensor<2> {
+    let w: Vec<f32> = match counts {
+        Some(c) => c.iter().map(|&c| c as f32).collect(),
+        None => vec![1.0; n],
+    };
+    Tensor::from_data(TensorData::new(w, [n, 1]), device)
+}
+
+/// A generation's features ready for the Fréchet distance's replicates.
+struct FdSide {
+    /// The features `[n, d]`.
+    features: Tensor<2>,
+    /// The features times `R`, the square root of the real covariance.
+    rotated: Tensor<2>,
+    /// Each row's squared norm, in f64.
+    norms: Vec<f64>,
+}
+
+impl FdSide {
+    fn new(real: &RealMoments, features: Tensor<2>) -> Self {
+        let rotated = features.clone().matmul(real.root.clone());
+        let norms = to_host(features.clone().square().sum_dim(1))
+            .into_iter()
+            .map(f64::from)
+            .collect();
+        FdSide {
+            features,
+            rotated,
+            norms,
+        }
+    }
+}
+
+/// The Fréchet distance between the real features and a generation's,
+/// each row weighted by `counts`: `|μ_r − μ|² + tr Σ_r + tr Σ − 2 Σ
+/// √λ(R Σ R)` with `R = Σ_r^½`. `R Σ R` is the weighted covariance of the
+/// rotated rows, one product on the device; its eigenvalues alone are found
+/// on the host, and `tr Σ` is `(Σ w |x|² − n |μ|²) / (n − 1)` in f64.
+fn fd_to_real(real: &RealMoments, side: &FdSide, counts: Option<&[u32]>) -> f64 {
+    let [n, d] = side.features.dims();
+    let w = weights(n, counts, &side.features.device());
+    let mean = w.clone().transpose().matmul(side.features.clone()) / n as f64;
+    let rotated_mean = mean.clone().matmul(real.root.clone());
+    let centred = side.rotated.clone() - rotated_mean.expand([n, d]);
+    let middle = (centred.clone() * w.expand([n, d]))
+        .transpose()
+        .matmul(centred)
+        / (n - 1) as f64;
+    let v: Vec<f64> = to_host(Tensor::cat(
+        vec![mean.reshape([d]), middle.reshape([d * d])],
+        0,
+    ))
+    .into_iter()
+    .map(f64::from)
+    .collect();
+    let (mean, middle) = v.split_at(d);
+    let weighted: f64 = match counts {
+        Some(c) => side
+            .norms
+            .iter()
+            .zip(c)
+            .map(|(s, &c)| s * f64::from(c))
+            .sum(),
+        None => side.norms.iter().sum(),
+    };
+    let mean_norm: f64 = mean.iter().map(|m| m * m).sum();
+    let trace = (weighted - n as f64 * mean_norm) / (n - 1) as f64;
+    let shift: f64 = real
+        .mean
+        .iter()
+        .zip(mean)
+        .map(|(a, b)| (a - b).powi(2))
+        .sum();
+    let values = symmetric_eigenvalues(&Matrix::new(d, middle.to_vec()));
+    let cross: f64 = values.iter().map(|l| l.max(0.0).sqrt()).sum();
+    (shift + real.trace + trace - 2.0 * cross).max(0.0)
+}
+
+/// The real images of each of `bands` bands of ascending `values`
+/// (equal counts, the commonest, lowest values first).
+fn bands_of(values: &[f32], bands: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+    let n = values.len();
+    (0..bands)
+        .map(|b| order[b * n / bands..(b + 1) * n / bands].to_vec())
+        .collect()
+}
+
+impl Profiler {
+    /// Starts the profile of a chain scored against the real test set's
+    /// `real` evidence, with the classifier's `classes`, the evaluators'
+    /// k-NN `k` and the chain's `seed`, computing on `device`.
+    pub fn new(real: &Evidence, classes: usize, k: usize, seed: u64, device: &Device) -> Self {
+        let bandwidth = median_distance(&feature_rows(real, BANDWIDTH_IMAGES, device));
+        let tested = Tested::new(real, device);
+        let tails = tested
+            .scalars
+            .iter()
+            .map(|values| {
+                let mut sorted: Vec<f64> = values.iter().map(|&v| f64::from(v)).collect();
+                sorted.sort_by(f64::total_cmp);
+                let q = |level| interval::quantile_sorted(&sorted, level);
+                (q(0.01), q(0.99))
+            })
+            .collect();
+        let radius = real
+            .radius
+            .clone()
+            .expect("the real set's evidence has its radii");
+        let moments = RealMoments::new(&feature_rows(real, real.images, device));
+        Profiler {
+            settings: ProfileSettings {
+                bootstrap: BOOTSTRAP,
+                fd_bootstrap: FD_BOOTSTRAP,
+                permutations: PERMUTATIONS,
+                mmd_images: MMD_IMAGES,
+                mmd_bandwidth: bandwidth,
+                confidence: CONFIDENCE,
+                alpha: ALPHA,
+                seed,
+                bands: BANDS,
+            },
+            classes,
+            k,
+            real: RealSide {
+                images: real.images,
+                tested,
+                tails,
+                bands: vec![
+                    ("nelbo0", bands_of(&real.nelbo0, BANDS)),
+                    ("radius", bands_of(&radius, BANDS)),
+                ],
+                moments,
+            },
+            first: None,
+            previous: None,
+            generations: Vec::new(),
+        }
+    }
+
+    /// The generations profiled so far.
+    pub fn len(&self) -> usize {
+        self.generations.len()
+    }
+
+    /// Whether no generation has been profiled yet.
+    pub fn is_empty(&self) -> bool {
+        self.generations.is_empty()
+    }
+
+    /// Profiles the next generation from its samples' `evidence`.
+    pub fn add(&mut self, evidence: &Evidence) {
+        let g = self.generations.len();
+        let s = &self.settings;
+        let device = self.real.tested.mmd_rows.device();
+        let prepared = Prepared::new(evidence, self.k, self.classes);
+        let features = feature_rows(evidence, evidence.images, &device);
+
+        let mut figures = prepared.figures(None, None);
+        let mut replicates = vec![Vec::with_capacity(s.bootstrap); HEADLINE.len() + 1];
+        let (mut samples_rng, mut real_rng) = (
+            stream(s.seed, Stream::Samples, g),
+            stream(s.seed, Stream::Real, 0),
+        );
+        for _ in 0..s.bootstrap {
+            let samples = resample(prepared.samples(), &mut samples_rng);
+            let real = resample(prepared.real(), &mut real_rng);
+            let values = prepared.figures(Some(&samples), Some(&real));
+            for (r, v) in replicates.iter_mut().zip(values) {
+                r.push(v);
+            }
+        }
+        let fd_side = FdSide::new(&self.real.moments, features);
+        figures.push(fd_to_real(&self.real.moments, &fd_side, None));
+        let mut fd_rng = stream(s.seed, Stream::Fd, g);
+        let fd = replicates.last_mut().expect("the FD's replicates");
+        for _ in 0..s.fd_bootstrap {
+            let counts = resample(prepared.samples(), &mut fd_rng);
+            fd.push(fd_to_real(&self.real.moments, &fd_side, Some(&counts)));
+        }
+
+        let metrics = figure_names()
+            .into_iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let (change, p) = match &self.first {
+                    Some(first) => {
+                        let diffs: Vec<f64> = replicates[i]
+                            .iter()
+                            .zip(&first.replicates[i])
+                            .map(|(a, b)| a - b)
+                            .collect();
+                        let change = figures[i] - first.figures[i];
+                        let sd = std_dev(&diffs);
+                        let p = normal_p(change / sd);
+                        (Some(percentile(change, &diffs, s.confidence)), Some(p))
+                    }
+                    None => (None, None),
+                };
+                MetricEstimate {
+                    metric: name.to_string(),
+                    estimate: percentile(figures[i], &replicates[i], s.confidence),
+                    change,
+                    p,
+                }
+            })
+            .collect();
+
+        let tested = Tested::new(evidence, &device);
+        let mut permutations = stream(s.seed, Stream::Permutations, g);
+        let mut tests = Vec::new();
+        let against = [
+            Some((None, &self.real.tested)),
+            self.first.as_ref().map(|k| (Some(0), &k.tested)),
+            self.previous
+                .as_ref()
+                .filter(|_| g > 1)
+                .map(|k| (Some(g - 1), &k.tested)),
+        ];
+        for (other, theirs) in against.into_iter().flatten() {
+            let (stat, p) = mmd(
+                &tested.mmd_rows,
+                &theirs.mmd_rows,
+                s.mmd_bandwidth,
+                s.permutations,
+                &mut permutations,
+            );
+            tests.push(test("mmd", "features", other, stat, p));
+            for (q, (mine, theirs)) in Scalar::all()
+                .into_iter()
+                .zip(tested.scalars.iter().zip(&theirs.scalars))
+            {
+                let (d, p) = kolmogorov_smirnov(mine, theirs);
+                tests.push(test("ks", q.name(), other, d, p));
+                let (u, p) = mann_whitney(mine, theirs);
+                tests.push(test("mann_whitney", q.name(), other, u, p));
+            }
+        }
+
+        let exceedance = Scalar::all()
+            .into_iter()
+            .zip(&tested.scalars)
+            .zip(&self.real.tails)
+            .map(|((q, values), (lo, hi))| {
+                let below = values.iter().filter(|&&v| f64::from(v) < *lo).count();
+                let above = values.iter().filter(|&&v| f64::from(v) > *hi).count();
+                Exceedance {
+                    quantity: q.name().to_string(),
+                    below: clopper_pearson(below, values.len(), s.confidence),
+                    above: clopper_pearson(above, values.len(), s.confidence),
+                }
+            })
+            .collect();
+        let recalled = &evidence
+            .hits
+            .as_ref()
+            .expect("a generation's hits")
+            .recalled;
+        let survival = self
+            .real
+            .bands
+            .iter()
+            .map(|(rarity, bands)| Survival {
+                rarity: rarity.to_string(),
+                bands: bands
+                    .iter()
+                    .map(|band| {
+                        let hit = band.iter().filter(|&&i| recalled[i] > 0.5).count();
+                        clopper_pearson(hit, band.len(), s.confidence)
+                    })
+                    .collect(),
+            })
+            .collect();
+
+        self.generations.push(GenerationProfile {
+            generation: g,
+            images: evidence.images,
+            metrics,
+            tests,
+            exceedance,
+            survival,
+        });
+        let kept = Kept {
+            tested,
+            figures,
+            replicates,
+        };
+        if g == 0 {
+            self.first = Some(kept.clone());
+        }
+        self.previous = Some(kept);
+    }
+
+    /// The profile of the generations added so far.
+    pub fn profile(&self) -> Profile {
+        let s = &self.settings;
+        let metrics = figure_names()
+            .into_iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let values: Vec<f64> = self
+                    .generations
+                    .iter()
+                    .map(|g| g.metrics[i].estimate.value)
+                    .collect();
+                let p: Vec<f64> = self
+                    .generations
+                    .iter()
+                    .map(|g| g.metrics[i].p.unwrap_or(f64::NAN))
+                    .collect();
+                trend_of(name.to_string(), &values, &p, s)
+            })
+            .collect();
+        let mut tests = Vec::new();
+        if let Some(first) = self.generations.get(1) {
+            for t in first.tests.iter().filter(|t| t.against == Some(0)) {
+                let name = test_name(&t.test, &t.quantity);
+                let pick = |g: &GenerationProfile| {
+                    g.tests
+                        .iter()
+                        .find(|u| {
+                            u.against == Some(0) && u.test == t.test && u.quantity == t.quantity
+                        })
+                        .map(|u| (u.statistic, u.p))
+                };
+                let (statistic, p): (Vec<f64>, Vec<f64>) = self
+                    .generations
+                    .iter()
+                    .map(|g| pick(g).unwrap_or((f64::NAN, f64::NAN)))
+                    .unzip();
+                let mut trend = trend_of(name, &statistic, &p, s);
+                trend.rate = None;
+                tests.push(trend);
+            }
+        }
+        Profile {
+            settings: s.clone(),
+            real_images: self.real.images,
+            generations: self.generations.clone(),
+            metrics,
+            tests,
+        }
+    }
+}
+
+fn test(
+    kind: &str,
+    quantity: &str,
+    against: Option<usize>,
+    statistic: f64,
+    p: f64,
+) -> TwoSampleTest {
+    TwoSampleTest {
+        quantity: quantity.to_string(),
+        test: kind.to_string(),
+        against,
+        statistic,
+        p,
+    }
+}
+
+fn std_dev(values: &[f64]) -> f64 {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+}
+
+/// A line of the table: `values` and raw p-values against generation 0 per
+/// generation (NaN at generation 0).
+fn trend_of(name: String, values: &[f64], p: &[f64], s: &ProfileSettings) -> Trend {
+    let adjusted = trend::holm(p);
+    let p_holm: Vec<Option<f64>> = adjusted
+        .iter()
+        .map(|&p| (!p.is_nan()).then_some(p))
+        .collect();
+    Trend {
+        name,
+        first: values.first().copied().unwrap_or(f64::NAN),
+        last: values.last().copied().unwrap_or(f64::NAN),
+        onset: trend::onset(&p_holm, s.alpha),
+        rate: trend::rate(values, s.confidence),
+        p_holm,
+    }
+}

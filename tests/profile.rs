@@ -1,0 +1,147 @@
+//! The collapse profile through the binary: the per-sample evidence every
+//! scored set leaves, `profile.json` and `profile.csv` as generations
+//! complete, `collapse profile` computing the same from the files, and its
+//! refusals.
+
+use std::path::Path;
+
+use collapse_data::npy::read_array;
+use collapse_records::profile::Profile;
+use collapse_records::{MetricsRow, read_json, read_metrics_csv};
+
+use crate::chain::{TINY, short_chain};
+use crate::util::{TempDir, assert_fails, assert_ok, collapse, flags};
+
+/// The `metrics.csv` value of a headline figure the profile bootstraps.
+fn column(row: &MetricsRow, name: &str) -> f64 {
+    let e = row.eval.as_ref().expect("an evaluated row");
+    match name {
+        "precision" => e.precision,
+        "recall" => e.recall,
+        "density" => e.density,
+        "coverage" => e.coverage,
+        "fd" => e.fd,
+        "class_entropy_norm" => e.class_entropy_norm,
+        "rarest_class_share" => e.rarest_class_share,
+        "probe_mu_std" => row.probe_mu_std,
+        "probe_tail_mass" => row.probe_tail_mass,
+        "nelbo0_median" => e.nelbo0_median,
+        "nelbo0_spread" => e.nelbo0_spread,
+        "ink_spread" => e.ink_spread,
+        "slant_spread" => e.slant_spread,
+        "width_spread" => e.width_spread,
+        "height_spread" => e.height_spread,
+        "thickness_spread" => e.thickness_spread,
+        other => panic!("no column {other}"),
+    }
+}
+
+/// The shape of the `.npy` array `name` in `dir`, of `dims` dimensions.
+fn shape(dir: &Path, name: &str, dims: usize) -> Vec<usize> {
+    read_array(&dir.join(name), dims)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .1
+}
+
+#[test]
+fn every_run_gets_its_profile_and_collapse_profile_computes_the_same() {
+    let tmp = TempDir::new("profile");
+    let args =
+        flags("--train-size 512 --generations 2 --epochs 2 --probe-samples 500 --test-size 2000");
+    let out = short_chain(&tmp, &args);
+
+    let real = out.join("per-sample");
+    assert_eq!(shape(&real, "features.npy", 2), [2000, 128]);
+    assert_eq!(shape(&real, "style.npy", 2), [2000, 5]);
+    for one in ["class.npy", "nelbo0.npy", "nearest-real.npy", "radius.npy"] {
+        assert_eq!(shape(&real, one, 1), [2000], "{one}");
+    }
+    for g in 0..=2 {
+        let dir = out.join(format!("gen-{g:03}/per-sample"));
+        assert_eq!(shape(&dir, "features.npy", 2), [500, 128]);
+        assert_eq!(shape(&dir, "probe-mu.npy", 2), [500, 20]);
+        for one in ["precise.npy", "density.npy", "nelbo0.npy", "class.npy"] {
+            assert_eq!(shape(&dir, one, 1), [500], "{one}");
+        }
+        for per_real in ["real-recalled.npy", "real-covered.npy"] {
+            assert_eq!(shape(&dir, per_real, 1), [2000], "{per_real}");
+        }
+    }
+
+    let profile: Profile = read_json(&out.join("profile.json")).unwrap();
+    let rows = read_metrics_csv(&out.join("metrics.csv")).unwrap();
+    assert_eq!(profile.generations.len(), 3);
+    assert_eq!(profile.real_images, 2000);
+    for (generation, row) in profile.generations.iter().zip(&rows) {
+        assert_eq!(generation.images, 500);
+        for m in &generation.metrics {
+            let (e, expected) = (m.estimate, column(row, &m.metric));
+            // The figures recomputed from the evidence are metrics.csv's, the
+            // Fréchet distance up to its f32 products.
+            let tolerance = if m.metric == "fd" { 1e-3 } else { 1e-6 };
+            assert!(
+                (e.value - expected).abs() <= tolerance * expected.abs().max(1.0),
+                "generation {}: {} {} against {expected}",
+                generation.generation,
+                m.metric,
+                e.value
+            );
+            assert!(e.lo <= e.value && e.value <= e.hi, "{m:?}");
+            assert_eq!(m.change.is_some(), generation.generation > 0, "{m:?}");
+        }
+        // Against the real set, generation 0 and (from generation 2) the parent:
+        // one MMD and a KS and a Mann-Whitney test per scalar each.
+        let compared =
+            1 + usize::from(generation.generation > 0) + usize::from(generation.generation > 1);
+        assert_eq!(generation.tests.len(), compared * (1 + 2 * 7));
+        assert!(generation.tests.iter().all(|t| (0.0..=1.0).contains(&t.p)));
+        assert_eq!(generation.exceedance.len(), 7);
+        for s in &generation.survival {
+            assert_eq!(s.bands.len(), 10, "{}", s.rarity);
+        }
+    }
+    let trend = profile
+        .metrics
+        .iter()
+        .find(|t| t.name == "probe_mu_std")
+        .unwrap();
+    assert_eq!(trend.p_holm.len(), 3);
+    assert!(
+        trend.p_holm[0].is_none() && trend.p_holm[1].is_some(),
+        "{trend:?}"
+    );
+    assert!(trend.rate.is_some(), "three generations give a rate");
+    let csv = std::fs::read_to_string(out.join("profile.csv")).unwrap();
+    assert!(csv.starts_with("generation,kind,name,detail,value,lo,hi,p,p_holm\n"));
+    assert!(csv.contains("\n1,change,probe_mu_std,vs 0,"), "{csv}");
+    assert!(csv.contains("\n2,test,mmd features,vs 1,"), "{csv}");
+
+    // The same profile from the files alone, the table printed.
+    let json = std::fs::read(out.join("profile.json")).unwrap();
+    let table = assert_ok(&collapse(&tmp.0, &["profile", out.to_str().unwrap()]));
+    assert!(
+        table.contains("recall") && table.contains("mmd features"),
+        "{table}"
+    );
+    assert!(
+        table.contains("survival at generation 2 by nelbo0"),
+        "{table}"
+    );
+    assert_eq!(std::fs::read(out.join("profile.json")).unwrap(), json);
+}
+
+#[test]
+fn a_run_without_evidence_is_refused_in_one_line() {
+    let tmp = TempDir::new("no-profile");
+    let mut args = TINY.to_vec();
+    args.push("--no-profile");
+    let out = short_chain(&tmp, &args);
+    assert!(out.join("reference.json").is_file());
+    assert!(!out.join("per-sample").exists());
+    assert!(!out.join("gen-001/per-sample").exists());
+    assert!(!out.join("profile.json").exists());
+    let refused = collapse(&tmp.0, &["profile", out.to_str().unwrap()]);
+    assert_fails(&refused, 2, &["per-sample", "no per-sample evidence"]);
+    let nothing = collapse(&tmp.0, &["profile", tmp.0.to_str().unwrap()]);
+    assert_fails(&nothing, 2, &["not a run folder"]);
+}
