@@ -7,15 +7,15 @@
 //!   interval and a p-value from the paired replicates.
 //! - Every generation's samples are tested against the real test set,
 //!   generation 0 and their parent: the kernel test (MMD, permutation
-//!   p-value) on the classifier's features, Kolmogorov-Smirnov and
-//!   Mann-Whitney on each per-sample scalar ([`compare`]).
+//!   p-value, [`kernel`]) on the classifier's features, Kolmogorov-Smirnov
+//!   and Mann-Whitney on each per-sample scalar (`collapse_stats`).
 //! - The share of samples beyond the real test set's 1 % and 99 % quantiles
 //!   of each scalar, and per rarity band of the real test images the share
 //!   the samples still reach (the tail-survival curve: inside some sample's
 //!   k-NN ball, the per-image term of recall), with exact binomial intervals.
 //! - Over the chain: Holm's correction across generations, the onset (the
 //!   first significant change from generation 0) and the per-generation rate
-//!   of each figure ([`trend`]).
+//!   of each figure (`collapse_stats::trend`).
 //!
 //! The [`Profiler`] takes the generations in order, keeping what later ones
 //! are compared with; [`Profiler::profile`] gives the record at any point.
@@ -23,10 +23,8 @@
 #![deny(missing_docs)]
 
 pub mod bootstrap;
-pub mod compare;
-pub mod interval;
+pub mod kernel;
 pub mod run;
-pub mod trend;
 
 pub use run::{ProfileError, profile_run};
 
@@ -42,8 +40,11 @@ use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 
 use crate::bootstrap::{HEADLINE, Prepared, resample};
-use crate::compare::{kolmogorov_smirnov, mann_whitney, median_distance, mmd};
-use crate::interval::{clopper_pearson, normal_p, percentile};
+use collapse_stats::interval::{self, clopper_pearson, normal_p, percentile};
+use collapse_stats::trend;
+use collapse_stats::two_sample::{kolmogorov_smirnov, mann_whitney};
+
+use crate::kernel::{median_distance, mmd};
 
 /// Bootstrap replicates of a headline figure.
 pub const BOOTSTRAP: usize = 1000;

@@ -3,17 +3,25 @@
 //! its seeds the group's runs).
 //!
 //! Per group, generation and headline metric it writes the mean and sample
-//! standard deviation over the group's runs and the difference of that mean
-//! to the first group's, as [`SUMMARY`]; one chart per metric with a line per
-//! group (and a ± std band where a group has several runs); and an
-//! `index.html` with the groups, links to every run, each group's last
-//! generation and the charts with their tables.
+//! standard deviation over the group's runs with the mean's t interval, the
+//! change from generation 0 paired by run (a t test over the seeds, Holm's
+//! correction across generations, the onset), and the difference of that
+//! mean to the first group's (Welch's interval and test, Holm, the first
+//! generation where it is significant), as [`SUMMARY`]; one chart per metric
+//! with a line per group (and the mean's interval as a band where a group
+//! has several runs); and an `index.html` with the groups, links to every
+//! run, the seed-level profile, each group's last generation and the charts
+//! with their tables. The seeds are independent chains, so these intervals
+//! and tests hold the noise of training as well as of sampling.
 
 use std::collections::{BTreeSet, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use collapse_records::Group;
+use collapse_records::profile::Estimate;
+use collapse_stats::seeds::{mean_interval, paired_change, welch};
+use collapse_stats::trend::{holm, onset};
 
 use crate::error::ReportError;
 use crate::html;
@@ -34,6 +42,11 @@ pub struct Grouped {
     pub files: Vec<String>,
 }
 
+/// The level of the seed-level intervals, and the family-wise error rate of
+/// an onset or a first significant difference.
+const CONFIDENCE: f64 = 0.95;
+const ALPHA: f64 = 0.05;
+
 /// One metric of a group in one generation.
 #[derive(Clone, Copy)]
 struct Cell {
@@ -43,6 +56,21 @@ struct Cell {
     mean: Option<f64>,
     /// Sample standard deviation (n − 1) of their finite values; none under two.
     std: Option<f64>,
+    /// The mean with its t interval (no interval under two runs).
+    interval: Estimate,
+    /// The mean change from generation 0 over the runs holding both, with
+    /// its t interval, and the paired t test's p-value after Holm's
+    /// correction across the generations.
+    change: Option<(Estimate, f64)>,
+}
+
+/// A later group's difference to the first in one generation of a metric.
+#[derive(Clone, Copy)]
+struct Difference {
+    /// The difference of the means with its Welch interval.
+    estimate: Estimate,
+    /// Welch's p-value after Holm's correction across the generations.
+    p_holm: f64,
 }
 
 /// A group's runs read back and summarised.
@@ -52,6 +80,9 @@ struct Summary<'g> {
     runs: Vec<ReadRun>,
     /// Per generation any of its runs reached: that generation and one cell per metric.
     table: Vec<(usize, Vec<Option<Cell>>)>,
+    /// Per metric, the onset: the first generation whose change from
+    /// generation 0 is significant over the seeds.
+    onsets: Vec<Option<usize>>,
 }
 
 impl Summary<'_> {
@@ -80,6 +111,7 @@ pub fn report_groups(out: &Path, title: &str, groups: &[Group]) -> Result<Groupe
                 label: legend(group),
                 runs,
                 table: Vec::new(),
+                onsets: Vec::new(),
             }
         })
         .collect();
@@ -88,7 +120,7 @@ pub fn report_groups(out: &Path, title: &str, groups: &[Group]) -> Result<Groupe
     let summaries: Vec<Summary<'_>> = summaries
         .into_iter()
         .map(|mut s| {
-            s.table = summarise(&s.runs, &metrics);
+            (s.table, s.onsets) = summarise(&s.runs, &metrics);
             s
         })
         .collect();
@@ -147,10 +179,13 @@ fn legend(group: &Group) -> String {
     }
 }
 
-/// Every generation any of `runs` reached, with a cell per metric where a run holds a value.
-fn summarise(runs: &[ReadRun], metrics: &[&Metric]) -> Vec<(usize, Vec<Option<Cell>>)> {
+/// Every generation any of `runs` reached, with a cell per metric where a
+/// run holds a value, and each metric's onset.
+type Table = Vec<(usize, Vec<Option<Cell>>)>;
+
+fn summarise(runs: &[ReadRun], metrics: &[&Metric]) -> (Table, Vec<Option<usize>>) {
     let runs: Vec<&ReadRun> = runs.iter().collect();
-    generations(&runs)
+    let mut table: Table = generations(&runs)
         .into_iter()
         .map(|generation| {
             let cells = metrics
@@ -164,34 +199,109 @@ fn summarise(runs: &[ReadRun], metrics: &[&Metric]) -> Vec<(usize, Vec<Option<Ce
                         return None;
                     }
                     let (mean, std) = mean_sample_std(&values);
+                    let (first, later): (Vec<f64>, Vec<f64>) = runs
+                        .iter()
+                        .filter_map(|r| {
+                            Some((r.value_at(0, m.column)?, r.value_at(generation, m.column)?))
+                        })
+                        .unzip();
+                    let change =
+                        (generation > 0).then(|| paired_change(&first, &later, CONFIDENCE));
                     Some(Cell {
                         n: values.len(),
                         mean: mean.or(Some(f64::NAN)),
                         std,
+                        interval: mean_interval(&values, CONFIDENCE),
+                        change,
                     })
                 })
                 .collect();
             (generation, cells)
         })
+        .collect();
+    // Holm across the generations, metric by metric, then the onset.
+    let onsets = (0..metrics.len())
+        .map(|i| {
+            let p: Vec<f64> = table
+                .iter()
+                .map(|(_, cells)| cells[i].and_then(|c| c.change).map_or(f64::NAN, |c| c.1))
+                .collect();
+            let adjusted = holm(&p);
+            for ((_, cells), p) in table.iter_mut().zip(&adjusted) {
+                if let Some(Some(Cell {
+                    change: Some(change),
+                    ..
+                })) = cells.get_mut(i)
+                {
+                    change.1 = *p;
+                }
+            }
+            let generations: Vec<usize> = table.iter().map(|(g, _)| *g).collect();
+            let p_holm: Vec<Option<f64>> = adjusted
+                .iter()
+                .map(|p| (!p.is_nan()).then_some(*p))
+                .collect();
+            onset(&p_holm, ALPHA).map(|at| generations[at])
+        })
+        .collect();
+    (table, onsets)
+}
+
+/// Group `k`'s difference to the first group in metric `i`, per generation
+/// both reached: Welch's interval and test over their runs, Holm's
+/// correction across the generations.
+fn differences(
+    summaries: &[Summary<'_>],
+    k: usize,
+    i: usize,
+    metric: &Metric,
+) -> Vec<(usize, Difference)> {
+    let values = |s: &Summary<'_>, g: usize| -> Vec<f64> {
+        s.runs
+            .iter()
+            .filter_map(|r| r.value_at(g, metric.column))
+            .collect()
+    };
+    let tested: Vec<(usize, Estimate, f64)> = summaries[k]
+        .table
+        .iter()
+        .map(|(g, _)| *g)
+        .filter(|&g| summaries[0].cell(g, i).is_some() && summaries[k].cell(g, i).is_some())
+        .map(|g| {
+            let (estimate, p) = welch(
+                &values(&summaries[0], g),
+                &values(&summaries[k], g),
+                CONFIDENCE,
+            );
+            (g, estimate, p)
+        })
+        .collect();
+    let adjusted = holm(&tested.iter().map(|t| t.2).collect::<Vec<_>>());
+    tested
+        .into_iter()
+        .zip(adjusted)
+        .map(|((g, estimate, _), p_holm)| (g, Difference { estimate, p_holm }))
         .collect()
 }
 
-/// The difference of `cell`'s mean to the first group's in the same generation.
-fn difference(
+/// The first generation where group `k`'s difference to the first in metric
+/// `i` is significant.
+fn first_difference(
     summaries: &[Summary<'_>],
     k: usize,
-    generation: usize,
-    metric: usize,
-) -> Option<f64> {
-    if k == 0 {
-        return None;
-    }
-    let first = summaries[0].cell(generation, metric)?.mean?;
-    Some(summaries[k].cell(generation, metric)?.mean? - first)
+    i: usize,
+    metric: &Metric,
+) -> Option<usize> {
+    differences(summaries, k, i, metric)
+        .into_iter()
+        .find(|(_, d)| d.p_holm <= ALPHA)
+        .map(|(g, _)| g)
 }
 
-/// [`SUMMARY`]: `group,generation,metric,n,mean,std,difference`, a row
-/// wherever a group's run holds the metric in that generation.
+/// [`SUMMARY`]: `group,generation,metric,n,mean,std,lo,hi,change,change_lo,
+/// change_hi,change_p_holm,difference,difference_lo,difference_hi,
+/// difference_p_holm`, a row wherever a group's run holds the metric in
+/// that generation.
 fn write_summary(
     path: &Path,
     metrics: &[&Metric],
@@ -204,15 +314,41 @@ fn write_summary(
         "n",
         "mean",
         "std",
+        "lo",
+        "hi",
+        "change",
+        "change_lo",
+        "change_hi",
+        "change_p_holm",
         "difference",
+        "difference_lo",
+        "difference_hi",
+        "difference_p_holm",
     ]
     .map(String::from)
     .to_vec();
+    let finite = |v: f64| v.is_finite().then_some(v);
     let mut rows = Vec::new();
     for (k, s) in summaries.iter().enumerate() {
+        let differences: Vec<Vec<(usize, Difference)>> = metrics
+            .iter()
+            .enumerate()
+            .map(|(i, m)| match k {
+                0 => Vec::new(),
+                _ => differences(summaries, k, i, m),
+            })
+            .collect();
         for (generation, cells) in &s.table {
             for (i, (metric, cell)) in metrics.iter().zip(cells).enumerate() {
                 let Some(cell) = cell else { continue };
+                let (change, change_p) = match cell.change {
+                    Some((e, p)) => (Some(e), finite(p)),
+                    None => (None, None),
+                };
+                let difference = differences[i]
+                    .iter()
+                    .find(|(g, _)| g == generation)
+                    .map(|(_, d)| *d);
                 rows.push(vec![
                     s.group.name.clone(),
                     generation.to_string(),
@@ -220,7 +356,16 @@ fn write_summary(
                     cell.n.to_string(),
                     csv_number(cell.mean),
                     csv_number(cell.std),
-                    csv_number(difference(summaries, k, *generation, i)),
+                    csv_number(finite(cell.interval.lo)),
+                    csv_number(finite(cell.interval.hi)),
+                    csv_number(change.map(|e| e.value)),
+                    csv_number(change.and_then(|e| finite(e.lo))),
+                    csv_number(change.and_then(|e| finite(e.hi))),
+                    csv_number(change_p),
+                    csv_number(difference.map(|d| d.estimate.value)),
+                    csv_number(difference.and_then(|d| finite(d.estimate.lo))),
+                    csv_number(difference.and_then(|d| finite(d.estimate.hi))),
+                    csv_number(difference.and_then(|d| finite(d.p_holm))),
                 ]);
             }
         }
@@ -229,7 +374,8 @@ fn write_summary(
     Ok(())
 }
 
-/// Group `k`'s line of metric `i`, with its ± std band where it has one.
+/// Group `k`'s line of metric `i`, with the mean's t interval as its band
+/// where it has one.
 fn series(s: &Summary<'_>, i: usize, k: usize) -> Series {
     let finite = |v: f64| v.is_finite().then_some(v);
     let cells = || {
@@ -244,10 +390,7 @@ fn series(s: &Summary<'_>, i: usize, k: usize) -> Series {
             .filter_map(|(g, c)| Some((g, finite(c.mean?)?)))
             .collect(),
         band: cells()
-            .filter_map(|(g, c)| {
-                let (mean, std) = (finite(c.mean?)?, c.std?);
-                Some((g, mean - std, mean + std))
-            })
+            .filter_map(|(g, c)| Some((g, finite(c.interval.lo)?, finite(c.interval.hi)?)))
             .collect(),
         dashed: false,
     }
@@ -273,16 +416,23 @@ fn page(
         (groups_table(out, summaries)?)
         p {
             "Data: " a href=(SUMMARY) { (SUMMARY) }
-            " (per group, generation and metric: the runs holding it, mean and sample std over them, and the mean's difference to the first group)"
+            " (per group, generation and metric: the runs holding it, mean and sample std over them, the mean's 95 % t interval, the change from generation 0 with its interval and Holm-corrected p, and the difference to the first group with its Welch interval and Holm-corrected p)"
         }
+        h2 { "Seed-level profile" }
+        p {
+            "Per metric: each group's onset, the first generation whose change from generation 0 is significant in a paired t test over its runs after Holm's correction across the generations (family-wise α = "
+            (ALPHA) "); and each later group's first generation whose difference to "
+            (summaries[0].group.name) " is significant in Welch's t test, corrected alike. The runs are independent chains, so these tests hold the noise of training as well as of sampling; a group of one run has none."
+        }
+        div class="scroll" { (profile_table(metrics, summaries)) }
         h2 { "Last generation, mean ± sample std" }
         div class="scroll" { (last_generations(metrics, summaries)) }
         @for (i, metric) in metrics.iter().enumerate() {
             h2 { (metric.title) }
             (html::plots(&[format!("plots/{}.png", metric.column)]))
             details {
-                summary { "Per generation: each group's mean ± sample std, and its difference to the first" }
-                div class="scroll" { (metric_table(summaries, i)) }
+                summary { "Per generation: each group's mean ± sample std, and its difference to the first with its 95 % Welch interval (* significant after Holm)" }
+                div class="scroll" { (metric_table(summaries, i, metric)) }
             }
         }
     };
@@ -348,9 +498,38 @@ fn last_generations(metrics: &[&Metric], summaries: &[Summary<'_>]) -> maud::Mar
     html::table(&header, &rows)
 }
 
+/// Per metric, each group's onset and each later group's first generation
+/// of a significant difference to the first group.
+fn profile_table(metrics: &[&Metric], summaries: &[Summary<'_>]) -> maud::Markup {
+    let names: Vec<&str> = summaries.iter().map(|s| s.group.name.as_str()).collect();
+    let mut header = vec!["metric".to_string()];
+    header.extend(names.iter().map(|n| format!("onset: {n}")));
+    header.extend(
+        names[1..]
+            .iter()
+            .map(|n| format!("{n} differs from {} from", names[0])),
+    );
+    let at = |g: Option<usize>| g.map_or("none".to_string(), |g| g.to_string());
+    let rows: Vec<Vec<String>> = metrics
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let mut row = vec![m.column.to_string()];
+            row.extend(summaries.iter().map(|s| at(s.onsets[i])));
+            row.extend((1..summaries.len()).map(|k| at(first_difference(summaries, k, i, m))));
+            row
+        })
+        .collect();
+    html::table(&header, &rows)
+}
+
 /// Metric `i` per generation: each group's mean ± sample std, then each later
-/// group's difference to the first.
-fn metric_table(summaries: &[Summary<'_>], i: usize) -> maud::Markup {
+/// group's difference to the first with its interval, starred where
+/// significant.
+fn metric_table(summaries: &[Summary<'_>], i: usize, metric: &Metric) -> maud::Markup {
+    let differences: Vec<Vec<(usize, Difference)>> = (1..summaries.len())
+        .map(|k| differences(summaries, k, i, metric))
+        .collect();
     let names: Vec<&str> = summaries.iter().map(|s| s.group.name.as_str()).collect();
     let mut header = vec!["generation".to_string()];
     header.extend(names.iter().map(|n| n.to_string()));
@@ -365,7 +544,23 @@ fn metric_table(summaries: &[Summary<'_>], i: usize) -> maud::Markup {
         .map(|g| {
             let mut row = vec![g.to_string()];
             row.extend(summaries.iter().map(|s| shown(s.cell(g, i))));
-            row.extend((1..summaries.len()).map(|k| html::number(difference(summaries, k, g, i))));
+            row.extend(differences.iter().map(|d| {
+                d.iter()
+                    .find(|(h, _)| *h == g)
+                    .map_or(String::new(), |(_, d)| {
+                        let e = d.estimate;
+                        let star = if d.p_holm <= ALPHA { " *" } else { "" };
+                        match e.lo.is_finite() {
+                            true => format!(
+                                "{} [{}, {}]{star}",
+                                html::number(Some(e.value)),
+                                html::number(Some(e.lo)),
+                                html::number(Some(e.hi))
+                            ),
+                            false => html::number(Some(e.value)),
+                        }
+                    })
+            }));
             row
         })
         .collect();
@@ -459,9 +654,15 @@ mod tests {
             .collect()
     }
 
-    /// The cells of `group`, `generation` and `metric` in a summary: n, mean, std, difference.
-    fn at(csv: &[Vec<String>], key: [&str; 3]) -> Option<Vec<String>> {
+    /// Every cell of `group`, `generation` and `metric` in a summary after the key.
+    fn row_at(csv: &[Vec<String>], key: [&str; 3]) -> Option<Vec<String>> {
         csv.iter().find(|r| r[..3] == key).map(|r| r[3..].to_vec())
+    }
+
+    /// The cells n, mean, std and difference of `group`, `generation` and
+    /// `metric` in a summary.
+    fn at(csv: &[Vec<String>], key: [&str; 3]) -> Option<Vec<String>> {
+        row_at(csv, key).map(|r| [0, 1, 2, 9].map(|i| r[i].clone()).to_vec())
     }
 
     /// Expected cells.
@@ -503,7 +704,16 @@ mod tests {
                 "n",
                 "mean",
                 "std",
-                "difference"
+                "lo",
+                "hi",
+                "change",
+                "change_lo",
+                "change_hi",
+                "change_p_holm",
+                "difference",
+                "difference_lo",
+                "difference_hi",
+                "difference_p_holm"
             ]
         );
         assert_eq!(
@@ -534,6 +744,7 @@ mod tests {
         assert!(page.contains("href=\"../a/index.html\""), "{page}");
         assert!(page.contains("<td>-0.2500</td>"), "{page}");
         assert!(page.contains("<th>b - a</th>"), "{page}");
+        assert!(page.contains("<th>b differs from a from</th>"), "{page}");
     }
 
     #[test]
@@ -593,12 +804,29 @@ mod tests {
             at(&csv, ["mode-accumulate", "0", "probe_mu_std"]),
             cells(&["1", "2.5", "", "0.5"])
         );
+        // Mean 2 ± t(0.975, 2) · 1/√3; generation 1's change from 0 paired over
+        // the two seeds holding both (−0.5, −1.5): mean −1, se 0.5, t = −2 on
+        // 1 df, p = 1 − 2 atan(2)/π, interval −1 ± 12.7062 · 0.5.
+        let zero = row_at(&csv, ["mode-replace", "0", "probe_mu_std"]).unwrap();
+        let half = 4.302_652_73 / 3f64.sqrt();
+        let number = |s: &str| s.parse::<f64>().unwrap();
+        assert!((number(&zero[3]) - (2.0 - half)).abs() < 1e-6, "{zero:?}");
+        assert!((number(&zero[4]) - (2.0 + half)).abs() < 1e-6, "{zero:?}");
+        let one = row_at(&csv, ["mode-replace", "1", "probe_mu_std"]).unwrap();
+        assert_eq!(number(&one[5]), -1.0, "{one:?}");
+        assert!(
+            (number(&one[6]) - (-1.0 - 12.706_204_7 * 0.5)).abs() < 1e-5,
+            "{one:?}"
+        );
+        let p = 1.0 - 2.0 * 2f64.atan() / std::f64::consts::PI;
+        assert!((number(&one[8]) - p).abs() < 1e-9, "{one:?}");
         let page = std::fs::read_to_string(out.join("index.html")).unwrap();
         assert!(
             page.contains("href=\"../runs/mode-replace_seed-2/index.html\""),
             "{page}"
         );
         assert!(page.contains("<td>2 ± 1</td>"), "{page}");
+        assert!(page.contains("Seed-level profile"), "{page}");
         assert!(!page.contains("not-started"));
         let none = report_groups(&out, "modes", &groups[2..]).unwrap_err();
         assert!(matches!(none, ReportError::TooFewRuns { given: 0, .. }));
@@ -631,5 +859,64 @@ mod tests {
         let groups = each_run(&[a, b]).unwrap();
         let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
         assert_eq!(names, ["x/seed-1", "y/seed-1"]);
+    }
+
+    /// Four seeds that all fall at generation 1 give an onset there; four
+    /// that stay give none, and their difference is significant from
+    /// generation 1 on.
+    #[test]
+    fn a_change_over_seeds_has_its_onset_and_a_difference_its_first_generation() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = |name: &str, mu: [f64; 3]| {
+            let dir = tmp.path().join("runs").join(name);
+            let rows: Vec<_> = mu
+                .iter()
+                .enumerate()
+                .map(|(g, &m)| row(g, m, None))
+                .collect();
+            write_run(&dir, &rows, serde_json::json!({}), false);
+            (name.to_string(), dir)
+        };
+        let falls = [
+            [1.0, 0.5, 0.3],
+            [1.1, 0.52, 0.31],
+            [0.9, 0.49, 0.29],
+            [1.05, 0.5, 0.3],
+        ];
+        let stays = [
+            [1.0, 1.02, 0.99],
+            [1.1, 1.08, 1.1],
+            [0.9, 0.93, 0.9],
+            [1.05, 1.0, 1.04],
+        ];
+        let group = |name: &str, values: &[[f64; 3]]| Group {
+            name: name.into(),
+            settings: String::new(),
+            runs: values
+                .iter()
+                .enumerate()
+                .map(|(s, v)| run(&format!("{name}_seed-{s}"), *v))
+                .collect(),
+        };
+        let groups = [group("falls", &falls), group("stays", &stays)];
+        let out = tmp.path().join("report");
+        report_groups(&out, "seeds", &groups).unwrap();
+        let page = std::fs::read_to_string(out.join("index.html")).unwrap();
+        let line = page
+            .split("<tr>")
+            .find(|r| r.contains("<td>probe_mu_std</td>"))
+            .unwrap();
+        assert_eq!(
+            line.matches("<td>").count(),
+            4,
+            "metric, two onsets, one difference: {line}"
+        );
+        assert!(
+            line.contains("<td>probe_mu_std</td><td>1</td><td>none</td><td>1</td>"),
+            "{line}"
+        );
+        let csv = read(&out.join(SUMMARY));
+        let two = row_at(&csv, ["stays", "2", "probe_mu_std"]).unwrap();
+        assert!(two[12].parse::<f64>().unwrap() < 0.05, "{two:?}");
     }
 }
