@@ -75,7 +75,7 @@ fn gaussian_runs_write_the_contract_and_compare_and_aggregate() {
     );
     let compared = read(&cmp.join("summary.csv"));
     assert!(
-        compared.starts_with("group,generation,metric,n,mean,std,difference\n"),
+        compared.starts_with("group,generation,metric,n,mean,std,lo,hi,change,"),
         "{compared}"
     );
     assert!(compared.contains("\nm100,100,mu_error,1,"), "{compared}");

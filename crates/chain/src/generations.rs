@@ -359,7 +359,17 @@ fn start_profiler<F>(
     if dirs.iter().any(|d| !d.is_dir()) {
         return Ok(None);
     }
-    let mut profiler = Profiler::new(real, c.classifier.classes, K, c.seed, &fixed.device);
+    // A VAE chain's probe encoder is its own generation 0; an external
+    // model's is the reference VAE.
+    let own_encoder = c.external.is_none();
+    let mut profiler = Profiler::new(
+        real,
+        c.classifier.classes,
+        K,
+        c.seed,
+        own_encoder,
+        &fixed.device,
+    );
     for dir in dirs {
         profiler.add(&Evidence::read(&dir, true).map_err(ChainError::Npy)?);
     }
@@ -591,6 +601,9 @@ fn drive<F: ModelFamily>(
         let measured = measure_generation(fixed, g, &trained.model, &mut state, on_event)?;
         on_event(stage(Stage::Writing));
         write_generation(fixed, &dir, &trained.model, &measured, render)?;
+        if let (Some(profiler), Some((_, evidence))) = (&mut state.profiler, &measured.scored) {
+            profiler.add(evidence);
+        }
         let row = metrics_row(g, &trained, &measured, started.elapsed().as_secs_f64());
         record_generation(fixed, &dir, &row, measured, &mut manifest, &mut state)?;
         render.progress(&state.view).map_err(ChainError::Render)?;
@@ -813,9 +826,10 @@ fn record_generation<F: ModelFamily>(
     let out = &fixed.config.out;
     write_json(&dir.join("metrics.json"), row)?;
     state.folder.mark_complete(row.generation)?;
-    if let (Some(profiler), Some((_, evidence))) = (&mut state.profiler, &measured.scored) {
-        profiler.add(evidence);
-        profiler.profile().write(out)?;
+    if let Some(profiler) = &state.profiler {
+        let profile = profiler.profile();
+        profile.write(out)?;
+        state.view.profile = Some(profile);
     }
     state.view.push(
         row.clone(),

@@ -33,14 +33,14 @@ use collapse_eval::linalg::{Matrix, sqrt_psd, symmetric_eigenvalues};
 use collapse_eval::{Evidence, Scalar};
 use collapse_records::profile::{
     Exceedance, GenerationProfile, MetricEstimate, Profile, ProfileSettings, Survival, Trend,
-    TwoSampleTest, test_name,
+    TwoSampleTest, baseline, test_name,
 };
 use collapse_vae::to_host;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 
 use crate::bootstrap::{HEADLINE, Prepared, resample};
-use collapse_stats::interval::{self, clopper_pearson, normal_p, percentile};
+use collapse_stats::interval::{self, clopper_pearson, normal, normal_p, percentile};
 use collapse_stats::trend;
 use collapse_stats::two_sample::{kolmogorov_smirnov, mann_whitney};
 
@@ -48,8 +48,9 @@ use crate::kernel::{median_distance, mmd};
 
 /// Bootstrap replicates of a headline figure.
 pub const BOOTSTRAP: usize = 1000;
-/// Bootstrap replicates of the Fréchet distance.
-pub const FD_BOOTSTRAP: usize = 100;
+/// Bootstrap replicates of the Fréchet distance, each an eigensolve: enough
+/// for its standard error, so its interval is the normal one.
+pub const FD_BOOTSTRAP: usize = 50;
 /// Permutations of the MMD test.
 pub const PERMUTATIONS: usize = 500;
 /// Rows of each set in the MMD test.
@@ -133,10 +134,15 @@ struct Kept {
 /// Builds a chain's profile one generation at a time.
 pub struct Profiler {
     settings: ProfileSettings,
+    /// Whether the probe's encoder is generation 0's own model.
+    own_encoder: bool,
     classes: usize,
     k: usize,
     real: RealSide,
     first: Option<Kept>,
+    /// Generation 1, the baseline of the figures read through generation
+    /// 0's own model.
+    second: Option<Kept>,
     previous: Option<Kept>,
     generations: Vec<GenerationProfile>,
 }
@@ -296,8 +302,17 @@ fn bands_of(values: &[f32], bands: usize) -> Vec<Vec<usize>> {
 impl Profiler {
     /// Starts the profile of a chain scored against the real test set's
     /// `real` evidence, with the classifier's `classes`, the evaluators'
-    /// k-NN `k` and the chain's `seed`, computing on `device`.
-    pub fn new(real: &Evidence, classes: usize, k: usize, seed: u64, device: &Device) -> Self {
+    /// k-NN `k` and the chain's `seed`, computing on `device`;
+    /// `own_encoder`: the probe's encoder is generation 0's own model (a VAE
+    /// chain's, not the reference VAE of an external model).
+    pub fn new(
+        real: &Evidence,
+        classes: usize,
+        k: usize,
+        seed: u64,
+        own_encoder: bool,
+        device: &Device,
+    ) -> Self {
         let bandwidth = median_distance(&feature_rows(real, BANDWIDTH_IMAGES, device));
         let tested = Tested::new(real, device);
         let tails = tested
@@ -327,6 +342,7 @@ impl Profiler {
                 seed,
                 bands: BANDS,
             },
+            own_encoder,
             classes,
             k,
             real: RealSide {
@@ -340,6 +356,7 @@ impl Profiler {
                 moments,
             },
             first: None,
+            second: None,
             previous: None,
             generations: Vec::new(),
         }
@@ -386,11 +403,20 @@ impl Profiler {
             fd.push(fd_to_real(&self.real.moments, &fd_side, Some(&counts)));
         }
 
+        // Percentile intervals, but the Fréchet distance's normal one.
+        let interval = |name: &str, value: f64, replicates: &[f64]| match name {
+            "fd" => normal(value, replicates, s.confidence),
+            _ => percentile(value, replicates, s.confidence),
+        };
         let metrics = figure_names()
             .into_iter()
             .enumerate()
             .map(|(i, name)| {
-                let (change, p) = match &self.first {
+                let from = match baseline(name, self.own_encoder) {
+                    0 => self.first.as_ref(),
+                    _ => self.second.as_ref(),
+                };
+                let (change, p) = match from {
                     Some(first) => {
                         let diffs: Vec<f64> = replicates[i]
                             .iter()
@@ -400,13 +426,13 @@ impl Profiler {
                         let change = figures[i] - first.figures[i];
                         let sd = std_dev(&diffs);
                         let p = normal_p(change / sd);
-                        (Some(percentile(change, &diffs, s.confidence)), Some(p))
+                        (Some(interval(name, change, &diffs)), Some(p))
                     }
                     None => (None, None),
                 };
                 MetricEstimate {
                     metric: name.to_string(),
-                    estimate: percentile(figures[i], &replicates[i], s.confidence),
+                    estimate: interval(name, figures[i], &replicates[i]),
                     change,
                     p,
                 }
@@ -492,8 +518,10 @@ impl Profiler {
             figures,
             replicates,
         };
-        if g == 0 {
-            self.first = Some(kept.clone());
+        match g {
+            0 => self.first = Some(kept.clone()),
+            1 => self.second = Some(kept.clone()),
+            _ => {}
         }
         self.previous = Some(kept);
     }
@@ -515,7 +543,9 @@ impl Profiler {
                     .iter()
                     .map(|g| g.metrics[i].p.unwrap_or(f64::NAN))
                     .collect();
-                trend_of(name.to_string(), &values, &p, s)
+                let mut trend = trend_of(name.to_string(), &values, &p, s);
+                trend.baseline = baseline(name, self.own_encoder);
+                trend
             })
             .collect();
         let mut tests = Vec::new();
@@ -583,6 +613,7 @@ fn trend_of(name: String, values: &[f64], p: &[f64], s: &ProfileSettings) -> Tre
     Trend {
         name,
         first: values.first().copied().unwrap_or(f64::NAN),
+        baseline: 0,
         last: values.last().copied().unwrap_or(f64::NAN),
         onset: trend::onset(&p_holm, s.alpha),
         rate: trend::rate(values, s.confidence),

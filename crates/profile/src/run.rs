@@ -53,7 +53,10 @@ pub fn profile_run(dir: &Path, device: &Device) -> Result<Profile, ProfileError>
     };
     let real = evidence(dir.join(PER_SAMPLE), false)?;
     let classes = record.classes.counts.len();
-    let mut profiler = Profiler::new(&real, classes, K, manifest.seed, device);
+    // An external model's chain is probed by the reference VAE, not by its
+    // generation 0.
+    let own_encoder = manifest.config.get("external").is_none_or(|e| e.is_null());
+    let mut profiler = Profiler::new(&real, classes, K, manifest.seed, own_encoder, device);
     for g in 0..complete {
         profiler.add(&evidence(generation_dir(dir, g).join(PER_SAMPLE), true)?);
     }

@@ -73,7 +73,8 @@ pub struct MetricEstimate {
     pub metric: String,
     /// The figure and its percentile interval.
     pub estimate: Estimate,
-    /// The change from generation 0 and its interval (`None` at generation 0).
+    /// The change from the figure's baseline generation ([`baseline`]) and
+    /// its interval (`None` up to the baseline).
     pub change: Option<Estimate>,
     /// Two-sided p-value of that change, before correction.
     pub p: Option<f64>,
@@ -159,16 +160,19 @@ pub struct Trend {
     /// Its generation-0 value (the statistic for a test: NaN).
     #[serde(with = "undefined")]
     pub first: f64,
+    /// The generation its changes are measured from ([`baseline`]).
+    #[serde(default)]
+    pub baseline: usize,
     /// Its value at the last generation.
     #[serde(with = "undefined")]
     pub last: f64,
-    /// The first generation whose difference from generation 0 is
+    /// The first generation whose difference from the baseline is
     /// significant after Holm's correction across the generations.
     pub onset: Option<usize>,
     /// Its rate of change, where three generations or more allow a fit.
     pub rate: Option<Rate>,
-    /// The p-value against generation 0 per generation after Holm's
-    /// correction (`None` at generation 0).
+    /// The p-value against the baseline per generation after Holm's
+    /// correction (`None` up to the baseline).
     pub p_holm: Vec<Option<f64>>,
 }
 
@@ -185,6 +189,27 @@ pub struct Profile {
     pub metrics: Vec<Trend>,
     /// The tests against generation 0 over the chain.
     pub tests: Vec<Trend>,
+}
+
+/// The figures read through generation 0's own model: the probe (its
+/// encoder) and the NELBO under it. Generation 0's own samples fit that
+/// model better than any retrained model's samples do, so where generation
+/// 0's model is the chain's own (a VAE chain, not an external model probed
+/// by the reference VAE) these figures' changes are measured from
+/// generation 1, the first generation whose model is not the probe's.
+pub const SELF_REFERENCED: [&str; 5] = [
+    "probe_mu_mean",
+    "probe_mu_std",
+    "probe_tail_mass",
+    "nelbo0_median",
+    "nelbo0_spread",
+];
+
+/// The generation a figure's changes are measured from: 1 for a figure in
+/// [`SELF_REFERENCED`] where the probe's encoder is generation 0's own
+/// model (`own_encoder`), else 0.
+pub fn baseline(metric: &str, own_encoder: bool) -> usize {
+    usize::from(own_encoder && SELF_REFERENCED.contains(&metric))
 }
 
 /// The columns of `profile.csv`, one row per figure of a generation.
@@ -237,7 +262,19 @@ impl Profile {
                 row("metric", &m.metric, String::new(), m.estimate, None, None);
                 if let Some(change) = m.change {
                     let p_holm = holm(&self.metrics, &m.metric, g);
-                    row("change", &m.metric, "vs 0".into(), change, m.p, p_holm);
+                    let from = self
+                        .metrics
+                        .iter()
+                        .find(|t| t.name == m.metric)
+                        .map_or(0, |t| t.baseline);
+                    row(
+                        "change",
+                        &m.metric,
+                        format!("vs {from}"),
+                        change,
+                        m.p,
+                        p_holm,
+                    );
                 }
             }
             for t in &generation.tests {
@@ -331,6 +368,7 @@ mod tests {
             metrics: vec![Trend {
                 name: "recall".into(),
                 first: 0.5,
+                baseline: 0,
                 last: 0.5,
                 onset: Some(1),
                 rate: None,
@@ -339,6 +377,7 @@ mod tests {
             tests: vec![Trend {
                 name: "mmd features".into(),
                 first: f64::NAN,
+                baseline: 0,
                 last: 0.5,
                 onset: Some(1),
                 rate: None,

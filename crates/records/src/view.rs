@@ -9,6 +9,7 @@ use crate::columns::read_metrics_csv;
 use crate::contract::{Manifest, MetricsRow, ProbeStats, generation_dir, read_json, read_optional};
 use crate::error::RecordError;
 use crate::evaluation::EvalRecord;
+use crate::profile::Profile;
 
 /// Name of the marker written last into a generation's folder.
 pub const COMPLETE: &str = "COMPLETE";
@@ -29,6 +30,8 @@ pub struct RunView {
     pub evals: Vec<EvalRecord>,
     /// The evaluators' record of the real test set.
     pub reference: Option<EvalRecord>,
+    /// The collapse profile, where the run has one.
+    pub profile: Option<Profile>,
 }
 
 impl RunView {
@@ -41,6 +44,7 @@ impl RunView {
             probes: Vec::new(),
             evals: Vec::new(),
             reference: None,
+            profile: None,
         }
     }
 
@@ -74,6 +78,7 @@ impl RunView {
     fn with_rows(dir: &Path, rows: Vec<MetricsRow>) -> Result<Self, RecordError> {
         let mut view = RunView::new(dir, crate::migrate::read_manifest(dir)?);
         view.reference = read_optional(&dir.join("reference.json"))?;
+        view.profile = read_optional(&dir.join("profile.json"))?;
         for row in rows {
             let gen_dir = generation_dir(dir, row.generation);
             let probe = read_json(&gen_dir.join("probe.json"))?;

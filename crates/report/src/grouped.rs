@@ -19,10 +19,11 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use collapse_records::Group;
-use collapse_records::profile::Estimate;
+use collapse_records::profile::{Estimate, baseline};
 use collapse_stats::seeds::{mean_interval, paired_change, welch};
 use collapse_stats::trend::{holm, onset};
 
+use crate::contract::Experiment;
 use crate::error::ReportError;
 use crate::html;
 use crate::plots::{Series, line_plot, metric_axes, palette};
@@ -58,10 +59,19 @@ struct Cell {
     std: Option<f64>,
     /// The mean with its t interval (no interval under two runs).
     interval: Estimate,
-    /// The mean change from generation 0 over the runs holding both, with
-    /// its t interval, and the paired t test's p-value after Holm's
-    /// correction across the generations.
-    change: Option<(Estimate, f64)>,
+    /// The mean change from generation 0 over the runs holding both.
+    change: Option<Change>,
+}
+
+/// A group's change from generation 0 in one generation of a metric.
+#[derive(Clone, Copy)]
+struct Change {
+    /// The mean change with its t interval.
+    estimate: Estimate,
+    /// The paired t test's p-value.
+    p: f64,
+    /// That p-value after Holm's correction across the generations.
+    p_holm: f64,
 }
 
 /// A later group's difference to the first in one generation of a metric.
@@ -69,7 +79,9 @@ struct Cell {
 struct Difference {
     /// The difference of the means with its Welch interval.
     estimate: Estimate,
-    /// Welch's p-value after Holm's correction across the generations.
+    /// Welch's p-value.
+    p: f64,
+    /// That p-value after Holm's correction across the generations.
     p_holm: f64,
 }
 
@@ -184,6 +196,15 @@ fn legend(group: &Group) -> String {
 type Table = Vec<(usize, Vec<Option<Cell>>)>;
 
 fn summarise(runs: &[ReadRun], metrics: &[&Metric]) -> (Table, Vec<Option<usize>>) {
+    // A VAE chain's probe encoder is its own generation 0; an external
+    // model's is the reference VAE.
+    let own_encoder = runs.iter().all(|r| {
+        r.manifest.experiment == Experiment::Chain
+            && r.manifest
+                .config
+                .get("external")
+                .is_none_or(|e| e.is_null())
+    });
     let runs: Vec<&ReadRun> = runs.iter().collect();
     let mut table: Table = generations(&runs)
         .into_iter()
@@ -199,14 +220,24 @@ fn summarise(runs: &[ReadRun], metrics: &[&Metric]) -> (Table, Vec<Option<usize>
                         return None;
                     }
                     let (mean, std) = mean_sample_std(&values);
+                    let from = baseline(m.column, own_encoder);
                     let (first, later): (Vec<f64>, Vec<f64>) = runs
                         .iter()
                         .filter_map(|r| {
-                            Some((r.value_at(0, m.column)?, r.value_at(generation, m.column)?))
+                            Some((
+                                r.value_at(from, m.column)?,
+                                r.value_at(generation, m.column)?,
+                            ))
                         })
                         .unzip();
-                    let change =
-                        (generation > 0).then(|| paired_change(&first, &later, CONFIDENCE));
+                    let change = (generation > from).then(|| {
+                        let (estimate, p) = paired_change(&first, &later, CONFIDENCE);
+                        Change {
+                            estimate,
+                            p,
+                            p_holm: p,
+                        }
+                    });
                     Some(Cell {
                         n: values.len(),
                         mean: mean.or(Some(f64::NAN)),
@@ -224,7 +255,7 @@ fn summarise(runs: &[ReadRun], metrics: &[&Metric]) -> (Table, Vec<Option<usize>
         .map(|i| {
             let p: Vec<f64> = table
                 .iter()
-                .map(|(_, cells)| cells[i].and_then(|c| c.change).map_or(f64::NAN, |c| c.1))
+                .map(|(_, cells)| cells[i].and_then(|c| c.change).map_or(f64::NAN, |c| c.p))
                 .collect();
             let adjusted = holm(&p);
             for ((_, cells), p) in table.iter_mut().zip(&adjusted) {
@@ -233,7 +264,7 @@ fn summarise(runs: &[ReadRun], metrics: &[&Metric]) -> (Table, Vec<Option<usize>
                     ..
                 })) = cells.get_mut(i)
                 {
-                    change.1 = *p;
+                    change.p_holm = *p;
                 }
             }
             let generations: Vec<usize> = table.iter().map(|(g, _)| *g).collect();
@@ -280,7 +311,16 @@ fn differences(
     tested
         .into_iter()
         .zip(adjusted)
-        .map(|((g, estimate, _), p_holm)| (g, Difference { estimate, p_holm }))
+        .map(|((g, estimate, p), p_holm)| {
+            (
+                g,
+                Difference {
+                    estimate,
+                    p,
+                    p_holm,
+                },
+            )
+        })
         .collect()
 }
 
@@ -299,9 +339,9 @@ fn first_difference(
 }
 
 /// [`SUMMARY`]: `group,generation,metric,n,mean,std,lo,hi,change,change_lo,
-/// change_hi,change_p_holm,difference,difference_lo,difference_hi,
-/// difference_p_holm`, a row wherever a group's run holds the metric in
-/// that generation.
+/// change_hi,change_p,change_p_holm,difference,difference_lo,difference_hi,
+/// difference_p,difference_p_holm`, a row wherever a group's run holds the
+/// metric in that generation.
 fn write_summary(
     path: &Path,
     metrics: &[&Metric],
@@ -319,10 +359,12 @@ fn write_summary(
         "change",
         "change_lo",
         "change_hi",
+        "change_p",
         "change_p_holm",
         "difference",
         "difference_lo",
         "difference_hi",
+        "difference_p",
         "difference_p_holm",
     ]
     .map(String::from)
@@ -341,10 +383,7 @@ fn write_summary(
         for (generation, cells) in &s.table {
             for (i, (metric, cell)) in metrics.iter().zip(cells).enumerate() {
                 let Some(cell) = cell else { continue };
-                let (change, change_p) = match cell.change {
-                    Some((e, p)) => (Some(e), finite(p)),
-                    None => (None, None),
-                };
+                let change = cell.change;
                 let difference = differences[i]
                     .iter()
                     .find(|(g, _)| g == generation)
@@ -358,13 +397,15 @@ fn write_summary(
                     csv_number(cell.std),
                     csv_number(finite(cell.interval.lo)),
                     csv_number(finite(cell.interval.hi)),
-                    csv_number(change.map(|e| e.value)),
-                    csv_number(change.and_then(|e| finite(e.lo))),
-                    csv_number(change.and_then(|e| finite(e.hi))),
-                    csv_number(change_p),
+                    csv_number(change.map(|c| c.estimate.value)),
+                    csv_number(change.and_then(|c| finite(c.estimate.lo))),
+                    csv_number(change.and_then(|c| finite(c.estimate.hi))),
+                    csv_number(change.and_then(|c| finite(c.p))),
+                    csv_number(change.and_then(|c| finite(c.p_holm))),
                     csv_number(difference.map(|d| d.estimate.value)),
                     csv_number(difference.and_then(|d| finite(d.estimate.lo))),
                     csv_number(difference.and_then(|d| finite(d.estimate.hi))),
+                    csv_number(difference.and_then(|d| finite(d.p))),
                     csv_number(difference.and_then(|d| finite(d.p_holm))),
                 ]);
             }
@@ -662,7 +703,7 @@ mod tests {
     /// The cells n, mean, std and difference of `group`, `generation` and
     /// `metric` in a summary.
     fn at(csv: &[Vec<String>], key: [&str; 3]) -> Option<Vec<String>> {
-        row_at(csv, key).map(|r| [0, 1, 2, 9].map(|i| r[i].clone()).to_vec())
+        row_at(csv, key).map(|r| [0, 1, 2, 10].map(|i| r[i].clone()).to_vec())
     }
 
     /// Expected cells.
@@ -709,10 +750,12 @@ mod tests {
                 "change",
                 "change_lo",
                 "change_hi",
+                "change_p",
                 "change_p_holm",
                 "difference",
                 "difference_lo",
                 "difference_hi",
+                "difference_p",
                 "difference_p_holm"
             ]
         );
@@ -757,7 +800,10 @@ mod tests {
                 .enumerate()
                 .map(|(g, &m)| row(g, m, None))
                 .collect();
-            write_run(&dir, &rows, serde_json::json!({}), false);
+            // An external model's chain: its probe encoder is the reference
+            // VAE, so the probe's changes are measured from generation 0.
+            let external = serde_json::json!({"external": {"train": "t", "sample": "s"}});
+            write_run(&dir, &rows, external, false);
             (name.to_string(), dir)
         };
         let groups = [
@@ -820,6 +866,7 @@ mod tests {
         );
         let p = 1.0 - 2.0 * 2f64.atan() / std::f64::consts::PI;
         assert!((number(&one[8]) - p).abs() < 1e-9, "{one:?}");
+        assert_eq!(one[8], one[9], "one generation: Holm changes nothing");
         let page = std::fs::read_to_string(out.join("index.html")).unwrap();
         assert!(
             page.contains("href=\"../runs/mode-replace_seed-2/index.html\""),
@@ -861,9 +908,10 @@ mod tests {
         assert_eq!(names, ["x/seed-1", "y/seed-1"]);
     }
 
-    /// Four seeds that all fall at generation 1 give an onset there; four
-    /// that stay give none, and their difference is significant from
-    /// generation 1 on.
+    /// Four VAE chains whose probe falls at every generation have their
+    /// onset at generation 2 (the probe is measured from generation 1, the
+    /// first whose model is not its encoder); four that stay have none, and
+    /// the difference is significant from generation 1 on.
     #[test]
     fn a_change_over_seeds_has_its_onset_and_a_difference_its_first_generation() {
         let tmp = tempfile::tempdir().unwrap();
@@ -912,11 +960,11 @@ mod tests {
             "metric, two onsets, one difference: {line}"
         );
         assert!(
-            line.contains("<td>probe_mu_std</td><td>1</td><td>none</td><td>1</td>"),
+            line.contains("<td>probe_mu_std</td><td>2</td><td>none</td><td>1</td>"),
             "{line}"
         );
         let csv = read(&out.join(SUMMARY));
         let two = row_at(&csv, ["stays", "2", "probe_mu_std"]).unwrap();
-        assert!(two[12].parse::<f64>().unwrap() < 0.05, "{two:?}");
+        assert!(two[14].parse::<f64>().unwrap() < 0.05, "{two:?}");
     }
 }

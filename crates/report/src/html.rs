@@ -14,6 +14,7 @@ use crate::columns::value;
 use crate::contract::{DatasetRecord, Manifest, MetricsRow, RetryRecord, generation_dir};
 use crate::error::ReportError;
 use crate::evaluation::EvalRecord;
+use crate::profile::{Estimate, Profile, Trend};
 
 /// The file name of every page.
 pub const INDEX: &str = "index.html";
@@ -171,13 +172,15 @@ pub(crate) fn write(path: &Path, html: &str) -> Result<(), ReportError> {
 
 /// A run folder's `index.html`: the manifest, the sample grids with a viewer
 /// to step through generations, every plot in `plot_files` (relative to the
-/// run folder), and the metrics table.
+/// run folder), the collapse profile where the run has one, and the metrics
+/// table.
 pub(crate) fn run_page(
     name: &str,
     manifest: &Manifest,
     rows: &[MetricsRow],
     plot_files: &[String],
     reference: Option<&EvalRecord>,
+    profile: Option<&Profile>,
 ) -> String {
     let config = serde_json::to_string_pretty(&manifest.config).unwrap_or_default();
     let body = html! {
@@ -188,11 +191,121 @@ pub(crate) fn run_page(
         (sample_viewer(rows))
         h2 { "Plots" }
         (plots(plot_files))
+        @if let Some(profile) = profile {
+            h2 { "Collapse profile" }
+            (profile_section(profile))
+        }
         h2 { "Metrics" }
         div class="scroll" { (metrics_table(rows)) }
         script { (PreEscaped(VIEWER_SCRIPT)) }
     };
     page(&format!("model collapse: {name}"), body)
+}
+
+/// A figure with its interval, `value [lo, hi]`.
+fn with_interval(e: &Estimate) -> String {
+    match e.lo.is_finite() && e.hi.is_finite() {
+        true => format!(
+            "{} [{}, {}]",
+            number(Some(e.value)),
+            number(Some(e.lo)),
+            number(Some(e.hi))
+        ),
+        false => number(Some(e.value)),
+    }
+}
+
+/// A trend's onset in words.
+fn onset(t: &Trend) -> String {
+    t.onset.map_or("none".to_string(), |g| g.to_string())
+}
+
+/// The profile's tables: each headline figure at generation 0 and at the
+/// last generation with its bootstrap interval, its onset and rate; and the
+/// tests against generation 0 with their p-values after Holm's correction.
+fn profile_section(profile: &Profile) -> Markup {
+    let s = &profile.settings;
+    let (Some(first), Some(last)) = (profile.generations.first(), profile.generations.last())
+    else {
+        return html! { p { "No generation profiled yet." } };
+    };
+    let header: Vec<String> = [
+        "metric".to_string(),
+        format!("generation {}", first.generation),
+        format!("generation {}", last.generation),
+        "onset".to_string(),
+        "rate per generation".to_string(),
+    ]
+    .to_vec();
+    let rows: Vec<Vec<String>> = profile
+        .metrics
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let rate = t
+                .rate
+                .as_ref()
+                .map_or(String::new(), |r| match r.fit.as_str() {
+                    "log-linear" => format!(
+                        "{:+.1} % [{:+.1}, {:+.1}]",
+                        100.0 * r.rate.value,
+                        100.0 * r.rate.lo,
+                        100.0 * r.rate.hi
+                    ),
+                    _ => format!("{} (linear)", with_interval(&r.rate)),
+                });
+            vec![
+                t.name.clone(),
+                first
+                    .metrics
+                    .get(i)
+                    .map_or(String::new(), |m| with_interval(&m.estimate)),
+                last.metrics
+                    .get(i)
+                    .map_or(String::new(), |m| with_interval(&m.estimate)),
+                onset(t),
+                rate,
+            ]
+        })
+        .collect();
+    let mut test_header = vec!["test".to_string()];
+    test_header.extend(
+        profile
+            .generations
+            .iter()
+            .skip(1)
+            .map(|g| format!("gen {}", g.generation)),
+    );
+    test_header.push("onset".to_string());
+    let test_rows: Vec<Vec<String>> = profile
+        .tests
+        .iter()
+        .map(|t| {
+            let mut row = vec![t.name.clone()];
+            row.extend(t.p_holm.iter().skip(1).map(|p| match p {
+                Some(p) if *p < 0.001 => "<0.001".to_string(),
+                Some(p) => format!("{p:.3}"),
+                None => String::new(),
+            }));
+            row.push(onset(t));
+            row
+        })
+        .collect();
+    html! {
+        p {
+            "Each figure with its " (s.confidence * 100.0) " % bootstrap interval over the set it averages over ("
+            (s.bootstrap) " replicates; " (s.fd_bootstrap) " for the Fréchet distance); the onset is the first generation whose change from generation 0 is significant after Holm's correction across the generations (family-wise α = "
+            (s.alpha) "); the rate is the slope of a line through the figure's logarithm against generation. These hold the noise of sampling only: a retrained model differs from generation 0 even without collapse, so an onset over seeds (the grouped page of "
+            code { "run --seeds" } ") is the one that counts. Data: "
+            a href="profile.json" { "profile.json" } ", " a href="profile.csv" { "profile.csv" } "."
+        }
+        div class="scroll" { (table(&header, &rows)) }
+        details {
+            summary { "Two-sample tests against generation 0, p after Holm's correction (MMD on the classifier features, "
+                (s.permutations) " permutations of " (s.mmd_images) " images a set; Kolmogorov-Smirnov and Mann-Whitney on each per-sample scalar)" }
+            div class="scroll" { (table(&test_header, &test_rows)) }
+        }
+    }
 }
 
 /// Every column of `metrics.csv`, one row per generation.

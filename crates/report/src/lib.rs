@@ -19,7 +19,7 @@ mod runs;
 #[cfg(test)]
 mod testing;
 
-use collapse_records::{columns, contract, evaluation, stats, table};
+use collapse_records::{columns, contract, evaluation, profile, stats, table};
 
 pub use error::ReportError;
 pub use grouped::{Grouped, each_run, report_groups};

@@ -16,6 +16,7 @@ use crate::plots::{
     Axes, BACKGROUND_COLOR, REFERENCE_LABEL, Series, histogram_overlay, line_plot, metric_axes,
     palette, ramp, scatter, stacked_area,
 };
+use crate::profile::Profile;
 use crate::runs::RunHeader;
 use crate::stats::Histogram;
 
@@ -128,9 +129,11 @@ fn draw_plots(view: &RunView) -> Result<Vec<String>, ReportError> {
     let plots = run.join("plots");
     std::fs::create_dir_all(&plots).map_err(|e| ReportError::io(&plots, e))?;
     let reference = view.reference.as_ref();
-    let mut files = metric_plots(run, &view.rows, reference)?;
+    let profile = view.profile.as_ref();
+    let mut files = metric_plots(run, &view.rows, reference, profile)?;
     files.push(probe_histograms(run, &view.probes)?);
     files.extend(evaluation_plots(run, reference, &view.evals)?);
+    files.extend(profile.map(|p| survival_plot(run, p)).transpose()?);
     Ok(files)
 }
 
@@ -165,23 +168,41 @@ fn write_run_page(view: &RunView, files: &[String]) -> Result<(), ReportError> {
         &view.rows,
         &plot_files,
         view.reference.as_ref(),
+        view.profile.as_ref(),
     );
     html::write(&run.join(html::INDEX), &page)
 }
 
 /// One line plot per metric that `rows` hold (evaluation metrics only for
-/// evaluated runs), the real test set's value dashed; the feature-space
-/// distances together in one chart.
+/// evaluated runs), the real test set's value dashed and the profile's
+/// interval as a band where it has one; the feature-space distances
+/// together in one chart.
 fn metric_plots(
     run: &Path,
     rows: &[MetricsRow],
     reference: Option<&EvalRecord>,
+    profile: Option<&Profile>,
 ) -> Result<Vec<String>, ReportError> {
     let reference = reference.map(EvalRecord::summary);
     let line = |column: &str| -> Vec<(f64, f64)> {
         rows.iter()
             .filter_map(|r| Some((r.generation as f64, value(r, column)?)))
             .collect()
+    };
+    let band = |column: &str| -> Vec<(f64, f64, f64)> {
+        let generations = profile.map_or(&[][..], |p| &p.generations[..]);
+        generations
+            .iter()
+            .filter(|g| rows.iter().any(|r| r.generation == g.generation))
+            .filter_map(|g| {
+                let e = g.metrics.iter().find(|m| m.metric == column)?.estimate;
+                (e.lo.is_finite() && e.hi.is_finite()).then_some((g.generation as f64, e.lo, e.hi))
+            })
+            .collect()
+    };
+    let banded = |label: &str, color, column: &str| Series {
+        band: band(column),
+        ..Series::new(label, color, line(column))
     };
     let mut files = Vec::new();
     for metric in charted().filter(|m| !DISTANCES.contains(&m.column)) {
@@ -190,7 +211,10 @@ fn metric_plots(
             continue;
         }
         let rel = format!("plots/{}.png", metric.column);
-        let series = [Series::new(metric.axis, ramp(0, 1), points)];
+        let series = [Series {
+            points,
+            ..banded(metric.axis, ramp(0, 1), metric.column)
+        }];
         let reference_value = reference
             .as_ref()
             .and_then(|s| summary_value(s, metric.column));
@@ -205,7 +229,7 @@ fn metric_plots(
     let series: Vec<Series> = DISTANCES
         .iter()
         .enumerate()
-        .map(|(i, column)| Series::new(*column, palette(i), line(column)))
+        .map(|(i, column)| banded(column, palette(i), column))
         .filter(|s| !s.points.is_empty())
         .collect();
     if !series.is_empty() {
@@ -219,6 +243,40 @@ fn metric_plots(
         files.push(rel);
     }
     Ok(files)
+}
+
+/// `plots/survival.png`: per generation of the profile, the share of each
+/// rarity band of the real test images (by their NELBO under generation 0,
+/// commonest first) that its samples still reach.
+fn survival_plot(run: &Path, profile: &Profile) -> Result<String, ReportError> {
+    let n = profile.generations.len();
+    let series: Vec<Series> = profile
+        .generations
+        .iter()
+        .enumerate()
+        .filter_map(|(i, g)| {
+            let survival = g.survival.iter().find(|s| s.rarity == "nelbo0")?;
+            let points = survival
+                .bands
+                .iter()
+                .enumerate()
+                .map(|(b, e)| (b as f64, e.value))
+                .collect();
+            Some(Series::new(
+                format!("gen {}", g.generation),
+                ramp(i, n),
+                points,
+            ))
+        })
+        .collect();
+    let rel = "plots/survival.png".to_string();
+    let axes = Axes {
+        title: "Tail survival: real test images the samples still reach, by rarity",
+        x_label: "band of NELBO under generation 0 (0 commonest, 9 rarest)",
+        y_label: "share reached (recall per image)",
+    };
+    line_plot(&run.join(&rel), &axes, &series, None)?;
+    Ok(rel)
 }
 
 /// The probe histograms of all generations overlaid.

@@ -28,6 +28,34 @@ pub fn percentile(value: f64, replicates: &[f64], confidence: f64) -> Estimate {
     }
 }
 
+/// The `value` with the normal ("standard") bootstrap interval at
+/// `confidence`: `value ± z · sd` of its `replicates`, for a figure whose
+/// replicates are too few for percentiles but enough for a standard error
+/// (Efron and Tibshirani 1993, §13.2: 25 to 200).
+pub fn normal(value: f64, replicates: &[f64], confidence: f64) -> Estimate {
+    let finite: Vec<f64> = replicates
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
+    let n = finite.len() as f64;
+    if finite.len() < 2 {
+        return Estimate {
+            value,
+            lo: f64::NAN,
+            hi: f64::NAN,
+        };
+    }
+    let mean = finite.iter().sum::<f64>() / n;
+    let sd = (finite.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    let z = Normal::standard().inverse_cdf(0.5 + confidence / 2.0);
+    Estimate {
+        value,
+        lo: value - z * sd,
+        hi: value + z * sd,
+    }
+}
+
 /// The type-7 quantile at `q` of ascending `sorted` values.
 pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
     let pos = q * (sorted.len() - 1) as f64;
@@ -107,6 +135,15 @@ mod tests {
             (e.lo - 5.0).abs() < 1e-9 && (e.hi - 95.0).abs() < 1e-9,
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn normal_interval_is_two_standard_errors_wide() {
+        // Replicates 1, 2, 3: sd 1; z(0.975) = 1.959964.
+        let e = normal(10.0, &[1.0, 2.0, 3.0], 0.95);
+        assert!((e.lo - (10.0 - 1.959_964)).abs() < 1e-6, "{e:?}");
+        assert!((e.hi - (10.0 + 1.959_964)).abs() < 1e-6, "{e:?}");
+        assert!(normal(1.0, &[2.0], 0.95).lo.is_nan());
     }
 
     #[test]

@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Time the collapse profile's overhead: the same chain with its profile (the
+default) and with --no-profile, generation by generation, as one JSON record.
+
+Usage: bench/profile_overhead.py [--binary PATH] [--generations G] [--rounds N] [--out FILE] [RUN FLAGS...]
+
+Each round runs both chains of the quick preset (G synthetic generations, 2
+by default), one after the other, the first of them alternating from round to
+round, alone on the machine, and the processor time (user and system) of
+each whole chain, which the machine's noise moves less. A generation's
+`seconds` in metrics.csv counts
+everything the profile adds to it: the evidence read from the device and
+written as .npy arrays, the bootstrap replicates, the tests and the survival
+curves (profile.json itself is written once the generation is complete, a
+few milliseconds). Each round checks that both chains give the same figures.
+Writes bench/results/DATE-CPU-NNc-profile.json (or --out) through
+bench/record.py.
+"""
+
+import argparse
+import csv
+import os
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import record as record_file  # noqa: E402
+
+
+def chain(binary, folder, args):
+    """One chain: its wall seconds, its processor seconds (user and system)
+    and its rows."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    subprocess.run([binary, "run", "-q", "--out", folder, *args], stdout=subprocess.DEVNULL, check=True)
+    wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    with open(os.path.join(folder, "metrics.csv")) as f:
+        return wall, cpu, list(csv.DictReader(f))
+
+
+def interval(pairs, draws=10000, seed=1):
+    """The ratio of the sums of `pairs` (with, without) minus one, and its
+    bootstrap 95 % interval over the pairs."""
+    share = lambda ps: sum(p for p, _ in ps) / sum(q for _, q in ps) - 1  # noqa: E731
+    rng = random.Random(seed)
+    shares = sorted(share([rng.choice(pairs) for _ in pairs]) for _ in range(draws))
+    return share(pairs), shares[int(0.025 * draws)], shares[int(0.975 * draws) - 1]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--binary", default="target/release/collapse")
+    parser.add_argument("--generations", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--out")
+    a, args = parser.parse_known_args()
+    binary = os.path.abspath(a.binary)
+    work = tempfile.mkdtemp(prefix="profile-overhead-")
+    args = ["--generations", str(a.generations), *args]
+    without = [*args, "--no-profile"]
+    rounds = []
+    try:
+        for n in range(a.rounds):
+            profiled = os.path.join(work, f"profiled-{n}")
+            plain = os.path.join(work, f"plain-{n}")
+            # The order alternates, so a drift of the machine's speed cancels.
+            if n % 2 == 0:
+                wall_p, cpu_p, rows_p = chain(binary, profiled, args)
+                wall_n, cpu_n, rows_n = chain(binary, plain, without)
+            else:
+                wall_n, cpu_n, rows_n = chain(binary, plain, without)
+                wall_p, cpu_p, rows_p = chain(binary, profiled, args)
+            strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+            generations = []
+            for p, q in zip(rows_p, rows_n):
+                with_profile, plain_seconds = float(p["seconds"]), float(q["seconds"])
+                generations.append({
+                    "generation": int(p["generation"]),
+                    "profiled_seconds": round(with_profile, 2),
+                    "plain_seconds": round(plain_seconds, 2),
+                    "overhead_share": round((with_profile - plain_seconds) / plain_seconds, 4),
+                })
+                print(f"round {n + 1}, generation {p['generation']}: {plain_seconds:.2f} s without the profile, "
+                      f"{with_profile:.2f} s with it "
+                      f"({100 * (with_profile - plain_seconds) / plain_seconds:+.1f} %)", flush=True)
+            rounds.append({
+                "profiled_wall_seconds": round(wall_p, 2),
+                "plain_wall_seconds": round(wall_n, 2),
+                "profiled_cpu_seconds": round(cpu_p, 2),
+                "plain_cpu_seconds": round(cpu_n, 2),
+                "same_figures": strip(rows_p) == strip(rows_n),
+                "generations": generations,
+            })
+            shutil.rmtree(profiled)
+            shutil.rmtree(plain)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    every = [g for r in rounds for g in r["generations"]]
+    profiled = sum(g["profiled_seconds"] for g in every)
+    plain = sum(g["plain_seconds"] for g in every)
+    shares = [g["overhead_share"] for g in every]
+    by_generation = interval([(g["profiled_seconds"], g["plain_seconds"]) for g in every])
+    by_cpu = interval([(r["profiled_cpu_seconds"], r["plain_cpu_seconds"]) for r in rounds])
+    summary = {
+        "generations_compared": len(every),
+        "overhead_share_interval": [round(v, 4) for v in by_generation[1:]],
+        "cpu_overhead_share": round(by_cpu[0], 4),
+        "cpu_overhead_share_interval": [round(v, 4) for v in by_cpu[1:]],
+        "profiled_seconds_total": round(profiled, 2),
+        "plain_seconds_total": round(plain, 2),
+        "overhead_share_of_totals": round((profiled - plain) / plain, 4),
+        "median_overhead_share": round(statistics.median(shares), 4),
+        "min_overhead_share": round(min(shares), 4),
+        "max_overhead_share": round(max(shares), 4),
+        "all_same_figures": all(r["same_figures"] for r in rounds),
+    }
+    print(f"{len(every)} generations: {plain:.1f} s without the profile, {profiled:.1f} s with it "
+          f"({100 * summary['overhead_share_of_totals']:+.1f} %, bootstrap 95 % interval "
+          f"{100 * by_generation[1]:+.1f} to {100 * by_generation[2]:+.1f} %); processor time of whole chains "
+          f"{100 * by_cpu[0]:+.1f} % ({100 * by_cpu[1]:+.1f} to {100 * by_cpu[2]:+.1f} %); per generation median "
+          f"{100 * summary['median_overhead_share']:+.1f} %, from {100 * summary['min_overhead_share']:+.1f} "
+          f"to {100 * summary['max_overhead_share']:+.1f} %; same figures: {summary['all_same_figures']}")
+    record_file.write_cpu("profile", a.out, {
+        "command": ["run", "-q", "--out", "DIR", *args],
+        "summary": summary,
+        "rounds": rounds,
+    })
+
+
+if __name__ == "__main__":
+    main()
