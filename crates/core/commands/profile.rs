@@ -84,15 +84,7 @@ pub fn table(name: &str, profile: &Profile) -> String {
         let rate = trend
             .rate
             .as_ref()
-            .map_or("-".to_string(), |r| match r.fit.as_str() {
-                "log-linear" => format!(
-                    "{:+.1} % [{:+.1}, {:+.1}]",
-                    100.0 * r.rate.value,
-                    100.0 * r.rate.lo,
-                    100.0 * r.rate.hi
-                ),
-                _ => format!("{} (linear)", with_interval(&r.rate)),
-            });
+            .map_or("-".to_string(), |r| r.words(figure));
         let _ = writeln!(
             out,
             "{:<20} {:<28} {:<28} {:<6} {rate}",

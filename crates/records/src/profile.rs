@@ -152,6 +152,29 @@ pub struct Rate {
     pub rate: Estimate,
 }
 
+impl Rate {
+    /// The rate in words: a log-linear one as a percentage per generation
+    /// with its interval (`-12.0 % [-12.7, -11.3]`), a linear one as
+    /// `value [lo, hi] (linear)` with `number` writing each figure.
+    pub fn words(&self, number: impl Fn(f64) -> String) -> String {
+        let r = &self.rate;
+        match self.fit.as_str() {
+            "log-linear" => format!(
+                "{:+.1} % [{:+.1}, {:+.1}]",
+                100.0 * r.value,
+                100.0 * r.lo,
+                100.0 * r.hi
+            ),
+            _ => format!(
+                "{} [{}, {}] (linear)",
+                number(r.value),
+                number(r.lo),
+                number(r.hi)
+            ),
+        }
+    }
+}
+
 /// One line of the profile's table: a figure or test over the whole chain.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Trend {

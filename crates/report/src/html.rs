@@ -245,15 +245,7 @@ fn profile_section(profile: &Profile) -> Markup {
             let rate = t
                 .rate
                 .as_ref()
-                .map_or(String::new(), |r| match r.fit.as_str() {
-                    "log-linear" => format!(
-                        "{:+.1} % [{:+.1}, {:+.1}]",
-                        100.0 * r.rate.value,
-                        100.0 * r.rate.lo,
-                        100.0 * r.rate.hi
-                    ),
-                    _ => format!("{} (linear)", with_interval(&r.rate)),
-                });
+                .map_or(String::new(), |r| r.words(|v| number(Some(v))));
             vec![
                 t.name.clone(),
                 first
