@@ -4,6 +4,8 @@
 //! the run's seed, the generation and the phase, so each phase's randomness is
 //! independent of how much randomness earlier phases consumed.
 
+use collapse_records::seeds::mix;
+
 /// What a random stream is used for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u64)]
@@ -30,14 +32,6 @@ pub enum Purpose {
     Reference = 10,
     /// Reparameterisation noise of the generation-0 likelihood of a generation's samples.
     Score = 11,
-}
-
-/// splitmix64's finaliser: a bijective 64-bit mix.
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
 }
 
 /// The seed of the stream for `purpose` in `generation` of a run seeded `seed`.

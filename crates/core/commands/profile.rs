@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use collapse_records::profile::{Estimate, Profile, Trend};
+use collapse_records::profile::{Profile, p_words};
 
 use crate::backend;
 use crate::flags::ProfileArgs;
@@ -36,23 +36,6 @@ fn figure(v: f64) -> String {
         (2 - v.abs().log10().floor() as i32).clamp(0, 6) as usize
     };
     format!("{v:.digits$}")
-}
-
-fn with_interval(e: &Estimate) -> String {
-    format!("{} [{}, {}]", figure(e.value), figure(e.lo), figure(e.hi))
-}
-
-/// The p-value of a table cell.
-fn p_value(p: Option<f64>) -> String {
-    match p {
-        None => "-".to_string(),
-        Some(p) if p < 0.001 => "<.001".to_string(),
-        Some(p) => format!("{p:.3}"),
-    }
-}
-
-fn onset(t: &Trend) -> String {
-    t.onset.map_or("none".to_string(), |g| g.to_string())
 }
 
 /// The profile's table: each headline figure at the first and last
@@ -89,9 +72,9 @@ pub fn table(name: &str, profile: &Profile) -> String {
             out,
             "{:<20} {:<28} {:<28} {:<6} {rate}",
             trend.name,
-            with_interval(&first.metrics[i].estimate),
-            with_interval(&last.metrics[i].estimate),
-            onset(trend)
+            first.metrics[i].estimate.words(figure),
+            last.metrics[i].estimate.words(figure),
+            trend.onset_words()
         );
     }
     if !profile.tests.is_empty() {
@@ -108,9 +91,17 @@ pub fn table(name: &str, profile: &Profile) -> String {
         for t in &profile.tests {
             let mut line = format!("{:<28}", t.name);
             for &g in &shown {
-                let _ = write!(line, " {:>6}", p_value(t.p_holm.get(g).copied().flatten()));
+                let _ = write!(
+                    line,
+                    " {:>6}",
+                    t.p_holm
+                        .get(g)
+                        .copied()
+                        .flatten()
+                        .map_or("-".to_string(), p_words)
+                );
             }
-            let _ = writeln!(out, "{line}  {}", onset(t));
+            let _ = writeln!(out, "{line}  {}", t.onset_words());
         }
     }
     for survival in &last.survival {

@@ -3,13 +3,13 @@
 //! of one set of images into an [`EvalRecord`].
 
 use burn::prelude::*;
-use collapse_records::{ClassStats, ClassifierInfo, EvalRecord};
+use collapse_records::{ClassStats, ClassifierInfo, EvalRecord, FeatureDistances};
 use collapse_vae::{Vae, encode_all, per_image_parts, to_host};
 
 use crate::classifier::Classifier;
 use crate::evidence::Evidence;
 use crate::linalg::{Matrix, frechet_distance, symmetric_eigen};
-use crate::prdc::{K, Manifold, knn_radii, prdc};
+use crate::prdc::{Hits, K, Manifold, knn_radii, prdc};
 use crate::style::{STATS, distribution, style_features, style_stats};
 
 /// Fixed histogram of the negative ELBO under the generation-0 VAE, nats.
@@ -75,6 +75,29 @@ impl Evaluator {
         self.score(gen0, images, gen0_mu, Some(generation))
     }
 
+    /// The neighbours of `features` (a generation's samples, or the real
+    /// set where `generation` is `None`) in the real test set.
+    fn neighbours(&self, features: &Tensor<2>, generation: Option<usize>) -> Neighbours {
+        match generation {
+            Some(_) => {
+                let fake = Manifold::new(features.clone(), K, self.batch);
+                let (hits, nearest) = prdc(&self.real, &fake, self.batch);
+                let mut d = hits.distances(K);
+                let (mean, cov) = moments(features);
+                d.fd = frechet_distance(&self.real_moments.0, &self.real_moments.1, &mean, &cov);
+                (Some(d), Some(hits), nearest, None)
+            }
+            None => {
+                let n = features.dims()[0];
+                let nearest = knn_radii(features, 1, self.batch).sqrt();
+                let radii = self.real.radii.clone().sqrt();
+                let both = to_host(Tensor::cat(vec![nearest, radii], 0));
+                let (nearest, radii) = both.split_at(n);
+                (None, None, nearest.to_vec(), Some(radii.to_vec()))
+            }
+        }
+    }
+
     fn score(
         &self,
         gen0: &Vae,
@@ -86,25 +109,7 @@ impl Evaluator {
         let (features, probs) = self.classifier.score(images, self.batch);
         let predicted = probs.clone().argmax(1).float().reshape([n]);
         let classes = class_stats(probs);
-        let (distances, hits, nearest_real, radius) = match generation {
-            Some(_) => {
-                let fake = Manifold::new(features.clone(), K, self.batch);
-                let (hits, nearest) = prdc(&self.real, &fake, self.batch);
-                let mut d = hits.distances(K);
-                let (mean, cov) = moments(&features);
-                d.fd = frechet_distance(&self.real_moments.0, &self.real_moments.1, &mean, &cov);
-                (Some(d), Some(hits), nearest, None)
-            }
-            None => {
-                // The real set's own terms: each image's distance to its
-                // nearest other image, and its k-NN radius.
-                let nearest = knn_radii(&features, 1, self.batch).sqrt();
-                let radii = self.real.radii.clone().sqrt();
-                let both = to_host(Tensor::cat(vec![nearest, radii], 0));
-                let (nearest, radii) = both.split_at(n);
-                (None, None, nearest.to_vec(), Some(radii.to_vec()))
-            }
-        };
+        let (distances, hits, nearest_real, radius) = self.neighbours(&features, generation);
         let parts = per_image_parts(gen0, images, self.batch);
         let nelbo = to_host(parts.recon + parts.kl);
         let (lo, hi, bins) = NELBO_BINS;
@@ -146,6 +151,17 @@ impl Evaluator {
         (record, evidence)
     }
 }
+
+/// What a set's features show of the real test set's: for a generation's
+/// samples, the feature distances and the per-point hits, each sample's
+/// distance to its nearest real image; for the real set itself, each image's
+/// distance to its nearest other image and its k-NN radius.
+type Neighbours = (
+    Option<FeatureDistances>,
+    Option<Hits>,
+    Vec<f32>,
+    Option<Vec<f32>>,
+);
 
 /// What the classifier reads in a set, from its softmax outputs `[n, classes]`.
 pub fn class_stats(probs: Tensor<2>) -> ClassStats {

@@ -32,6 +32,12 @@ fn pairwise(a: Tensor<2>, a_norms: Tensor<2>, b: &Tensor<2>, b_norms_t: &Tensor<
     (a_norms.expand([m, n]) + b_norms_t.clone().expand([m, n]) - cross * 2.0).clamp_min(0.0)
 }
 
+/// Squared distances between every row of `a` (`[m, d]`) and every row of
+/// `b` (`[n, d]`), `[m, n]`, held whole: for sets small enough to.
+pub fn squared_distances(a: &Tensor<2>, b: &Tensor<2>) -> Tensor<2> {
+    pairwise(a.clone(), sq_norms(a), b, &sq_norms(b).transpose())
+}
+
 /// Squared row norms, `[n, 1]`.
 fn sq_norms(x: &Tensor<2>) -> Tensor<2> {
     x.clone().square().sum_dim(1)

@@ -3,6 +3,7 @@
 //! weighted covariance on the device, its eigenvalues alone on the host.
 
 use burn::prelude::*;
+use collapse_eval::evaluator::moments;
 use collapse_eval::linalg::{Matrix, sqrt_psd, symmetric_eigenvalues};
 use collapse_vae::to_host;
 
@@ -16,7 +17,7 @@ pub(crate) struct RealMoments {
 
 impl RealMoments {
     pub(crate) fn new(features: &Tensor<2>) -> Self {
-        let (mean, cov) = moments(features, None);
+        let (mean, cov) = moments(features);
         let root = sqrt_psd(&cov);
         let d = cov.n;
         let root_values: Vec<f32> = root.data.iter().map(|&v| v as f32).collect();
@@ -26,27 +27,6 @@ impl RealMoments {
             root: Tensor::from_data(TensorData::new(root_values, [d, d]), &features.device()),
         }
     }
-}
-
-/// Mean and covariance (divisor n − 1) of the feature rows `features`
-/// (`[n, d]`) weighted by `counts` (each row once where `None`).
-fn moments(features: &Tensor<2>, counts: Option<&[u32]>) -> (Vec<f64>, Matrix) {
-    let [n, d] = features.dims();
-    let w = weights(n, counts, &features.device());
-    let mean = (features.clone() * w.clone().expand([n, d])).sum_dim(0) / n as f64;
-    let centred = features.clone() - mean.clone().expand([n, d]);
-    let cov = (centred.clone() * w.expand([n, d]))
-        .transpose()
-        .matmul(centred)
-        / (n - 1) as f64;
-    let v: Vec<f64> = to_host(Tensor::cat(
-        vec![mean.reshape([d]), cov.reshape([d * d])],
-        0,
-    ))
-    .into_iter()
-    .map(f64::from)
-    .collect();
-    (v[..d].to_vec(), Matrix::new(d, v[d..].to_vec()))
 }
 
 /// The counts of a resample as a `[n, 1]` column (ones where `None`).

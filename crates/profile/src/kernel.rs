@@ -2,23 +2,16 @@
 //! vectors, on the device.
 
 use burn::prelude::*;
+use collapse_eval::prdc::squared_distances;
 use collapse_vae::to_host;
 use rand::RngExt;
 use rand::rngs::Xoshiro256PlusPlus;
-
-/// Squared distances between every row of `a` (`[m, d]`) and of `b` (`[n, d]`).
-fn pairwise(a: &Tensor<2>, b: &Tensor<2>) -> Tensor<2> {
-    let (m, n) = (a.dims()[0], b.dims()[0]);
-    let an = a.clone().square().sum_dim(1).expand([m, n]);
-    let bn = b.clone().square().sum_dim(1).transpose().expand([m, n]);
-    (an + bn - a.clone().matmul(b.clone().transpose()) * 2.0).clamp_min(0.0)
-}
 
 /// The median distance between distinct rows of `x` (`[m, d]`), the
 /// bandwidth of the MMD's kernel.
 pub fn median_distance(x: &Tensor<2>) -> f64 {
     let m = x.dims()[0];
-    let d = to_host(pairwise(x, x));
+    let d = to_host(squared_distances(x, x));
     let mut upper: Vec<f32> = (0..m)
         .flat_map(|i| d[i * m + i + 1..(i + 1) * m].iter().copied())
         .collect();
@@ -50,7 +43,7 @@ pub fn mmd(
     let total = m + n;
     let device = x.device();
     let pooled = Tensor::cat(vec![x.clone(), y.clone()], 0);
-    let gram = (pairwise(&pooled, &pooled) / (-2.0 * sigma * sigma)).exp();
+    let gram = (squared_distances(&pooled, &pooled) / (-2.0 * sigma * sigma)).exp();
     let columns = permutations + 1;
     let (wx, wy) = (1.0 / m as f32, -1.0 / n as f32);
     let mut weights = vec![0f32; total * columns];

@@ -35,6 +35,8 @@ use collapse_records::profile::{
     Exceedance, GenerationProfile, MetricEstimate, Profile, ProfileSettings, Survival, Trend,
     TwoSampleTest, baseline, test_name,
 };
+use collapse_records::seeds::mix;
+use collapse_records::stats::mean_sample_std;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 
@@ -75,14 +77,6 @@ enum Stream {
     Permutations = 3,
     /// A generation's resamples for the Fréchet distance.
     Fd = 4,
-}
-
-/// SplitMix64's finaliser: a bijection of `u64` that mixes every bit.
-fn mix(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 fn stream(seed: u64, what: Stream, generation: usize) -> Xoshiro256PlusPlus {
@@ -253,11 +247,49 @@ impl Profiler {
     /// Profiles the next generation from its samples' `evidence`.
     pub fn add(&mut self, evidence: &Evidence) {
         let g = self.generations.len();
-        let s = &self.settings;
         let device = self.real.tested.mmd_rows.device();
-        let prepared = Prepared::new(evidence, self.k, self.classes);
-        let features = feature_rows(evidence, evidence.images, &device);
+        let (figures, replicates) = self.bootstrap(g, evidence, &device);
+        let metrics = self.metrics(&figures, &replicates);
+        let tested = Tested::new(evidence, &device);
+        let tests = self.tests(g, &tested);
+        let exceedance = self.exceedance(&tested);
+        let recalled = &evidence
+            .hits
+            .as_ref()
+            .expect("a generation's hits")
+            .recalled;
+        let survival = self.survival(recalled);
+        self.generations.push(GenerationProfile {
+            generation: g,
+            images: evidence.images,
+            metrics,
+            tests,
+            exceedance,
+            survival,
+        });
+        let kept = Kept {
+            tested,
+            figures,
+            replicates,
+        };
+        match g {
+            0 => self.first = Some(kept.clone()),
+            1 => self.second = Some(kept.clone()),
+            _ => {}
+        }
+        self.previous = Some(kept);
+    }
 
+    /// Every headline figure of generation `g` and, per figure, its
+    /// bootstrap replicates (the Fréchet distance last).
+    fn bootstrap(
+        &self,
+        g: usize,
+        evidence: &Evidence,
+        device: &Device,
+    ) -> (Vec<f64>, Vec<Vec<f64>>) {
+        let s = &self.settings;
+        let prepared = Prepared::new(evidence, self.k, self.classes);
         let mut figures = prepared.figures(None, None);
         let mut replicates = vec![Vec::with_capacity(s.bootstrap); HEADLINE.len() + 1];
         let (mut samples_rng, mut real_rng) = (
@@ -272,6 +304,7 @@ impl Profiler {
                 r.push(v);
             }
         }
+        let features = feature_rows(evidence, evidence.images, device);
         let fd_side = FdSide::new(&self.real.moments, features);
         figures.push(fd_to_real(&self.real.moments, &fd_side, None));
         let mut fd_rng = stream(s.seed, Stream::Fd, g);
@@ -280,13 +313,19 @@ impl Profiler {
             let counts = resample(prepared.samples(), &mut fd_rng);
             fd.push(fd_to_real(&self.real.moments, &fd_side, Some(&counts)));
         }
+        (figures, replicates)
+    }
 
+    /// Each figure with its interval, and its change from its baseline
+    /// generation (paired replicates) with the change's interval and p-value.
+    fn metrics(&self, figures: &[f64], replicates: &[Vec<f64>]) -> Vec<MetricEstimate> {
+        let s = &self.settings;
         // Percentile intervals, but the Fréchet distance's normal one.
         let interval = |name: &str, value: f64, replicates: &[f64]| match name {
             "fd" => normal(value, replicates, s.confidence),
             _ => percentile(value, replicates, s.confidence),
         };
-        let metrics = figure_names()
+        figure_names()
             .into_iter()
             .enumerate()
             .map(|(i, name)| {
@@ -302,7 +341,7 @@ impl Profiler {
                             .map(|(a, b)| a - b)
                             .collect();
                         let change = figures[i] - first.figures[i];
-                        let sd = std_dev(&diffs);
+                        let sd = mean_sample_std(&diffs).1.unwrap_or(f64::NAN);
                         let p = normal_p(change / sd);
                         (Some(interval(name, change, &diffs)), Some(p))
                     }
@@ -315,9 +354,14 @@ impl Profiler {
                     p,
                 }
             })
-            .collect();
+            .collect()
+    }
 
-        let tested = Tested::new(evidence, &device);
+    /// Generation `g`'s samples (`tested`) against the real set, generation
+    /// 0 and their parent: MMD on the features, Kolmogorov-Smirnov and
+    /// Mann-Whitney on each scalar.
+    fn tests(&self, g: usize, tested: &Tested) -> Vec<TwoSampleTest> {
+        let s = &self.settings;
         let mut permutations = stream(s.seed, Stream::Permutations, g);
         let mut tests = Vec::new();
         let against = [
@@ -347,8 +391,14 @@ impl Profiler {
                 tests.push(test("mann_whitney", q.name(), other, u, p));
             }
         }
+        tests
+    }
 
-        let exceedance = Scalar::all()
+    /// The shares of `tested`'s samples beyond the real 1 % and 99 %
+    /// quantiles of each scalar.
+    fn exceedance(&self, tested: &Tested) -> Vec<Exceedance> {
+        let confidence = self.settings.confidence;
+        Scalar::all()
             .into_iter()
             .zip(&tested.scalars)
             .zip(&self.real.tails)
@@ -357,18 +407,18 @@ impl Profiler {
                 let above = values.iter().filter(|&&v| f64::from(v) > *hi).count();
                 Exceedance {
                     quantity: q.name().to_string(),
-                    below: clopper_pearson(below, values.len(), s.confidence),
-                    above: clopper_pearson(above, values.len(), s.confidence),
+                    below: clopper_pearson(below, values.len(), confidence),
+                    above: clopper_pearson(above, values.len(), confidence),
                 }
             })
-            .collect();
-        let recalled = &evidence
-            .hits
-            .as_ref()
-            .expect("a generation's hits")
-            .recalled;
-        let survival = self
-            .real
+            .collect()
+    }
+
+    /// Per rarity and band of the real test images, the share `recalled`
+    /// (inside some sample's ball).
+    fn survival(&self, recalled: &[f32]) -> Vec<Survival> {
+        let confidence = self.settings.confidence;
+        self.real
             .bands
             .iter()
             .map(|(rarity, bands)| Survival {
@@ -377,31 +427,11 @@ impl Profiler {
                     .iter()
                     .map(|band| {
                         let hit = band.iter().filter(|&&i| recalled[i] > 0.5).count();
-                        clopper_pearson(hit, band.len(), s.confidence)
+                        clopper_pearson(hit, band.len(), confidence)
                     })
                     .collect(),
             })
-            .collect();
-
-        self.generations.push(GenerationProfile {
-            generation: g,
-            images: evidence.images,
-            metrics,
-            tests,
-            exceedance,
-            survival,
-        });
-        let kept = Kept {
-            tested,
-            figures,
-            replicates,
-        };
-        match g {
-            0 => self.first = Some(kept.clone()),
-            1 => self.second = Some(kept.clone()),
-            _ => {}
-        }
-        self.previous = Some(kept);
+            .collect()
     }
 
     /// The profile of the generations added so far.
@@ -472,12 +502,6 @@ fn test(
         statistic,
         p,
     }
-}
-
-fn std_dev(values: &[f64]) -> f64 {
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
 }
 
 /// A line of the table: `values` and raw p-values against generation 0 per

@@ -7,7 +7,7 @@ use burn::prelude::*;
 use collapse_data::npy::NpyError;
 use collapse_eval::prdc::K;
 use collapse_eval::{Evidence, PER_SAMPLE};
-use collapse_records::profile::Profile;
+use collapse_records::profile::{Profile, own_encoder};
 use collapse_records::{
     EvalRecord, Manifest, RecordError, complete_generations, generation_dir, read_json,
 };
@@ -53,9 +53,7 @@ pub fn profile_run(dir: &Path, device: &Device) -> Result<Profile, ProfileError>
     };
     let real = evidence(dir.join(PER_SAMPLE), false)?;
     let classes = record.classes.counts.len();
-    // An external model's chain is probed by the reference VAE, not by its
-    // generation 0.
-    let own_encoder = manifest.config.get("external").is_none_or(|e| e.is_null());
+    let own_encoder = own_encoder(&manifest.config);
     let mut profiler = Profiler::new(&real, classes, K, manifest.seed, own_encoder, device);
     for g in 0..complete {
         profiler.add(&evidence(generation_dir(dir, g).join(PER_SAMPLE), true)?);

@@ -23,6 +23,7 @@ pub mod headline;
 pub mod lock;
 pub mod migrate;
 pub mod profile;
+pub mod seeds;
 pub mod stats;
 pub mod table;
 pub mod time;

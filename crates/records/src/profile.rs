@@ -152,6 +152,30 @@ pub struct Rate {
     pub rate: Estimate,
 }
 
+impl Estimate {
+    /// The figure with its interval, `value [lo, hi]` with `number` writing
+    /// each; the figure alone where the interval is undefined.
+    pub fn words(&self, number: impl Fn(f64) -> String) -> String {
+        match self.lo.is_finite() && self.hi.is_finite() {
+            true => format!(
+                "{} [{}, {}]",
+                number(self.value),
+                number(self.lo),
+                number(self.hi)
+            ),
+            false => number(self.value),
+        }
+    }
+}
+
+/// A p-value in a table: three decimals, `<0.001` below that.
+pub fn p_words(p: f64) -> String {
+    match p < 0.001 {
+        true => "<0.001".to_string(),
+        false => format!("{p:.3}"),
+    }
+}
+
 impl Rate {
     /// The rate in words: a log-linear one as a percentage per generation
     /// with its interval (`-12.0 % [-12.7, -11.3]`), a linear one as
@@ -165,12 +189,7 @@ impl Rate {
                 100.0 * r.lo,
                 100.0 * r.hi
             ),
-            _ => format!(
-                "{} [{}, {}] (linear)",
-                number(r.value),
-                number(r.lo),
-                number(r.hi)
-            ),
+            _ => format!("{} (linear)", r.words(number)),
         }
     }
 }
@@ -197,6 +216,13 @@ pub struct Trend {
     /// The p-value against the baseline per generation after Holm's
     /// correction (`None` up to the baseline).
     pub p_holm: Vec<Option<f64>>,
+}
+
+impl Trend {
+    /// Its onset in words: the generation, or `none`.
+    pub fn onset_words(&self) -> String {
+        self.onset.map_or("none".to_string(), |g| g.to_string())
+    }
 }
 
 /// `profile.json`: a run's collapse profile.
@@ -233,6 +259,13 @@ pub const SELF_REFERENCED: [&str; 5] = [
 /// model (`own_encoder`), else 0.
 pub fn baseline(metric: &str, own_encoder: bool) -> usize {
     usize::from(own_encoder && SELF_REFERENCED.contains(&metric))
+}
+
+/// Whether a chain whose resolved config (the manifest's) is `config` is
+/// probed by its own generation 0: a VAE chain, not an external model's
+/// (which the reference VAE probes).
+pub fn own_encoder(config: &serde_json::Value) -> bool {
+    config.get("external").is_none_or(|e| e.is_null())
 }
 
 /// The columns of `profile.csv`, one row per figure of a generation.

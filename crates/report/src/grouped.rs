@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use collapse_records::Group;
-use collapse_records::profile::{Estimate, baseline};
+use collapse_records::profile::{Estimate, baseline, own_encoder};
 use collapse_stats::seeds::{mean_interval, paired_change, welch};
 use collapse_stats::trend::{holm, onset};
 
@@ -95,12 +95,34 @@ struct Summary<'g> {
     /// Per metric, the onset: the first generation whose change from
     /// generation 0 is significant over the seeds.
     onsets: Vec<Option<usize>>,
+    /// Per metric, its difference to the first group in each generation
+    /// both reached (none for the first group itself).
+    differences: Vec<Vec<(usize, Difference)>>,
 }
 
 impl Summary<'_> {
     fn cell(&self, generation: usize, metric: usize) -> Option<Cell> {
         let (_, cells) = self.table.iter().find(|(g, _)| *g == generation)?;
         cells[metric]
+    }
+
+    /// Its difference to the first group in metric `i` and `generation`.
+    fn difference(&self, i: usize, generation: usize) -> Option<Difference> {
+        let differences = self.differences.get(i)?;
+        differences
+            .iter()
+            .find(|(g, _)| *g == generation)
+            .map(|(_, d)| *d)
+    }
+
+    /// The first generation where its difference to the first group in
+    /// metric `i` is significant.
+    fn first_difference(&self, i: usize) -> Option<usize> {
+        let differences = self.differences.get(i)?;
+        differences
+            .iter()
+            .find(|(_, d)| d.p_holm <= ALPHA)
+            .map(|(g, _)| *g)
     }
 }
 
@@ -124,18 +146,26 @@ pub fn report_groups(out: &Path, title: &str, groups: &[Group]) -> Result<Groupe
                 runs,
                 table: Vec::new(),
                 onsets: Vec::new(),
+                differences: Vec::new(),
             }
         })
         .collect();
     let every: Vec<&ReadRun> = summaries.iter().flat_map(|s| &s.runs).collect();
     let metrics = present_headline(&every);
-    let summaries: Vec<Summary<'_>> = summaries
+    let mut summaries: Vec<Summary<'_>> = summaries
         .into_iter()
         .map(|mut s| {
             (s.table, s.onsets) = summarise(&s.runs, &metrics);
             s
         })
         .collect();
+    for k in 1..summaries.len() {
+        summaries[k].differences = metrics
+            .iter()
+            .enumerate()
+            .map(|(i, m)| differences(&summaries, k, i, m))
+            .collect();
+    }
 
     let plots = out.join("plots");
     std::fs::create_dir_all(&plots).map_err(|e| ReportError::io(&plots, e))?;
@@ -196,86 +226,82 @@ fn legend(group: &Group) -> String {
 type Table = Vec<(usize, Vec<Option<Cell>>)>;
 
 fn summarise(runs: &[ReadRun], metrics: &[&Metric]) -> (Table, Vec<Option<usize>>) {
-    // A VAE chain's probe encoder is its own generation 0; an external
-    // model's is the reference VAE.
-    let own_encoder = runs.iter().all(|r| {
-        r.manifest.experiment == Experiment::Chain
-            && r.manifest
-                .config
-                .get("external")
-                .is_none_or(|e| e.is_null())
-    });
+    let own_encoder = runs
+        .iter()
+        .all(|r| r.manifest.experiment == Experiment::Chain && own_encoder(&r.manifest.config));
     let runs: Vec<&ReadRun> = runs.iter().collect();
     let mut table: Table = generations(&runs)
         .into_iter()
         .map(|generation| {
             let cells = metrics
                 .iter()
-                .map(|m| {
-                    let values: Vec<f64> = runs
-                        .iter()
-                        .filter_map(|r| r.value_at(generation, m.column))
-                        .collect();
-                    if values.is_empty() {
-                        return None;
-                    }
-                    let (mean, std) = mean_sample_std(&values);
-                    let from = baseline(m.column, own_encoder);
-                    let (first, later): (Vec<f64>, Vec<f64>) = runs
-                        .iter()
-                        .filter_map(|r| {
-                            Some((
-                                r.value_at(from, m.column)?,
-                                r.value_at(generation, m.column)?,
-                            ))
-                        })
-                        .unzip();
-                    let change = (generation > from).then(|| {
-                        let (estimate, p) = paired_change(&first, &later, CONFIDENCE);
-                        Change {
-                            estimate,
-                            p,
-                            p_holm: p,
-                        }
-                    });
-                    Some(Cell {
-                        n: values.len(),
-                        mean: mean.or(Some(f64::NAN)),
-                        std,
-                        interval: mean_interval(&values, CONFIDENCE),
-                        change,
-                    })
-                })
+                .map(|m| cell(&runs, generation, m.column, own_encoder))
                 .collect();
             (generation, cells)
         })
         .collect();
-    // Holm across the generations, metric by metric, then the onset.
     let onsets = (0..metrics.len())
-        .map(|i| {
-            let p: Vec<f64> = table
-                .iter()
-                .map(|(_, cells)| cells[i].and_then(|c| c.change).map_or(f64::NAN, |c| c.p))
-                .collect();
-            let adjusted = holm(&p);
-            for ((_, cells), p) in table.iter_mut().zip(&adjusted) {
-                if let Some(Some(Cell {
-                    change: Some(change),
-                    ..
-                })) = cells.get_mut(i)
-                {
-                    change.p_holm = *p;
-                }
-            }
-            let generations: Vec<usize> = table.iter().map(|(g, _)| *g).collect();
-            let p_holm: Vec<Option<f64>> = adjusted
-                .iter()
-                .map(|p| (!p.is_nan()).then_some(*p))
-                .collect();
-            onset(&p_holm, ALPHA).map(|at| generations[at])
-        })
+        .map(|i| correct_changes(&mut table, i))
         .collect();
     (table, onsets)
+}
+
+/// `column` in `generation` over the `runs` holding it: mean, deviation,
+/// interval, and the change from its baseline paired by run (its p-value
+/// not yet corrected); none where no run holds it.
+fn cell(runs: &[&ReadRun], generation: usize, column: &str, own_encoder: bool) -> Option<Cell> {
+    let values: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| r.value_at(generation, column))
+        .collect();
+    if values.is_empty() {
+        return None;
+    }
+    let (mean, std) = mean_sample_std(&values);
+    let from = baseline(column, own_encoder);
+    let (first, later): (Vec<f64>, Vec<f64>) = runs
+        .iter()
+        .filter_map(|r| Some((r.value_at(from, column)?, r.value_at(generation, column)?)))
+        .unzip();
+    let change = (generation > from).then(|| {
+        let (estimate, p) = paired_change(&first, &later, CONFIDENCE);
+        Change {
+            estimate,
+            p,
+            p_holm: p,
+        }
+    });
+    Some(Cell {
+        n: values.len(),
+        mean: mean.or(Some(f64::NAN)),
+        std,
+        interval: mean_interval(&values, CONFIDENCE),
+        change,
+    })
+}
+
+/// Holm's correction of metric `i`'s changes across the generations of
+/// `table`, written into its cells; returns the metric's onset.
+fn correct_changes(table: &mut Table, i: usize) -> Option<usize> {
+    let p: Vec<f64> = table
+        .iter()
+        .map(|(_, cells)| cells[i].and_then(|c| c.change).map_or(f64::NAN, |c| c.p))
+        .collect();
+    let adjusted = holm(&p);
+    for ((_, cells), p) in table.iter_mut().zip(&adjusted) {
+        if let Some(Some(Cell {
+            change: Some(change),
+            ..
+        })) = cells.get_mut(i)
+        {
+            change.p_holm = *p;
+        }
+    }
+    let p_holm: Vec<Option<f64>> = adjusted
+        .iter()
+        .map(|p| (!p.is_nan()).then_some(*p))
+        .collect();
+    onset(&p_holm, ALPHA).map(|at| table[at].0)
 }
 
 /// Group `k`'s difference to the first group in metric `i`, per generation
@@ -324,20 +350,6 @@ fn differences(
         .collect()
 }
 
-/// The first generation where group `k`'s difference to the first in metric
-/// `i` is significant.
-fn first_difference(
-    summaries: &[Summary<'_>],
-    k: usize,
-    i: usize,
-    metric: &Metric,
-) -> Option<usize> {
-    differences(summaries, k, i, metric)
-        .into_iter()
-        .find(|(_, d)| d.p_holm <= ALPHA)
-        .map(|(g, _)| g)
-}
-
 /// [`SUMMARY`]: `group,generation,metric,n,mean,std,lo,hi,change,change_lo,
 /// change_hi,change_p,change_p_holm,difference,difference_lo,difference_hi,
 /// difference_p,difference_p_holm`, a row wherever a group's run holds the
@@ -371,23 +383,12 @@ fn write_summary(
     .to_vec();
     let finite = |v: f64| v.is_finite().then_some(v);
     let mut rows = Vec::new();
-    for (k, s) in summaries.iter().enumerate() {
-        let differences: Vec<Vec<(usize, Difference)>> = metrics
-            .iter()
-            .enumerate()
-            .map(|(i, m)| match k {
-                0 => Vec::new(),
-                _ => differences(summaries, k, i, m),
-            })
-            .collect();
+    for s in summaries {
         for (generation, cells) in &s.table {
             for (i, (metric, cell)) in metrics.iter().zip(cells).enumerate() {
                 let Some(cell) = cell else { continue };
                 let change = cell.change;
-                let difference = differences[i]
-                    .iter()
-                    .find(|(g, _)| g == generation)
-                    .map(|(_, d)| *d);
+                let difference = s.difference(i, *generation);
                 rows.push(vec![
                     s.group.name.clone(),
                     generation.to_string(),
@@ -461,7 +462,7 @@ fn page(
         }
         h2 { "Seed-level profile" }
         p {
-            "Per metric: each group's onset, the first generation whose change from generation 0 is significant in a paired t test over its runs after Holm's correction across the generations (family-wise α = "
+            "Per metric: each group's onset, the first generation whose change from its baseline (generation 0; in VAE chains generation 1 for the probe and the NELBO under generation 0, which generation 0's own samples fit best) is significant in a paired t test over its runs after Holm's correction across the generations (family-wise α = "
             (ALPHA) "); and each later group's first generation whose difference to "
             (summaries[0].group.name) " is significant in Welch's t test, corrected alike. The runs are independent chains, so these tests hold the noise of training as well as of sampling; a group of one run has none."
         }
@@ -473,7 +474,7 @@ fn page(
             (html::plots(&[format!("plots/{}.png", metric.column)]))
             details {
                 summary { "Per generation: each group's mean ± sample std, and its difference to the first with its 95 % Welch interval (* significant after Holm)" }
-                div class="scroll" { (metric_table(summaries, i, metric)) }
+                div class="scroll" { (metric_table(summaries, i)) }
             }
         }
     };
@@ -557,7 +558,7 @@ fn profile_table(metrics: &[&Metric], summaries: &[Summary<'_>]) -> maud::Markup
         .map(|(i, m)| {
             let mut row = vec![m.column.to_string()];
             row.extend(summaries.iter().map(|s| at(s.onsets[i])));
-            row.extend((1..summaries.len()).map(|k| at(first_difference(summaries, k, i, m))));
+            row.extend(summaries[1..].iter().map(|s| at(s.first_difference(i))));
             row
         })
         .collect();
@@ -567,10 +568,7 @@ fn profile_table(metrics: &[&Metric], summaries: &[Summary<'_>]) -> maud::Markup
 /// Metric `i` per generation: each group's mean ± sample std, then each later
 /// group's difference to the first with its interval, starred where
 /// significant.
-fn metric_table(summaries: &[Summary<'_>], i: usize, metric: &Metric) -> maud::Markup {
-    let differences: Vec<Vec<(usize, Difference)>> = (1..summaries.len())
-        .map(|k| differences(summaries, k, i, metric))
-        .collect();
+fn metric_table(summaries: &[Summary<'_>], i: usize) -> maud::Markup {
     let names: Vec<&str> = summaries.iter().map(|s| s.group.name.as_str()).collect();
     let mut header = vec!["generation".to_string()];
     header.extend(names.iter().map(|n| n.to_string()));
@@ -585,22 +583,12 @@ fn metric_table(summaries: &[Summary<'_>], i: usize, metric: &Metric) -> maud::M
         .map(|g| {
             let mut row = vec![g.to_string()];
             row.extend(summaries.iter().map(|s| shown(s.cell(g, i))));
-            row.extend(differences.iter().map(|d| {
-                d.iter()
-                    .find(|(h, _)| *h == g)
-                    .map_or(String::new(), |(_, d)| {
-                        let e = d.estimate;
-                        let star = if d.p_holm <= ALPHA { " *" } else { "" };
-                        match e.lo.is_finite() {
-                            true => format!(
-                                "{} [{}, {}]{star}",
-                                html::number(Some(e.value)),
-                                html::number(Some(e.lo)),
-                                html::number(Some(e.hi))
-                            ),
-                            false => html::number(Some(e.value)),
-                        }
-                    })
+            row.extend(summaries[1..].iter().map(|s| {
+                s.difference(i, g).map_or(String::new(), |d| {
+                    let star = if d.p_holm <= ALPHA { " *" } else { "" };
+                    let words = d.estimate.words(|v| html::number(Some(v)));
+                    format!("{words}{star}")
+                })
             }));
             row
         })

@@ -14,7 +14,7 @@ use crate::columns::value;
 use crate::contract::{DatasetRecord, Manifest, MetricsRow, RetryRecord, generation_dir};
 use crate::error::ReportError;
 use crate::evaluation::EvalRecord;
-use crate::profile::{Estimate, Profile, Trend};
+use crate::profile::{GenerationProfile, Profile, p_words};
 
 /// The file name of every page.
 pub const INDEX: &str = "index.html";
@@ -202,24 +202,6 @@ pub(crate) fn run_page(
     page(&format!("model collapse: {name}"), body)
 }
 
-/// A figure with its interval, `value [lo, hi]`.
-fn with_interval(e: &Estimate) -> String {
-    match e.lo.is_finite() && e.hi.is_finite() {
-        true => format!(
-            "{} [{}, {}]",
-            number(Some(e.value)),
-            number(Some(e.lo)),
-            number(Some(e.hi))
-        ),
-        false => number(Some(e.value)),
-    }
-}
-
-/// A trend's onset in words.
-fn onset(t: &Trend) -> String {
-    t.onset.map_or("none".to_string(), |g| g.to_string())
-}
-
 /// The profile's tables: each headline figure at generation 0 and at the
 /// last generation with its bootstrap interval, its onset and rate; and the
 /// tests against generation 0 with their p-values after Holm's correction.
@@ -229,6 +211,26 @@ fn profile_section(profile: &Profile) -> Markup {
     else {
         return html! { p { "No generation profiled yet." } };
     };
+    html! {
+        p {
+            "Each figure with its " (s.confidence * 100.0) " % bootstrap interval over the set it averages over ("
+            (s.bootstrap) " replicates; " (s.fd_bootstrap) " for the Fréchet distance); the onset is the first generation whose change from its baseline (generation 0; generation 1 for the probe and the NELBO under generation 0, which generation 0's own samples fit best) is significant after Holm's correction across the generations (family-wise α = "
+            (s.alpha) "); the rate is the slope of a line through the figure's logarithm against generation. These hold the noise of sampling only: a retrained model differs from generation 0 even without collapse, so an onset over seeds (the grouped page of "
+            code { "run --seeds" } ") is the one that counts. Data: "
+            a href="profile.json" { "profile.json" } ", " a href="profile.csv" { "profile.csv" } "."
+        }
+        div class="scroll" { (figures_table(profile, first, last)) }
+        details {
+            summary { "Two-sample tests against generation 0, p after Holm's correction (MMD on the classifier features, "
+                (s.permutations) " permutations of " (s.mmd_images) " images a set; Kolmogorov-Smirnov and Mann-Whitney on each per-sample scalar)" }
+            div class="scroll" { (tests_table(profile)) }
+        }
+    }
+}
+
+/// Each headline figure at the `first` and `last` generations profiled with
+/// its interval, its onset and its rate.
+fn figures_table(profile: &Profile, first: &GenerationProfile, last: &GenerationProfile) -> Markup {
     let header: Vec<String> = [
         "metric".to_string(),
         format!("generation {}", first.generation),
@@ -237,6 +239,11 @@ fn profile_section(profile: &Profile) -> Markup {
         "rate per generation".to_string(),
     ]
     .to_vec();
+    let estimate = |g: &GenerationProfile, i: usize| {
+        g.metrics
+            .get(i)
+            .map_or(String::new(), |m| m.estimate.words(|v| number(Some(v))))
+    };
     let rows: Vec<Vec<String>> = profile
         .metrics
         .iter()
@@ -248,56 +255,44 @@ fn profile_section(profile: &Profile) -> Markup {
                 .map_or(String::new(), |r| r.words(|v| number(Some(v))));
             vec![
                 t.name.clone(),
-                first
-                    .metrics
-                    .get(i)
-                    .map_or(String::new(), |m| with_interval(&m.estimate)),
-                last.metrics
-                    .get(i)
-                    .map_or(String::new(), |m| with_interval(&m.estimate)),
-                onset(t),
+                estimate(first, i),
+                estimate(last, i),
+                t.onset_words(),
                 rate,
             ]
         })
         .collect();
-    let mut test_header = vec!["test".to_string()];
-    test_header.extend(
+    table(&header, &rows)
+}
+
+/// Each test against generation 0: its p-value after Holm's correction per
+/// generation, and its onset.
+fn tests_table(profile: &Profile) -> Markup {
+    let mut header = vec!["test".to_string()];
+    header.extend(
         profile
             .generations
             .iter()
             .skip(1)
             .map(|g| format!("gen {}", g.generation)),
     );
-    test_header.push("onset".to_string());
-    let test_rows: Vec<Vec<String>> = profile
+    header.push("onset".to_string());
+    let rows: Vec<Vec<String>> = profile
         .tests
         .iter()
         .map(|t| {
             let mut row = vec![t.name.clone()];
-            row.extend(t.p_holm.iter().skip(1).map(|p| match p {
-                Some(p) if *p < 0.001 => "<0.001".to_string(),
-                Some(p) => format!("{p:.3}"),
-                None => String::new(),
-            }));
-            row.push(onset(t));
+            row.extend(
+                t.p_holm
+                    .iter()
+                    .skip(1)
+                    .map(|p| p.map_or(String::new(), p_words)),
+            );
+            row.push(t.onset_words());
             row
         })
         .collect();
-    html! {
-        p {
-            "Each figure with its " (s.confidence * 100.0) " % bootstrap interval over the set it averages over ("
-            (s.bootstrap) " replicates; " (s.fd_bootstrap) " for the Fréchet distance); the onset is the first generation whose change from generation 0 is significant after Holm's correction across the generations (family-wise α = "
-            (s.alpha) "); the rate is the slope of a line through the figure's logarithm against generation. These hold the noise of sampling only: a retrained model differs from generation 0 even without collapse, so an onset over seeds (the grouped page of "
-            code { "run --seeds" } ") is the one that counts. Data: "
-            a href="profile.json" { "profile.json" } ", " a href="profile.csv" { "profile.csv" } "."
-        }
-        div class="scroll" { (table(&header, &rows)) }
-        details {
-            summary { "Two-sample tests against generation 0, p after Holm's correction (MMD on the classifier features, "
-                (s.permutations) " permutations of " (s.mmd_images) " images a set; Kolmogorov-Smirnov and Mann-Whitney on each per-sample scalar)" }
-            div class="scroll" { (table(&test_header, &test_rows)) }
-        }
-    }
+    table(&header, &rows)
 }
 
 /// Every column of `metrics.csv`, one row per generation.

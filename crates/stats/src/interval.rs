@@ -2,6 +2,7 @@
 //! of a binomial share, two-sided normal p-values, Student t quantiles.
 
 use collapse_records::profile::Estimate;
+use collapse_records::stats::mean_sample_std;
 use statrs::distribution::{Beta, ContinuousCDF, Normal, StudentsT};
 
 /// The `value` with the percentile interval of its bootstrap `replicates`
@@ -33,21 +34,13 @@ pub fn percentile(value: f64, replicates: &[f64], confidence: f64) -> Estimate {
 /// replicates are too few for percentiles but enough for a standard error
 /// (Efron and Tibshirani 1993, §13.2: 25 to 200).
 pub fn normal(value: f64, replicates: &[f64], confidence: f64) -> Estimate {
-    let finite: Vec<f64> = replicates
-        .iter()
-        .copied()
-        .filter(|v| v.is_finite())
-        .collect();
-    let n = finite.len() as f64;
-    if finite.len() < 2 {
+    let Some(sd) = mean_sample_std(replicates).1 else {
         return Estimate {
             value,
             lo: f64::NAN,
             hi: f64::NAN,
         };
-    }
-    let mean = finite.iter().sum::<f64>() / n;
-    let sd = (finite.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    };
     let z = Normal::standard().inverse_cdf(0.5 + confidence / 2.0);
     Estimate {
         value,

@@ -5,17 +5,17 @@
 //! retrained model's chance.
 
 use collapse_records::profile::Estimate;
+use collapse_records::stats::mean_sample_std;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use crate::interval::student_t;
 
-/// Mean and sample standard deviation (divisor n − 1) of the finite values.
+/// How many of `values` are finite, with their mean and sample standard
+/// deviation (divisor n − 1; NaN where undefined).
 fn moments(values: &[f64]) -> (usize, f64, f64) {
-    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-    let n = finite.len();
-    let mean = finite.iter().sum::<f64>() / n as f64;
-    let var = finite.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0);
-    (n, mean, var.sqrt())
+    let n = values.iter().filter(|v| v.is_finite()).count();
+    let (mean, sd) = mean_sample_std(values);
+    (n, mean.unwrap_or(f64::NAN), sd.unwrap_or(f64::NAN))
 }
 
 fn undefined(value: f64) -> Estimate {

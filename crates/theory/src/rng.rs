@@ -2,6 +2,7 @@
 //! that a trial or a generation draws the same numbers whatever the thread
 //! count and wherever a resumed run starts.
 
+use collapse_records::seeds::mix;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 
@@ -16,14 +17,6 @@ pub(crate) enum Purpose {
     MixtureInit = 3,
     /// A mixture generation's samples.
     MixtureSamples = 4,
-}
-
-/// SplitMix64's finaliser: a bijection of `u64` that mixes every bit.
-fn mix(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 /// The stream of `purpose` number `index` under `seed`.
