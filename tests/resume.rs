@@ -202,10 +202,16 @@ fn resume_refuses_science_flags_and_extends_generations() {
 
 /// `--mode accumulate` keeps its sets in host memory while it runs and reads
 /// them back from the generation folders on resume: both give the same chain.
+/// An accumulating chain keeps its real set on the host and reads its
+/// earlier synthetic sets back on a resume; with a tail cut, the resume
+/// leaves out the images its `tail-cut.json` names, without the reference
+/// VAE that chose them.
 #[test]
-fn an_accumulating_chain_resumes_from_its_sets_on_disk() {
+fn an_accumulating_chain_with_a_tail_cut_resumes_from_its_sets_on_disk() {
     let tmp = TempDir::new("resume-accumulate");
     let common = [
+        "--cut-tail",
+        "0.1",
         "--mode",
         "accumulate",
         "--test-size",
@@ -229,16 +235,31 @@ fn an_accumulating_chain_resumes_from_its_sets_on_disk() {
     let mut args = common.to_vec();
     args.extend(["--generations", "1"]);
     assert_ok(&run_into(&tmp, &parts, &args));
+    let record = parts.join("tail-cut.json");
+    let cut: serde_json::Value = collapse_records::read_json(&record).unwrap();
+    assert_eq!(cut["removed"].as_array().unwrap().len(), 30);
+    let written = std::fs::read(&record).unwrap();
+    assert_eq!(written, std::fs::read(whole.join("tail-cut.json")).unwrap());
+    // The resume needs the record alone: the reference VAE's cache entry is gone.
+    let entry = crate::util::mnist_dir()
+        .join("evaluators")
+        .join(cut["reference"].as_str().unwrap());
+    std::fs::remove_dir_all(&entry).unwrap();
     let dir = parts.to_str().unwrap();
     assert_ok(&collapse(
         &tmp.0,
         &["run", "--resume", dir, "--generations", "3", "--quiet"],
     ));
+    assert!(
+        !entry.exists(),
+        "the resume trained the reference VAE again"
+    );
+    assert_eq!(std::fs::read(&record).unwrap(), written);
     let strip = crate::chain::metrics_without_seconds;
     assert_eq!(strip(&whole), strip(&parts));
     let rows = collapse_records::read_metrics_csv(&parts.join("metrics.csv")).unwrap();
     let sizes: Vec<usize> = rows.iter().map(|r| r.train_size).collect();
-    assert_eq!(sizes, vec![300, 600, 900, 1200]);
+    assert_eq!(sizes, vec![270, 540, 810, 1080]);
 }
 
 #[test]

@@ -115,6 +115,11 @@ pub struct ChainConfig {
     pub mode: LoopMode,
     /// Fraction of each synthetic generation's training set that is real images.
     pub real_fraction: f64,
+    /// Share of the real training images left out of every training set: those
+    /// the reference VAE finds least likely (the collapse profile's positive
+    /// control, a tail cut on purpose).
+    #[serde(default)]
+    pub cut_tail: f64,
     /// Standard deviation of the prior the samples are drawn from.
     pub prior_scale: f64,
     /// Seed of every random stream.
@@ -210,6 +215,8 @@ pub enum Setting {
     TestSize,
     /// Fraction of real images in a synthetic generation's training set.
     RealFraction,
+    /// Share of the real training images cut from the tail.
+    CutTail,
     /// Drawing every training batch fresh from the previous decoder.
     Stream,
     /// Standard deviation of the prior samples are drawn from.
@@ -246,6 +253,7 @@ impl Setting {
             Setting::SyntheticSize => "synthetic set size",
             Setting::TestSize => "test images",
             Setting::RealFraction => "real fraction",
+            Setting::CutTail => "tail cut",
             Setting::Stream => "streaming",
             Setting::PriorScale => "prior scale",
             Setting::ProbeSamples => "probe samples",
@@ -273,6 +281,7 @@ impl Setting {
             Setting::SyntheticSize => "synthetic_size",
             Setting::TestSize => "test_size",
             Setting::RealFraction => "real_fraction",
+            Setting::CutTail => "cut_tail",
             Setting::Stream => "stream",
             Setting::PriorScale => "prior_scale",
             Setting::ProbeSamples => "probe_samples",
@@ -384,6 +393,7 @@ impl ChainConfig {
             stream,
             mode: LoopMode::Replace,
             real_fraction: 0.0,
+            cut_tail: 0.0,
             prior_scale: 1.0,
             seed: 0,
             device: "flex".to_string(),
@@ -481,6 +491,12 @@ impl ChainConfig {
                 format!("must be within [0, 1], got {}", self.real_fraction),
             ));
         }
+        if !(0.0..1.0).contains(&self.cut_tail) {
+            return Err(refuse(
+                Setting::CutTail,
+                format!("must be within [0, 1), got {}", self.cut_tail),
+            ));
+        }
         if self.mode == LoopMode::Accumulate && self.real_fraction > 0.0 {
             return Err(refuse(
                 Setting::RealFraction,
@@ -512,7 +528,14 @@ impl ChainConfig {
             ));
         }
         self.train_size = Some(train);
-        self.synthetic_size = Some(self.synthetic_size.unwrap_or(train));
+        let kept = train - self.tail_cut_count();
+        if kept == 0 {
+            return Err(refuse(
+                Setting::CutTail,
+                format!("{} of {train} images leaves none", self.cut_tail),
+            ));
+        }
+        self.synthetic_size = Some(self.synthetic_size.unwrap_or(kept));
         Ok(())
     }
 
@@ -539,9 +562,15 @@ impl ChainConfig {
         }
     }
 
-    /// Real images used by generation 0 (after [`resolve_sizes`](Self::resolve_sizes)).
+    /// Real images the chain starts from, the first N, before its tail cut
+    /// (after [`resolve_sizes`](Self::resolve_sizes)).
     pub fn real_size(&self) -> usize {
         self.train_size.unwrap_or(0)
+    }
+
+    /// Real images the tail cut leaves out (`round(cut × size)`).
+    pub fn tail_cut_count(&self) -> usize {
+        ((self.real_size() as f64) * self.cut_tail).round() as usize
     }
 
     /// Images per synthetic training set (after [`resolve_sizes`](Self::resolve_sizes)).
@@ -608,6 +637,27 @@ mod tests {
         assert_eq!((c.real_size(), c.synthetic_count()), (20_000, 20_000));
         c.real_fraction = 0.1;
         assert_eq!(c.kept_real(), 2_000);
+    }
+
+    #[test]
+    fn a_tail_cut_shrinks_generation_zero_and_the_synthetic_sets() {
+        let mut c = quick();
+        c.cut_tail = 0.1;
+        c.validate().unwrap();
+        c.resolve_sizes(60_000).unwrap();
+        assert_eq!(
+            (c.real_size(), c.tail_cut_count(), c.synthetic_count()),
+            (20_000, 2_000, 18_000)
+        );
+        c.cut_tail = 1.0;
+        assert_eq!(c.validate().unwrap_err().setting, Setting::CutTail);
+        let mut c = quick();
+        c.cut_tail = 0.9;
+        c.train_size = Some(1);
+        assert_eq!(
+            c.resolve_sizes(60_000).unwrap_err().to_string(),
+            "tail cut: 0.9 of 1 images leaves none"
+        );
     }
 }
 

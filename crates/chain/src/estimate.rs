@@ -26,6 +26,11 @@ const GENERATION_RECORDS: u64 = 160_000;
 const RUN_FILES_PER_GENERATION: u64 = 200_000;
 /// Bytes of a run folder's files that do not grow with its generations.
 const RUN_FILES: u64 = 2_700_000;
+/// Bytes of a profiled chain's per-sample evidence per probe sample and
+/// generation (features, scalars, the per-point terms).
+const EVIDENCE_BYTES_PER_SAMPLE: f64 = 640.0;
+/// Bytes of the real test set's evidence per test image, once per run.
+const EVIDENCE_BYTES_PER_TEST_IMAGE: f64 = 630.0;
 /// Compressed bytes per pixel of a kept synthetic set: float32 grey values
 /// (decoder means) and bytes of Bernoulli draws.
 const SET_BYTES_PER_PIXEL: [f64; 2] = [3.6, 0.15];
@@ -35,6 +40,9 @@ const MLP_SECONDS_PER_IMAGE_PARAMETER: f64 = 6.5e-11;
 const CONV_SECONDS_PER_IMAGE: f64 = 8.0e-4;
 /// Seconds per probe sample on one thread to sample, encode and score it.
 const SCORED_SAMPLE_SECONDS: f64 = 1.2e-3;
+/// Seconds per probe sample and generation on one thread for the profile's
+/// resamples and tests.
+const PROFILED_SAMPLE_SECONDS: f64 = 1.8e-4;
 /// Seconds per test image and generation on one thread: its likelihood and latents.
 const TEST_IMAGE_SECONDS: f64 = 3.5e-5;
 /// Seconds per generation on one thread that do not grow with its sizes
@@ -63,14 +71,26 @@ pub fn estimate(config: &ChainConfig, device: &Device, threads: usize) -> Footpr
         SampleMode::Mean => SET_BYTES_PER_PIXEL[0],
         SampleMode::Bernoulli => SET_BYTES_PER_PIXEL[1],
     };
+    let tests = config.test_size.unwrap_or(WHOLE_TEST_SET) as f64;
+    let (scored, reference) = match config.evaluate {
+        true => (config.probe_samples as f64, 1.0),
+        false => (0.0, 0.0),
+    };
+    let profiled = match config.profile {
+        true => reference,
+        false => 0.0,
+    };
+    let evidence = profiled
+        * (generations as f64 * scored * EVIDENCE_BYTES_PER_SAMPLE
+            + tests * EVIDENCE_BYTES_PER_TEST_IMAGE);
     let bytes = RUN_FILES
         + generations * (4 * parameters as u64 + GENERATION_RECORDS + RUN_FILES_PER_GENERATION)
-        + (kept_sets * synthetic * pixels * per_pixel) as u64;
+        + (kept_sets * synthetic * pixels * per_pixel + evidence) as u64;
     let per_image = match config.model.architecture {
         Architecture::Mlp => MLP_SECONDS_PER_IMAGE_PARAMETER * parameters,
         Architecture::Conv => CONV_SECONDS_PER_IMAGE,
     };
-    let real = config.real_size() as f64;
+    let real = (config.real_size() - config.tail_cut_count()) as f64;
     let trained: f64 = (0..=config.generations)
         .map(|g| match (g, config.mode) {
             (0, _) => real,
@@ -78,13 +98,9 @@ pub fn estimate(config: &ChainConfig, device: &Device, threads: usize) -> Footpr
             _ => config.synthetic_count() as f64,
         })
         .sum();
-    let (scored, reference) = match config.evaluate {
-        true => (config.probe_samples as f64, 1.0),
-        false => (0.0, 0.0),
-    };
-    let tests = config.test_size.unwrap_or(WHOLE_TEST_SET) as f64;
-    let per_generation =
-        scored * SCORED_SAMPLE_SECONDS + tests * TEST_IMAGE_SECONDS + GENERATION_SECONDS;
+    let per_generation = scored * (SCORED_SAMPLE_SECONDS + profiled * PROFILED_SAMPLE_SECONDS)
+        + tests * TEST_IMAGE_SECONDS
+        + GENERATION_SECONDS;
     let thread_seconds = trained * config.train.epochs as f64 * per_image
         + generations as f64 * per_generation
         + reference * tests * REFERENCE_IMAGE_SECONDS;

@@ -14,15 +14,17 @@ use collapse_records::{
 };
 use collapse_records::{
     DatasetFileRecord, DatasetRecord, DeviceRecord, GenerationTiming, LatentStats, Manifest,
-    MetricsRow, ModelFit, ProbeStats, RetryRecord, generation_dir, write_json, write_metrics_csv,
+    MetricsRow, ModelFit, ProbeStats, RetryRecord, generation_dir, read_json, write_json,
+    write_metrics_csv,
 };
 use collapse_vae::batches::permutation;
 use collapse_vae::{
     BatchSource, Divergence, EvalStats, HostImages, SampleMode, ShuffledImages, StreamedImages,
-    TrainEvent, Vae, decode_means, encode_all, evaluate, to_host,
+    TrainEvent, Vae, decode_means, encode_all, evaluate, per_image_parts, to_host,
 };
 
 use crate::config::{ChainConfig, ConfigError, LoopMode, OnDivergence, Setting};
+use crate::cut::{self, TailCutRecord};
 use crate::error::ChainError;
 use crate::external::ExternalFamily;
 use crate::latents::{latent_stats, probe_stats};
@@ -163,9 +165,13 @@ struct Fixed<'a, F> {
     config: &'a ChainConfig,
     family: F,
     device: Device,
+    /// The real training images every training set draws from (after the
+    /// tail cut, where the chain has one).
     real_train: Tensor<2>,
     /// The real training set in host memory, for `--mode accumulate`.
     real_host: Option<Arc<[f32]>>,
+    /// The real training images before the tail cut: the reference VAE's.
+    reference_train: Tensor<2>,
     test: Tensor<2>,
     grid_z: Tensor<2>,
     recon_originals: Tensor<2>,
@@ -398,13 +404,15 @@ fn fixed_inputs<'a, F>(
         device,
     );
     let real_bytes = &dataset.train.images[..config.real_size() * pixels];
+    let real_train = images_tensor(real_bytes, pixels, device);
     Ok(Fixed {
         config,
         family,
         device: device.clone(),
-        real_train: images_tensor(real_bytes, pixels, device),
+        real_train: real_train.clone(),
         real_host: (config.mode == LoopMode::Accumulate)
             .then(|| collapse_data::idx::unit_f32(real_bytes).into()),
+        reference_train: real_train,
         recon_originals: test.clone().select(0, recon_idx),
         test,
         grid_z,
@@ -447,9 +455,10 @@ pub(crate) fn run_chain_with<F: ModelFamily>(
     render: &mut dyn Render,
     on_event: &mut dyn FnMut(ChainEvent<'_>),
 ) -> Result<Vec<MetricsRow>, ChainError> {
-    let fixed = fixed_inputs(config, family, dataset, device)?;
+    let mut fixed = fixed_inputs(config, family, dataset, device)?;
     let out = &config.out;
     let folder = RunFolder::create(out)?;
+    cut_tail(&mut fixed, on_event)?;
     let manifest = Manifest {
         format_version: collapse_records::FORMAT_VERSION,
         experiment: collapse_records::Experiment::Chain,
@@ -520,9 +529,10 @@ pub(crate) fn resume_chain_with<F: ModelFamily>(
     render: &mut dyn Render,
     on_event: &mut dyn FnMut(ChainEvent<'_>),
 ) -> Result<Vec<MetricsRow>, ChainError> {
-    let fixed = fixed_inputs(config, family, dataset, device)?;
+    let mut fixed = fixed_inputs(config, family, dataset, device)?;
     let out = &config.out;
     let (folder, complete) = RunFolder::reopen(out)?;
+    cut_tail(&mut fixed, on_event)?;
     let view = RunView::load_generations(out, complete)?;
     let scorer = Scorer::new(config, dataset, device, on_event)?;
     let mut state = ChainState::new(folder, view, scorer);
@@ -756,10 +766,58 @@ fn reference_vae<F>(
         fixed.config,
         &fixed.reference_dir,
         &fixed.dataset,
-        &fixed.real_train,
+        &fixed.reference_train,
         &fixed.device,
         &mut |e| on_event(ChainEvent::Reference(e)),
     )
+}
+
+/// Leaves the config's tail cut out of the chain's real training set: the
+/// images its run folder's `tail-cut.json` names, or, on a new chain, those
+/// the reference VAE finds least likely, recorded there first.
+fn cut_tail<F: ModelFamily>(
+    fixed: &mut Fixed<'_, F>,
+    on_event: &mut dyn FnMut(ChainEvent<'_>),
+) -> Result<(), ChainError> {
+    let c = fixed.config;
+    let count = c.tail_cut_count();
+    if count == 0 {
+        return Ok(());
+    }
+    let path = c.out.join(cut::RECORD);
+    let record: TailCutRecord = match path.is_file() {
+        true => read_json(&path)?,
+        false => {
+            let reference = reference_vae(fixed, on_event)?;
+            fixed.seed(0, Purpose::TailCut);
+            let parts = per_image_parts(&reference, &fixed.reference_train, c.eval_batch);
+            let nelbo = to_host(parts.recon + parts.kl);
+            let key = fixed.reference_dir.file_name().unwrap_or_default();
+            let record =
+                TailCutRecord::new(c.cut_tail, key.to_string_lossy().into(), &nelbo, count);
+            write_json(&path, &record)?;
+            record
+        }
+    };
+    let kept = record.kept();
+    let rows = Tensor::<1, Int>::from_data(
+        TensorData::new(
+            kept.iter().map(|&i| i as i64).collect::<Vec<_>>(),
+            [kept.len()],
+        ),
+        &fixed.device,
+    );
+    fixed.real_train = fixed.reference_train.clone().select(0, rows);
+    if let Some(host) = &fixed.real_host {
+        let pixels = fixed.reference_train.dims()[1];
+        let cut: Vec<f32> = kept
+            .iter()
+            .flat_map(|&i| &host[i * pixels..(i + 1) * pixels])
+            .copied()
+            .collect();
+        fixed.real_host = Some(cut.into());
+    }
+    Ok(())
 }
 
 /// Writes a generation's grids, records and checkpoint into `dir`.

@@ -10,6 +10,7 @@
 
 pub mod backend;
 pub mod config;
+pub mod cut;
 pub mod error;
 pub mod estimate;
 pub mod external;

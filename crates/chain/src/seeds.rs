@@ -32,6 +32,9 @@ pub enum Purpose {
     Reference = 10,
     /// Reparameterisation noise of the generation-0 likelihood of a generation's samples.
     Score = 11,
+    /// Reparameterisation noise of the reference VAE's likelihood of the real
+    /// training images, which orders them for the tail cut.
+    TailCut = 12,
 }
 
 /// The seed of the stream for `purpose` in `generation` of a run seeded `seed`.

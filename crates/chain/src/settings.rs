@@ -87,6 +87,10 @@ pub struct ChainSettings {
     /// Fraction of real images kept in each synthetic generation's training set, in [0, 1].
     #[cfg_attr(feature = "clap", arg(long))]
     pub real_fraction: Option<f64>,
+    /// Leave out of the real training set this share of its images, those the reference VAE
+    /// finds least likely (the collapse profile's positive control) [default: 0].
+    #[cfg_attr(feature = "clap", arg(long, value_name = "SHARE"))]
+    pub cut_tail: Option<f64>,
     /// Sample z ~ N(0, s^2 I) with this s (below 1 biases sampling towards the mode).
     #[cfg_attr(feature = "clap", arg(long))]
     pub prior_scale: Option<f64>,
@@ -290,6 +294,7 @@ impl ChainSettings {
         set(&mut c.stream, self.stream);
         set(&mut c.mode, self.mode);
         set(&mut c.real_fraction, self.real_fraction);
+        set(&mut c.cut_tail, self.cut_tail);
         set(&mut c.prior_scale, self.prior_scale);
         set(&mut c.seed, self.seed);
         set(&mut c.probe_samples, self.probe_samples);

@@ -148,7 +148,7 @@ impl Progress {
                 )),
                 ReferenceEvent::Training(dir) => {
                     self.line(&format!(
-                        "training the reference VAE that encodes the probe (once per recipe) into {}",
+                        "training the reference VAE (once per recipe) into {}",
                         dir.display()
                     ));
                     self.show(|| Self::spinner("training the reference VAE".into()))
@@ -310,6 +310,14 @@ fn describe_run(c: &ChainConfig, device: &DeviceRecord) -> String {
             c.probe_samples
         ),
     };
+    let real = match c.tail_cut_count() {
+        0 => format!("{} real images", c.real_size()),
+        cut => format!(
+            "{} real images (of {}, the {cut} the reference VAE finds least likely cut)",
+            c.real_size() - cut,
+            c.real_size()
+        ),
+    };
     [
         format!(
             "{} preset on {} ({}): {model} on {} ({}), seed {}",
@@ -321,11 +329,8 @@ fn describe_run(c: &ChainConfig, device: &DeviceRecord) -> String {
             c.seed
         ),
         format!(
-            "generation 0 trains on {} real images, {synthetic} ({} mode); {} epochs, batch {}",
-            c.real_size(),
-            c.mode,
-            c.train.epochs,
-            c.train.batch_size
+            "generation 0 trains on {real}, {synthetic} ({} mode); {} epochs, batch {}",
+            c.mode, c.train.epochs, c.train.batch_size
         ),
         scored,
         format!(

@@ -9,9 +9,10 @@
 //! mean to the first group's (Welch's interval and test, Holm, the first
 //! generation where it is significant), as [`SUMMARY`]; one chart per metric
 //! with a line per group (and the mean's interval as a band where a group
-//! has several runs); and an `index.html` with the groups, links to every
-//! run, the seed-level profile, each group's last generation and the charts
-//! with their tables. The seeds are independent chains, so these intervals
+//! has several runs); the tail survival curves of the runs' profiles per
+//! group (the `survival` module); and an `index.html` with the groups,
+//! links to every run, the seed-level profile, each group's last
+//! generation, the survival curves and the charts with their tables. The seeds are independent chains, so these intervals
 //! and tests hold the noise of training as well as of sampling.
 
 use std::collections::{BTreeSet, HashSet};
@@ -29,6 +30,7 @@ use crate::html;
 use crate::plots::{Series, line_plot, metric_axes, palette};
 use crate::runs::{ReadRun, generations, present_headline, read_runs};
 use crate::stats::mean_sample_std;
+use crate::survival::{GroupProfiles, survival_section};
 use crate::table::{Metric, csv_number, write_csv};
 
 /// The grouped page's table, in long form.
@@ -181,7 +183,17 @@ pub fn report_groups(out: &Path, title: &str, groups: &[Group]) -> Result<Groupe
         line_plot(&out.join(&rel), &metric_axes(metric), &series, None)?;
         files.push(rel);
     }
-    let page = page(out, title, &metrics, &summaries)?;
+    let profiles: Vec<GroupProfiles<'_>> = summaries
+        .iter()
+        .map(|s| GroupProfiles {
+            name: &s.group.name,
+            label: &s.label,
+            profiles: s.runs.iter().filter_map(|r| r.profile.as_ref()).collect(),
+        })
+        .collect();
+    let (survival_files, survival) = survival_section(out, &profiles, CONFIDENCE, ALPHA)?;
+    files.extend(survival_files);
+    let page = page(out, title, &metrics, &summaries, survival)?;
     html::write(&out.join(html::INDEX), &page)?;
     files.push(html::INDEX.to_string());
     Ok(Grouped {
@@ -452,6 +464,7 @@ fn page(
     title: &str,
     metrics: &[&Metric],
     summaries: &[Summary<'_>],
+    survival: maud::Markup,
 ) -> Result<String, ReportError> {
     let body = maud::html! {
         h2 { "Groups" }
@@ -469,6 +482,7 @@ fn page(
         div class="scroll" { (profile_table(metrics, summaries)) }
         h2 { "Last generation, mean ± sample std" }
         div class="scroll" { (last_generations(metrics, summaries)) }
+        (survival)
         @for (i, metric) in metrics.iter().enumerate() {
             h2 { (metric.title) }
             (html::plots(&[format!("plots/{}.png", metric.column)]))

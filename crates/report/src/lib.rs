@@ -16,6 +16,7 @@ pub mod html;
 pub mod plots;
 pub mod redraw;
 mod runs;
+mod survival;
 #[cfg(test)]
 mod testing;
 

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::contract::{DeviceRecord, Experiment};
 use crate::error::ReportError;
+use crate::profile::Profile;
 use crate::table::{Metric, NamedRow, read_named};
 
 /// The fields every experiment's `manifest.json` has.
@@ -47,6 +48,8 @@ pub(crate) struct ReadRun {
     pub metrics: Vec<&'static Metric>,
     /// Their values, one row per generation.
     pub rows: Vec<NamedRow>,
+    /// Its collapse profile, where it has one.
+    pub profile: Option<Profile>,
 }
 
 impl ReadRun {
@@ -61,9 +64,15 @@ impl ReadRun {
         let manifest: RunHeader = collapse_records::read_manifest(path)?;
         let metrics = collapse_records::headline::headline(manifest.experiment);
         let names: Vec<&str> = metrics.iter().map(|m| m.column).collect();
+        let profile = path.join("profile.json");
+        let profile = match profile.is_file() {
+            true => Some(collapse_records::read_json(&profile)?),
+            false => None,
+        };
         Ok(ReadRun {
             path: path.to_path_buf(),
             rows: read_named(&csv, &names)?,
+            profile,
             manifest,
             metrics,
         })
