@@ -131,9 +131,16 @@ fn every_run_gets_its_profile_and_collapse_profile_computes_the_same() {
     assert_eq!(std::fs::read(out.join("profile.json")).unwrap(), json);
 }
 
+/// A run that did not keep its evidence (an earlier build's, or one with
+/// `--no-profile`) gets it drawn again from its checkpoints by `collapse
+/// profile`: the same arrays and the same profile, byte for byte, as the
+/// same chain profiled as it ran. An external model's run cannot be drawn
+/// again here and is refused in one line, as is a folder that is no run.
 #[test]
-fn a_run_without_evidence_is_refused_in_one_line() {
+fn a_run_without_evidence_gets_it_drawn_again_from_its_checkpoints() {
     let tmp = TempDir::new("no-profile");
+    let kept = tmp.join("kept");
+    assert_ok(&crate::util::run_into(&tmp, &kept, &TINY));
     let mut args = TINY.to_vec();
     args.push("--no-profile");
     let out = short_chain(&tmp, &args);
@@ -141,10 +148,43 @@ fn a_run_without_evidence_is_refused_in_one_line() {
     assert!(!out.join("per-sample").exists());
     assert!(!out.join("gen-001/per-sample").exists());
     assert!(!out.join("profile.json").exists());
-    let refused = collapse(&tmp.0, &["profile", out.to_str().unwrap()]);
-    assert_fails(&refused, 2, &["per-sample", "no per-sample evidence"]);
+
+    let drawn = collapse(&tmp.0, &["profile", out.to_str().unwrap()]);
+    assert_ok(&drawn);
+    let said = String::from_utf8_lossy(&drawn.stderr).to_string();
+    assert!(
+        said.contains("drawing it again from the checkpoints"),
+        "{said}"
+    );
+    for file in [
+        "profile.json",
+        "per-sample/features.npy",
+        "per-sample/radius.npy",
+        "gen-000/per-sample/features.npy",
+        "gen-001/per-sample/nelbo0.npy",
+        "gen-001/per-sample/probe-mu.npy",
+        "gen-001/per-sample/real-recalled.npy",
+    ] {
+        let bytes = |run: &Path| std::fs::read(run.join(file)).unwrap();
+        assert!(bytes(&kept) == bytes(&out), "{file} differs");
+    }
+    assert!(!out.join("gen-001/per-sample.partial").exists());
+    let again = collapse(&tmp.0, &["profile", out.to_str().unwrap()]);
+    assert_ok(&again);
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("drawing"));
+
     let nothing = collapse(&tmp.0, &["profile", tmp.0.to_str().unwrap()]);
     assert_fails(&nothing, 2, &["not a run folder"]);
+
+    std::fs::write(tmp.join("model.toml"), "epochs = 1\n").unwrap();
+    let (train, sample) = crate::model::vae_commands(&tmp.join("model.toml"), "");
+    let external = tmp.join("external");
+    let mut args = TINY.to_vec();
+    args.extend(["--no-profile", "--external-train", &train]);
+    args.extend(["--external-sample", &sample]);
+    assert_ok(&crate::util::run_into(&tmp, &external, &args));
+    let refused = collapse(&tmp.0, &["profile", external.to_str().unwrap()]);
+    assert_fails(&refused, 2, &["per-sample", "an external model's samples"]);
 }
 
 /// The rows of the grouped page's `summary.csv` as maps from its header.

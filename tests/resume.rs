@@ -473,8 +473,21 @@ fn a_run_folder_of_format_0_opens_and_resumes_through_the_migration() {
     for field in ["runtime", "precision", "kernels"] {
         assert!(device.remove(field).is_some(), "{field}");
     }
+    let config = top["config"].as_object_mut().unwrap();
+    for field in ["profile", "cut_tail"] {
+        assert!(config.remove(field).is_some(), "{field}");
+    }
     std::fs::write(&path, serde_json::to_string_pretty(&manifest).unwrap()).unwrap();
+    // Nor did a run of that format keep per-sample evidence or a profile.
+    for evidence in ["per-sample", "gen-000/per-sample", "gen-001/per-sample"] {
+        std::fs::remove_dir_all(out.join(evidence)).unwrap();
+    }
+    for profile in ["profile.json", "profile.csv"] {
+        std::fs::remove_file(out.join(profile)).unwrap();
+    }
     let dir = out.to_str().unwrap();
+    assert_ok(&collapse(&tmp.0, &["profile", dir]));
+    assert!(out.join("gen-001/per-sample/features.npy").is_file());
     assert_ok(&collapse(&tmp.0, &["report", dir]));
     let page = std::fs::read_to_string(out.join("index.html")).unwrap();
     assert!(
@@ -490,6 +503,9 @@ fn a_run_folder_of_format_0_opens_and_resumes_through_the_migration() {
     assert_eq!(resumed["format_version"], collapse_records::FORMAT_VERSION);
     assert_eq!(resumed["experiment"], "chain");
     assert!(out.join("gen-002/COMPLETE").is_file());
+    let profile: collapse_records::profile::Profile =
+        collapse_records::read_json(&out.join("profile.json")).unwrap();
+    assert_eq!(profile.generations.len(), 3, "the resume profiles on");
 }
 
 /// Size in bytes of every file under `dir`.

@@ -18,6 +18,7 @@ pub mod generations;
 pub mod latents;
 pub mod model;
 pub mod reference;
+pub mod rescore;
 pub mod seeds;
 pub mod settings;
 #[cfg(test)]

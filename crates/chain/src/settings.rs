@@ -118,8 +118,8 @@ pub struct ChainSettings {
         arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")
     )]
     pub no_eval: Option<bool>,
-    /// Skip the collapse profile: no per-sample evidence kept, no profile.json (a run
-    /// profiled later needs the evidence); `--no-profile` alone means true.
+    /// Skip the collapse profile: no per-sample evidence kept, no profile.json (`collapse
+    /// profile` draws the evidence again from the checkpoints); `--no-profile` alone means true.
     #[cfg_attr(
         feature = "clap",
         arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")

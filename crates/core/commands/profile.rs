@@ -1,18 +1,26 @@
-//! `collapse profile`: a run's collapse profile computed from its evidence,
+//! `collapse profile`: a run's collapse profile computed from its evidence
+//! (drawn again from the checkpoints where the run did not keep it),
 //! written into its folder and printed as a table.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
+use anyhow::anyhow;
+use burn::prelude::Device;
+use collapse_chain::rescore::{RescoreEvent, missing_evidence, score_again};
 use collapse_records::profile::{Profile, p_words};
 
 use crate::backend;
+use crate::datasets::{dataset_spec, load_dataset};
 use crate::flags::ProfileArgs;
+use crate::runner::chain::read_recorded;
 use crate::usage;
 
 /// `collapse profile`.
 pub fn profile(args: ProfileArgs) -> anyhow::Result<()> {
     let selected = backend::select(args.device).map_err(usage)?;
     for run in &args.runs {
+        draw_evidence(run, args.data.as_deref(), &selected.device)?;
         let profile = collapse_profile::profile_run(run, &selected.device)?;
         profile.write(run)?;
         println!("{}", table(&run.display().to_string(), &profile));
@@ -22,6 +30,61 @@ pub fn profile(args: ProfileArgs) -> anyhow::Result<()> {
             run.join("profile.csv").display()
         );
     }
+    Ok(())
+}
+
+/// Draws again, from its checkpoints, the per-sample evidence an evaluated
+/// VAE chain in `run` did not keep (a run of an earlier build, or one with
+/// `--no-profile`), reading the dataset from `data` or the run's recorded
+/// folder. Nothing where the run has all of it, or is not an evaluated
+/// chain (the profile refuses that in its own words).
+fn draw_evidence(run: &Path, data: Option<&Path>, device: &Device) -> anyhow::Result<()> {
+    let complete = collapse_records::complete_generations(run);
+    if complete == 0 || !run.join("reference.json").is_file() {
+        return Ok(());
+    }
+    let (manifest, mut config) = read_recorded(run).map_err(usage)?;
+    let missing = missing_evidence(&config, complete);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if config.external.is_some() {
+        return Err(usage(anyhow!(
+            "{}: no per-sample evidence, and an external model's samples come from its own command; run the chain again with the profile on",
+            missing[0].display()
+        )));
+    }
+    if let Some(data) = data {
+        config.data = data.to_path_buf();
+    }
+    let dataset = load_dataset(dataset_spec(&config.dataset)?, &config.data, true, true)?;
+    for file in &dataset.provenance {
+        let name = file.path.file_name();
+        let recorded = manifest.dataset.files.iter();
+        if let Some(r) = recorded
+            .filter(|r| r.path.file_name() == name)
+            .find(|r| r.sha256 != file.sha256)
+        {
+            return Err(usage(anyhow!(
+                "{}: SHA-256 {}, not the {} the run recorded; the evidence drawn from it would not be the run's",
+                file.path.display(),
+                file.sha256,
+                r.sha256
+            )));
+        }
+    }
+    eprintln!(
+        "{}: no per-sample evidence in {} folders (a run of an earlier build, or --no-profile); drawing it again from the checkpoints",
+        run.display(),
+        missing.len()
+    );
+    score_again(&config, complete, &dataset, device, &mut |e| match e {
+        RescoreEvent::TrainingClassifier(dir) => {
+            eprintln!("training the frozen classifier into {}", dir.display())
+        }
+        RescoreEvent::Reference => eprintln!("  scoring the real test set"),
+        RescoreEvent::Generation(g) => eprintln!("  drawing generation {g}'s probe again"),
+    })?;
     Ok(())
 }
 

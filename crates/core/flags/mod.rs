@@ -126,9 +126,14 @@ pub struct ProfileArgs {
     /// Run folders (outputs/NAME).
     #[arg(required = true, num_args = 1..)]
     pub runs: Vec<PathBuf>,
-    /// Compute backend of the MMD tests and the moments.
+    /// Compute backend of the MMD tests and the moments, and of the evidence drawn again for a
+    /// run that did not keep it (on a CPU backend, the very samples the chain scored).
     #[arg(long, value_enum, default_value = "flex")]
     pub device: Backend,
+    /// Folder of the dataset's IDX files, where a run's evidence is drawn again [default: the
+    /// folder the run recorded].
+    #[arg(long)]
+    pub data: Option<PathBuf>,
 }
 
 /// Arguments of `collapse fetch`.

@@ -48,7 +48,7 @@ pub fn write_with(
 
 /// Syncs the folder holding `path`, which makes a rename into it durable.
 #[cfg(unix)]
-fn sync_folder_of(path: &Path) -> io::Result<()> {
+pub fn sync_folder_of(path: &Path) -> io::Result<()> {
     let folder = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -58,7 +58,7 @@ fn sync_folder_of(path: &Path) -> io::Result<()> {
 
 /// Elsewhere a rename is made durable by the file system itself (NTFS logs it).
 #[cfg(not(unix))]
-fn sync_folder_of(_path: &Path) -> io::Result<()> {
+pub fn sync_folder_of(_path: &Path) -> io::Result<()> {
     Ok(())
 }
 
