@@ -87,6 +87,9 @@ fn every_run_gets_its_profile_and_collapse_profile_computes_the_same() {
                 e.value
             );
             assert!(e.lo <= e.value && e.value <= e.hi, "{m:?}");
+            // metrics.csv holds the interval's ends as they are.
+            let bounds = row.intervals.get(&m.metric).expect("an interval");
+            assert_eq!((bounds.lo, bounds.hi), (e.lo, e.hi), "{}", m.metric);
             // Changes from generation 0, or from 1 for a figure read
             // through generation 0's own VAE.
             let from = baseline(&m.metric, true);
@@ -116,6 +119,8 @@ fn every_run_gets_its_profile_and_collapse_profile_computes_the_same() {
     assert!(csv.contains("\n2,change,probe_mu_std,vs 1,"), "{csv}");
     assert!(!csv.contains("\n1,change,probe_mu_std,"), "{csv}");
     assert!(csv.contains("\n2,test,mmd features,vs 1,"), "{csv}");
+    let header = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    assert!(header.contains(",recall_lo,recall_hi,") && header.contains(",fd_lo,fd_hi,"));
 
     // The same profile from the files alone, the table printed.
     let json = std::fs::read(out.join("profile.json")).unwrap();
@@ -169,6 +174,11 @@ fn a_run_without_evidence_gets_it_drawn_again_from_its_checkpoints() {
         assert!(bytes(&kept) == bytes(&out), "{file} differs");
     }
     assert!(!out.join("gen-001/per-sample.partial").exists());
+    // The intervals in metrics.csv and the report's profile section come with it.
+    let strip = crate::chain::metrics_without_seconds;
+    assert_eq!(strip(&kept), strip(&out));
+    let page = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(page.contains("Collapse profile"));
     let again = collapse(&tmp.0, &["profile", out.to_str().unwrap()]);
     assert_ok(&again);
     assert!(!String::from_utf8_lossy(&again.stderr).contains("drawing"));

@@ -9,6 +9,7 @@ use collapse_data::{Dataset, IdxArray, IdxData, read_idx, write_idx};
 use collapse_eval::prdc::K;
 use collapse_eval::{CacheEvent, Classifier, Evaluator, Evidence, PER_SAMPLE, load_or_train};
 use collapse_profile::Profiler;
+use collapse_records::profile::Profile;
 use collapse_records::{
     ClassifierInfo, EvalRecord, FolderError, Grids, Render, RunFolder, RunView,
 };
@@ -611,11 +612,26 @@ fn drive<F: ModelFamily>(
         let measured = measure_generation(fixed, g, &trained.model, &mut state, on_event)?;
         on_event(stage(Stage::Writing));
         write_generation(fixed, &dir, &trained.model, &measured, render)?;
-        if let (Some(profiler), Some((_, evidence))) = (&mut state.profiler, &measured.scored) {
-            profiler.add(evidence);
+        let profile = match (&mut state.profiler, &measured.scored) {
+            (Some(profiler), Some((_, evidence))) => {
+                profiler.add(evidence);
+                Some(profiler.profile())
+            }
+            _ => None,
+        };
+        let mut row = metrics_row(g, &trained, &measured, started.elapsed().as_secs_f64());
+        if let Some(last) = profile.as_ref().and_then(|p| p.generations.last()) {
+            row.intervals = last.intervals();
         }
-        let row = metrics_row(g, &trained, &measured, started.elapsed().as_secs_f64());
-        record_generation(fixed, &dir, &row, measured, &mut manifest, &mut state)?;
+        record_generation(
+            fixed,
+            &dir,
+            &row,
+            measured,
+            profile,
+            &mut manifest,
+            &mut state,
+        )?;
         render.progress(&state.view).map_err(ChainError::Render)?;
         on_event(ChainEvent::GenerationDone(&row));
         state.previous = Some(trained.model);
@@ -867,25 +883,26 @@ fn metrics_row<M>(g: usize, trained: &Trained<M>, measured: &Measured, seconds: 
         probe_tail_mass: probe.tail_mass,
         seconds,
         eval: scored.as_ref().map(|(record, _)| record.summary()),
+        intervals: Default::default(),
     }
 }
 
 /// Marks generation `row.generation` complete (its `metrics.json`, then
-/// `COMPLETE`), then brings the run's `metrics.csv`, manifest and records in
-/// memory up to date.
+/// `COMPLETE`), then brings the run's `profile` (where it has one),
+/// `metrics.csv`, manifest and records in memory up to date.
 fn record_generation<F: ModelFamily>(
     fixed: &Fixed<'_, F>,
     dir: &Path,
     row: &MetricsRow,
     measured: Measured,
+    profile: Option<Profile>,
     manifest: &mut Manifest,
     state: &mut ChainState<F::Model>,
 ) -> Result<(), ChainError> {
     let out = &fixed.config.out;
     write_json(&dir.join("metrics.json"), row)?;
     state.folder.mark_complete(row.generation)?;
-    if let Some(profiler) = &state.profiler {
-        let profile = profiler.profile();
+    if let Some(profile) = profile {
         profile.write(out)?;
         state.view.profile = Some(profile);
     }

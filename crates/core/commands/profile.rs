@@ -1,6 +1,7 @@
 //! `collapse profile`: a run's collapse profile computed from its evidence
 //! (drawn again from the checkpoints where the run did not keep it),
-//! written into its folder and printed as a table.
+//! written into its folder (with the intervals in `metrics.csv` and the
+//! report redrawn) and printed as a table.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -22,12 +23,15 @@ pub fn profile(args: ProfileArgs) -> anyhow::Result<()> {
     for run in &args.runs {
         draw_evidence(run, args.data.as_deref(), &selected.device)?;
         let profile = collapse_profile::profile_run(run, &selected.device)?;
-        profile.write(run)?;
+        collapse_profile::record_profile(run, &profile)?;
+        collapse_report::redraw_run(run)?;
         println!("{}", table(&run.display().to_string(), &profile));
         println!(
-            "{} and {}",
+            "{} and {}, the intervals in {}; the report {}",
             run.join("profile.json").display(),
-            run.join("profile.csv").display()
+            run.join("profile.csv").display(),
+            run.join("metrics.csv").display(),
+            run.join("index.html").display()
         );
     }
     Ok(())

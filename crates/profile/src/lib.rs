@@ -27,7 +27,7 @@ mod fd;
 pub mod kernel;
 pub mod run;
 
-pub use run::{ProfileError, profile_run};
+pub use run::{ProfileError, profile_run, record_profile};
 
 use burn::prelude::*;
 use collapse_eval::{Evidence, Scalar};
@@ -520,5 +520,23 @@ fn trend_of(name: String, values: &[f64], p: &[f64], s: &ProfileSettings) -> Tre
         onset: trend::onset(&p_holm, s.alpha),
         rate: trend::rate(values, s.confidence),
         p_holm,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_figure_has_its_interval_in_metrics_csv() {
+        let header = collapse_records::MetricsRow::header();
+        for name in figure_names() {
+            for end in ["lo", "hi"] {
+                let column = format!("{name}_{end}");
+                assert!(header.contains(&column.as_str()), "{column}");
+                assert!(collapse_records::columns::is_bound(&column));
+            }
+        }
+        assert!(!collapse_records::columns::is_bound("recall"));
     }
 }

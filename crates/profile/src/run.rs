@@ -10,6 +10,7 @@ use collapse_eval::{Evidence, PER_SAMPLE};
 use collapse_records::profile::{Profile, own_encoder};
 use collapse_records::{
     EvalRecord, Manifest, RecordError, complete_generations, generation_dir, read_json,
+    read_metrics_csv, write_json, write_metrics_csv,
 };
 
 use crate::Profiler;
@@ -32,6 +33,30 @@ pub enum ProfileError {
     /// An evidence array could not be read.
     #[error(transparent)]
     Npy(#[from] NpyError),
+}
+
+/// Writes `profile` into the run folder `dir`: `profile.json`, `profile.csv`,
+/// and each profiled generation's intervals into `metrics.csv` and its
+/// `metrics.json` (for a run profiled after it ran), each file atomically.
+pub fn record_profile(dir: &Path, profile: &Profile) -> Result<(), ProfileError> {
+    profile.write(dir)?;
+    let csv = dir.join("metrics.csv");
+    let mut rows = read_metrics_csv(&csv)?;
+    for row in &mut rows {
+        let profiled = profile
+            .generations
+            .iter()
+            .find(|g| g.generation == row.generation);
+        if let Some(g) = profiled {
+            row.intervals = g.intervals();
+            write_json(
+                &generation_dir(dir, row.generation).join("metrics.json"),
+                row,
+            )?;
+        }
+    }
+    write_metrics_csv(&csv, &rows)?;
+    Ok(())
 }
 
 /// The profile of the complete generations of the run in `dir`, computed on

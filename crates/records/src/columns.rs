@@ -65,6 +65,26 @@ macro_rules! eval {
     };
 }
 
+/// An end (`lo` or `hi`) of the profile's interval of the headline figure
+/// `$field`, the column `FIELD_lo` or `FIELD_hi`; a figure's two ends are a
+/// group of their own.
+macro_rules! bound {
+    ($field:ident, $end:ident) => {
+        Column::<MetricsRow> {
+            format: Format::Real,
+            group: Some(concat!(stringify!($field), "_interval")),
+            get: |r| r.intervals.get(stringify!($field)).map(|i| i.$end),
+            set: |r, v| {
+                r.intervals
+                    .entry(stringify!($field).to_string())
+                    .or_default()
+                    .$end = v
+            },
+            metric: uncharted(concat!(stringify!($field), "_", stringify!($end))),
+        }
+    };
+}
+
 /// Every column of `metrics.csv`, in file order; a charted column's first
 /// argument is its place in the reports.
 #[rustfmt::skip]
@@ -98,7 +118,30 @@ pub const COLUMNS: &[Column<MetricsRow>] = &[
     eval!(width_spread).chart(15, "1–99 % spread of bounding-box width", "width spread", true),
     eval!(height_spread).chart(16, "1–99 % spread of bounding-box height", "height spread", true),
     eval!(thickness_spread).chart(17, "1–99 % spread of stroke thickness", "thickness spread", true),
+    bound!(probe_mu_std, lo), bound!(probe_mu_std, hi),
+    bound!(probe_tail_mass, lo), bound!(probe_tail_mass, hi),
+    bound!(class_entropy_norm, lo), bound!(class_entropy_norm, hi),
+    bound!(rarest_class_share, lo), bound!(rarest_class_share, hi),
+    bound!(fd, lo), bound!(fd, hi),
+    bound!(precision, lo), bound!(precision, hi),
+    bound!(recall, lo), bound!(recall, hi),
+    bound!(density, lo), bound!(density, hi),
+    bound!(coverage, lo), bound!(coverage, hi),
+    bound!(nelbo0_median, lo), bound!(nelbo0_median, hi),
+    bound!(nelbo0_spread, lo), bound!(nelbo0_spread, hi),
+    bound!(ink_spread, lo), bound!(ink_spread, hi),
+    bound!(slant_spread, lo), bound!(slant_spread, hi),
+    bound!(width_spread, lo), bound!(width_spread, hi),
+    bound!(height_spread, lo), bound!(height_spread, hi),
+    bound!(thickness_spread, lo), bound!(thickness_spread, hi),
 ];
+
+/// Whether `column` is an end of a figure's interval (`FIELD_lo`, `FIELD_hi`).
+pub fn is_bound(column: &str) -> bool {
+    COLUMNS
+        .iter()
+        .any(|c| c.metric.column == column && c.group.is_some_and(|g| g.ends_with("_interval")))
+}
 
 impl MetricsRow {
     /// Every column of `metrics.csv`, in file order.
@@ -176,8 +219,11 @@ mod tests {
         }
         let json = serde_json::to_value(&row).unwrap();
         let mut fields: Vec<String> = json.as_object().unwrap().keys().cloned().collect();
-        fields.retain(|f| f != "eval");
+        fields.retain(|f| f != "eval" && f != "intervals");
         fields.extend(json["eval"].as_object().unwrap().keys().cloned());
+        for figure in json["intervals"].as_object().unwrap().keys() {
+            fields.extend(["lo", "hi"].map(|end| format!("{figure}_{end}")));
+        }
         fields.sort();
         let mut names: Vec<String> = header.iter().map(|c| c.to_string()).collect();
         names.sort();
@@ -205,6 +251,7 @@ mod tests {
             probe_tail_mass: 0.02,
             seconds: 1.5,
             eval: None,
+            intervals: Default::default(),
         };
         let mut evaluated = row.clone();
         evaluated.generation = 4;
@@ -237,6 +284,7 @@ mod tests {
             probe_tail_mass: 0.01,
             seconds: 3.0,
             eval: None,
+            intervals: Default::default(),
         };
         assert_eq!(value(&row, "active_units"), Some(7.0));
         assert_eq!(value(&row, "fd"), None);

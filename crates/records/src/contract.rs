@@ -12,12 +12,14 @@
 //!     vae.json, train-images-idx3-*.gz, and COMPLETE, written last
 //! ```
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::error::RecordError;
 use crate::evaluation::EvalSummary;
+use crate::profile::Interval;
 use crate::stats::{Histogram, Quantile};
 
 /// `probe.json`: a generation's samples encoded by the generation-0 encoder
@@ -117,6 +119,10 @@ pub struct MetricsRow {
     /// The frozen evaluators' headline figures for this generation's samples.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eval: Option<EvalSummary>,
+    /// The collapse profile's bootstrap interval of each headline figure, by
+    /// its column (a profiled chain's).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub intervals: BTreeMap<String, Interval>,
 }
 
 /// The device a run used, as recorded in the manifest.

@@ -13,7 +13,7 @@ use crate::table::write_csv;
 /// A figure that can be undefined (a statistic not computed, an interval
 /// of no replicates): written as `null` where it is not finite, read back
 /// as NaN.
-mod undefined {
+pub(crate) mod undefined {
     use super::*;
 
     pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
@@ -64,6 +64,27 @@ pub struct Estimate {
     /// Upper end of the interval.
     #[serde(with = "undefined")]
     pub hi: f64,
+}
+
+/// The ends of a headline figure's interval, as a row of `metrics.csv`
+/// holds them (NaN where undefined).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    /// Lower end.
+    #[serde(with = "undefined")]
+    pub lo: f64,
+    /// Upper end.
+    #[serde(with = "undefined")]
+    pub hi: f64,
+}
+
+impl Default for Interval {
+    fn default() -> Self {
+        Interval {
+            lo: f64::NAN,
+            hi: f64::NAN,
+        }
+    }
 }
 
 /// A headline figure of one generation with its bootstrap interval.
@@ -122,6 +143,19 @@ pub struct Survival {
     pub rarity: String,
     /// One entry per band, commonest first, with Clopper-Pearson intervals.
     pub bands: Vec<Estimate>,
+}
+
+impl GenerationProfile {
+    /// Each headline figure's interval, by its `metrics.csv` column.
+    pub fn intervals(&self) -> std::collections::BTreeMap<String, Interval> {
+        self.metrics
+            .iter()
+            .map(|m| {
+                let e = m.estimate;
+                (m.metric.clone(), Interval { lo: e.lo, hi: e.hi })
+            })
+            .collect()
+    }
 }
 
 /// What the profile found in one generation.

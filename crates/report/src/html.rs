@@ -10,11 +10,11 @@ use std::path::{Component, Path};
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use crate::columns::value;
+use crate::columns::{is_bound, value};
 use crate::contract::{DatasetRecord, Manifest, MetricsRow, RetryRecord, generation_dir};
 use crate::error::ReportError;
 use crate::evaluation::EvalRecord;
-use crate::profile::{GenerationProfile, Profile, p_words};
+use crate::profile::{Estimate, GenerationProfile, Profile, p_words};
 
 /// The file name of every page.
 pub const INDEX: &str = "index.html";
@@ -295,12 +295,26 @@ fn tests_table(profile: &Profile) -> Markup {
     table(&header, &rows)
 }
 
-/// Every column of `metrics.csv`, one row per generation.
+/// Every column of `metrics.csv`, one row per generation; a figure the
+/// profile resampled with its interval, `value [lo, hi]`, in its cell.
 fn metrics_table(rows: &[MetricsRow]) -> Markup {
-    let header: Vec<String> = MetricsRow::header().iter().map(|c| c.to_string()).collect();
+    let header: Vec<String> = MetricsRow::header()
+        .into_iter()
+        .filter(|c| !is_bound(c))
+        .map(String::from)
+        .collect();
+    let cell = |r: &MetricsRow, c: &str| match (value(r, c), r.intervals.get(c)) {
+        (Some(v), Some(i)) => Estimate {
+            value: v,
+            lo: i.lo,
+            hi: i.hi,
+        }
+        .words(|x| number(Some(x))),
+        (v, _) => number(v),
+    };
     let cells: Vec<Vec<String>> = rows
         .iter()
-        .map(|r| header.iter().map(|c| number(value(r, c))).collect())
+        .map(|r| header.iter().map(|c| cell(r, c)).collect())
         .collect();
     table(&header, &cells)
 }
@@ -504,6 +518,16 @@ mod tests {
             "{html}"
         );
         assert!(page("μ ≥ 2", html! {}).contains("<title>μ ≥ 2</title>"));
+    }
+
+    #[test]
+    fn the_metrics_table_shows_each_interval_in_its_figures_cell() {
+        let mut row = crate::testing::row(0, 0.8, None);
+        let interval = crate::profile::Interval { lo: 0.75, hi: 0.85 };
+        row.intervals.insert("probe_mu_std".into(), interval);
+        let html = metrics_table(&[row]).into_string();
+        assert!(html.contains("0.8000 [0.7500, 0.8500]"), "{html}");
+        assert!(!html.contains("probe_mu_std_lo"), "{html}");
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub fn row(g: usize, mu_std: f64, eval: Option<EvalSummary>) -> MetricsRow {
         probe_tail_mass: 0.01,
         seconds: 1.0,
         eval,
+        intervals: Default::default(),
     }
 }
 
