@@ -182,6 +182,7 @@ mod tests {
         ("stream", "true", &["--stream"]),
         ("mode", "\"accumulate\"", &["--mode", "accumulate"]),
         ("real_fraction", "0.1", &["--real-fraction", "0.1"]),
+        ("cut_tail", "0.1", &["--cut-tail", "0.1"]),
         ("prior_scale", "0.8", &["--prior-scale", "0.8"]),
         ("seed", "9", &["--seed", "9"]),
         ("device", "\"ndarray\"", &["--device", "ndarray"]),
