@@ -260,6 +260,21 @@ fn an_accumulating_chain_with_a_tail_cut_resumes_from_its_sets_on_disk() {
     let rows = collapse_records::read_metrics_csv(&parts.join("metrics.csv")).unwrap();
     let sizes: Vec<usize> = rows.iter().map(|r| r.train_size).collect();
     assert_eq!(sizes, vec![270, 540, 810, 1080]);
+
+    // A record that does not fit the run is refused in one line, nothing lost.
+    let mut wrong = cut.clone();
+    wrong["removed"].as_array_mut().unwrap().pop();
+    std::fs::write(&record, serde_json::to_string(&wrong).unwrap()).unwrap();
+    let refused = collapse(
+        &tmp.0,
+        &["run", "--resume", dir, "--generations", "4", "--quiet"],
+    );
+    assert_fails(
+        &refused,
+        2,
+        &["tail-cut.json", "names 29 of 300 images cut, the run cuts 30 of 300"],
+    );
+    assert!(parts.join("gen-003/COMPLETE").is_file());
 }
 
 #[test]

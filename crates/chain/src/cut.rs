@@ -48,6 +48,25 @@ impl TailCutRecord {
         }
     }
 
+    /// Why the record does not fit a cut of `count` of `images` images (a
+    /// record another run left, or one edited by hand); `None` where it fits.
+    pub fn misfit(&self, images: usize, count: usize) -> Option<String> {
+        let ascending = self.removed.windows(2).all(|w| w[0] < w[1]);
+        let inside = self.removed.last().is_none_or(|&i| i < images);
+        match (
+            self.images == images && self.removed.len() == count,
+            ascending && inside,
+        ) {
+            (false, _) => Some(format!(
+                "names {} of {} images cut, the run cuts {count} of {images}",
+                self.removed.len(),
+                self.images
+            )),
+            (true, false) => Some(format!("its indices are not ascending and below {images}")),
+            (true, true) => None,
+        }
+    }
+
     /// The indices of the images kept, ascending.
     pub fn kept(&self) -> Vec<usize> {
         let mut removed = self.removed.iter().peekable();
@@ -74,6 +93,14 @@ mod tests {
         assert_eq!(cut.removed, vec![1, 3, 5]);
         assert_eq!(cut.threshold, 250.0);
         assert_eq!(cut.kept(), vec![0, 2, 4]);
+        assert_eq!(cut.misfit(6, 3), None);
+        assert_eq!(
+            cut.misfit(6, 2).unwrap(),
+            "names 3 of 6 images cut, the run cuts 2 of 6"
+        );
+        let mut shuffled = cut.clone();
+        shuffled.removed = vec![3, 1, 5];
+        assert!(shuffled.misfit(6, 3).unwrap().contains("not ascending"));
         let tie = TailCutRecord::new(0.5, "k".into(), &nelbo, 2);
         assert_eq!(tie.removed, vec![1, 5], "a tie goes to the later image");
         assert_eq!(tie.kept(), vec![0, 2, 3, 4]);

@@ -11,7 +11,7 @@ use collapse_eval::{CacheEvent, Classifier, Evaluator, Evidence, PER_SAMPLE, loa
 use collapse_profile::Profiler;
 use collapse_records::profile::Profile;
 use collapse_records::{
-    ClassifierInfo, EvalRecord, FolderError, Grids, Render, RunFolder, RunView,
+    ClassifierInfo, EvalRecord, FolderError, Grids, RecordError, Render, RunFolder, RunView,
 };
 use collapse_records::{
     DatasetFileRecord, DatasetRecord, DeviceRecord, GenerationTiming, LatentStats, Manifest,
@@ -815,6 +815,10 @@ fn cut_tail<F: ModelFamily>(
             record
         }
     };
+    let images = fixed.reference_train.dims()[0];
+    if let Some(message) = record.misfit(images, count) {
+        return Err(RecordError::Format { path, message }.into());
+    }
     let kept = record.kept();
     let rows = Tensor::<1, Int>::from_data(
         TensorData::new(

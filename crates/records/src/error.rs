@@ -32,7 +32,8 @@ pub enum RecordError {
         /// What is wrong.
         message: String,
     },
-    /// A manifest of a format this build cannot read.
+    /// A manifest of a format this build cannot read, or a record whose
+    /// contents do not fit its run.
     #[error("{}: {message}", path.display())]
     Format {
         /// The manifest.
