@@ -272,7 +272,10 @@ fn an_accumulating_chain_with_a_tail_cut_resumes_from_its_sets_on_disk() {
     assert_fails(
         &refused,
         2,
-        &["tail-cut.json", "names 29 of 300 images cut, the run cuts 30 of 300"],
+        &[
+            "tail-cut.json",
+            "names 29 of 300 images cut, the run cuts 30 of 300",
+        ],
     );
     assert!(parts.join("gen-003/COMPLETE").is_file());
 }
