@@ -20,7 +20,6 @@ bench/record.py.
 import argparse
 import csv
 import os
-import random
 import resource
 import shutil
 import statistics
@@ -44,15 +43,6 @@ def chain(binary, folder, args):
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     with open(os.path.join(folder, "metrics.csv")) as f:
         return wall, cpu, list(csv.DictReader(f))
-
-
-def interval(pairs, draws=10000, seed=1):
-    """The ratio of the sums of `pairs` (with, without) minus one, and its
-    bootstrap 95 % interval over the pairs."""
-    share = lambda ps: sum(p for p, _ in ps) / sum(q for _, q in ps) - 1  # noqa: E731
-    rng = random.Random(seed)
-    shares = sorted(share([rng.choice(pairs) for _ in pairs]) for _ in range(draws))
-    return share(pairs), shares[int(0.025 * draws)], shares[int(0.975 * draws) - 1]
 
 
 def main():
@@ -107,8 +97,8 @@ def main():
     profiled = sum(g["profiled_seconds"] for g in every)
     plain = sum(g["plain_seconds"] for g in every)
     shares = [g["overhead_share"] for g in every]
-    by_generation = interval([(g["profiled_seconds"], g["plain_seconds"]) for g in every])
-    by_cpu = interval([(r["profiled_cpu_seconds"], r["plain_cpu_seconds"]) for r in rounds])
+    by_generation = record_file.interval([(g["profiled_seconds"], g["plain_seconds"]) for g in every])
+    by_cpu = record_file.interval([(r["profiled_cpu_seconds"], r["plain_cpu_seconds"]) for r in rounds])
     summary = {
         "generations_compared": len(every),
         "overhead_share_interval": [round(v, 4) for v in by_generation[1:]],

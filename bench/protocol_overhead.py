@@ -23,6 +23,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -39,15 +40,19 @@ SHARED = ["generation", "train_size", "real_fraction", "probe_mu_mean", "probe_m
 
 
 def chain(binary, folder, args):
-    """One chain: its wall seconds, its rows and its manifest."""
+    """One chain: its wall seconds, its processor seconds (user and system,
+    the model's processes included), its rows and its manifest."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     subprocess.run([binary, "run", "-q", "--out", folder, *args], stdout=subprocess.DEVNULL, check=True)
     wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     with open(os.path.join(folder, "metrics.csv")) as f:
         rows = list(csv.DictReader(f))
     with open(os.path.join(folder, "manifest.json")) as f:
         manifest = json.load(f)
-    return wall, rows, manifest
+    return wall, cpu, rows, manifest
 
 
 def protocol_flags(binary, config):
@@ -86,11 +91,11 @@ def main():
             through = os.path.join(work, f"protocol-{n}")
             # The order alternates, so a drift of the machine's speed cancels.
             if n % 2 == 0:
-                wall_b, rows_b, _ = chain(binary, built_in, args)
-                wall_p, rows_p, manifest = chain(binary, through, external)
+                wall_b, cpu_b, rows_b, _ = chain(binary, built_in, args)
+                wall_p, cpu_p, rows_p, manifest = chain(binary, through, external)
             else:
-                wall_p, rows_p, manifest = chain(binary, through, external)
-                wall_b, rows_b, _ = chain(binary, built_in, args)
+                wall_p, cpu_p, rows_p, manifest = chain(binary, through, external)
+                wall_b, cpu_b, rows_b, _ = chain(binary, built_in, args)
             same = [{k: r[k] for k in SHARED} for r in rows_b] == [{k: r[k] for k in SHARED} for r in rows_p]
             generations = []
             for b, p, timing in zip(rows_b, rows_p, manifest["generations"]):
@@ -115,6 +120,8 @@ def main():
             rounds.append({
                 "built_in_wall_seconds": round(wall_b, 2),
                 "protocol_wall_seconds": round(wall_p, 2),
+                "built_in_cpu_seconds": round(cpu_b, 2),
+                "protocol_cpu_seconds": round(cpu_p, 2),
                 "same_figures": same,
                 "generations": generations,
             })
@@ -127,8 +134,13 @@ def main():
     built = sum(g["built_in_seconds"] for g in drawn)
     through = sum(g["protocol_seconds"] for g in drawn)
     shares = [g["overhead_share"] for g in drawn]
+    by_generation = record_file.interval([(g["protocol_seconds"], g["built_in_seconds"]) for g in drawn])
+    by_cpu = record_file.interval([(r["protocol_cpu_seconds"], r["built_in_cpu_seconds"]) for r in rounds])
     summary = {
         "generations_compared": len(drawn),
+        "overhead_share_interval": [round(v, 4) for v in by_generation[1:]],
+        "cpu_overhead_share": round(by_cpu[0], 4),
+        "cpu_overhead_share_interval": [round(v, 4) for v in by_cpu[1:]],
         "built_in_seconds_total": round(built, 2),
         "protocol_seconds_total": round(through, 2),
         "overhead_share_of_totals": round((through - built) / built, 4),
@@ -138,7 +150,9 @@ def main():
         "all_same_figures": all(r["same_figures"] for r in rounds),
     }
     print(f"generations 1..{a.generations}, {len(drawn)} pairs: {built:.1f} s built in, {through:.1f} s through "
-          f"the protocol ({100 * summary['overhead_share_of_totals']:+.1f} %); per generation median "
+          f"the protocol ({100 * summary['overhead_share_of_totals']:+.1f} %, bootstrap 95 % interval "
+          f"{100 * by_generation[1]:+.1f} to {100 * by_generation[2]:+.1f} %); processor time of whole chains "
+          f"{100 * by_cpu[0]:+.1f} % ({100 * by_cpu[1]:+.1f} to {100 * by_cpu[2]:+.1f} %); per generation median "
           f"{100 * summary['median_overhead_share']:+.1f} %, from {100 * summary['min_overhead_share']:+.1f} "
           f"to {100 * summary['max_overhead_share']:+.1f} %; same figures: {summary['all_same_figures']}")
     record_file.write_cpu("protocol", a.out, {

@@ -1,10 +1,12 @@
 """What the benchmark scripts share: a slug of a device's name for the file
-name, writing a record under bench/results/ atomically, and a CPU
-benchmark's record with its machine and date."""
+name, writing a record under bench/results/ atomically, a CPU benchmark's
+record with its machine and date, and the bootstrap interval of an
+overhead."""
 
 import datetime
 import json
 import os
+import random
 import re
 
 
@@ -43,3 +45,12 @@ def write_cpu(kind, out, fields):
     host = slug(machine["model"] or "cpu")
     out = out or f"bench/results/{date}-{host}-{machine['logical_cores']}c-{kind}.json"
     write(out, {"date": date, "machine": {"cpu": machine, "hostname": os.uname().nodename}, **fields})
+
+
+def interval(pairs, draws=10000, seed=1):
+    """The ratio of the sums of `pairs` (with, without) minus one, and its
+    bootstrap 95 % interval over the pairs."""
+    share = lambda ps: sum(p for p, _ in ps) / sum(q for _, q in ps) - 1  # noqa: E731
+    rng = random.Random(seed)
+    shares = sorted(share([rng.choice(pairs) for _ in pairs]) for _ in range(draws))
+    return share(pairs), shares[int(0.025 * draws)], shares[int(0.975 * draws) - 1]

@@ -107,11 +107,12 @@ pub(crate) fn survival_section(
                         .enumerate()
                         .map(|(b, e)| (b as f64, e.value))
                         .collect(),
+                    // A share lies in [0, 1]; a t interval over few runs can reach past it.
                     band: means
                         .iter()
                         .enumerate()
                         .filter(|(_, e)| e.lo.is_finite())
-                        .map(|(b, e)| (b as f64, e.lo, e.hi))
+                        .map(|(b, e)| (b as f64, e.lo.max(0.0), e.hi.min(1.0)))
                         .collect(),
                     dashed: false,
                 };

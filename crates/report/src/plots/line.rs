@@ -4,6 +4,7 @@
 use std::ops::Range;
 use std::path::Path;
 
+use plotters::element::ComposedElement;
 use plotters::prelude::*;
 
 use super::{
@@ -102,7 +103,7 @@ fn draw_band(chart: &mut Chart<'_, '_>, s: &Series) -> Result<(), DrawingError> 
 /// Draws the line of `s` (dashed where it says so) with its legend entry, and
 /// a marker per point of a solid line with few enough points for markers to
 /// stay apart.
-fn draw_line(chart: &mut Chart<'_, '_>, s: &Series) -> Result<(), DrawingError> {
+fn draw_line<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>, s: &Series) -> Result<(), DrawingError> {
     let color = s.color;
     let style = color.stroke_width(2);
     let drawn = if s.dashed {
@@ -110,9 +111,10 @@ fn draw_line(chart: &mut Chart<'_, '_>, s: &Series) -> Result<(), DrawingError> 
     } else {
         chart.draw_series(LineSeries::new(finite(&s.points), style))?
     };
+    let dashed = s.dashed;
     drawn
         .label(s.label.as_str())
-        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
+        .legend(move |at| legend_line(at, style, dashed));
     if !s.dashed && s.points.len() <= MAX_MARKED_POINTS {
         chart.draw_series(finite(&s.points).map(|p| Circle::new(p, 3, color.filled())))?;
     }
@@ -120,7 +122,11 @@ fn draw_line(chart: &mut Chart<'_, '_>, s: &Series) -> Result<(), DrawingError> 
 }
 
 /// Draws the real test set's value `r` as a dashed line across `x`.
-fn draw_reference(chart: &mut Chart<'_, '_>, x: &Range<f64>, r: f64) -> Result<(), DrawingError> {
+fn draw_reference<'a, 'b: 'a>(
+    chart: &mut Chart<'a, 'b>,
+    x: &Range<f64>,
+    r: f64,
+) -> Result<(), DrawingError> {
     let style = REFERENCE_COLOR.stroke_width(2);
     chart
         .draw_series(DashedLineSeries::new(
@@ -130,8 +136,24 @@ fn draw_reference(chart: &mut Chart<'_, '_>, x: &Range<f64>, r: f64) -> Result<(
             style,
         ))?
         .label(REFERENCE_LABEL)
-        .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], style));
+        .legend(move |at| legend_line(at, style, true));
     Ok(())
+}
+
+/// A segment of a legend entry, in pixels from its anchor.
+type Segment = PathElement<(i32, i32)>;
+
+/// A legend entry's line at `at`, 20 pixels long, with a gap in the middle
+/// where its series is dashed.
+fn legend_line<DB: DrawingBackend>(
+    at: (i32, i32),
+    style: ShapeStyle,
+    dashed: bool,
+) -> ComposedElement<(i32, i32), DB, Segment, Segment> {
+    let (end, start) = if dashed { (8, 12) } else { (20, 20) };
+    EmptyElement::at(at)
+        + PathElement::new([(0, 0), (end, 0)], style)
+        + PathElement::new([(start, 0), (20, 0)], style)
 }
 
 /// Overlays histograms as density curves, one per item coloured along the
