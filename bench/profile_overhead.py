@@ -68,7 +68,9 @@ def main():
             else:
                 wall_n, cpu_n, rows_n = chain(binary, plain, without)
                 wall_p, cpu_p, rows_p = chain(binary, profiled, args)
-            strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+            # The figures, less the wall time and the intervals only the profile writes.
+            kept = lambda k: k != "seconds" and not k.endswith(("_lo", "_hi"))  # noqa: E731
+            strip = lambda rows: [{k: v for k, v in r.items() if kept(k)} for r in rows]  # noqa: E731
             generations = []
             for p, q in zip(rows_p, rows_n):
                 with_profile, plain_seconds = float(p["seconds"]), float(q["seconds"])

@@ -459,7 +459,6 @@ pub(crate) fn run_chain_with<F: ModelFamily>(
     let mut fixed = fixed_inputs(config, family, dataset, device)?;
     let out = &config.out;
     let folder = RunFolder::create(out)?;
-    cut_tail(&mut fixed, on_event)?;
     let manifest = Manifest {
         format_version: collapse_records::FORMAT_VERSION,
         experiment: collapse_records::Experiment::Chain,
@@ -489,6 +488,8 @@ pub(crate) fn run_chain_with<F: ModelFamily>(
         retries: Vec::new(),
     };
     write_json(&out.join("manifest.json"), &manifest)?;
+    // After the manifest: a kill while the reference VAE ranks the tail leaves a run to resume.
+    cut_tail(&mut fixed, on_event)?;
     let view = RunView::new(out, manifest.clone());
     let scorer = Scorer::new(config, dataset, device, on_event)?;
     let state = ChainState::new(folder, view, scorer);
