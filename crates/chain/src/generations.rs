@@ -267,6 +267,25 @@ impl<M> ChainState<M> {
     }
 }
 
+/// The frozen classifier of `config`'s recipe, from its cache next to the
+/// dataset, or trained into it.
+pub(crate) fn frozen_classifier(
+    config: &ChainConfig,
+    dataset: &Dataset,
+    device: &Device,
+    on_event: &mut dyn FnMut(CacheEvent<'_>),
+) -> Result<(Classifier, ClassifierInfo), ChainError> {
+    let (classifier, record) = load_or_train(
+        &config.data,
+        dataset,
+        &config.classifier,
+        device,
+        &config.device,
+        on_event,
+    )?;
+    Ok((classifier, record.info()))
+}
+
 /// The frozen evaluators, built once generation 0 exists.
 #[derive(Default)]
 enum Scorer {
@@ -291,15 +310,10 @@ impl Scorer {
         if !config.evaluate {
             return Ok(Scorer::Off);
         }
-        let (classifier, record) = load_or_train(
-            &config.data,
-            dataset,
-            &config.classifier,
-            device,
-            &config.device,
-            &mut |e| on_event(ChainEvent::Evaluator(e)),
-        )?;
-        Ok(Scorer::Waiting(Box::new((classifier, record.info()))))
+        let (classifier, info) = frozen_classifier(config, dataset, device, &mut |e| {
+            on_event(ChainEvent::Evaluator(e))
+        })?;
+        Ok(Scorer::Waiting(Box::new((classifier, info))))
     }
 
     /// Scores generation `g`'s samples (`images`, with generation-0 encoder

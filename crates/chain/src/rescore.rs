@@ -9,13 +9,13 @@ use std::path::Path;
 
 use burn::prelude::*;
 use collapse_data::Dataset;
-use collapse_eval::{Evaluator, Evidence, PER_SAMPLE, load_or_train};
+use collapse_eval::{CacheEvent, Evaluator, Evidence, PER_SAMPLE};
 use collapse_records::generation_dir;
 use collapse_vae::encode_all;
 
 use crate::config::ChainConfig;
 use crate::error::ChainError;
-use crate::generations::images_tensor;
+use crate::generations::{frozen_classifier, images_tensor};
 use crate::model::{ModelFamily, VaeFamily};
 use crate::seeds::{Purpose, stream_seed};
 
@@ -56,18 +56,11 @@ pub fn score_again(
     if missing.is_empty() {
         return Ok(0);
     }
-    let (classifier, record) = load_or_train(
-        &config.data,
-        dataset,
-        &config.classifier,
-        device,
-        &config.device,
-        &mut |e| {
-            if let collapse_eval::CacheEvent::Training(dir) = e {
-                on_event(RescoreEvent::TrainingClassifier(dir));
-            }
-        },
-    )?;
+    let (classifier, info) = frozen_classifier(config, dataset, device, &mut |e| {
+        if let CacheEvent::Training(dir) = e {
+            on_event(RescoreEvent::TrainingClassifier(dir));
+        }
+    })?;
     let family = VaeFamily::new(config, device);
     let gen0 = family.load(&generation_dir(&config.out, 0))?;
     let pixels = dataset.pixels();
@@ -79,7 +72,7 @@ pub fn score_again(
     seed(0, Purpose::Reference);
     let (evaluator, _, real) = Evaluator::new(
         classifier,
-        record.info(),
+        info,
         &gen0,
         &test,
         config.model.image_dims,
