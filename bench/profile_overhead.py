@@ -22,7 +22,6 @@ import csv
 import os
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -96,30 +95,15 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
     every = [g for r in rounds for g in r["generations"]]
-    profiled = sum(g["profiled_seconds"] for g in every)
-    plain = sum(g["plain_seconds"] for g in every)
-    shares = [g["overhead_share"] for g in every]
-    by_generation = record_file.interval([(g["profiled_seconds"], g["plain_seconds"]) for g in every])
-    by_cpu = record_file.interval([(r["profiled_cpu_seconds"], r["plain_cpu_seconds"]) for r in rounds])
-    summary = {
-        "generations_compared": len(every),
-        "overhead_share_interval": [round(v, 4) for v in by_generation[1:]],
-        "cpu_overhead_share": round(by_cpu[0], 4),
-        "cpu_overhead_share_interval": [round(v, 4) for v in by_cpu[1:]],
-        "profiled_seconds_total": round(profiled, 2),
-        "plain_seconds_total": round(plain, 2),
-        "overhead_share_of_totals": round((profiled - plain) / plain, 4),
-        "median_overhead_share": round(statistics.median(shares), 4),
-        "min_overhead_share": round(min(shares), 4),
-        "max_overhead_share": round(max(shares), 4),
-        "all_same_figures": all(r["same_figures"] for r in rounds),
-    }
-    print(f"{len(every)} generations: {plain:.1f} s without the profile, {profiled:.1f} s with it "
-          f"({100 * summary['overhead_share_of_totals']:+.1f} %, bootstrap 95 % interval "
-          f"{100 * by_generation[1]:+.1f} to {100 * by_generation[2]:+.1f} %); processor time of whole chains "
-          f"{100 * by_cpu[0]:+.1f} % ({100 * by_cpu[1]:+.1f} to {100 * by_cpu[2]:+.1f} %); per generation median "
-          f"{100 * summary['median_overhead_share']:+.1f} %, from {100 * summary['min_overhead_share']:+.1f} "
-          f"to {100 * summary['max_overhead_share']:+.1f} %; same figures: {summary['all_same_figures']}")
+    summary, words = record_file.overhead(
+        [(g["profiled_seconds"], g["plain_seconds"]) for g in every],
+        [g["overhead_share"] for g in every],
+        [(r["profiled_cpu_seconds"], r["plain_cpu_seconds"]) for r in rounds],
+        all(r["same_figures"] for r in rounds),
+        ("profiled", "plain"),
+    )
+    print(f"{len(every)} generations: {summary['plain_seconds_total']:.1f} s without the profile, "
+          f"{summary['profiled_seconds_total']:.1f} s with it ({words})")
     record_file.write_cpu("profile", a.out, {
         "command": ["run", "-q", "--out", "DIR", *args],
         "summary": summary,

@@ -25,7 +25,6 @@ import json
 import os
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -131,30 +130,15 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
     # Generations 1 and on train on a drawn set: the protocol's whole round trip.
     drawn = [g for r in rounds for g in r["generations"] if g["generation"] > 0]
-    built = sum(g["built_in_seconds"] for g in drawn)
-    through = sum(g["protocol_seconds"] for g in drawn)
-    shares = [g["overhead_share"] for g in drawn]
-    by_generation = record_file.interval([(g["protocol_seconds"], g["built_in_seconds"]) for g in drawn])
-    by_cpu = record_file.interval([(r["protocol_cpu_seconds"], r["built_in_cpu_seconds"]) for r in rounds])
-    summary = {
-        "generations_compared": len(drawn),
-        "overhead_share_interval": [round(v, 4) for v in by_generation[1:]],
-        "cpu_overhead_share": round(by_cpu[0], 4),
-        "cpu_overhead_share_interval": [round(v, 4) for v in by_cpu[1:]],
-        "built_in_seconds_total": round(built, 2),
-        "protocol_seconds_total": round(through, 2),
-        "overhead_share_of_totals": round((through - built) / built, 4),
-        "median_overhead_share": round(statistics.median(shares), 4),
-        "min_overhead_share": round(min(shares), 4),
-        "max_overhead_share": round(max(shares), 4),
-        "all_same_figures": all(r["same_figures"] for r in rounds),
-    }
-    print(f"generations 1..{a.generations}, {len(drawn)} pairs: {built:.1f} s built in, {through:.1f} s through "
-          f"the protocol ({100 * summary['overhead_share_of_totals']:+.1f} %, bootstrap 95 % interval "
-          f"{100 * by_generation[1]:+.1f} to {100 * by_generation[2]:+.1f} %); processor time of whole chains "
-          f"{100 * by_cpu[0]:+.1f} % ({100 * by_cpu[1]:+.1f} to {100 * by_cpu[2]:+.1f} %); per generation median "
-          f"{100 * summary['median_overhead_share']:+.1f} %, from {100 * summary['min_overhead_share']:+.1f} "
-          f"to {100 * summary['max_overhead_share']:+.1f} %; same figures: {summary['all_same_figures']}")
+    summary, words = record_file.overhead(
+        [(g["protocol_seconds"], g["built_in_seconds"]) for g in drawn],
+        [g["overhead_share"] for g in drawn],
+        [(r["protocol_cpu_seconds"], r["built_in_cpu_seconds"]) for r in rounds],
+        all(r["same_figures"] for r in rounds),
+        ("protocol", "built_in"),
+    )
+    print(f"generations 1..{a.generations}, {len(drawn)} pairs: {summary['built_in_seconds_total']:.1f} s built in, "
+          f"{summary['protocol_seconds_total']:.1f} s through the protocol ({words})")
     record_file.write_cpu("protocol", a.out, {
         "command": ["run", "-q", "--out", "DIR", *args],
         "protocol": protocol_flags("collapse", "model.toml"),

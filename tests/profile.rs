@@ -154,6 +154,17 @@ fn a_run_without_evidence_gets_it_drawn_again_from_its_checkpoints() {
     assert!(!out.join("gen-001/per-sample").exists());
     assert!(!out.join("profile.json").exists());
 
+    // Data other than the run's own would give other evidence: refused.
+    let manifest = out.join("manifest.json");
+    let recorded = std::fs::read_to_string(&manifest).unwrap();
+    let mut other: serde_json::Value = serde_json::from_str(&recorded).unwrap();
+    other["dataset"]["files"][0]["sha256"] = "0".repeat(64).into();
+    std::fs::write(&manifest, other.to_string()).unwrap();
+    let refused = collapse(&tmp.0, &["profile", out.to_str().unwrap()]);
+    assert_fails(&refused, 2, &["SHA-256", "the run recorded"]);
+    assert!(!out.join("per-sample").exists());
+    std::fs::write(&manifest, recorded).unwrap();
+
     let drawn = collapse(&tmp.0, &["profile", out.to_str().unwrap()]);
     assert_ok(&drawn);
     let said = String::from_utf8_lossy(&drawn.stderr).to_string();

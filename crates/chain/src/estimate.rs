@@ -76,8 +76,9 @@ pub fn estimate(config: &ChainConfig, device: &Device, threads: usize) -> Footpr
         true => (config.probe_samples as f64, 1.0),
         false => (0.0, 0.0),
     };
-    let profiled = match config.profile {
-        true => reference,
+    // Evidence and the profile come with the evaluators alone.
+    let profiled = match config.evaluate && config.profile {
+        true => 1.0,
         false => 0.0,
     };
     let evidence = profiled

@@ -5,7 +5,7 @@
 //! its checkpoint and scored as the chain scored it: on a CPU backend these
 //! are the very samples, and the very figures, the chain had.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
 use collapse_data::Dataset;
@@ -32,7 +32,7 @@ pub enum RescoreEvent<'a> {
 
 /// The folders of the run in `config.out` (its first `complete` generations
 /// and the real test set's) that hold no evidence.
-pub fn missing_evidence(config: &ChainConfig, complete: usize) -> Vec<std::path::PathBuf> {
+pub fn missing_evidence(config: &ChainConfig, complete: usize) -> Vec<PathBuf> {
     let out = &config.out;
     std::iter::once(out.join(PER_SAMPLE))
         .chain((0..complete).map(|g| generation_dir(out, g).join(PER_SAMPLE)))
@@ -40,21 +40,21 @@ pub fn missing_evidence(config: &ChainConfig, complete: usize) -> Vec<std::path:
         .collect()
 }
 
-/// Writes the evidence missing from the run in `config.out` (a VAE chain
-/// that was evaluated) for the real test set and its first `complete`
-/// generations, on `device`; returns how many folders it wrote. Each folder
-/// is written whole under another name and then renamed, so an interrupted
+/// Writes the `missing` evidence folders ([`missing_evidence`]) of the run
+/// in `config.out` (a VAE chain that was evaluated) among the real test
+/// set's and its first `complete` generations', on `device`. Each folder is
+/// written whole under another name and then renamed, so an interrupted
 /// call leaves no partial evidence.
 pub fn score_again(
     config: &ChainConfig,
     complete: usize,
+    missing: &[PathBuf],
     dataset: &Dataset,
     device: &Device,
     on_event: &mut dyn FnMut(RescoreEvent<'_>),
-) -> Result<usize, ChainError> {
-    let missing = missing_evidence(config, complete);
+) -> Result<(), ChainError> {
     if missing.is_empty() {
-        return Ok(0);
+        return Ok(());
     }
     let (classifier, info) = frozen_classifier(config, dataset, device, &mut |e| {
         if let CacheEvent::Training(dir) = e {
@@ -96,7 +96,7 @@ pub fn score_again(
         let (_, evidence) = evaluator.evaluate(&gen0, &images, &mu, g);
         write_whole(&evidence, &dir)?;
     }
-    Ok(missing.len())
+    Ok(())
 }
 
 /// Writes `evidence` into `dir` through a sibling folder renamed at the end.

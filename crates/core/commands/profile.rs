@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::anyhow;
 use burn::prelude::Device;
 use collapse_chain::rescore::{RescoreEvent, missing_evidence, score_again};
-use collapse_records::profile::{Profile, p_words};
+use collapse_records::profile::{GenerationProfile, Profile, p_words};
 
 use crate::backend;
 use crate::datasets::{dataset_spec, load_dataset};
@@ -82,13 +82,20 @@ fn draw_evidence(run: &Path, data: Option<&Path>, device: &Device) -> anyhow::Re
         run.display(),
         missing.len()
     );
-    score_again(&config, complete, &dataset, device, &mut |e| match e {
-        RescoreEvent::TrainingClassifier(dir) => {
-            eprintln!("training the frozen classifier into {}", dir.display())
-        }
-        RescoreEvent::Reference => eprintln!("  scoring the real test set"),
-        RescoreEvent::Generation(g) => eprintln!("  drawing generation {g}'s probe again"),
-    })?;
+    score_again(
+        &config,
+        complete,
+        &missing,
+        &dataset,
+        device,
+        &mut |e| match e {
+            RescoreEvent::TrainingClassifier(dir) => {
+                eprintln!("training the frozen classifier into {}", dir.display())
+            }
+            RescoreEvent::Reference => eprintln!("  scoring the real test set"),
+            RescoreEvent::Generation(g) => eprintln!("  drawing generation {g}'s probe again"),
+        },
+    )?;
     Ok(())
 }
 
@@ -122,6 +129,31 @@ pub fn table(name: &str, profile: &Profile) -> String {
         "{name}: generations {}-{}, {level:.0} % intervals, onsets at family-wise α = {} (Holm)",
         first.generation, last.generation, s.alpha
     );
+    figures_table(&mut out, profile, first, last);
+    if !profile.tests.is_empty() {
+        tests_table(&mut out, profile);
+    }
+    for survival in &last.survival {
+        let _ = write!(
+            out,
+            "\nsurvival at generation {} by {} (bands commonest to rarest):",
+            last.generation, survival.rarity
+        );
+        for band in &survival.bands {
+            let _ = write!(out, " {}", figure(band.value));
+        }
+    }
+    out
+}
+
+/// Each headline figure at the `first` and `last` generations with its
+/// interval, its onset and its rate, a line each after a header.
+fn figures_table(
+    out: &mut String,
+    profile: &Profile,
+    first: &GenerationProfile,
+    last: &GenerationProfile,
+) {
     let _ = writeln!(
         out,
         "{:<20} {:<28} {:<28} {:<6} rate per generation",
@@ -144,42 +176,27 @@ pub fn table(name: &str, profile: &Profile) -> String {
             trend.onset_words()
         );
     }
-    if !profile.tests.is_empty() {
-        let _ = writeln!(
-            out,
-            "\ntests against generation 0, p after Holm's correction:"
-        );
-        let shown: Vec<usize> = (1..profile.generations.len()).collect();
-        let mut header = format!("{:<28}", "test");
-        for g in &shown {
-            let _ = write!(header, " {:>6}", format!("g{g}"));
-        }
-        let _ = writeln!(out, "{header}  onset");
-        for t in &profile.tests {
-            let mut line = format!("{:<28}", t.name);
-            for &g in &shown {
-                let _ = write!(
-                    line,
-                    " {:>6}",
-                    t.p_holm
-                        .get(g)
-                        .copied()
-                        .flatten()
-                        .map_or("-".to_string(), p_words)
-                );
-            }
-            let _ = writeln!(out, "{line}  {}", t.onset_words());
-        }
+}
+
+/// Each test against generation 0: its Holm-adjusted p-value per generation
+/// and its onset, a line each after a header.
+fn tests_table(out: &mut String, profile: &Profile) {
+    let _ = writeln!(
+        out,
+        "\ntests against generation 0, p after Holm's correction:"
+    );
+    let shown: Vec<usize> = (1..profile.generations.len()).collect();
+    let mut header = format!("{:<28}", "test");
+    for g in &shown {
+        let _ = write!(header, " {:>6}", format!("g{g}"));
     }
-    for survival in &last.survival {
-        let _ = write!(
-            out,
-            "\nsurvival at generation {} by {} (bands commonest to rarest):",
-            last.generation, survival.rarity
-        );
-        for band in &survival.bands {
-            let _ = write!(out, " {}", figure(band.value));
+    let _ = writeln!(out, "{header}  onset");
+    for t in &profile.tests {
+        let mut line = format!("{:<28}", t.name);
+        for &g in &shown {
+            let p = t.p_holm.get(g).copied().flatten();
+            let _ = write!(line, " {:>6}", p.map_or("-".to_string(), p_words));
         }
+        let _ = writeln!(out, "{line}  {}", t.onset_words());
     }
-    out
 }

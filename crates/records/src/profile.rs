@@ -259,6 +259,16 @@ impl Trend {
     }
 }
 
+/// A row of `profile.csv` before its figures are written out.
+struct CsvLine {
+    kind: &'static str,
+    name: String,
+    detail: String,
+    estimate: Estimate,
+    p: Option<f64>,
+    p_holm: Option<f64>,
+}
+
 /// `profile.json`: a run's collapse profile.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
@@ -326,71 +336,84 @@ impl Profile {
             false => String::new(),
         };
         let maybe = |v: Option<f64>| v.map(number).unwrap_or_default();
-        let holm = |trends: &[Trend], name: &str, g: usize| {
+        let mut rows = Vec::new();
+        for generation in &self.generations {
+            for line in self.csv_lines(generation) {
+                rows.push(vec![
+                    generation.generation.to_string(),
+                    line.kind.to_string(),
+                    line.name,
+                    line.detail,
+                    number(line.estimate.value),
+                    number(line.estimate.lo),
+                    number(line.estimate.hi),
+                    maybe(line.p),
+                    maybe(line.p_holm),
+                ]);
+            }
+        }
+        rows
+    }
+
+    /// The rows of `profile.csv` one generation gives, in order.
+    fn csv_lines(&self, generation: &GenerationProfile) -> Vec<CsvLine> {
+        let g = generation.generation;
+        let holm = |trends: &[Trend], name: &str| {
             trends
                 .iter()
                 .find(|t| t.name == name)
                 .and_then(|t| t.p_holm.get(g).copied().flatten())
         };
-        let mut rows = Vec::new();
-        for generation in &self.generations {
-            let g = generation.generation;
-            let mut row = |kind: &str, name: &str, detail: String, e: Estimate, p, p_holm| {
-                rows.push(vec![
-                    g.to_string(),
-                    kind.to_string(),
-                    name.to_string(),
-                    detail,
-                    number(e.value),
-                    number(e.lo),
-                    number(e.hi),
-                    maybe(p),
-                    maybe(p_holm),
-                ]);
-            };
-            for m in &generation.metrics {
-                row("metric", &m.metric, String::new(), m.estimate, None, None);
-                if let Some(change) = m.change {
-                    let p_holm = holm(&self.metrics, &m.metric, g);
-                    let from = self
-                        .metrics
-                        .iter()
-                        .find(|t| t.name == m.metric)
-                        .map_or(0, |t| t.baseline);
-                    row(
-                        "change",
-                        &m.metric,
-                        format!("vs {from}"),
-                        change,
-                        m.p,
-                        p_holm,
-                    );
-                }
-            }
-            for t in &generation.tests {
-                let name = test_name(&t.test, &t.quantity);
-                let p_holm = (t.against == Some(0))
-                    .then(|| holm(&self.tests, &name, g))
-                    .flatten();
-                let against = t.against.map_or("real".to_string(), |a| a.to_string());
-                let e = Estimate {
-                    value: t.statistic,
-                    lo: f64::NAN,
-                    hi: f64::NAN,
-                };
-                row("test", &name, format!("vs {against}"), e, Some(t.p), p_holm);
-            }
-            for x in &generation.exceedance {
-                row("below_q01", &x.quantity, String::new(), x.below, None, None);
-                row("above_q99", &x.quantity, String::new(), x.above, None, None);
-            }
-            for s in &generation.survival {
-                for (b, e) in s.bands.iter().enumerate() {
-                    row("survival", &s.rarity, format!("band {b}"), *e, None, None);
-                }
+        let mut lines = Vec::new();
+        let mut line = |kind, name: &str, detail: String, estimate, p, p_holm| {
+            lines.push(CsvLine {
+                kind,
+                name: name.to_string(),
+                detail,
+                estimate,
+                p,
+                p_holm,
+            })
+        };
+        for m in &generation.metrics {
+            line("metric", &m.metric, String::new(), m.estimate, None, None);
+            if let Some(change) = m.change {
+                let trend = self.metrics.iter().find(|t| t.name == m.metric);
+                let from = trend.map_or(0, |t| t.baseline);
+                let p_holm = holm(&self.metrics, &m.metric);
+                line(
+                    "change",
+                    &m.metric,
+                    format!("vs {from}"),
+                    change,
+                    m.p,
+                    p_holm,
+                );
             }
         }
-        rows
+        for t in &generation.tests {
+            let name = test_name(&t.test, &t.quantity);
+            let p_holm = (t.against == Some(0))
+                .then(|| holm(&self.tests, &name))
+                .flatten();
+            let against = t.against.map_or("real".to_string(), |a| a.to_string());
+            let e = Estimate {
+                value: t.statistic,
+                lo: f64::NAN,
+                hi: f64::NAN,
+            };
+            line("test", &name, format!("vs {against}"), e, Some(t.p), p_holm);
+        }
+        for x in &generation.exceedance {
+            line("below_q01", &x.quantity, String::new(), x.below, None, None);
+            line("above_q99", &x.quantity, String::new(), x.above, None, None);
+        }
+        for s in &generation.survival {
+            for (b, e) in s.bands.iter().enumerate() {
+                line("survival", &s.rarity, format!("band {b}"), *e, None, None);
+            }
+        }
+        lines
     }
 
     /// Writes `profile.json` and `profile.csv` into `dir`, each atomically.

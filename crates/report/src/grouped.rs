@@ -183,15 +183,7 @@ pub fn report_groups(out: &Path, title: &str, groups: &[Group]) -> Result<Groupe
         line_plot(&out.join(&rel), &metric_axes(metric), &series, None)?;
         files.push(rel);
     }
-    let profiles: Vec<GroupProfiles<'_>> = summaries
-        .iter()
-        .map(|s| GroupProfiles {
-            name: &s.group.name,
-            label: &s.label,
-            profiles: s.runs.iter().filter_map(|r| r.profile.as_ref()).collect(),
-        })
-        .collect();
-    let (survival_files, survival) = survival_section(out, &profiles, CONFIDENCE, ALPHA)?;
+    let (survival_files, survival) = survival(out, &summaries)?;
     files.extend(survival_files);
     let page = page(out, title, &metrics, &summaries, survival)?;
     html::write(&out.join(html::INDEX), &page)?;
@@ -200,6 +192,22 @@ pub fn report_groups(out: &Path, title: &str, groups: &[Group]) -> Result<Groupe
         labels: summaries.into_iter().map(|s| s.label).collect(),
         files,
     })
+}
+
+/// The survival curves of the groups' runs' profiles (files and section).
+fn survival(
+    out: &Path,
+    summaries: &[Summary<'_>],
+) -> Result<(Vec<String>, maud::Markup), ReportError> {
+    let profiles: Vec<GroupProfiles<'_>> = summaries
+        .iter()
+        .map(|s| GroupProfiles {
+            name: &s.group.name,
+            label: &s.label,
+            profiles: s.runs.iter().filter_map(|r| r.profile.as_ref()).collect(),
+        })
+        .collect();
+    survival_section(out, &profiles, CONFIDENCE, ALPHA)
 }
 
 /// A group of each run of `runs` (at least two), for comparing them: named

@@ -91,34 +91,7 @@ pub(crate) fn survival_section(
     let mut files = Vec::new();
     let mut tables = Vec::new();
     for rarity in &rarities {
-        let mut series = Vec::new();
-        for (k, group) in groups.iter().enumerate() {
-            for (i, &g) in group.generations().iter().enumerate() {
-                let means: Vec<Estimate> = group
-                    .bands(g, rarity)
-                    .iter()
-                    .map(|v| mean_interval(v, confidence))
-                    .collect();
-                let line = Series {
-                    label: format!("{}, gen {g}", group.label),
-                    color: palette(k),
-                    points: means
-                        .iter()
-                        .enumerate()
-                        .map(|(b, e)| (b as f64, e.value))
-                        .collect(),
-                    // A share lies in [0, 1]; a t interval over few runs can reach past it.
-                    band: means
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, e)| e.lo.is_finite())
-                        .map(|(b, e)| (b as f64, e.lo.max(0.0), e.hi.min(1.0)))
-                        .collect(),
-                    dashed: false,
-                };
-                series.push(if i > 0 { line.dashed() } else { line });
-            }
-        }
+        let series = curves(groups, rarity, confidence);
         let rel = format!("plots/survival-{rarity}.png");
         let axes = Axes {
             title: "Tail survival: real test images the samples still reach, by rarity",
@@ -150,6 +123,63 @@ pub(crate) fn survival_section(
     Ok((files, section))
 }
 
+/// Each group's mean survival by `rarity` over its runs, with the mean's
+/// interval at `confidence` as a band: generation 0 solid, the last dashed.
+fn curves(groups: &[GroupProfiles<'_>], rarity: &str, confidence: f64) -> Vec<Series> {
+    let mut series = Vec::new();
+    for (k, group) in groups.iter().enumerate() {
+        for (i, &g) in group.generations().iter().enumerate() {
+            let means: Vec<Estimate> = group
+                .bands(g, rarity)
+                .iter()
+                .map(|v| mean_interval(v, confidence))
+                .collect();
+            let line = Series {
+                label: format!("{}, gen {g}", group.label),
+                color: palette(k),
+                points: means
+                    .iter()
+                    .enumerate()
+                    .map(|(b, e)| (b as f64, e.value))
+                    .collect(),
+                // A share lies in [0, 1]; a t interval over few runs can reach past it.
+                band: means
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| e.lo.is_finite())
+                    .map(|(b, e)| (b as f64, e.lo.max(0.0), e.hi.min(1.0)))
+                    .collect(),
+                dashed: false,
+            };
+            series.push(if i > 0 { line.dashed() } else { line });
+        }
+    }
+    series
+}
+
+/// The rarest band's difference of `group` to `first` in each of
+/// `generations` (Welch's interval), with its p-value after Holm's
+/// correction over those generations.
+fn rarest_differences(
+    first: &GroupProfiles<'_>,
+    group: &GroupProfiles<'_>,
+    generations: &[usize],
+    rarity: &str,
+    confidence: f64,
+) -> Vec<Option<(Estimate, f64)>> {
+    let rarest = |g: usize, of: &GroupProfiles<'_>| of.bands(g, rarity).pop().unwrap_or_default();
+    let tests: Vec<(Estimate, f64)> = generations
+        .iter()
+        .map(|&g| welch(&rarest(g, first), &rarest(g, group), confidence))
+        .collect();
+    let adjusted = holm(&tests.iter().map(|t| t.1).collect::<Vec<_>>());
+    tests
+        .into_iter()
+        .zip(adjusted)
+        .map(|((difference, _), p_holm)| Some((difference, p_holm)))
+        .collect()
+}
+
 /// Per group and generation shown: the commonest and the rarest band's mean
 /// with its interval, and the rarest band's difference to the first group.
 fn band_table(
@@ -171,32 +201,26 @@ fn band_table(
     .map(|h| h.to_string())
     .collect();
     let number = |v: f64| format!("{v:.3}");
+    let shown = |b: Option<&Vec<f64>>| {
+        b.map_or(String::new(), |v| {
+            mean_interval(v, confidence).words(number)
+        })
+    };
     let mut rows = Vec::new();
     for (k, group) in groups.iter().enumerate() {
         let generations = group.generations();
-        let rarest =
-            |g: usize, of: &GroupProfiles<'_>| of.bands(g, rarity).pop().unwrap_or_default();
-        let tests: Vec<(Estimate, f64)> = generations
-            .iter()
-            .map(|&g| welch(&rarest(g, &groups[0]), &rarest(g, group), confidence))
-            .collect();
-        let adjusted = holm(&tests.iter().map(|t| t.1).collect::<Vec<_>>());
-        for ((&g, (difference, _)), p_holm) in generations.iter().zip(&tests).zip(adjusted) {
+        let differences = match k {
+            0 => vec![None; generations.len()],
+            _ => rarest_differences(&groups[0], group, &generations, rarity, confidence),
+        };
+        for (&g, difference) in generations.iter().zip(differences) {
             let bands = group.bands(g, rarity);
-            let shown = |b: Option<&Vec<f64>>| {
-                b.map_or(String::new(), |v| {
-                    mean_interval(v, confidence).words(number)
-                })
-            };
-            let (difference, p) = match k > 0 && difference.value.is_finite() {
-                true => {
+            let (difference, p) = match difference {
+                Some((d, p_holm)) if d.value.is_finite() => {
                     let star = if p_holm <= alpha { " *" } else { "" };
-                    (
-                        format!("{}{star}", difference.words(number)),
-                        p_words(p_holm),
-                    )
+                    (format!("{}{star}", d.words(number)), p_words(p_holm))
                 }
-                false => (String::new(), String::new()),
+                _ => (String::new(), String::new()),
             };
             rows.push(vec![
                 group.name.to_string(),
