@@ -59,7 +59,9 @@ pub enum Command {
     /// Compare the headline metrics of several runs, generation by generation.
     Compare(CompareArgs),
     /// The collapse profile of runs: intervals, tests, onset, rate and tail survival; writes
-    /// profile.json and profile.csv into each run folder and prints its table.
+    /// profile.json, profile.csv and metrics.csv's intervals into each run folder (its evidence
+    /// drawn again from the checkpoints where the run kept none), redraws its report and prints
+    /// its table.
     Profile(ProfileArgs),
     /// Studies of many chains from one spec file: plan, run here or on Slurm, status, report.
     Sweep {
