@@ -271,9 +271,9 @@ fn survival_plot(run: &Path, profile: &Profile) -> Result<String, ReportError> {
         .collect();
     let rel = "plots/survival.png".to_string();
     let axes = Axes {
-        title: "Tail survival: real test images the samples still reach, by rarity",
+        title: crate::survival::TITLE,
         x_label: "band of NELBO under generation 0 (0 commonest, 9 rarest)",
-        y_label: "share reached (recall per image)",
+        y_label: crate::survival::AXIS,
     };
     line_plot(&run.join(&rel), &axes, &series, None)?;
     Ok(rel)

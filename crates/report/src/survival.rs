@@ -15,6 +15,11 @@ use crate::error::ReportError;
 use crate::html;
 use crate::plots::{Axes, Series, line_plot, palette};
 
+/// The caption of every survival chart, a run's and a group page's.
+pub(crate) const TITLE: &str = "Tail survival: real test images the samples still reach, by rarity";
+/// Their y axis.
+pub(crate) const AXIS: &str = "share reached (recall per image)";
+
 /// A group's runs' profiles, for its survival curves.
 pub(crate) struct GroupProfiles<'a> {
     /// The group's name.
@@ -94,9 +99,9 @@ pub(crate) fn survival_section(
         let series = curves(groups, rarity, confidence);
         let rel = format!("plots/survival-{rarity}.png");
         let axes = Axes {
-            title: "Tail survival: real test images the samples still reach, by rarity",
+            title: TITLE,
             x_label: rarity_words(rarity),
-            y_label: "share reached (recall per image)",
+            y_label: AXIS,
         };
         line_plot(&out.join(&rel), &axes, &series, None)?;
         tables.push((
